@@ -1,0 +1,98 @@
+// Package ocr turns scanned pages into text and structured fields.
+//
+// Data flows one way: a scan file is opened into page images (Open), each page
+// is recognised into a Page (an Engine, see ocr/tesseract), and Extract splits
+// the pages into Documents, classifies them from declarative layouts and pulls
+// their fields. Everything here is pure Go; the only cgo lives in ocr/tesseract.
+package ocr
+
+import (
+	"context"
+	"errors"
+	"image"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the wrapping error names
+// the file and the reason.
+var (
+	// ErrUnreadable: the bytes are not a decodable image or PDF (corrupt,
+	// truncated, wrong format behind a familiar extension).
+	ErrUnreadable = errors.New("unreadable input")
+	// ErrTooLarge: the input exceeds a byte, pixel or page limit.
+	ErrTooLarge = errors.New("input exceeds limits")
+	// ErrEmpty: zero bytes, or a container with zero pages.
+	ErrEmpty = errors.New("empty input")
+	// ErrEncrypted: a password-protected PDF.
+	ErrEncrypted = errors.New("password-protected input")
+	// ErrUnsupported: a recognised but unsupported format (zip, text, ...).
+	ErrUnsupported = errors.New("unsupported input format")
+)
+
+// Word is one recognised word. Box is in pixels of the page image as it was
+// recognised, i.e. after the page's Rotation and Skew were applied.
+type Word struct {
+	Text  string          `json:"text"`
+	Conf  float64         `json:"conf"` // 0..1
+	Box   image.Rectangle `json:"box"`
+	Block int             `json:"block"`
+	Line  int             `json:"line"` // line number within the page, reading order, 0-based
+}
+
+// Page is one recognised page.
+type Page struct {
+	Number     int     `json:"number"`     // 1-based, in file order
+	Rotation   int     `json:"rotation"`   // clockwise degrees applied to make the page upright: 0, 90, 180, 270
+	Skew       float64 `json:"skew"`       // degrees of deskew rotation applied (counter-clockwise positive)
+	Text       string  `json:"text"`       // page text, one recognised line per line
+	Confidence float64 `json:"confidence"` // mean word confidence, 0..1
+	Width      int     `json:"width,omitempty"`
+	Height     int     `json:"height,omitempty"`
+	DPI        float64 `json:"dpi,omitempty"`
+	Words      []Word  `json:"words,omitempty"`
+	// Flags name page-level problems, e.g. "blank", "degenerate".
+	Flags []string `json:"flags,omitempty"`
+}
+
+// Field is one extracted value with its confidence (0..1).
+type Field struct {
+	Value      string  `json:"value"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Document is one logical document found in a scan file.
+type Document struct {
+	DocType          string           `json:"doc_type"` // layout slug, or "unknown"
+	Pages            []int            `json:"pages"`    // 1-based page numbers
+	Fields           map[string]Field `json:"fields"`
+	HolderPersonalID string           `json:"holder_personal_id"` // "" when none was found
+	ValidUntil       *string          `json:"valid_until"`        // dd/mm/yyyy, null when unlimited or unknown
+	NeedsReview      bool             `json:"needs_review"`
+	ReviewReasons    []string         `json:"review_reasons"`
+}
+
+// Result is the outcome of recognising and extracting one scan file. Its JSON
+// form is the `sohoa extract --json` contract.
+type Result struct {
+	File      string     `json:"file"`
+	Pages     []Page     `json:"pages"`
+	Documents []Document `json:"documents"`
+}
+
+// PageImage is one decoded page of a scan, ready for recognition and for
+// rendering into an e-result without re-encoding loss.
+type PageImage struct {
+	Number int
+	Image  image.Image
+	// Data is the page's encoded bytes for embedding: the original JPEG
+	// bytes when the source page is a JPEG (passed through untouched),
+	// otherwise a lossless PNG.
+	Data   []byte
+	Format string // "jpeg" or "png"
+	DPI    float64
+}
+
+// Engine recognises one upright-or-not page image. Implementations detect
+// orientation and skew themselves and report what they applied in the Page.
+type Engine interface {
+	Recognize(ctx context.Context, img PageImage) (Page, error)
+}
