@@ -1,3 +1,11 @@
+// Package storage is the e-result repository: the object-key layout (keys.go
+// is the only place keys are formatted), the e-result manifest and its sealed
+// holder data, the keyed citizen index, status events and validity.
+//
+// Everything is built on one small driver contract, Bucket, with two
+// implementations: storage/s3 (a real S3 server with versioning and Object
+// Lock) and storage/mem (in memory, for tests). storage/storagetest is the
+// conformance suite both run.
 package storage
 
 import (
@@ -8,6 +16,8 @@ import (
 )
 
 // Sentinel errors returned by every Bucket implementation and by Repository.
+// Callers test them with errors.Is; the wrapping error names the operation
+// and the key (keys never carry personal data).
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
@@ -15,13 +25,19 @@ var (
 	ErrCorrupt = errors.New("checksum mismatch")
 	// ErrUnsafeBucket: the bucket lacks versioning or object lock.
 	ErrUnsafeBucket = errors.New("bucket is not versioned and locked")
+	// ErrInvalid: an argument is malformed (bad code, key, ID format, or a
+	// status transition the rules forbid).
+	ErrInvalid = errors.New("invalid argument")
 )
 
 // ObjectInfo describes one stored object.
 type ObjectInfo struct {
-	Key       string
-	Size      int64
-	SHA256    string // lowercase hex, as recorded at write time
+	Key  string
+	Size int64
+	// SHA256 is the lowercase hex SHA-256 recorded at write time. List may
+	// leave it empty when the server does not return user metadata in
+	// listings; Get, Open and Stat always set it.
+	SHA256    string
 	VersionID string
 	ModTime   time.Time
 }
@@ -29,19 +45,23 @@ type ObjectInfo struct {
 // Bucket is the driver contract every object store implements (storage/s3 on
 // a real S3 server, storage/mem in memory). It is deliberately small: the
 // repository semantics (layout, index, validity) are built once on top of it.
+// There is no delete: stored objects are immutable.
 type Bucket interface {
 	// PutOnce writes key only if it does not exist yet (If-None-Match: *).
-	// sha256hex is the lowercase hex SHA-256 of body; the store verifies it.
-	// An existing key yields ErrExists (callers retrying an idempotent write
+	// sha256hex is the lowercase hex SHA-256 of body; a body that does not
+	// match it is refused with ErrCorrupt before anything is stored. An
+	// existing key yields ErrExists (callers retrying an idempotent write
 	// treat that as success).
 	PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error
 	// Get returns the object's bytes after checking them against the
 	// recorded SHA-256; a mismatch yields ErrCorrupt, never the bytes.
 	Get(ctx context.Context, key string) ([]byte, ObjectInfo, error)
 	// Open streams the object; the reader returns ErrCorrupt at EOF if the
-	// bytes do not match the recorded SHA-256.
+	// bytes do not match the recorded SHA-256, so a caller must read to EOF
+	// before trusting what it read.
 	Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
-	// List calls fn for every key under prefix in lexical order.
+	// List calls fn for every key under prefix in lexical order. An error
+	// from fn stops the listing and is returned.
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 }

@@ -1,0 +1,545 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sohoa/storage"
+	"sohoa/storage/mem"
+	"sohoa/storage/storagetest"
+)
+
+var day = time.Date(2025, 7, 18, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600))
+
+func newRepo(t *testing.T) (*storage.Repository, *mem.Bucket) {
+	t.Helper()
+	b := mem.New()
+	r, err := storage.New(b, storage.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, b
+}
+
+func file(t *testing.T, r *storage.Repository, req storage.NewResult) storage.Manifest {
+	t.Helper()
+	m, err := r.File(t.Context(), req)
+	if err != nil {
+		t.Fatalf("File(%s): %v", req.Manifest.ResultCode, err)
+	}
+	return m
+}
+
+func keys(t *testing.T, b storage.Bucket, prefix string) []string {
+	t.Helper()
+	var out []string
+	if err := b.List(t.Context(), prefix, func(o storage.ObjectInfo) error {
+		out = append(out, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFileAndLookups(t *testing.T) {
+	r, b := newRepo(t)
+	ctx := t.Context()
+	req := storagetest.Result(42, 1, day)
+	req.Manifest.InputKey = strings.Repeat("0f", 32)
+	m := file(t, r, req)
+
+	if m.ID == "" || m.SchemaVersion != storage.SchemaVersion || m.File.Size != int64(len(req.PDF)) || m.Holder.KID != "k1" {
+		t.Fatalf("filed manifest = %+v, want id, schema, size %d, kid k1", m, len(req.PDF))
+	}
+	for name, get := range map[string]func() (storage.Manifest, error){
+		"Get":         func() (storage.Manifest, error) { return r.Get(ctx, m.ResultCode) },
+		"Get KQ(1)":   func() (storage.Manifest, error) { return r.Get(ctx, strings.TrimSuffix(m.ResultCode, "KQ1")+"KQ(1)") },
+		"BySHA256":    func() (storage.Manifest, error) { return r.BySHA256(ctx, m.File.SHA256) },
+		"BySHA256 uc": func() (storage.Manifest, error) { return r.BySHA256(ctx, "sha256:"+strings.ToUpper(m.File.SHA256)) },
+	} {
+		got, err := get()
+		if err != nil || got.ID != m.ID {
+			t.Errorf("%s = %s, %v; want %s", name, got.ID, err, m.ID)
+		}
+	}
+	byIn, err := r.ByInputKey(ctx, req.Manifest.InputKey)
+	if err != nil || len(byIn) != 1 || byIn[0].ID != m.ID {
+		t.Errorf("ByInputKey = %d manifests, %v; want [%s]", len(byIn), err, m.ID)
+	}
+	rc, _, err := r.OpenPDF(ctx, m.ResultCode)
+	if err != nil {
+		t.Fatalf("OpenPDF: %v", err)
+	}
+	pdf, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(pdf) != string(req.PDF) {
+		t.Errorf("OpenPDF = %q, want %q", pdf, req.PDF)
+	}
+	idType, id, err := r.HolderID(ctx, m)
+	if err != nil || idType != "CCCD" || id != req.HolderID {
+		t.Errorf("HolderID = %q, %q, %v; want CCCD and the filed ID", idType, id, err)
+	}
+	s, err := r.Sealed(ctx, m)
+	if err != nil || s.Name != req.HolderName || s.Extracted["ho_ten"].Value != req.HolderName {
+		t.Errorf("Sealed name/extracted do not round-trip (err %v)", err)
+	}
+	evs, err := r.Events(ctx, m.ResultCode)
+	if err != nil || len(evs) != 1 || evs[0].Status != storage.StatusActive || evs[0].ReasonCode != storage.ReasonCodeIssued {
+		t.Errorf("Events = %+v, %v; want one issued active event", evs, err)
+	}
+	if got := keys(t, b, storage.IndexPrefix("k1", r.IndexHMAC("CCCD", req.HolderID))); len(got) != 1 {
+		t.Errorf("index entries = %q, want 1", got)
+	}
+	for _, code := range []string{"000.00.31.H29-250718-9999-KQ1", "000.00.31.H29-250718-0042-KQ2"} {
+		if _, err := r.Get(ctx, code); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Get(%s) error = %v, want ErrNotFound", code, err)
+		}
+	}
+	if _, err := r.Get(ctx, "not-a-code"); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("Get(malformed) error = %v, want ErrInvalid", err)
+	}
+}
+
+func TestFileRejectsBadInput(t *testing.T) {
+	r, _ := newRepo(t)
+	mod := func(f func(*storage.NewResult)) storage.NewResult {
+		req := storagetest.Result(1, 1, day)
+		f(&req)
+		return req
+	}
+	tests := map[string]storage.NewResult{
+		"not a pdf":           mod(func(q *storage.NewResult) { q.PDF = []byte("GIF89a") }),
+		"11-digit CCCD":       mod(func(q *storage.NewResult) { q.HolderID = "00119901234" }),
+		"code of other file":  mod(func(q *storage.NewResult) { q.Manifest.DossierCode = "000.00.31.H29-250718-0043" }),
+		"seq mismatch":        mod(func(q *storage.NewResult) { q.Manifest.ResultSeq = 2 }),
+		"bad agency":          mod(func(q *storage.NewResult) { q.Manifest.Issuer.AgencyCode = "../etc" }),
+		"low dpi":             mod(func(q *storage.NewResult) { q.Manifest.Digitization.DPI = 150 }),
+		"unknown origin":      mod(func(q *storage.NewResult) { q.Manifest.Origin = "copied" }),
+		"until before issued": mod(func(q *storage.NewResult) { d := storage.DateOf(day.AddDate(0, 0, -1)); q.Manifest.ValidUntil = &d }),
+	}
+	for name, req := range tests {
+		_, err := r.File(t.Context(), req)
+		if !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("%s: File error = %v, want ErrInvalid", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), req.HolderID) {
+			t.Errorf("%s: error %q leaks the holder ID", name, err)
+		}
+	}
+}
+
+// TestFileConcurrentOnce: many workers file the same result (each with its
+// own re-signed PDF bytes); exactly one of every object exists afterwards and
+// everyone gets the same manifest back.
+func TestFileConcurrentOnce(t *testing.T) {
+	r, b := newRepo(t)
+	const n = 50
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	shas := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			req := storagetest.Result(7, 3, day)
+			req.PDF = append(req.PDF, fmt.Sprintf("%% signed by worker %d\n", i)...)
+			m, err := r.File(context.WithoutCancel(t.Context()), req)
+			ids[i], shas[i], errs[i] = m.ID, m.File.SHA256, err
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || ids[i] != ids[0] || shas[i] != shas[0] {
+			t.Fatalf("worker %d: id %s sha %s err %v; want %s %s nil", i, ids[i], shas[i], errs[i], ids[0], shas[0])
+		}
+	}
+	all := keys(t, b, "")
+	counts := map[string]int{}
+	for _, k := range all {
+		counts[strings.SplitN(k, "/", 2)[0]]++
+		if v := b.Versions(k); v != 1 {
+			t.Errorf("%s has %d versions, want 1", k, v)
+		}
+	}
+	// results: pdf + manifest; one code, sha256, index entry, issued event.
+	want := map[string]int{"results": 2, "codes": 1, "sha256": 1, "index": 1, "events": 1}
+	for p, c := range want {
+		if counts[p] != c {
+			t.Errorf("%s/ holds %d objects, want %d (all keys %q)", p, counts[p], c, all)
+		}
+	}
+	rc, m, err := r.OpenPDF(t.Context(), storagetest.Result(7, 3, day).Manifest.ResultCode)
+	if err != nil {
+		t.Fatalf("OpenPDF: %v", err)
+	}
+	rc.Close()
+	if m.File.SHA256 != shas[0] {
+		t.Errorf("stored manifest sha %s, want the stored PDF's %s", m.File.SHA256, shas[0])
+	}
+}
+
+// TestFileCompletesInterruptedWrite: a crash after the manifest but before
+// the lookups is repaired by the retry.
+func TestFileCompletesInterruptedWrite(t *testing.T) {
+	r, b := newRepo(t)
+	req := storagetest.Result(5, 1, day)
+	m := file(t, r, req)
+	for _, k := range append(keys(t, b, "index/"), keys(t, b, "sha256/")...) {
+		if err := b.Delete(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := file(t, r, req)
+	if again.ID != m.ID || !again.CreatedAt.Equal(m.CreatedAt) {
+		t.Errorf("retry returned %s (created %v), want the stored %s (%v)", again.ID, again.CreatedAt, m.ID, m.CreatedAt)
+	}
+	if got := len(keys(t, b, "index/")) + len(keys(t, b, "sha256/")); got != 2 {
+		t.Errorf("after retry index+sha256 objects = %d, want 2", got)
+	}
+}
+
+func TestFileSameCodeOtherHolder(t *testing.T) {
+	r, _ := newRepo(t)
+	first := file(t, r, storagetest.Result(9, 1, day))
+	m, err := r.File(t.Context(), storagetest.Result(9, 2, day))
+	if !errors.Is(err, storage.ErrExists) || m.ID != first.ID {
+		t.Errorf("filing a code for another holder = %s, %v; want the stored %s and ErrExists", m.ID, err, first.ID)
+	}
+	hits, err := r.Search(t.Context(), storage.Query{IDType: "CCCD", ID: storagetest.HolderID(2), IncludeHistory: true})
+	if err != nil || len(hits) != 0 {
+		t.Errorf("the other holder finds %d results (%v), want 0", len(hits), err)
+	}
+}
+
+func TestOpenPDFCorrupt(t *testing.T) {
+	r, b := newRepo(t)
+	m := file(t, r, storagetest.Result(1, 1, day))
+	if err := b.Tamper(m.File.ObjectKey, func(p []byte) []byte { p[3] = 'X'; return p }); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := r.OpenPDF(t.Context(), m.ResultCode)
+	if !errors.Is(err, storage.ErrCorrupt) || rc != nil {
+		t.Errorf("OpenPDF of corrupted file = %v, %v; want nil, ErrCorrupt", rc, err)
+	}
+}
+
+func TestStatusChanges(t *testing.T) {
+	clock := day.Add(24 * time.Hour)
+	b := mem.New()
+	r, err := storage.New(b, storage.Options{Keys: storagetest.Keys(), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	oldM := file(t, r, storagetest.Result(1, 1, day))
+	newM := file(t, r, storagetest.Result(2, 1, day))
+	step := func() time.Time { clock = clock.Add(time.Hour); return clock }
+
+	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusSuspended}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("suspend without decision error = %v, want ErrInvalid", err)
+	}
+	tSusp := step()
+	susp := storage.StatusEvent{Status: storage.StatusSuspended, DecisionRef: "7/QĐ-UBND", Actor: "officer"}
+	if err := r.AppendStatus(ctx, oldM.ResultCode, susp); err != nil {
+		t.Fatalf("suspend: %v", err)
+	}
+	step()
+	if err := r.AppendStatus(ctx, oldM.ResultCode, susp); err != nil {
+		t.Fatalf("repeated suspend (retry) error = %v, want nil", err)
+	}
+	tBack := step()
+	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "9/QĐ-UBND"}); err != nil {
+		t.Fatalf("reinstate: %v", err)
+	}
+	tSup := step()
+	if err := r.Supersede(ctx, oldM.ResultCode, newM.ResultCode, "officer"); err != nil {
+		t.Fatalf("Supersede: %v", err)
+	}
+	if err := r.Supersede(ctx, oldM.ResultCode, newM.ResultCode, "officer"); err != nil {
+		t.Errorf("Supersede retry error = %v, want nil", err)
+	}
+	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "x"}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("reviving a superseded result error = %v, want ErrInvalid", err)
+	}
+
+	evs, err := r.Events(ctx, oldM.ResultCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Status)
+	}
+	if want := "active suspended active superseded"; strings.Join(got, " ") != want {
+		t.Errorf("old result events = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		code   string
+		at     time.Time
+		valid  bool
+		reason string
+	}{
+		{oldM.ResultCode, tSusp.Add(-time.Second), true, ""},
+		{oldM.ResultCode, tSusp.Add(time.Minute), false, storage.ReasonSuspended},
+		{oldM.ResultCode, tBack.Add(time.Minute), true, ""},
+		{oldM.ResultCode, tSup.Add(time.Minute), false, storage.ReasonSuperseded},
+		{newM.ResultCode, tSup.Add(time.Minute), true, ""},
+	} {
+		v, err := r.Validity(ctx, tc.code, tc.at)
+		if err != nil || v.Valid != tc.valid || v.Reason != tc.reason {
+			t.Errorf("Validity(%s, %v) = %+v, %v; want valid %v reason %q", tc.code, tc.at, v, err, tc.valid, tc.reason)
+		}
+	}
+	v, _ := r.Validity(ctx, oldM.ResultCode, tSup.Add(time.Minute))
+	if v.SupersededBy != newM.ResultCode {
+		t.Errorf("SupersededBy = %q, want %q", v.SupersededBy, newM.ResultCode)
+	}
+	newEvs, _ := r.Events(ctx, newM.ResultCode)
+	if last := newEvs[len(newEvs)-1]; last.Supersedes != oldM.ResultCode || last.Status != storage.StatusActive {
+		t.Errorf("new result's last event = %+v, want active, supersedes %s", last, oldM.ResultCode)
+	}
+	if err := r.AppendStatus(ctx, newM.ResultCode, storage.StatusEvent{Status: storage.StatusRevoked, DecisionRef: "12/QĐ-UBND"}); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if v, _ := r.Validity(ctx, newM.ResultCode, clock.Add(time.Second)); v.Valid || v.Reason != storage.ReasonRevoked {
+		t.Errorf("after revoke Validity = %+v, want REVOKED", v)
+	}
+}
+
+func TestConcurrentAppendsKeepAllEvents(t *testing.T) {
+	r, _ := newRepo(t)
+	m := file(t, r, storagetest.Result(1, 1, day))
+	var wg sync.WaitGroup
+	const n = 10
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			// Suspensions under distinct decisions are all allowed from active/suspended.
+			errs[i] = r.AppendStatus(t.Context(), m.ResultCode, storage.StatusEvent{Status: storage.StatusSuspended, DecisionRef: fmt.Sprintf("%d/QĐ", i)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("append %d: %v", i, err)
+		}
+	}
+	evs, err := r.Events(t.Context(), m.ResultCode)
+	if err != nil || len(evs) != n+1 {
+		t.Errorf("events = %d, %v; want %d", len(evs), err, n+1)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	keysV1 := storagetest.Keys()
+	b := mem.New()
+	r, err := storage.New(b, storage.Options{Keys: keysV1, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	valid := file(t, r, storagetest.Result(1, 1, day))
+	expiredReq := storagetest.Result(2, 1, day.AddDate(-10, 0, 0)) // valid 5 years from 2015
+	expired := file(t, r, expiredReq)
+	otherType := storagetest.Result(3, 1, day)
+	otherType.Manifest.DocType, otherType.Manifest.DocTypeName = "GCN", "Giấy chứng nhận"
+	file(t, r, otherType)
+	revoked := file(t, r, storagetest.Result(4, 1, day))
+	if err := r.AppendStatus(ctx, revoked.ResultCode, storage.StatusEvent{Status: storage.StatusRevoked, DecisionRef: "1/QĐ"}); err != nil {
+		t.Fatal(err)
+	}
+	file(t, r, storagetest.Result(5, 2, day)) // another holder
+
+	codes := func(hits []storage.Hit) []string {
+		var out []string
+		for _, h := range hits {
+			out = append(out, h.ResultCode)
+		}
+		sort.Strings(out)
+		return out
+	}
+	holder := storagetest.HolderID(1)
+	tests := []struct {
+		name string
+		q    storage.Query
+		want []string
+	}{
+		{"valid only", storage.Query{IDType: "CCCD", ID: holder}, []string{valid.ResultCode, otherType.Manifest.ResultCode}},
+		{"doc type", storage.Query{IDType: "cccd", ID: holder, DocType: "GKS"}, []string{valid.ResultCode}},
+		{"history", storage.Query{IDType: "CCCD", ID: holder, IncludeHistory: true}, []string{valid.ResultCode, expired.ResultCode, otherType.Manifest.ResultCode, revoked.ResultCode}},
+		{"point in time before revocation", storage.Query{IDType: "CCCD", ID: holder, DocType: "GKS", ValidAt: day.AddDate(-8, 0, 0)}, []string{expired.ResultCode}},
+		{"unknown holder", storage.Query{IDType: "CCCD", ID: "123456789012"}, nil},
+	}
+	for _, tc := range tests {
+		hits, err := r.Search(ctx, tc.q)
+		got := codes(hits)
+		sort.Strings(tc.want)
+		if err != nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: Search = %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	hits, _ := r.Search(ctx, storage.Query{IDType: "CCCD", ID: holder, IncludeHistory: true})
+	for _, h := range hits {
+		if h.ResultCode == revoked.ResultCode && (h.Validity.Valid || h.Validity.Reason != storage.ReasonRevoked) {
+			t.Errorf("revoked hit validity = %+v, want REVOKED", h.Validity)
+		}
+		if h.ResultCode == expired.ResultCode && h.Validity.Reason != storage.ReasonExpired {
+			t.Errorf("expired hit validity = %+v, want EXPIRED", h.Validity)
+		}
+	}
+	if _, err := r.Search(ctx, storage.Query{IDType: "CCCD", ID: "12345"}); !errors.Is(err, storage.ErrInvalid) || strings.Contains(err.Error(), "12345") {
+		t.Errorf("Search(malformed ID) error = %v, want ErrInvalid without the ID", err)
+	}
+
+	// Rotate the index key: old entries stay findable, a rebuild adds
+	// entries under the new kid, and the search still counts each result once.
+	keysV2 := keysV1
+	keysV2.IndexKeys = map[string][]byte{"k2": []byte(strings.Repeat("Z", 32)), "k1": keysV1.IndexKeys["k1"]}
+	keysV2.IndexKID = "k2"
+	r2, err := storage.New(b, storage.Options{Keys: keysV2, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r2.Search(ctx, storage.Query{IDType: "CCCD", ID: holder, IncludeHistory: true})
+	if n, err := r2.RebuildIndex(ctx); err != nil || n != 5 {
+		t.Fatalf("RebuildIndex after rotation = %d, %v; want 5", n, err)
+	}
+	after, _ := r2.Search(ctx, storage.Query{IDType: "CCCD", ID: holder, IncludeHistory: true})
+	if len(before) != 4 || len(after) != 4 || len(keys(t, b, "index/k2/")) != 5 {
+		t.Errorf("after rotation: %d hits before rebuild, %d after, %d k2 entries; want 4, 4, 5", len(before), len(after), len(keys(t, b, "index/k2/")))
+	}
+}
+
+func TestRebuildIndexReproducesEntries(t *testing.T) {
+	r, b := newRepo(t)
+	for i := range 6 {
+		file(t, r, storagetest.Result(i+1, i%3, day))
+	}
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for _, k := range keys(t, b, "index/") {
+			body, _, err := b.Get(t.Context(), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[k] = string(body)
+		}
+		return out
+	}
+	want := snapshot()
+	for k := range want {
+		if err := b.Delete(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := r.RebuildIndex(t.Context())
+	if err != nil || n != 6 {
+		t.Fatalf("RebuildIndex = %d, %v; want 6, nil", n, err)
+	}
+	got := snapshot()
+	if len(got) != len(want) {
+		t.Fatalf("rebuilt %d entries, want %d", len(got), len(want))
+	}
+	for k, body := range want {
+		if got[k] != body {
+			t.Errorf("rebuilt %s = %s, want %s", k, got[k], body)
+		}
+	}
+}
+
+func TestAllocateDossierCode(t *testing.T) {
+	r, _ := newRepo(t)
+	const n = 30
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { codes[i], errs[i] = r.AllocateDossierCode(t.Context(), storagetest.Agency, day) })
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, c := range codes {
+		if errs[i] != nil || seen[c] || !storage.ValidDossierCode(c) {
+			t.Errorf("allocation %d = %q, %v; want a fresh valid code", i, c, errs[i])
+		}
+		seen[c] = true
+	}
+	if !seen[storagetest.Agency+"-250718-0001"] || !seen[fmt.Sprintf("%s-250718-%04d", storagetest.Agency, n)] {
+		t.Errorf("codes %v do not run 0001..%04d", codes, n)
+	}
+	if _, err := r.AllocateDossierCode(t.Context(), "bad", day); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("bad agency error = %v, want ErrInvalid", err)
+	}
+}
+
+func TestIntake(t *testing.T) {
+	r, b := newRepo(t)
+	ctx := t.Context()
+	scan := []byte("\xff\xd8\xff fake jpeg")
+	k1, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Name: "a.jpg", BatchID: "b1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Name: "again.jpg", BatchID: "b2", Source: storage.SourceBackfill})
+	if err != nil || k2 != k1 {
+		t.Fatalf("re-upload = %q, %v; want %q, nil", k2, err, k1)
+	}
+	data, meta, err := r.Intake(ctx, k1)
+	if err != nil || string(data) != string(scan) || meta.Name != "a.jpg" || meta.Source != storage.SourceCounter || meta.Size != int64(len(scan)) {
+		t.Errorf("Intake = %q, %+v, %v; want the first upload's meta", data, meta, err)
+	}
+	if v := b.Versions(storage.IntakeKey(k1)); v != 1 {
+		t.Errorf("intake versions = %d, want 1", v)
+	}
+	if _, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Source: "fax"}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("unknown source error = %v, want ErrInvalid", err)
+	}
+	if _, _, err := r.Intake(ctx, strings.Repeat("0", 64)); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("missing intake error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestSmallObjectHelpers(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	key := storage.RecordKey(strings.Repeat("ab", 32))
+	if ok, err := r.Exists(ctx, key); ok || err != nil {
+		t.Fatalf("Exists before write = %v, %v; want false, nil", ok, err)
+	}
+	type rec struct{ A int }
+	if err := r.PutJSON(ctx, key, rec{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.PutJSON(ctx, key, rec{2}); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("second PutJSON error = %v, want ErrExists", err)
+	}
+	var got rec
+	if err := r.GetJSON(ctx, key, &got); err != nil || got.A != 1 {
+		t.Errorf("GetJSON = %+v, %v; want {1}", got, err)
+	}
+	if ok, err := r.Exists(ctx, key); !ok || err != nil {
+		t.Errorf("Exists after write = %v, %v; want true, nil", ok, err)
+	}
+	if err := r.PutJSON(ctx, "records/001199012345.json", rec{1}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("PutJSON with an ID-shaped key error = %v, want ErrInvalid", err)
+	}
+}
+
+// TestNoPersonalDataInKeys files results for many holders and checks every
+// key in the bucket.
+func TestNoPersonalDataInKeys(t *testing.T) {
+	r, b := newRepo(t)
+	const holders = 40
+	for i := range holders * 2 {
+		file(t, r, storagetest.Result(i+1, i%holders, day))
+	}
+	storagetest.CheckKeysPrivate(t, b, holders)
+}

@@ -1,0 +1,142 @@
+package s3
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"sohoa/storage"
+	"sohoa/storage/storagetest"
+)
+
+// env is the local stack's S3 settings; without them the test skips, or
+// fails under CI=true.
+type env struct {
+	endpoint, access, secret, localDir string
+}
+
+func stackEnv(t testing.TB) env {
+	t.Helper()
+	e := env{
+		endpoint: os.Getenv("SOHOA_S3_ENDPOINT"),
+		access:   os.Getenv("SOHOA_S3_ACCESS_KEY"),
+		secret:   os.Getenv("SOHOA_S3_SECRET_KEY"),
+		localDir: os.Getenv("SOHOA_LOCAL_DIR"),
+	}
+	if e.endpoint == "" || e.access == "" || e.secret == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("SOHOA_S3_ENDPOINT, SOHOA_S3_ACCESS_KEY, SOHOA_S3_SECRET_KEY are unset (run deploy/local/stack.sh start)")
+		}
+		t.Skip("S3 stack not configured: eval \"$(deploy/local/stack.sh env)\"")
+	}
+	return e
+}
+
+func bucketName(t testing.TB) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "sohoa-test-" + hex.EncodeToString(b[:])
+}
+
+func (e env) config(name string) Config {
+	return Config{Endpoint: e.endpoint, AccessKey: e.access, SecretKey: e.secret, Bucket: name, Create: true, RetentionDays: 1}
+}
+
+func newBucket(t testing.TB) *Bucket {
+	t.Helper()
+	e := stackEnv(t)
+	b, err := Open(t.Context(), e.config(bucketName(t)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return b
+}
+
+// backingFile is where versitygw's posix backend keeps the current version
+// of key: <data dir>/<bucket>/<key>.
+func backingFile(t *testing.T, b *Bucket, key string) string {
+	t.Helper()
+	dir := os.Getenv("SOHOA_LOCAL_DIR")
+	if dir == "" {
+		t.Skip("SOHOA_LOCAL_DIR unset: cannot reach the server's backing files")
+	}
+	return filepath.Join(dir, "s3", "data", b.Name(), filepath.FromSlash(key))
+}
+
+func TestConformance(t *testing.T) {
+	stackEnv(t)
+	storagetest.Run(t, storagetest.Harness{
+		New: func(t *testing.T) storage.Bucket { return newBucket(t) },
+		Corrupt: func(t *testing.T, sb storage.Bucket, key string) {
+			path := backingFile(t, sb.(*Bucket), key)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("read backing file: %v", err)
+			}
+			data[len(data)/2] ^= 0x20 // same size, one bit flipped
+			if err := os.WriteFile(path, data, 0); err != nil {
+				t.Fatalf("write backing file: %v", err)
+			}
+		},
+		Versions: func(t *testing.T, sb storage.Bucket, key string) int {
+			n, err := sb.(*Bucket).Versions(t.Context(), key)
+			if err != nil {
+				t.Fatalf("Versions: %v", err)
+			}
+			return n
+		},
+	})
+}
+
+func TestOpenRefusesUnsafeBucket(t *testing.T) {
+	e := stackEnv(t)
+	c, err := minio.New(e.endpoint, &minio.Options{Creds: credentialsFor(e)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := bucketName(t)
+	if err := c.MakeBucket(t.Context(), plain, minio.MakeBucketOptions{}); err != nil {
+		t.Fatalf("MakeBucket: %v", err)
+	}
+	_, err = Open(t.Context(), e.config(plain))
+	if !errors.Is(err, storage.ErrUnsafeBucket) {
+		t.Fatalf("Open(bucket without versioning or lock) error = %v, want ErrUnsafeBucket", err)
+	}
+	if !contains(err.Error(), plain) {
+		t.Errorf("error %q does not name the bucket %s", err, plain)
+	}
+
+	// Versioned but not locked is refused too.
+	if err := c.EnableVersioning(t.Context(), plain); err != nil {
+		t.Fatalf("EnableVersioning: %v", err)
+	}
+	if _, err := Open(t.Context(), e.config(plain)); !errors.Is(err, storage.ErrUnsafeBucket) {
+		t.Errorf("Open(versioned, unlocked bucket) error = %v, want ErrUnsafeBucket", err)
+	}
+}
+
+func TestOpenMissingWithoutCreate(t *testing.T) {
+	e := stackEnv(t)
+	cfg := e.config(bucketName(t))
+	cfg.Create = false
+	if _, err := Open(t.Context(), cfg); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Open(missing bucket, Create false) error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestOpenIsIdempotent(t *testing.T) {
+	e := stackEnv(t)
+	cfg := e.config(bucketName(t))
+	for i := range 2 {
+		if _, err := Open(t.Context(), cfg); err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+	}
+}
