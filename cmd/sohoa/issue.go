@@ -2,10 +2,183 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"sohoa/ocr"
+	"sohoa/ocr/tesseract"
+	"sohoa/pipeline"
+	"sohoa/signing"
 )
 
+// runIssue makes a signed e-result from one scan, offline: OCR, extraction,
+// render, stamp, sign, strict self-verification.
 func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("issue", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "output PDF (required)")
+	keyFile := fs.String("key", "", "PEM private key (with --cert)")
+	certFile := fs.String("cert", "", "PEM certificate chain, signing certificate first")
+	p12 := fs.String("p12", "", "PKCS#12 file; password from SOHOA_P12_PASSWORD")
+	p11Module := fs.String("pkcs11-module", "", "PKCS#11 module path, e.g. /usr/lib/softhsm/libsofthsm2.so; PIN from SOHOA_PKCS11_PIN")
+	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label")
+	p11Key := fs.String("pkcs11-key", "", "PKCS#11 key label")
+	tsa := fs.String("tsa", "", "RFC 3161 TSA URL (PAdES B-T); default $SOHOA_TSA_URL")
+	dossier := fs.String("dossier-code", "", "dossier code (mã hồ sơ); default: a local test code")
+	resultCode := fs.String("result-code", "", "result code; default <dossier-code>-KQ1")
+	procedure := fs.String("procedure-code", "", "procedure code (mã TTHC)")
+	bornDigital := fs.Bool("born-digital", false, `stamp "Bản điện tử" instead of "converted from paper"`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sohoa issue --out OUT.pdf [--key K --cert C | --p12 F | --pkcs11-module M --pkcs11-token T --pkcs11-key L] SCAN")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{2, err}
+	}
+	if fs.NArg() != 1 || *out == "" {
+		fs.Usage()
+		return &exitError{2, errors.New("want --out and exactly one SCAN")}
+	}
+	scan := fs.Arg(0)
+	cfg := loadAppConfig()
+	sc := signerConfigFromEnv(cfg)
+	switch {
+	case *p11Module != "":
+		sc.PKCS11.Module, sc.PKCS11.TokenLabel, sc.PKCS11.KeyLabel = *p11Module, *p11Token, *p11Key
+		if *certFile != "" {
+			sc.PKCS11.CertFile = *certFile
+		}
+	case *p12 != "":
+		sc.PKCS11.Module, sc.P12File = "", *p12
+	case *keyFile != "" || *certFile != "":
+		sc.PKCS11.Module, sc.P12File, sc.KeyFile, sc.CertFile = "", "", *keyFile, *certFile
+	}
+	if *tsa != "" {
+		sc.TSAURL = *tsa
+	}
+	data, err := os.ReadFile(scan)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("read %s: %w", scan, err)}
+	}
+	keys, closeKeys, err := sc.open()
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	defer func() { _ = closeKeys() }()
+	roots := signing.VerifyOptions{}
+	if sc.TrustFile != "" || (sc.PKCS11.Module == "" && sc.P12File == "" && sc.KeyFile == "") {
+		if roots.Roots, err = sc.roots(); err != nil {
+			return err
+		}
+	} else {
+		// An explicit key without SOHOA_TRUST_CA: trust the chain's root.
+		roots.Roots = x509PoolOf(keys)
+	}
+	layouts, err := ocr.DefaultLayouts()
+	if err != nil {
+		return fmt.Errorf("layouts: %w", err)
+	}
+	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: 1, Stderr: stderr})
+	if err != nil {
+		return fmt.Errorf("ocr pool: %w", err)
+	}
+	defer func() { _ = pool.Close() }()
+	pages, images, err := pool.Process(ctx, data, filepath.Base(scan))
+	if err != nil {
+		code := 1
+		if errors.Is(err, ocr.ErrUnreadable) || errors.Is(err, ocr.ErrEmpty) || errors.Is(err, ocr.ErrUnsupported) ||
+			errors.Is(err, ocr.ErrEncrypted) || errors.Is(err, ocr.ErrTooLarge) {
+			code = 2
+		}
+		return &exitError{code, fmt.Errorf("ocr %s: %w", scan, err)}
+	}
+	docs := ocr.Extract(pages, layouts)
+	doc, dp, di := mainDocument(docs, pages, images)
+	if len(dp) == 0 {
+		return fmt.Errorf("issue %s: no document found", scan)
+	}
+	now := time.Now()
+	if *dossier == "" {
+		*dossier = fmt.Sprintf("%s-%s-0000", cfg.AgencyCode, now.In(time.FixedZone("ICT", 7*3600)).Format("060102"))
+		fmt.Fprintf(stderr, "sohoa issue: no --dossier-code, using local test code %s\n", *dossier)
+	}
+	if *resultCode == "" {
+		*resultCode = *dossier + "-KQ1"
+	}
+	qk, err := cfg.qrKey()
+	if err != nil {
+		return fmt.Errorf("qr key: %w", err)
+	}
+	renderer, err := signing.NewRenderer(signing.RendererConfig{})
+	if err != nil {
+		return err
+	}
+	origin := "digitized_backfill"
+	if *bornDigital {
+		origin = "born_digital"
+	}
+	sum := sha256.Sum256(data)
+	iss := &eresultIssuer{
+		renderer: renderer, keys: keys, closeKeys: closeKeys, roots: roots.Roots, layouts: layouts, qrKey: qk,
+		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: sc.TSAURL,
+	}
+	res, err := iss.Issue(ctx, pipeline.IssueRequest{
+		ResultCode: *resultCode, DossierCode: *dossier, ProcedureCode: *procedure, Origin: origin,
+		Document: doc, Pages: dp, Images: di, SourceSHA256: hex.EncodeToString(sum[:]), ConvertedAt: now,
+	})
+	if err != nil {
+		return fmt.Errorf("issue %s: %w", scan, err)
+	}
+	if err := os.WriteFile(*out, res.PDF, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	ps := sha256.Sum256(res.PDF)
+	fmt.Fprintf(stdout, "%s: %s, doc type %s, %d page(s), PAdES %s, sha256:%s\n",
+		*out, *resultCode, doc.DocType, len(dp), res.PAdESLevel, hex.EncodeToString(ps[:]))
+	if doc.NeedsReview {
+		fmt.Fprintf(stdout, "  needs human review: %v\n", doc.ReviewReasons)
+	}
+	return nil
+}
+
+// mainDocument picks the result document of a scan (the first one that is
+// not a declaration form) with its pages and images.
+func mainDocument(docs []ocr.Document, pages []ocr.Page, images []ocr.PageImage) (ocr.Document, []ocr.Page, []ocr.PageImage) {
+	if len(docs) == 0 {
+		return ocr.Document{DocType: "unknown"}, pages, images
+	}
+	doc := docs[0]
+	for _, d := range docs {
+		if d.DocType != "to-khai" {
+			doc = d
+			break
+		}
+	}
+	var dp []ocr.Page
+	var di []ocr.PageImage
+	for _, n := range doc.Pages {
+		if n >= 1 && n <= len(pages) && n <= len(images) {
+			dp = append(dp, pages[n-1])
+			di = append(di, images[n-1])
+		}
+	}
+	return doc, dp, di
+}
+
+// x509PoolOf trusts the last certificate of the key's chain (its root).
+func x509PoolOf(k *signing.Keys) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(k.Chain[len(k.Chain)-1])
+	return pool
 }

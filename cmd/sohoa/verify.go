@@ -3,9 +3,80 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"strings"
+	"time"
+
+	"sohoa/signing"
 )
 
+// runVerify strictly verifies a signed e-result. Exit status: 0 valid,
+// 1 invalid, 2 unusable input (unreadable file, not a PDF, no trust anchors).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	trust := fs.String("trust", "", "PEM file of trusted CA certificates (default: $SOHOA_TRUST_CA, else the development CA under .local/keys)")
+	requireTS := fs.Bool("require-timestamp", false, "reject signatures without an RFC 3161 timestamp (PAdES B-T)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sohoa verify [--trust CA.pem] [--require-timestamp] FILE.pdf")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{2, err}
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return &exitError{2, errors.New("want exactly one FILE")}
+	}
+	file := fs.Arg(0)
+	sc := signerConfigFromEnv(loadAppConfig())
+	if *trust != "" {
+		sc.TrustFile = *trust
+	}
+	roots, err := sc.roots()
+	if err != nil {
+		return &exitError{2, err}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("read %s: %w", file, err)}
+	}
+	v, err := signing.Verify(data, signing.VerifyOptions{Roots: roots, RequireTimestamp: *requireTS})
+	if errors.Is(err, signing.ErrNotPDF) {
+		return &exitError{2, fmt.Errorf("%s: %w", file, err)}
+	}
+	printVerdict(stdout, file, v)
+	if err != nil || !v.Valid {
+		return &exitError{1, nil}
+	}
+	return nil
+}
+
+func printVerdict(w io.Writer, file string, v signing.Verdict) {
+	verdict := "INVALID"
+	if v.Valid {
+		verdict = "VALID"
+	}
+	fmt.Fprintf(w, "%s: %s\n", file, verdict)
+	if v.Signer != "" {
+		fmt.Fprintf(w, "  signer:       %s\n", v.Signer)
+	}
+	if !v.SigningTime.IsZero() {
+		fmt.Fprintf(w, "  signing time: %s (claimed by the signer)\n", v.SigningTime.In(time.FixedZone("ICT", 7*3600)).Format("2006-01-02T15:04:05-07:00"))
+	}
+	if v.Timestamp != nil {
+		fmt.Fprintf(w, "  timestamp:    %s (RFC 3161)\n", v.Timestamp.In(time.FixedZone("ICT", 7*3600)).Format("2006-01-02T15:04:05-07:00"))
+	}
+	if v.SubFilter != "" {
+		fmt.Fprintf(w, "  subfilter:    %s\n  byte range:   %v\n", v.SubFilter, v.ByteRange)
+	}
+	if len(v.Reasons) > 0 {
+		fmt.Fprintf(w, "  reasons:\n    - %s\n", strings.Join(v.Reasons, "\n    - "))
+	}
 }
