@@ -1,0 +1,416 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sohoa/audit"
+	"sohoa/storage"
+	"sohoa/storage/mem"
+)
+
+// Fixture holders: their IDs and names must never appear in logs or audit.
+var holders = []struct{ id, name string }{
+	{"001199012345", "Nguyễn Thị Ánh Tuyết"},
+	{"079203004567", "Trần Văn Bình"},
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// recordingAuditor remembers every committed record by request ID and
+// delegates to the real audit log.
+type recordingAuditor struct {
+	next Auditor
+	mu   sync.Mutex
+	recs map[string]audit.Record
+}
+
+func (a *recordingAuditor) Append(ctx context.Context, r audit.Record) (audit.Record, error) {
+	r, err := a.next.Append(ctx, r)
+	if err == nil {
+		a.mu.Lock()
+		a.recs[r.RequestID] = r
+		a.mu.Unlock()
+	}
+	return r, err
+}
+
+func (a *recordingAuditor) get(id string) (audit.Record, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.recs[id]
+	return r, ok
+}
+
+// cred is one way of calling the API.
+type cred struct {
+	cert  *tls.Certificate
+	token string
+}
+
+type fixture struct {
+	t        testing.TB
+	srv      *httptest.Server
+	dev      DevFiles
+	bucket   storage.Bucket
+	repo     *storage.Repository
+	log      *audit.Log
+	rec      *recordingAuditor
+	logs     *syncBuffer
+	serverCA *x509.CertPool
+	auditKey []byte
+	qrKey    []byte
+	now      time.Time
+
+	// Result codes: gks[0], gplx[0] belong to holder 0; gks[1] to holder 1;
+	// revoked is holder 0's revoked GKS.
+	gks, gplx []string
+	revoked   string
+	sha       map[string]string
+	pdfs      map[string][]byte
+
+	creds map[string]cred
+}
+
+type fixtureOpts struct {
+	bucket    storage.Bucket // nil: storage/mem
+	rps       float64        // rate limit of the main clients; 0: 1000
+	verifyPDF PDFVerifier
+	authFail  RateLimit // zero: 1e6/s
+}
+
+const (
+	testProcedure = "1.001234.000.00.00.H29"
+	testDossier   = "000.00.31.H29-251122-0001"
+	agency        = "000.00.31.H29"
+)
+
+func newFixture(t testing.TB, o fixtureOpts) *fixture {
+	t.Helper()
+	if o.rps == 0 {
+		o.rps = 1000
+	}
+	if o.authFail.RPS == 0 {
+		o.authFail = RateLimit{RPS: 1e6, Burst: 1e6}
+	}
+	f := &fixture{t: t, logs: &syncBuffer{}, sha: map[string]string{}, pdfs: map[string][]byte{}, creds: map[string]cred{}}
+	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	dir := t.TempDir()
+	dev, err := EnsureDevClients(dir)
+	if err != nil {
+		t.Fatalf("EnsureDevClients: %v", err)
+	}
+	f.dev = dev
+	if f.auditKey, err = ReadHexKey(dev.AuditKey); err != nil {
+		t.Fatal(err)
+	}
+	if f.qrKey, err = ReadHexKey(dev.QRKey); err != nil {
+		t.Fatal(err)
+	}
+
+	// Extra clients: from the dev CA, a rogue CA, and an ES256 JWT client.
+	caCert, caKey := loadCA(t, dev.ClientCA, dev.ClientCAKey)
+	now := time.Now()
+	limitedCert := issueClientCert(t, caCert, caKey, "limited-agency", now.Add(-time.Hour), now.Add(time.Hour))
+	rogueCA, rogueKey, err := newCA("rogue CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueCert := issueClientCert(t, rogueCA, rogueKey, DevClient, now.Add(-time.Hour), now.Add(time.Hour))
+	esKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	esPub, _ := x509.MarshalPKIXPublicKey(&esKey.PublicKey)
+
+	var cfg ClientsFile
+	b, _ := os.ReadFile(dev.ClientsJSON)
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Clients[0].RateLimit = RateLimit{RPS: o.rps, Burst: int(o.rps)}
+	cfg.Clients = append(cfg.Clients,
+		ClientConfig{ID: "limited-agency", Name: "Birth registry reader", AgencyCode: agency,
+			CertSHA256: fingerprint(limitedCert.Leaf), Scopes: []string{ScopeSearch, ScopeReadPDF, ScopeVerify},
+			DocTypes: []string{"GKS"}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
+		// Registered by fingerprint, but from a CA we do not trust: must
+		// still be refused.
+		ClientConfig{ID: "rogue", Name: "Rogue", AgencyCode: agency, CertSHA256: fingerprint(rogueCert.Leaf),
+			Scopes: []string{ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke}, RateLimit: RateLimit{RPS: 1000, Burst: 1000}},
+		ClientConfig{ID: "search-only", Name: "Search only (ES256)", AgencyCode: agency, JWTAlg: AlgES256,
+			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
+			Scopes:       []string{ScopeSearch}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
+		ClientConfig{ID: "slow", Name: "Rate limited", AgencyCode: agency, JWTAlg: AlgES256,
+			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
+			Scopes:       []string{ScopeSearch}, RateLimit: RateLimit{RPS: 1, Burst: 2}},
+	)
+	cb, _ := json.Marshal(cfg)
+	clients, err := ParseClients(cb, dir)
+	if err != nil {
+		t.Fatalf("ParseClients: %v", err)
+	}
+	clientCAs, err := LoadCertPool(dev.ClientCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Repository with results.
+	f.bucket = o.bucket
+	if f.bucket == nil {
+		f.bucket = mem.New()
+	}
+	k := func(c byte) []byte { return bytes.Repeat([]byte{c}, 32) }
+	f.repo, err = storage.New(f.bucket, storage.Options{Logger: logger, Keys: storage.Keys{
+		IndexKeys: map[string][]byte{"k1": k(1)}, IndexKID: "k1", SealKeys: map[string][]byte{"s1": k(2)}, SealKID: "s1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.file("GKS", "Giấy khai sinh", 0, 1)
+	f.file("GPLX", "Giấy phép lái xe", 0, 2)
+	f.file("GKS", "Giấy khai sinh", 1, 3)
+	f.file("GKS", "Giấy khai sinh", 0, 4)
+	f.revoked = f.gks[2]
+	f.gks = f.gks[:2]
+	if err := f.repo.AppendStatus(t.Context(), f.revoked, storage.StatusEvent{At: time.Now(),
+		Status: storage.StatusRevoked, DecisionRef: "QD-12/2025", ReasonCode: "ERROR"}); err != nil {
+		t.Fatalf("AppendStatus: %v", err)
+	}
+
+	f.log, err = audit.Open(t.Context(), audit.Options{Store: f.bucket, WALDir: filepath.Join(dir, "wal"),
+		MaxBatch: 200, MaxDelay: 500 * time.Millisecond, Logger: logger})
+	if err != nil {
+		t.Fatalf("audit.Open: %v", err)
+	}
+	f.rec = &recordingAuditor{next: f.log, recs: map[string]audit.Record{}}
+	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec,
+		AuditKey: f.auditKey, QRKey: f.qrKey, Logger: logger, VerifyPDF: o.verifyPDF,
+		PublicRateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}, AuthFailRateLimit: o.authFail})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	f.srv = httptest.NewUnstartedServer(h)
+	f.srv.TLS, err = ServerTLSConfig(dev.ServerCert, dev.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	f.srv.StartTLS()
+	t.Cleanup(func() {
+		f.srv.Close()
+		f.log.Close(context.Background())
+	})
+	if f.serverCA, err = LoadCertPool(dev.ServerCA); err != nil {
+		t.Fatal(err)
+	}
+
+	demo, err := tls.LoadX509KeyPair(dev.ClientCert, dev.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := tls.LoadX509KeyPair(dev.ExpiredCert, dev.ExpiredCertKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edKey, err := ReadPrivateKey(dev.JWTKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.creds["demo-mtls"] = cred{cert: &demo}
+	f.creds["demo-jwt"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now())}
+	f.creds["limited"] = cred{cert: limitedCert}
+	f.creds["search-only"] = cred{token: mint(t, esKey, AlgES256, "search-only", DevAudience, time.Now())}
+	f.creds["slow"] = cred{token: mint(t, esKey, AlgES256, "slow", DevAudience, time.Now())}
+	f.creds["none"] = cred{}
+	f.creds["wrong-ca"] = cred{cert: rogueCert}
+	f.creds["expired-cert"] = cred{cert: &expired}
+	f.creds["alg-none"] = cred{token: unsigned(t, `{"alg":"none","typ":"JWT"}`, DevClient, DevAudience, "")}
+	pubPEM, _ := os.ReadFile(dev.JWTPublicKey)
+	f.creds["alg-hs256"] = cred{token: hs256(t, pubPEM, DevClient, DevAudience)}
+	f.creds["wrong-aud"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, "someone-else", time.Now())}
+	f.creds["expired-jwt"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now().Add(-2*time.Hour))}
+	f.creds["alg-swap"] = cred{token: mint(t, esKey, AlgES256, DevClient, DevAudience, time.Now())}
+	f.creds["mismatch"] = cred{cert: &demo, token: f.creds["search-only"].token}
+	return f
+}
+
+func (f *fixture) file(docType, docName string, holder, n int) {
+	f.t.Helper()
+	dossier := fmt.Sprintf("%s-250718-%04d", agency, n)
+	code := dossier + "-KQ1"
+	pdf := []byte(fmt.Sprintf("%%PDF-1.7\n%% result %s\n%%%%EOF\n", code))
+	until := storage.Date{Year: 2099, Month: 1, Day: 1}
+	m, err := f.repo.File(f.t.Context(), storage.NewResult{PDF: pdf, HolderIDType: "CCCD",
+		HolderID: holders[holder].id, HolderName: holders[holder].name, Actor: "test",
+		Manifest: storage.Manifest{ResultCode: code, DossierCode: dossier, ResultSeq: 1, ProcedureCode: testProcedure,
+			DocType: docType, DocTypeName: docName, Issuer: storage.Issuer{AgencyCode: agency, AgencyName: "UBND phường Bến Nghé"},
+			IssuedAt: storage.Date{Year: 2025, Month: 7, Day: 18}, ValidUntil: &until, Origin: storage.OriginBornDigital}})
+	if err != nil {
+		f.t.Fatalf("File %s: %v", code, err)
+	}
+	f.sha[code] = m.File.SHA256
+	f.pdfs[code] = pdf
+	if docType == "GKS" {
+		f.gks = append(f.gks, code)
+	} else {
+		f.gplx = append(f.gplx, code)
+	}
+}
+
+func loadCA(t testing.TB, certFile, keyFile string) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ReadPrivateKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, k
+}
+
+func issueClientCert(t testing.TB, ca *x509.Certificate, caKey crypto.Signer, cn string, from, until time.Time) *tls.Certificate {
+	t.Helper()
+	c, k, err := newLeaf(ca, caKey, cn, from, until, x509.ExtKeyUsageClientAuth, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}
+}
+
+func fingerprint(c *x509.Certificate) string {
+	s := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(s[:])
+}
+
+func mint(t testing.TB, key crypto.Signer, alg, client, aud string, iat time.Time) string {
+	t.Helper()
+	tok, err := SignJWT(key, alg, Claims{Issuer: client, Subject: client, Audience: Audience{aud},
+		IssuedAt: iat.Unix(), ExpiresAt: iat.Add(30 * time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func unsigned(t testing.TB, header, client, aud, sig string) string {
+	t.Helper()
+	c, _ := json.Marshal(Claims{Issuer: client, Subject: client, Audience: Audience{aud},
+		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(10 * time.Minute).Unix()})
+	return b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString(c) + "." + sig
+}
+
+// hs256 is the classic key-confusion attack: HMAC with the public key.
+func hs256(t testing.TB, secret []byte, client, aud string) string {
+	t.Helper()
+	in := unsigned(t, `{"alg":"HS256","typ":"JWT"}`, client, aud, "")
+	in = strings.TrimSuffix(in, ".")
+	m := hmacSHA256(secret, []byte(in))
+	return in + "." + b64.EncodeToString(m)
+}
+
+// client returns an HTTP client presenting c's certificate, if any.
+func (f *fixture) client(c cred) *http.Client {
+	tc := &tls.Config{RootCAs: f.serverCA, MinVersion: tls.VersionTLS12}
+	if c.cert != nil {
+		tc.Certificates = []tls.Certificate{*c.cert}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 4}, Timeout: 30 * time.Second}
+}
+
+type call struct {
+	method, path, ctype string
+	body                []byte
+	noPurpose           bool
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (f *fixture) do(hc *http.Client, c cred, k call) reply {
+	f.t.Helper()
+	req, err := http.NewRequest(k.method, f.srv.URL+k.path, bytes.NewReader(k.body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if k.body != nil {
+		ct := k.ctype
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if !k.noPurpose {
+		req.Header.Set("X-Purpose-Procedure", testProcedure)
+		req.Header.Set("X-Purpose-Dossier", testDossier)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", k.method, k.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func searchBody(holder int, extra string) []byte {
+	return []byte(fmt.Sprintf(`{"holder_id_type":"CCCD","holder_id":"%s"%s}`, holders[holder].id, extra))
+}
+
+func hmacSHA256(key, msg []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return m.Sum(nil)
+}

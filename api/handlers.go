@@ -1,0 +1,484 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"sohoa/audit"
+	"sohoa/storage"
+)
+
+// ---- JSON views (no holder data: the ID and name stay sealed) ----
+
+type issuerView struct {
+	AgencyCode string `json:"agency_code"`
+	AgencyName string `json:"agency_name"`
+}
+
+type validityView struct {
+	Valid        bool      `json:"valid"`
+	Reason       string    `json:"reason,omitempty"`
+	EvaluatedAt  time.Time `json:"evaluated_at"`
+	Status       string    `json:"status"`
+	SupersededBy string    `json:"superseded_by,omitempty"`
+}
+
+type resultView struct {
+	ResultCode    string       `json:"result_code"`
+	DossierCode   string       `json:"dossier_code"`
+	ProcedureCode string       `json:"procedure_code"`
+	DocType       string       `json:"doc_type"`
+	DocTypeName   string       `json:"doc_type_name"`
+	Issuer        issuerView   `json:"issuer"`
+	IssuedAt      string       `json:"issued_at"`
+	EffectiveFrom string       `json:"effective_from"`
+	ValidUntil    *string      `json:"valid_until"`
+	ValidityScope string       `json:"validity_scope,omitempty"`
+	Origin        string       `json:"origin"`
+	SHA256        string       `json:"sha256"`
+	Size          int64        `json:"size"`
+	SigningTime   time.Time    `json:"signing_time"`
+	Validity      validityView `json:"validity"`
+}
+
+func viewValidity(v storage.Validity) validityView {
+	return validityView{Valid: v.Valid, Reason: v.Reason, EvaluatedAt: v.EvaluatedAt.UTC(),
+		Status: v.Status, SupersededBy: v.SupersededBy}
+}
+
+func viewResult(m storage.Manifest, v storage.Validity) resultView {
+	rv := resultView{ResultCode: m.ResultCode, DossierCode: m.DossierCode, ProcedureCode: m.ProcedureCode,
+		DocType: m.DocType, DocTypeName: m.DocTypeName,
+		Issuer:   issuerView{AgencyCode: m.Issuer.AgencyCode, AgencyName: m.Issuer.AgencyName},
+		IssuedAt: m.IssuedAt.String(), EffectiveFrom: m.Effective().String(), ValidityScope: m.ValidityScope,
+		Origin: m.Origin, SHA256: m.File.SHA256, Size: m.File.Size, SigningTime: m.File.SigningTime.UTC(),
+		Validity: viewValidity(v)}
+	if m.ValidUntil != nil {
+		s := m.ValidUntil.String()
+		rv.ValidUntil = &s
+	}
+	return rv
+}
+
+// ---- helpers ----
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeJSONError writes {"error":{"code","message"}}. Messages are fixed
+// strings: never input echoed back.
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// decodeBody reads one JSON object of at most limit bytes, refusing unknown
+// fields. It answers the error itself and returns false on failure.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	e := entryFrom(r.Context())
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			e.decide(audit.Deny, "body_too_large")
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+			return false
+		}
+		e.decide(audit.Deny, "bad_body")
+		writeJSONError(w, http.StatusBadRequest, "bad_request", "request body must be one JSON object of the documented shape")
+		return false
+	}
+	return true
+}
+
+// parseTime reads an optional RFC 3339 time; empty is now.
+func (s *server) parseTime(v string) (time.Time, bool) {
+	if v == "" {
+		return s.now(), true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	return t, err == nil
+}
+
+// canonicalCode parses the {code} path value. Only a well-formed result code
+// is recorded in the audit log.
+func canonicalCode(r *http.Request) (string, bool) {
+	code, _, _, err := storage.ParseResultCode(r.PathValue("code"))
+	if err != nil {
+		return "", false
+	}
+	entryFrom(r.Context()).rec.ResultCode = code
+	return code, true
+}
+
+// lookup returns the manifest of a result the client may see. Unknown,
+// malformed and forbidden codes all answer the same 404.
+func (s *server) lookup(w http.ResponseWriter, r *http.Request, id identity) (storage.Manifest, bool) {
+	e := entryFrom(r.Context())
+	code, ok := canonicalCode(r)
+	if !ok {
+		e.decide(audit.Deny, "not_found")
+		writeJSONError(w, http.StatusNotFound, "not_found", "no such result")
+		return storage.Manifest{}, false
+	}
+	m, err := s.opts.Repo.Get(r.Context(), code)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid):
+		e.decide(audit.Deny, "not_found")
+		writeJSONError(w, http.StatusNotFound, "not_found", "no such result")
+		return m, false
+	case err != nil:
+		s.repoError(w, r, err)
+		return m, false
+	case !id.client.AllowsDocType(m.DocType):
+		e.decide(audit.Deny, "doc_type_not_allowed")
+		writeJSONError(w, http.StatusNotFound, "not_found", "no such result")
+		return m, false
+	}
+	return m, true
+}
+
+func (s *server) repoError(w http.ResponseWriter, r *http.Request, err error) {
+	e := entryFrom(r.Context())
+	if errors.Is(err, storage.ErrCorrupt) {
+		e.decide(audit.Deny, "integrity_failure")
+		s.log.Error("repository integrity failure", "request_id", e.rec.RequestID, "result_code", e.rec.ResultCode, "err", err)
+		writeJSONError(w, http.StatusBadGateway, "integrity_failure", "stored data failed its integrity check")
+		return
+	}
+	e.decide(audit.Deny, "repository_error")
+	s.log.Error("repository error", "request_id", e.rec.RequestID, "err", err)
+	writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "the repository is unavailable; try again later")
+}
+
+// ---- POST /v1/results:search ----
+
+type searchRequest struct {
+	HolderIDType   string `json:"holder_id_type"`
+	HolderID       string `json:"holder_id"`
+	DocTypeCode    string `json:"doc_type_code,omitempty"`
+	ValidAt        string `json:"valid_at,omitempty"`
+	IncludeHistory bool   `json:"include_history,omitempty"`
+}
+
+type searchResponse struct {
+	EvaluatedAt time.Time    `json:"evaluated_at"`
+	Results     []resultView `json:"results"`
+}
+
+func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
+	e := entryFrom(r.Context())
+	var req searchRequest
+	if !decodeBody(w, r, s.opts.MaxBodyBytes, &req) {
+		return
+	}
+	idType, holder, err := storage.NormalizeHolderID(req.HolderIDType, req.HolderID)
+	if err != nil {
+		e.decide(audit.Deny, "bad_holder_id")
+		writeJSONError(w, http.StatusBadRequest, "bad_holder_id",
+			"holder_id_type must be CCCD, PASSPORT, MST or MSDN and holder_id must have that type's format")
+		return
+	}
+	e.rec.CitizenHash = audit.CitizenHash(s.opts.AuditKey, idType, holder)
+	at, ok := s.parseTime(req.ValidAt)
+	if !ok {
+		e.decide(audit.Deny, "bad_valid_at")
+		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
+		return
+	}
+	if req.DocTypeCode != "" && !id.client.AllowsDocType(req.DocTypeCode) {
+		e.decide(audit.Deny, "doc_type_not_allowed")
+		writeJSONError(w, http.StatusForbidden, "forbidden", "this client may not read this document type")
+		return
+	}
+	hits, err := s.opts.Repo.Search(r.Context(), storage.Query{IDType: idType, ID: holder,
+		DocType: req.DocTypeCode, ValidAt: at, IncludeHistory: req.IncludeHistory})
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
+	resp := searchResponse{EvaluatedAt: at.UTC(), Results: []resultView{}}
+	for _, h := range hits {
+		if !id.client.AllowsDocType(h.DocType) {
+			continue
+		}
+		resp.Results = append(resp.Results, viewResult(h.Manifest, h.Validity))
+		e.rec.Returned = append(e.rec.Returned, audit.Returned{ResultCode: h.ResultCode, SHA256: h.File.SHA256})
+	}
+	e.decide(audit.Allow, "scope:search")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// ---- GET /v1/results/{code} ----
+
+func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
+	e := entryFrom(r.Context())
+	at, ok := s.parseTime(r.URL.Query().Get("valid_at"))
+	if !ok {
+		e.decide(audit.Deny, "bad_valid_at")
+		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
+		return
+	}
+	m, ok := s.lookup(w, r, id)
+	if !ok {
+		return
+	}
+	v, err := s.opts.Repo.Validity(r.Context(), m.ResultCode, at)
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
+	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
+	e.decide(audit.Allow, "scope:search")
+	writeJSON(w, http.StatusOK, viewResult(m, v))
+}
+
+// ---- GET /v1/results/{code}/status ----
+
+type statusView struct {
+	ResultCode string `json:"result_code"`
+	SHA256     string `json:"sha256"`
+	validityView
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request, id identity) {
+	e := entryFrom(r.Context())
+	at, ok := s.parseTime(r.URL.Query().Get("valid_at"))
+	if !ok {
+		e.decide(audit.Deny, "bad_valid_at")
+		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
+		return
+	}
+	m, ok := s.lookup(w, r, id)
+	if !ok {
+		return
+	}
+	v, err := s.opts.Repo.Validity(r.Context(), m.ResultCode, at)
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
+	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
+	e.decide(audit.Allow, "scope:status")
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	writeJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
+}
+
+// ---- GET /v1/results/{code}/pdf ----
+
+// pdf reads the whole signed PDF (bounded by MaxPDFBytes), checks it
+// against the manifest's sha256 and only then sends it: a checksum failure is
+// a 502 and never corrupt bytes.
+func (s *server) pdf(w http.ResponseWriter, r *http.Request, id identity) {
+	e := entryFrom(r.Context())
+	if _, ok := s.lookup(w, r, id); !ok {
+		return
+	}
+	rc, m, err := s.opts.Repo.OpenPDF(r.Context(), e.rec.ResultCode)
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, s.opts.MaxPDFBytes+1))
+	if err == nil && int64(len(data)) > s.opts.MaxPDFBytes {
+		err = errors.New("stored PDF exceeds the size limit")
+	}
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != m.File.SHA256 {
+		s.repoError(w, r, storage.ErrCorrupt)
+		return
+	}
+	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
+	e.decide(audit.Allow, "scope:read_pdf")
+	h := w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("ETag", `"`+m.File.SHA256+`"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.ResultCode + ".pdf"}))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// ---- POST /v1/verify ----
+
+type verifyRequest struct {
+	SHA256 string `json:"sha256"`
+}
+
+type signatureView struct {
+	Checked bool   `json:"checked"`
+	Valid   bool   `json:"valid"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+type verifyResponse struct {
+	SHA256    string `json:"sha256"`
+	Integrity struct {
+		Matched    bool   `json:"matched"` // a result with exactly these bytes exists
+		ResultCode string `json:"result_code,omitempty"`
+	} `json:"integrity"`
+	Signature signatureView `json:"signature"`
+	Status    *validityView `json:"status"`
+	Issuer    *issuerView   `json:"issuer"`
+}
+
+func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
+	e := entryFrom(r.Context())
+	var resp verifyResponse
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/pdf":
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxPDFBytes))
+		if err != nil {
+			e.decide(audit.Deny, "body_too_large")
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "body_too_large", "PDF too large")
+			return
+		}
+		sum := sha256.Sum256(data)
+		resp.SHA256 = hex.EncodeToString(sum[:])
+		if s.opts.VerifyPDF != nil {
+			resp.Signature.Checked = true
+			if err := s.opts.VerifyPDF(r.Context(), data); err != nil {
+				resp.Signature.Detail = "signature verification failed"
+			} else {
+				resp.Signature.Valid = true
+			}
+		}
+	case "application/json":
+		var req verifyRequest
+		if !decodeBody(w, r, s.opts.MaxBodyBytes, &req) {
+			return
+		}
+		resp.SHA256 = strings.ToLower(strings.TrimPrefix(req.SHA256, "sha256:"))
+		if len(resp.SHA256) != 64 || strings.Trim(resp.SHA256, "0123456789abcdef") != "" {
+			e.decide(audit.Deny, "bad_sha256")
+			writeJSONError(w, http.StatusBadRequest, "bad_sha256", "sha256 must be 64 hex digits")
+			return
+		}
+	default:
+		e.decide(audit.Deny, "bad_content_type")
+		writeJSONError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send application/pdf (the file) or application/json ({\"sha256\":…})")
+		return
+	}
+	if !resp.Signature.Checked {
+		resp.Signature.Detail = "not checked: only the hash was compared"
+	}
+	m, err := s.opts.Repo.BySHA256(r.Context(), resp.SHA256)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid):
+	case err != nil:
+		s.repoError(w, r, err)
+		return
+	case !id.client.AllowsDocType(m.DocType):
+		// Same answer as an unknown hash.
+		e.decide(audit.Allow, "scope:verify:doc_type_hidden")
+	default:
+		e.rec.ResultCode = m.ResultCode
+		v, err := s.opts.Repo.Validity(r.Context(), m.ResultCode, s.now())
+		if err != nil {
+			s.repoError(w, r, err)
+			return
+		}
+		resp.Integrity.Matched, resp.Integrity.ResultCode = true, m.ResultCode
+		vv := viewValidity(v)
+		resp.Status = &vv
+		resp.Issuer = &issuerView{AgencyCode: m.Issuer.AgencyCode, AgencyName: m.Issuer.AgencyName}
+		e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
+	}
+	if e.rec.Decision == "" {
+		e.decide(audit.Allow, "scope:verify")
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// ---- POST /v1/results/{code}/revoke ----
+
+type revokeRequest struct {
+	DecisionRef string `json:"decision_ref"`
+	ReasonCode  string `json:"reason_code,omitempty"`
+	EffectiveAt string `json:"effective_at,omitempty"`
+}
+
+func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
+	e := entryFrom(r.Context())
+	var req revokeRequest
+	if !decodeBody(w, r, s.opts.MaxBodyBytes, &req) {
+		return
+	}
+	at, okAt := s.parseTime(req.EffectiveAt)
+	switch {
+	case req.DecisionRef == "" || len(req.DecisionRef) > 128 || digitRunRe.MatchString(req.DecisionRef):
+		e.decide(audit.Deny, "decision_ref_required")
+		writeJSONError(w, http.StatusBadRequest, "decision_ref_required",
+			"decision_ref (the number of the revocation decision, at most 128 characters) is required")
+		return
+	case len(req.ReasonCode) > 64:
+		e.decide(audit.Deny, "bad_body")
+		writeJSONError(w, http.StatusBadRequest, "bad_request", "reason_code is at most 64 characters")
+		return
+	case !okAt:
+		e.decide(audit.Deny, "bad_effective_at")
+		writeJSONError(w, http.StatusBadRequest, "bad_effective_at", "effective_at must be an RFC 3339 time")
+		return
+	}
+	m, ok := s.lookup(w, r, id)
+	if !ok {
+		return
+	}
+	err := s.opts.Repo.AppendStatus(r.Context(), m.ResultCode, storage.StatusEvent{At: at, Status: storage.StatusRevoked,
+		ReasonCode: req.ReasonCode, DecisionRef: req.DecisionRef, Actor: "client:" + id.client.ID})
+	switch {
+	case errors.Is(err, storage.ErrInvalid):
+		e.decide(audit.Deny, "invalid_transition")
+		writeJSONError(w, http.StatusConflict, "invalid_transition", "the result's current status cannot be revoked")
+		return
+	case err != nil:
+		s.repoError(w, r, err)
+		return
+	}
+	v, err := s.opts.Repo.Validity(r.Context(), m.ResultCode, s.now())
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
+	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
+	e.decide(audit.Allow, "scope:revoke")
+	writeJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
+}

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// limiter is a set of token buckets keyed by client ID (or, for public
+// routes, by remote IP). At most maxKeys buckets are kept; when full, idle
+// buckets are dropped (an idle bucket is full anyway).
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	maxKeys int
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(maxKeys int) *limiter {
+	return &limiter{buckets: map[string]*bucket{}, maxKeys: maxKeys}
+}
+
+// allow takes one token from key's bucket (rate rps, capacity burst). When
+// empty it reports how long until a token is available.
+func (l *limiter) allow(key string, rl RateLimit, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.maxKeys {
+			l.evictIdle(rl, now)
+		}
+		b = &bucket{tokens: float64(rl.Burst), last: now}
+		l.buckets[key] = b
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = math.Min(float64(rl.Burst), b.tokens+el*rl.RPS)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / rl.RPS * float64(time.Second))
+	return false, wait
+}
+
+func (l *limiter) evictIdle(rl RateLimit, now time.Time) {
+	full := time.Duration(float64(rl.Burst) / rl.RPS * float64(time.Second))
+	for k, b := range l.buckets {
+		if now.Sub(b.last) >= full {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= l.maxKeys { // all busy: start over rather than grow
+		clear(l.buckets)
+	}
+}

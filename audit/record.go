@@ -1,0 +1,101 @@
+// Package audit is the append-only, hash-chained log of every reuse-API
+// request: who asked, for what purpose, about which citizen (as a keyed hash
+// under K_audit, never the ID), what was returned and what was decided.
+//
+// Records are numbered from 1; each carries the hash of its predecessor, so
+// removing, reordering or editing any record breaks the chain. Records are
+// written to object storage in batches (one create-once object per batch) and,
+// before that, to a local write-ahead segment so a process crash loses nothing
+// that was acknowledged to a caller.
+package audit
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"sohoa/storage"
+)
+
+// Decision values.
+const (
+	Allow = "allow"
+	Deny  = "deny"
+)
+
+// Returned is one result handed to a caller.
+type Returned struct {
+	ResultCode string `json:"result_code"`
+	SHA256     string `json:"sha256,omitempty"`
+}
+
+// Record is one request. The zero value of every optional field is omitted.
+type Record struct {
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	RequestID  string    `json:"request_id"`
+	ClientID   string    `json:"client_id,omitempty"`
+	AuthMethod string    `json:"auth_method,omitempty"` // mtls, jwt, mtls+jwt, public
+	CertSHA256 string    `json:"cert_sha256,omitempty"`
+	// Purpose: procedure code and the new dossier code the reuse serves.
+	PurposeProcedure string `json:"purpose_procedure,omitempty"`
+	PurposeDossier   string `json:"purpose_dossier,omitempty"`
+	Method           string `json:"method"`
+	Endpoint         string `json:"endpoint"` // the route pattern, never a raw URL
+	ResultCode       string `json:"result_code,omitempty"`
+	// CitizenHash is CitizenHash(K_audit, idType, id); never the raw ID.
+	CitizenHash string     `json:"citizen_hash,omitempty"`
+	Returned    []Returned `json:"returned,omitempty"`
+	Decision    string     `json:"decision"`
+	Rule        string     `json:"rule"`
+	Status      int        `json:"status"`
+	LatencyUS   int64      `json:"latency_us"`
+	PrevHash    string     `json:"prev_hash"`
+	Hash        string     `json:"hash,omitempty"`
+}
+
+// computeHash returns the hex SHA-256 of the record's canonical JSON with the
+// Hash field empty. encoding/json writes struct fields in declaration order,
+// so the encoding is deterministic.
+func (r Record) computeHash() (string, error) {
+	r.Hash = ""
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("audit: encode record %d: %w", r.Seq, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// GenesisHash is the PrevHash of record 1.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// CitizenHash is the keyed hash of a citizen identifier used in audit records:
+// hex HMAC-SHA256(K_audit, idType‖0x00‖id) over the identifier normalised by
+// storage.NormalizeHolderID. K_audit must differ from the index key so a
+// leaked log cannot be joined with the citizen index.
+func CitizenHash(key []byte, idType, id string) string {
+	if t, n, err := storage.NormalizeHolderID(idType, id); err == nil {
+		idType, id = t, n
+	} else {
+		idType, id = strings.ToUpper(strings.TrimSpace(idType)), strings.Join(strings.Fields(id), "")
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(idType))
+	m.Write([]byte{0})
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// jsonLine encodes a record as one JSON line.
+func jsonLine(r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode record %d: %w", r.Seq, err)
+	}
+	return append(b, '\n'), nil
+}
