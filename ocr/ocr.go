@@ -28,6 +28,20 @@ var (
 	ErrUnsupported = errors.New("unsupported input format")
 )
 
+// Page flags: problems of one page that a recogniser reports in Page.Flags.
+const (
+	// FlagDegenerate: the page image is too small to hold text; not
+	// recognised. A dossier with such a page is incomplete.
+	FlagDegenerate = "degenerate"
+	// FlagBlank: no confidently recognised text on the page.
+	FlagBlank = "blank"
+	// FlagLowOSD: orientation detection was not confident.
+	FlagLowOSD = "orientation-uncertain"
+	// FlagActiveContent: the source PDF carried scripts or actions; they
+	// were ignored (never executed) and only the page image was used.
+	FlagActiveContent = "active-content"
+)
+
 // Word is one recognised word. Box is in pixels of the page image as it was
 // recognised, i.e. after the page's Rotation and Skew were applied.
 type Word struct {

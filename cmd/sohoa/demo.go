@@ -3,9 +3,163 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"sohoa/pipeline"
+	"sohoa/storage"
 )
 
+// runDemo runs the whole pipeline in this process on a corpus folder: it
+// submits every scan as a counter upload, works the queue until each one has
+// an outcome, and prints a summary. Run twice, it reuses what exists.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	corpus := fs.String("corpus", "../shared/corpus/dev", "folder of scans")
+	timeout := fs.Duration("timeout", 20*time.Minute, "give up waiting after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := loadAppConfig()
+	log := newLogger(stderr)
+	if err := checkRedis(ctx, cfg); err != nil {
+		return err
+	}
+	rt, err := newPipelineRuntime(ctx, cfg, log, true, runtime.NumCPU())
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	srv := newAsynqServer(cfg, log, runtime.NumCPU())
+	if err := srv.Start(rt.pipe.Mux()); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer srv.Shutdown()
+
+	start := time.Now()
+	src := pipeline.DirSource{Root: *corpus, MaxBytes: rt.intake.MaxFileBytes}
+	type item struct{ name, key string }
+	var items []item
+	err = src.Walk(ctx, func(name string) error {
+		data, err := src.Read(ctx, name)
+		if err != nil {
+			return err
+		}
+		sub, err := rt.intake.Submit(ctx, data, storage.IntakeMeta{Name: name, Source: pipeline.SourceCounter, BatchID: "demo"})
+		if err != nil {
+			return fmt.Errorf("submit %s: %w", name, err)
+		}
+		items = append(items, item{name, sub.InputKey})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return fmt.Errorf("no scans found under %s", *corpus)
+	}
+	fmt.Fprintf(stderr, "demo: %d scans submitted from %s; working the queue…\n", len(items), *corpus)
+
+	deadline := time.Now().Add(*timeout)
+	statuses := make(map[string]pipeline.InputStatus, len(items))
+	for {
+		pending := 0
+		for _, it := range items {
+			st, err := rt.intake.Status(ctx, it.key)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("status of %s: %w", it.name, err)
+			}
+			statuses[it.key] = st
+			if st.State == "processing" {
+				pending++
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d scans still processing after %s", pending, len(items), *timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tDOCUMENT TYPE\tHOLDER ID\tSTATUS\tRESULT")
+	var sample string
+	counts := map[string]int{}
+	for _, it := range items {
+		st := statuses[it.key]
+		counts[st.State]++
+		var rec pipeline.Record
+		docTypes, holders := "-", "-"
+		if err := rt.repo.GetJSON(ctx, storage.RecordKey(it.key), &rec); err == nil {
+			var ts, hs []string
+			for _, d := range rec.Result.Documents {
+				ts = append(ts, d.DocType)
+				hs = append(hs, maskID(d.HolderPersonalID))
+			}
+			if len(ts) > 0 {
+				docTypes, holders = strings.Join(ts, "+"), strings.Join(hs, "+")
+			}
+		}
+		detail := strings.Join(st.Results, ",")
+		if st.Quarantine != nil {
+			detail = st.Quarantine.Code
+		} else if detail == "" && len(st.Review) > 0 {
+			detail = strings.Join(reviewReasons(st.Review), ",")
+		}
+		if sample == "" && len(st.Results) > 0 {
+			sample = st.Results[0]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.name, docTypes, holders, st.State, detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%d scans in %s:", len(items), time.Since(start).Round(time.Second))
+	for _, s := range []string{"issued", "partly_issued", "review", "kept", "quarantined"} {
+		if counts[s] > 0 {
+			fmt.Fprintf(stdout, " %d %s", counts[s], s)
+		}
+	}
+	fmt.Fprintf(stdout, "\n\nE-results are in bucket %q at %s under results/%s/YYYY/MM/ (signed PDF + manifest),\n",
+		envOr("SOHOA_S3_BUCKET", "sohoa"), envOr("SOHOA_S3_ENDPOINT", "127.0.0.1:17070"), cfg.AgencyCode)
+	fmt.Fprintf(stdout, "indexed by a keyed hash of the citizen ID under index/. Local data: %s\n", cfg.LocalDir)
+	if sample != "" {
+		fmt.Fprintf(stdout, "\nFetch one:\n  eval \"$(deploy/local/stack.sh env)\"\n")
+		fmt.Fprintf(stdout, "  bin/sohoa get --code %s --out /tmp/%s.pdf\n", sample, sample)
+		fmt.Fprintf(stdout, "  bin/sohoa verify /tmp/%s.pdf\n", sample)
+		fmt.Fprintf(stdout, "  bin/sohoa get --citizen-id -   # type the 12-digit ID printed on the scan, then Ctrl-D\n")
+	}
+	return nil
+}
+
+func reviewReasons(ds []pipeline.Decision) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Reasons...)
+	}
+	return out
+}
+
+// maskID shows only the last 4 characters of an identifier.
+func maskID(id string) string {
+	if id == "" {
+		return "-"
+	}
+	r := []rune(id)
+	if len(r) <= 4 {
+		return strings.Repeat("*", len(r))
+	}
+	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
 }

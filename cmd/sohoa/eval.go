@@ -2,10 +2,117 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"sohoa/ocr"
+	"sohoa/ocr/tesseract"
 )
 
+// runEval: sohoa eval --corpus DIR [--json]
+// Recognises and extracts every file with a .truth.json and prints the
+// accuracy table and the time per page.
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	corpus := fs.String("corpus", envOr("SOHOA_CORPUS", ""), "corpus directory with <scan> and <scan>.truth.json files")
+	asJSON := fs.Bool("json", false, "print the score as JSON")
+	workers := fs.Int("ocr-workers", 1, "OCR child processes")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *corpus == "" {
+		return &exitError{code: 2, err: errors.New("--corpus is required")}
+	}
+	ls, err := ocr.DefaultLayouts()
+	if err != nil {
+		return fmt.Errorf("load layouts: %w", err)
+	}
+	log := newLogger(stderr)
+	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: *workers, Logger: log})
+	if err != nil {
+		return fmt.Errorf("start OCR: %w", err)
+	}
+	defer pool.Close()
+	score, elapsed, err := evalCorpus(ctx, pool, ls, *corpus, func(file string, err error) {
+		log.Warn("eval: file failed", "file", file, "err", err)
+	})
+	if err != nil {
+		return err
+	}
+	perPage := 0.0
+	if score.Pages > 0 {
+		perPage = elapsed.Seconds() / float64(score.Pages)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		out := struct {
+			*ocr.Score
+			Seconds        float64 `json:"seconds"`
+			SecondsPerPage float64 `json:"seconds_per_page"`
+		}{score, elapsed.Seconds(), perPage}
+		if err := enc.Encode(out); err != nil {
+			return fmt.Errorf("write eval JSON: %w", err)
+		}
+		return nil
+	}
+	if err := score.WriteTable(stdout); err != nil {
+		return fmt.Errorf("write eval table: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "time: %.1f s total, %.2f s/page\n", elapsed.Seconds(), perPage)
+	return err
 }
+
+// evalCorpus scores every scan that has a truth file. A scan that fails to
+// process counts with no documents (so it scores as misses) and is
+// reported through onErr.
+func evalCorpus(ctx context.Context, p fileProcessor, ls *ocr.Layouts, dir string, onErr func(string, error)) (*ocr.Score, time.Duration, error) {
+	truths, err := filepath.Glob(filepath.Join(dir, "*.truth.json"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list truth files in %s: %w", dir, err)
+	}
+	if len(truths) == 0 {
+		return nil, 0, fmt.Errorf("eval %s: no .truth.json files", dir)
+	}
+	sort.Strings(truths)
+	score := ocr.NewScore()
+	var elapsed time.Duration
+	for _, tp := range truths {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, fmt.Errorf("eval %s: %w", dir, err)
+		}
+		data, err := os.ReadFile(tp)
+		if err != nil {
+			return nil, 0, fmt.Errorf("read %s: %w", tp, err)
+		}
+		t, err := ocr.ParseTruth(data)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", tp, err)
+		}
+		scan := filepath.Join(dir, t.File)
+		if t.File == "" {
+			scan = strings.TrimSuffix(tp, ".truth.json")
+		}
+		start := time.Now()
+		res, err := extractFile(ctx, p, ls, scan)
+		elapsed += time.Since(start)
+		if err != nil {
+			onErr(scan, err)
+			res = ocr.Result{File: t.File}
+		}
+		score.Add(res, t)
+	}
+	return score, elapsed, nil
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

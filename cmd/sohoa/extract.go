@@ -2,10 +2,128 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"sohoa/ocr"
+	"sohoa/ocr/tesseract"
 )
 
+// fileProcessor recognises one scan file (ocr/tesseract.Pool).
+type fileProcessor interface {
+	Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error)
+}
+
+// runExtract: sohoa extract [--json] [--words] FILE
+// OCRs one scan file and prints its documents and fields.
 func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the ocr.Result as one JSON object")
+	words := fs.Bool("words", false, "include recognised words in the JSON")
+	workers := fs.Int("ocr-workers", 1, "OCR child processes")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() != 1 {
+		return &exitError{code: 2, err: errors.New("usage: sohoa extract [--json] [--words] FILE")}
+	}
+	path := fs.Arg(0)
+	ls, err := ocr.DefaultLayouts()
+	if err != nil {
+		return fmt.Errorf("load layouts: %w", err)
+	}
+	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: *workers, Logger: newLogger(stderr)})
+	if err != nil {
+		return fmt.Errorf("start OCR: %w", err)
+	}
+	defer pool.Close()
+	res, err := extractFile(ctx, pool, ls, path)
+	if err != nil {
+		return &exitError{code: inputExitCode(err), err: oneLine(err)}
+	}
+	if !*words {
+		for i := range res.Pages {
+			res.Pages[i].Words = nil
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(res); err != nil {
+			return fmt.Errorf("write result of %s: %w", path, err)
+		}
+		return nil
+	}
+	return writeResultText(stdout, res)
+}
+
+// extractFile reads, recognises and extracts one file. Errors name the file.
+func extractFile(ctx context.Context, p fileProcessor, ls *ocr.Layouts, path string) (ocr.Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ocr.Result{}, fmt.Errorf("%s: %w", path, err)
+	}
+	pages, _, err := p.Process(ctx, data, filepath.Base(path))
+	if err != nil {
+		return ocr.Result{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return ocr.Result{File: filepath.Base(path), Pages: pages, Documents: ocr.Extract(pages, ls)}, nil
+}
+
+// inputExitCode maps input errors to exit codes: 3 for a bad input file,
+// 1 otherwise.
+func inputExitCode(err error) int {
+	for _, s := range []error{ocr.ErrUnreadable, ocr.ErrTooLarge, ocr.ErrEmpty, ocr.ErrEncrypted, ocr.ErrUnsupported, os.ErrNotExist} {
+		if errors.Is(err, s) {
+			return 3
+		}
+	}
+	return 1
+}
+
+// oneLine flattens an error message to a single line, keeping the chain.
+func oneLine(err error) error {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	return &flatError{msg: msg, err: err}
+}
+
+type flatError struct {
+	msg string
+	err error
+}
+
+func (e *flatError) Error() string { return e.msg }
+func (e *flatError) Unwrap() error { return e.err }
+
+// writeResultText prints a short human-readable summary.
+func writeResultText(w io.Writer, res ocr.Result) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d page(s)\n", res.File, len(res.Pages))
+	for _, d := range res.Documents {
+		status := "auto-accepted"
+		if d.NeedsReview {
+			status = "needs review: " + strings.Join(d.ReviewReasons, ", ")
+		}
+		fmt.Fprintf(&b, "- %s pages %v: %s\n", d.DocType, d.Pages, status)
+		keys := make([]string, 0, len(d.Fields))
+		for k := range d.Fields {
+			keys = append(keys, k)
+		}
+		sortStrings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "    %-24s %.2f  %s\n", k, d.Fields[k].Confidence, d.Fields[k].Value)
+		}
+		if d.ValidUntil != nil {
+			fmt.Fprintf(&b, "    %-24s       %s\n", "valid_until", *d.ValidUntil)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

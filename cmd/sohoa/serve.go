@@ -3,9 +3,92 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
+// runServe runs two listeners:
+//   - the counter intake (upload page, POST /v1/batches, GET /v1/inputs/…),
+//     plain HTTP, bound to loopback by default (put it behind the office's
+//     reverse proxy and SSO, or set SOHOA_INTAKE_TOKEN);
+//   - the reuse API for other systems and the public QR pages, TLS, with
+//     client certificates or signed JWTs (see api/).
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	intakeAddr := fs.String("intake-addr", envOr("SOHOA_INTAKE_ADDR", "127.0.0.1:18080"), "counter intake listen address (env SOHOA_INTAKE_ADDR)")
+	apiAddr := fs.String("api-addr", envOr("SOHOA_API_ADDR", "127.0.0.1:18443"), "reuse API listen address, TLS (env SOHOA_API_ADDR; empty disables)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := loadAppConfig()
+	log := newLogger(stderr)
+	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	rt.intake.Token = envOr("SOHOA_INTAKE_TOKEN", "")
+
+	servers := []*http.Server{newHTTPServer(*intakeAddr, rt.intake.Handler(), log)}
+	if *apiAddr != "" {
+		api, err := newAPIServer(ctx, cfg, rt, *apiAddr, log)
+		if err != nil {
+			return err
+		}
+		defer api.close()
+		servers = append(servers, api.srv)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", s.Addr, err)
+		}
+		g.Go(func() error {
+			var err error
+			if s.TLSConfig != nil {
+				err = s.ServeTLS(ln, "", "")
+			} else {
+				err = s.Serve(ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		})
+	}
+	log.Info("serving", "intake", "http://"+*intakeAddr, "api", *apiAddr)
+	g.Go(func() error {
+		<-gctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		var errs []error
+		for _, s := range servers {
+			errs = append(errs, s.Shutdown(shut))
+		}
+		return errors.Join(errs...)
+	})
+	return g.Wait()
+}
+
+func newHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Minute, // large batches over slow counter links
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

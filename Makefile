@@ -1,0 +1,56 @@
+# sohoa — make targets. `make demo` and `make test` install what is missing,
+# start the local stack (Redis + S3 on loopback, data under .local/) and run.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO      ?= go
+BIN     := bin/sohoa
+STACK   := deploy/local/stack.sh
+CORPUS  ?= ../shared/corpus/dev
+# Tesseract must see this before it starts (OpenMP threads spin on 2 cores).
+export OMP_THREAD_LIMIT := 1
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all deps build stack stop demo test unit check bench eval clean
+
+all: build
+
+deps:
+	@bash deploy/local/deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sohoa
+
+stack: deps
+	@bash $(STACK) start
+
+stop:
+	@bash $(STACK) stop-serve || true
+	@bash $(STACK) stop
+
+# The whole pipeline on the dev corpus, then the API left running for curl.
+demo: deps build stack
+	@eval "$$(bash $(STACK) env)"; \
+	  $(BIN) demo --corpus $(CORPUS) 2> >(tee .local/logs/demo.log >&2); \
+	  bash $(STACK) start-serve $(BIN)
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Every test, unit and integration, against the real local stack.
+test: deps build stack check
+	@eval "$$(bash $(STACK) env)"; \
+	  $(GO) test -count=1 -timeout 25m ./... 2>&1 | tee .local/logs/test.log
+
+unit:
+	$(GO) test -short -count=1 ./...
+
+bench: deps build stack
+	@eval "$$(bash $(STACK) env)"; bash deploy/local/bench.sh
+
+eval: deps build
+	$(BIN) eval --corpus $(CORPUS)
+
+clean: stop
+	rm -rf bin .local

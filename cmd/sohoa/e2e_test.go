@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digitorus/pdfsign/verify"
+	"github.com/redis/go-redis/v9"
+
+	"sohoa/pipeline"
+	"sohoa/storage"
+)
+
+// syncBuffer collects a subcommand's stderr (its log) safely.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// requireStack skips (or, in CI, fails) when the local stack is not up.
+func requireStack(t *testing.T) {
+	t.Helper()
+	for _, v := range []string{"SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY", "SOHOA_REDIS_ADDR"} {
+		if os.Getenv(v) == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is unset: run through `make test`, which starts the local stack", v)
+			}
+			t.Skipf("%s is unset: run through `make test`", v)
+		}
+	}
+}
+
+// isolate points this test at its own bucket, Redis DB and local folder.
+func isolate(t *testing.T, db int) string {
+	t.Helper()
+	local := t.TempDir()
+	t.Setenv("SOHOA_LOCAL_DIR", local)
+	t.Setenv("SOHOA_S3_BUCKET", fmt.Sprintf("e2e-%d-%d", db, time.Now().UnixNano()))
+	t.Setenv("SOHOA_REDIS_DB", fmt.Sprint(db))
+	t.Setenv("SOHOA_OCR_CHILDREN", "2")
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("SOHOA_REDIS_ADDR"), DB: db})
+	defer rdb.Close()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("flush redis db %d: %v", db, err)
+	}
+	return local
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startCommand runs a long-lived subcommand until the test ends.
+func startCommand(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, logs, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("sohoa %s exited %d: %s", args[0], code, logs.String())
+			}
+		case <-time.After(45 * time.Second):
+			t.Errorf("sohoa %s did not stop within 45s of cancellation", args[0])
+		}
+	})
+	return logs
+}
+
+var twelveDigits = regexp.MustCompile(`(^|\D)\d{12}(\D|$)`)
+
+// TestEndToEnd drives the skeleton path on the real stack: upload through
+// `sohoa serve`, OCR and issue in `sohoa worker` (real Tesseract, real
+// signing), filing in S3, then `sohoa get` lists and downloads the result.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	requireStack(t)
+	local := isolate(t, 2)
+	scanPath := "../../../shared/corpus/dev/scan_0005.png"
+	truthPath := "../../../shared/corpus/dev/scan_0005.truth.json"
+	scan, err := os.ReadFile(scanPath)
+	if err != nil {
+		t.Fatalf("dev corpus missing beside the checkout: %v", err)
+	}
+	var truth struct {
+		HolderID string `json:"holder_personal_id"`
+	}
+	tb, err := os.ReadFile(truthPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(tb, &truth)
+
+	intakeAddr := freeAddr(t)
+	t.Setenv("SOHOA_INTAKE_ADDR", intakeAddr)
+	t.Setenv("SOHOA_API_ADDR", freeAddr(t))
+	serveLog := startCommand(t, "serve")
+	base := "http://" + intakeAddr
+	waitHTTP(t, base+"/healthz")
+	workerLog := startCommand(t, "worker", "--reconcile", "0")
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("procedure_code", "1.004873")
+	fw, _ := mw.CreateFormFile("files", filepath.Base(scanPath))
+	fw.Write(scan)
+	mw.Close()
+	resp, err := http.Post(base+"/v1/batches", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br pipeline.BatchResponse
+	json.NewDecoder(resp.Body).Decode(&br)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || len(br.Files) != 1 || br.Files[0].Status != pipeline.StatusQueued {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, br)
+	}
+	key := br.Files[0].InputKey
+
+	var st pipeline.InputStatus
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) {
+		r, err := http.Get(base + "/v1/inputs/" + key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(r.Body).Decode(&st)
+		r.Body.Close()
+		if st.State != "processing" {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if st.State != "issued" || len(st.Results) != 1 {
+		t.Fatalf("input state = %+v\nworker log:\n%s", st, workerLog.String())
+	}
+	code := st.Results[0]
+
+	// The CLI lists the holder's results and downloads them.
+	var out bytes.Buffer
+	dl := t.TempDir()
+	if rc := run(context.Background(), []string{"get", "--citizen-id", truth.HolderID, "--download", dl}, &out, &out); rc != 0 {
+		t.Fatalf("sohoa get: exit %d: %s", rc, out.String())
+	}
+	if !strings.Contains(out.String(), code) || strings.Contains(out.String(), truth.HolderID) {
+		t.Fatalf("sohoa get output lacks %s or shows the ID:\n%s", code, out.String())
+	}
+	pdf, err := os.ReadFile(filepath.Join(dl, code+".pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// pdfsign's verifier accepts the signature.
+	f, err := os.Open(filepath.Join(dl, code+".pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := verify.VerifyFile(f)
+	if err != nil {
+		t.Fatalf("pdfsign verify: %v", err)
+	}
+	if len(res.Signers) != 1 || !res.Signers[0].ValidSignature {
+		t.Fatalf("pdfsign verify: %+v", res.Signers)
+	}
+
+	// The bytes are those stored in S3.
+	repo, err := openRepository(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := repo.Get(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _, err := repo.Bucket().Get(context.Background(), m.File.ObjectKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(stored, pdf) {
+		t.Fatalf("downloaded %d bytes differ from the %d stored", len(pdf), len(stored))
+	}
+
+	// No citizen ID in any object key or log line.
+	err = repo.Bucket().List(context.Background(), "", func(oi storage.ObjectInfo) error {
+		if twelveDigits.MatchString(oi.Key) {
+			t.Errorf("object key %s holds a 12-digit number", oi.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, log := range map[string]string{"serve": serveLog.String(), "worker": workerLog.String()} {
+		if strings.Contains(log, truth.HolderID) {
+			t.Errorf("%s log contains the holder ID", name)
+		}
+	}
+	_ = local
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if r, err := http.Get(url); err == nil {
+			r.Body.Close()
+			if r.StatusCode < 500 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not come up", url)
+}

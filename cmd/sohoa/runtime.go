@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"sohoa/ocr"
+	"sohoa/pipeline"
+	"sohoa/storage"
+)
+
+// pipelineRuntime is the wired pipeline a worker (or the demo) runs.
+type pipelineRuntime struct {
+	cfg      appConfig
+	log      *slog.Logger
+	repo     *storage.Repository
+	client   *asynq.Client
+	pipe     *pipeline.Pipeline
+	intake   *pipeline.Intake
+	closeFns []func() error
+}
+
+func (rt *pipelineRuntime) Close() error {
+	var errs []error
+	for i := len(rt.closeFns) - 1; i >= 0; i-- {
+		errs = append(errs, rt.closeFns[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// newPipelineRuntime opens the repository and the queue and, when withOCR,
+// the OCR child pool, the layouts and the signer.
+func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, withOCR bool, ocrWorkers int) (*pipelineRuntime, error) {
+	rt := &pipelineRuntime{cfg: cfg, log: log}
+	repo, err := openRepository(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt.repo = repo
+	rt.client = asynq.NewClient(cfg.redisOpt())
+	rt.closeFns = append(rt.closeFns, rt.client.Close)
+	opts := pipeline.Options{
+		Repo: repo, Queue: rt.client, Logger: log,
+		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName,
+	}
+	if withOCR {
+		layouts, err := ocr.DefaultLayouts()
+		if err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("load layouts: %w", err)
+		}
+		rec, closeRec, err := newRecognizer(ctx, ocrWorkers, log)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		rt.closeFns = append(rt.closeFns, closeRec)
+		iss, err := newIssuer(ctx, cfg, layouts)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		if c, ok := iss.(interface{ Close() error }); ok {
+			rt.closeFns = append(rt.closeFns, c.Close)
+		}
+		opts.Recognizer, opts.Layouts, opts.Issuer = rec, layouts, iss
+	}
+	pipe, err := pipeline.New(opts)
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	rt.pipe = pipe
+	rt.intake = pipeline.NewIntake(repo, rt.client, cfg.AgencyCode, log)
+	return rt, nil
+}
+
+// newAsynqServer makes the asynq server: weighted queues, bounded backoff,
+// and asynq's own logging routed through slog at warn level.
+func newAsynqServer(cfg appConfig, log *slog.Logger, concurrency int) *asynq.Server {
+	if concurrency <= 0 {
+		concurrency = runtime.NumCPU()
+	}
+	return asynq.NewServer(cfg.redisOpt(), asynq.Config{
+		Concurrency:     concurrency,
+		Queues:          pipeline.Queues(),
+		ShutdownTimeout: 30 * time.Second,
+		RetryDelayFunc: func(n int, _ error, _ *asynq.Task) time.Duration {
+			// 2s, 4s, 8s … capped at 5 minutes.
+			return time.Duration(math.Min(300, math.Pow(2, float64(n+1)))) * time.Second
+		},
+		IsFailure: func(err error) bool { return !errors.Is(err, asynq.SkipRetry) },
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			id, _ := asynq.GetTaskID(ctx)
+			log.Debug("task error", "type", t.Type(), "task_id", id, "err", err)
+		}),
+		Logger:   asynqLogger{log},
+		LogLevel: asynq.WarnLevel,
+	})
+}
+
+// asynqLogger adapts slog to asynq.Logger.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

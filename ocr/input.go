@@ -1,0 +1,458 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/image/tiff"
+)
+
+// Limits bound what Open accepts. Every check runs on header data before any
+// pixel is decoded.
+type Limits struct {
+	MaxBytes       int64 // size of the whole file
+	MaxPixels      int64 // pixels of one page image (width × height)
+	MaxPages       int   // pages in one file
+	MaxTotalPixels int64 // pixels of all pages together (bounds memory of one Open)
+}
+
+// DefaultLimits returns limits for office scans: 64 MiB, 60 MP per page,
+// 200 pages, 1 GP in total.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBytes:       64 << 20,
+		MaxPixels:      60_000_000,
+		MaxPages:       200,
+		MaxTotalPixels: 1 << 30,
+	}
+}
+
+// DefaultDPI is the resolution recorded when the file does not state one.
+const DefaultDPI = 300
+
+// MinPageSide is the smallest width and height, in pixels, of a page image
+// that can hold readable text. Smaller pages are degenerate (see IsDegenerate).
+const MinPageSide = 64
+
+// Scan is an opened scan file: its page images plus what was noticed while
+// opening it that a caller must log or act on.
+type Scan struct {
+	Format string // sniffed container: "jpeg", "png", "tiff" or "pdf"
+	Pages  []PageImage
+	// ActiveContent names active PDF content found and ignored (never run),
+	// e.g. "JavaScript", "OpenAction". Callers log it.
+	ActiveContent []string
+	// Degenerate lists 1-based numbers of pages too small to hold text
+	// (e.g. a 1×1 image). They are still returned, so the dossier is not
+	// silently shortened; the caller must send it to review.
+	Degenerate []int
+	// Warnings are notes for the log, e.g. an extension that does not match
+	// the content.
+	Warnings []string
+}
+
+// IsDegenerate reports whether a page image is too small to hold text.
+func IsDegenerate(p PageImage) bool {
+	if p.Image == nil {
+		return true
+	}
+	b := p.Image.Bounds()
+	return b.Dx() < MinPageSide || b.Dy() < MinPageSide
+}
+
+// Open decodes a scan file into page images. See OpenScan.
+func Open(ctx context.Context, data []byte, name string, lim Limits) ([]PageImage, error) {
+	s, err := OpenScan(ctx, data, name, lim)
+	if err != nil {
+		return nil, err
+	}
+	return s.Pages, nil
+}
+
+// OpenScan decodes a scan file (JPEG, PNG, TIFF incl. multi-page and CCITT G4,
+// or an image-only PDF) into page images. The format is sniffed from the
+// content, never from name, which is used only in messages. Sizes, pixel
+// counts and page counts are checked against lim before decoding. Errors wrap
+// ErrEmpty, ErrTooLarge, ErrUnreadable, ErrEncrypted or ErrUnsupported and
+// name the file and the reason. Decoder panics become ErrUnreadable.
+func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (scan *Scan, err error) {
+	label := InputLabel(name)
+	defer func() {
+		if r := recover(); r != nil {
+			scan = nil
+			err = fmt.Errorf("%s: decoder panic: %v: %w", label, r, ErrUnreadable)
+		}
+	}()
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s: zero-byte file: %w", label, ErrEmpty)
+	}
+	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d: %w", label, len(data), lim.MaxBytes, ErrTooLarge)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", label, err)
+	}
+	format, err := sniffInputFormat(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	o := &inputOpener{ctx: ctx, label: label, lim: lim, scan: &Scan{Format: format}}
+	if w := extensionMismatch(name, format); w != "" {
+		o.scan.Warnings = append(o.scan.Warnings, w)
+	}
+	switch format {
+	case "jpeg":
+		err = o.openJPEG(data)
+	case "png":
+		err = o.openPNG(data)
+	case "tiff":
+		err = o.openTIFF(data)
+	case "pdf":
+		err = o.openPDF(data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(o.scan.Pages) == 0 {
+		return nil, fmt.Errorf("%s: no pages: %w", label, ErrEmpty)
+	}
+	for _, p := range o.scan.Pages {
+		if IsDegenerate(p) {
+			o.scan.Degenerate = append(o.scan.Degenerate, p.Number)
+		}
+	}
+	return o.scan, nil
+}
+
+// inputOpener carries the state of one OpenScan call.
+type inputOpener struct {
+	ctx         context.Context
+	label       string
+	lim         Limits
+	scan        *Scan
+	totalPixels int64
+}
+
+// checkPixels applies the per-page and total pixel limits to a page's header
+// dimensions. It must be called before the page is decoded.
+func (o *inputOpener) checkPixels(page, w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("%s: page %d: invalid dimensions %d×%d: %w", o.label, page, w, h, ErrUnreadable)
+	}
+	px := int64(w) * int64(h)
+	if o.lim.MaxPixels > 0 && px > o.lim.MaxPixels {
+		return fmt.Errorf("%s: page %d: %d×%d = %d pixels, limit %d: %w", o.label, page, w, h, px, o.lim.MaxPixels, ErrTooLarge)
+	}
+	o.totalPixels += px
+	if o.lim.MaxTotalPixels > 0 && o.totalPixels > o.lim.MaxTotalPixels {
+		return fmt.Errorf("%s: page %d: %d pixels in total, limit %d: %w", o.label, page, o.totalPixels, o.lim.MaxTotalPixels, ErrTooLarge)
+	}
+	return nil
+}
+
+func (o *inputOpener) checkPages(n int) error {
+	if n == 0 {
+		return fmt.Errorf("%s: no pages: %w", o.label, ErrEmpty)
+	}
+	if o.lim.MaxPages > 0 && n > o.lim.MaxPages {
+		return fmt.Errorf("%s: %d pages, limit %d: %w", o.label, n, o.lim.MaxPages, ErrTooLarge)
+	}
+	return nil
+}
+
+func (o *inputOpener) openJPEG(data []byte) error {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: bad JPEG header: %v: %w", o.label, err, ErrUnreadable)
+	}
+	if err := o.checkPixels(1, cfg.Width, cfg.Height); err != nil {
+		return err
+	}
+	p, err := o.decodeJPEGPage(1, data)
+	if err != nil {
+		return err
+	}
+	if dpi := jfifDPI(data); dpi > 0 {
+		p.DPI = dpi
+	}
+	o.scan.Pages = append(o.scan.Pages, p)
+	return nil
+}
+
+// decodeJPEGPage decodes JPEG bytes whose header was already checked and
+// keeps them as the page's Data.
+func (o *inputOpener) decodeJPEGPage(page int, data []byte) (PageImage, error) {
+	if !jpegHasEOI(data) {
+		return PageImage{}, fmt.Errorf("%s: page %d: truncated JPEG: no end-of-image marker: %w", o.label, page, ErrUnreadable)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return PageImage{}, fmt.Errorf("%s: page %d: JPEG data: %v: %w", o.label, page, err, ErrUnreadable)
+	}
+	return PageImage{Number: page, Image: img, Data: data, Format: "jpeg", DPI: DefaultDPI}, nil
+}
+
+func (o *inputOpener) openPNG(data []byte) error {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: bad PNG header: %v: %w", o.label, err, ErrUnreadable)
+	}
+	if err := o.checkPixels(1, cfg.Width, cfg.Height); err != nil {
+		return err
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: PNG data: %v: %w", o.label, err, ErrUnreadable)
+	}
+	dpi := pngDPI(data)
+	if dpi <= 0 {
+		dpi = DefaultDPI
+	}
+	o.scan.Pages = append(o.scan.Pages, PageImage{Number: 1, Image: img, Data: data, Format: "png", DPI: dpi})
+	return nil
+}
+
+func (o *inputOpener) openTIFF(data []byte) error {
+	ifds, err := parseTIFFDirs(data, o.lim.MaxPages)
+	if err != nil {
+		if errors.Is(err, ErrEmpty) || errors.Is(err, ErrTooLarge) {
+			return fmt.Errorf("%s: %w", o.label, err)
+		}
+		return fmt.Errorf("%s: %v: %w", o.label, err, ErrUnreadable)
+	}
+	if err := o.checkPages(len(ifds)); err != nil {
+		return err
+	}
+	// Check every page's header before decoding any of them, so a truncated
+	// multi-page file is rejected as a whole, never returned as complete.
+	for i, d := range ifds {
+		if d.missing != "" {
+			return fmt.Errorf("%s: truncated TIFF: page %d %s: %w", o.label, i+1, d.missing, ErrUnreadable)
+		}
+		if err := o.checkPixels(i+1, d.width, d.height); err != nil {
+			return err
+		}
+	}
+	for i, d := range ifds {
+		if err := o.ctx.Err(); err != nil {
+			return fmt.Errorf("open %s: %w", o.label, err)
+		}
+		r := io.NewSectionReader(&tiffPageReaderAt{data: data, order: d.order, ifd: d.offset}, 0, int64(len(data)))
+		img, err := tiff.Decode(r)
+		if err != nil {
+			return fmt.Errorf("%s: TIFF page %d: %v: %w", o.label, i+1, err, ErrUnreadable)
+		}
+		if d.ccittBlackIsZero {
+			invertGray(img)
+		}
+		enc, err := encodePagePNG(img)
+		if err != nil {
+			return fmt.Errorf("%s: TIFF page %d: encode PNG: %w", o.label, i+1, err)
+		}
+		dpi := d.dpi
+		if dpi <= 0 {
+			dpi = DefaultDPI
+		}
+		o.scan.Pages = append(o.scan.Pages, PageImage{Number: i + 1, Image: img, Data: enc, Format: "png", DPI: dpi})
+	}
+	return nil
+}
+
+// encodePagePNG encodes a decoded page losslessly for embedding.
+func encodePagePNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// sniffInputFormat names the container from magic bytes.
+func sniffInputFormat(data []byte) (string, error) {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		return "jpeg", nil
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return "png", nil
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		return "tiff", nil
+	case bytes.HasPrefix(data, []byte("II+\x00")), bytes.HasPrefix(data, []byte("MM\x00+")):
+		return "", fmt.Errorf("BigTIFF is not supported: %w", ErrUnsupported)
+	case pdfHeaderAt(data) >= 0:
+		return "pdf", nil
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")), bytes.HasPrefix(data, []byte("PK\x05\x06")):
+		return "", fmt.Errorf("ZIP archive, not a scan: %w", ErrUnsupported)
+	case bytes.HasPrefix(data, []byte("GIF8")):
+		return "", fmt.Errorf("GIF is not a supported scan format: %w", ErrUnsupported)
+	case bytes.HasPrefix(data, []byte("BM")):
+		return "", fmt.Errorf("BMP is not a supported scan format: %w", ErrUnsupported)
+	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		return "", fmt.Errorf("WebP is not a supported scan format: %w", ErrUnsupported)
+	case looksLikeText(data):
+		return "", fmt.Errorf("text file, not an image: %w", ErrUnsupported)
+	}
+	return "", fmt.Errorf("unknown format (first bytes % x): %w", data[:min(len(data), 8)], ErrUnsupported)
+}
+
+// pdfHeaderAt finds "%PDF-" within the first KiB, where readers accept it.
+func pdfHeaderAt(data []byte) int {
+	return bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-"))
+}
+
+// looksLikeText reports whether the first KiB is valid UTF-8 without control
+// bytes other than whitespace.
+func looksLikeText(data []byte) bool {
+	head := data[:min(len(data), 1024)]
+	for len(head) > 0 {
+		r, size := utf8.DecodeRune(head)
+		if r == utf8.RuneError && size <= 1 {
+			// A multi-byte rune cut by the 1 KiB window is fine.
+			return len(head) < utf8.UTFMax && len(data) > 1024
+		}
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' && r != '\f' {
+			return false
+		}
+		head = head[size:]
+	}
+	return true
+}
+
+// extensionMismatch returns a note when name's extension names another format.
+func extensionMismatch(name, format string) string {
+	ext := strings.ToLower(filepath.Ext(name))
+	want := map[string]string{".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".pdf": "pdf"}[ext]
+	if want == "" || want == format {
+		return ""
+	}
+	return fmt.Sprintf("extension %s does not match content (%s); decoded as %s", ext, format, format)
+}
+
+// InputLabel is a file name as it may appear in messages and logs: base
+// name only, any run of 12 or more digits (a citizen ID) masked to its last
+// 4, at most 80 bytes.
+func InputLabel(name string) string {
+	base := filepath.Base(name)
+	if name == "" || base == "." || base == "/" {
+		return "input"
+	}
+	var b strings.Builder
+	run := 0
+	flush := func(digits string) {
+		if len(digits) >= 12 {
+			b.WriteString(strings.Repeat("*", len(digits)-4))
+			b.WriteString(digits[len(digits)-4:])
+			return
+		}
+		b.WriteString(digits)
+	}
+	start := -1
+	for i := 0; i < len(base); i++ {
+		c := base[i]
+		if c >= '0' && c <= '9' {
+			if start < 0 {
+				start = i
+			}
+			run++
+			continue
+		}
+		if start >= 0 {
+			flush(base[start:i])
+			start, run = -1, 0
+		}
+		b.WriteByte(c)
+	}
+	if start >= 0 {
+		flush(base[start:])
+	}
+	s := b.String()
+	const maxLabel = 80
+	if len(s) > maxLabel {
+		cut := maxLabel
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// jpegHasEOI reports whether the JPEG ends with an end-of-image marker,
+// allowing a little trailing padding some scanners add.
+func jpegHasEOI(data []byte) bool {
+	tail := data[max(0, len(data)-4096):]
+	i := bytes.LastIndex(tail, []byte{0xFF, 0xD9})
+	if i < 0 {
+		return false
+	}
+	for _, c := range tail[i+2:] {
+		if c != 0 && c != 0xFF && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// jfifDPI reads the density of a JFIF APP0 segment; 0 when absent or unitless.
+func jfifDPI(data []byte) float64 {
+	i := 2
+	for i+4 <= len(data) {
+		if data[i] != 0xFF {
+			return 0
+		}
+		marker := data[i+1]
+		if marker == 0xDA || marker == 0xD9 { // start of scan, end of image
+			return 0
+		}
+		n := int(binary.BigEndian.Uint16(data[i+2:]))
+		if n < 2 || i+2+n > len(data) {
+			return 0
+		}
+		seg := data[i+4 : i+2+n]
+		if marker == 0xE0 && len(seg) >= 12 && string(seg[:5]) == "JFIF\x00" {
+			units := seg[7]
+			x := float64(binary.BigEndian.Uint16(seg[8:]))
+			switch units {
+			case 1:
+				return x
+			case 2:
+				return math.Round(x * 2.54)
+			}
+			return 0
+		}
+		i += 2 + n
+	}
+	return 0
+}
+
+// pngDPI reads the pHYs chunk; 0 when absent or unitless.
+func pngDPI(data []byte) float64 {
+	i := 8
+	for i+12 <= len(data) {
+		n := int(binary.BigEndian.Uint32(data[i:]))
+		typ := string(data[i+4 : i+8])
+		if n < 0 || i+12+n > len(data) || typ == "IDAT" {
+			return 0
+		}
+		if typ == "pHYs" && n >= 9 {
+			ppu := binary.BigEndian.Uint32(data[i+8:])
+			if data[i+16] == 1 { // metre; px/m is an integer, so round
+				return math.Round(float64(ppu) * 0.0254)
+			}
+			return 0
+		}
+		i += 12 + n
+	}
+	return 0
+}

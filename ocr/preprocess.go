@@ -1,0 +1,352 @@
+package ocr
+
+import (
+	"image"
+	"image/draw"
+	"math"
+)
+
+// MaxSkew is the largest skew, in degrees either way, EstimateSkew looks for.
+const MaxSkew = 5.0
+
+// Grayscale converts img to 8-bit grey. A *image.Gray is returned as is;
+// for YCbCr (JPEG) images the luma plane is copied without colour maths.
+func Grayscale(img image.Image) *image.Gray {
+	b := img.Bounds()
+	switch src := img.(type) {
+	case *image.Gray:
+		return src
+	case *image.YCbCr:
+		g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+		for y := 0; y < b.Dy(); y++ {
+			row := src.Y[src.YOffset(b.Min.X, b.Min.Y+y):]
+			copy(g.Pix[y*g.Stride:y*g.Stride+b.Dx()], row[:b.Dx()])
+		}
+		return g
+	}
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(g, g.Bounds(), img, b.Min, draw.Src)
+	return g
+}
+
+// downscaleGray shrinks g by an integer factor with box averaging.
+func downscaleGray(g *image.Gray, factor int) *image.Gray {
+	if factor <= 1 {
+		return g
+	}
+	b := g.Bounds()
+	w, h := b.Dx()/factor, b.Dy()/factor
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	area := factor * factor
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sum := 0
+			for dy := 0; dy < factor; dy++ {
+				row := g.Pix[(y*factor+dy)*g.Stride+x*factor:]
+				for dx := 0; dx < factor; dx++ {
+					sum += int(row[dx])
+				}
+			}
+			out.Pix[y*out.Stride+x] = uint8(sum / area)
+		}
+	}
+	return out
+}
+
+// otsuThreshold returns the grey level that best separates ink from paper:
+// ink is every value below it.
+func otsuThreshold(g *image.Gray) uint8 {
+	var hist [256]int
+	b := g.Bounds()
+	for y := 0; y < b.Dy(); y++ {
+		for _, v := range g.Pix[y*g.Stride : y*g.Stride+b.Dx()] {
+			hist[v]++
+		}
+	}
+	total := b.Dx() * b.Dy()
+	var sumAll float64
+	for i, c := range hist {
+		sumAll += float64(i * c)
+	}
+	var sumB, wB float64
+	best, bestVar := 0, -1.0
+	for t := 0; t < 256; t++ {
+		wB += float64(hist[t])
+		if wB == 0 {
+			continue
+		}
+		wF := float64(total) - wB
+		if wF == 0 {
+			break
+		}
+		sumB += float64(t * hist[t])
+		mB, mF := sumB/wB, (sumAll-sumB)/wF
+		v := wB * wF * (mB - mF) * (mB - mF)
+		if v > bestVar {
+			best, bestVar = t, v
+		}
+	}
+	return uint8(min(best+1, 255))
+}
+
+// InkFraction is the share of pixels darker than the Otsu threshold, with the
+// threshold required to be a real contrast (paper minus 40 levels at least);
+// a blank or near-uniform page yields ~0.
+func InkFraction(g *image.Gray) float64 {
+	small := downscaleGray(g, max(1, g.Bounds().Dx()/600))
+	t := otsuThreshold(small)
+	b := small.Bounds()
+	var sum, n int
+	for y := 0; y < b.Dy(); y++ {
+		for _, v := range small.Pix[y*small.Stride : y*small.Stride+b.Dx()] {
+			sum += int(v)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	mean := sum / n
+	if mean-int(t) < 40 {
+		t = uint8(max(0, mean-40))
+	}
+	ink := 0
+	for y := 0; y < b.Dy(); y++ {
+		for _, v := range small.Pix[y*small.Stride : y*small.Stride+b.Dx()] {
+			if v < t {
+				ink++
+			}
+		}
+	}
+	return float64(ink) / float64(n)
+}
+
+// EstimateSkew returns the angle, in degrees, by which the text lines of a
+// page are rotated counter-clockwise in the image (within ±MaxSkew; 0 when
+// the page has too little ink to tell). Rotate(g, -angle) straightens it.
+//
+// It maximises the variance of the horizontal projection profile of ink
+// pixels of a downscaled, binarised copy: text lines give sharp peaks only
+// when projected along their own direction.
+func EstimateSkew(g *image.Gray) float64 {
+	b := g.Bounds()
+	factor := max(1, b.Dx()/800)
+	small := downscaleGray(g, factor)
+	t := otsuThreshold(small)
+	sb := small.Bounds()
+	// Ink pixels, ignoring a margin where scanner borders and shadows live.
+	mx, my := sb.Dx()/20, sb.Dy()/20
+	var xs, ys []float64
+	for y := my; y < sb.Dy()-my; y++ {
+		row := small.Pix[y*small.Stride:]
+		for x := mx; x < sb.Dx()-mx; x++ {
+			if row[x] < t {
+				xs = append(xs, float64(x))
+				ys = append(ys, float64(y))
+			}
+		}
+	}
+	n := len(xs)
+	if n < 200 || float64(n) > 0.5*float64(sb.Dx()*sb.Dy()) {
+		return 0
+	}
+	height := sb.Dy()
+	width := sb.Dx()
+	score := func(deg float64) float64 {
+		tan := math.Tan(deg * math.Pi / 180)
+		off := float64(width) * MaxSkew / 45 // |x·tan| bound, keeps bins positive
+		bins := make([]int, height+2*int(off)+2)
+		for i := range xs {
+			k := int(ys[i] + xs[i]*tan + off)
+			if k >= 0 && k < len(bins) {
+				bins[k]++
+			}
+		}
+		var s float64
+		for _, c := range bins {
+			s += float64(c) * float64(c)
+		}
+		return s
+	}
+	best, bestScore := 0.0, score(0)
+	for deg := -MaxSkew; deg <= MaxSkew+1e-9; deg += 0.5 {
+		if s := score(deg); s > bestScore {
+			best, bestScore = deg, s
+		}
+	}
+	lo, hi := best-0.5, best+0.5
+	for deg := lo; deg <= hi+1e-9; deg += 0.05 {
+		if s := score(deg); s > bestScore {
+			best, bestScore = deg, s
+		}
+	}
+	best = math.Round(best*100) / 100
+	if math.Abs(best) < 0.05 {
+		return 0
+	}
+	return best
+}
+
+// Rotate returns g's content rotated counter-clockwise by deg degrees about
+// the centre, with bilinear interpolation, same size, uncovered corners white.
+func Rotate(g *image.Gray, deg float64) *image.Gray {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	if deg == 0 {
+		for y := 0; y < h; y++ {
+			copy(out.Pix[y*out.Stride:y*out.Stride+w], g.Pix[y*g.Stride:])
+		}
+		return out
+	}
+	// Inverse mapping: for each destination pixel find its source. A
+	// counter-clockwise rotation on screen (y down) maps source (x, y) to
+	// (cx + dx·cos + dy·sin, cy − dx·sin + dy·cos).
+	rad := deg * math.Pi / 180
+	cos, sin := math.Cos(rad), math.Sin(rad)
+	cx, cy := float64(w-1)/2, float64(h-1)/2
+	for y := 0; y < h; y++ {
+		dy := float64(y) - cy
+		row := out.Pix[y*out.Stride:]
+		for x := 0; x < w; x++ {
+			dx := float64(x) - cx
+			sx := cx + dx*cos - dy*sin
+			sy := cy + dx*sin + dy*cos
+			row[x] = sampleGray(g, sx, sy, w, h)
+		}
+	}
+	return out
+}
+
+// sampleGray interpolates g bilinearly at (x, y); white outside.
+func sampleGray(g *image.Gray, x, y float64, w, h int) uint8 {
+	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
+	if x0 < 0 || y0 < 0 || x0+1 >= w || y0+1 >= h {
+		if x0 >= 0 && y0 >= 0 && x0 < w && y0 < h {
+			return g.Pix[y0*g.Stride+x0]
+		}
+		return 255
+	}
+	fx, fy := x-float64(x0), y-float64(y0)
+	p := g.Pix[y0*g.Stride+x0:]
+	q := g.Pix[(y0+1)*g.Stride+x0:]
+	top := float64(p[0])*(1-fx) + float64(p[1])*fx
+	bot := float64(q[0])*(1-fx) + float64(q[1])*fx
+	return uint8(top*(1-fy) + bot*fy + 0.5)
+}
+
+// RotateQuarter returns g rotated clockwise by deg, which must be 0, 90, 180
+// or 270 (other values are taken modulo 360 and rounded down to a quarter).
+func RotateQuarter(g *image.Gray, deg int) *image.Gray {
+	deg = ((deg % 360) + 360) % 360 / 90 * 90
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if deg == 0 {
+		return g
+	}
+	var out *image.Gray
+	if deg == 180 {
+		out = image.NewGray(image.Rect(0, 0, w, h))
+	} else {
+		out = image.NewGray(image.Rect(0, 0, h, w))
+	}
+	for y := 0; y < h; y++ {
+		src := g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+(b.Min.X-g.Rect.Min.X):]
+		for x := 0; x < w; x++ {
+			v := src[x]
+			switch deg {
+			case 90: // (x, y) → (h-1-y, x)
+				out.Pix[x*out.Stride+(h-1-y)] = v
+			case 180:
+				out.Pix[(h-1-y)*out.Stride+(w-1-x)] = v
+			case 270: // (x, y) → (y, w-1-x)
+				out.Pix[(w-1-x)*out.Stride+y] = v
+			}
+		}
+	}
+	return out
+}
+
+// Border cleaning limits: only rows and columns within the outer
+// borderZone of the page, contiguous from its edge, and darker than
+// borderDark (share of ink pixels) are whitened.
+const (
+	borderZone = 0.05
+	borderDark = 0.3
+)
+
+// CleanBorders whitens dark bands along the page edges (scanner lid
+// shadow, black margins) that recognisers read as garbage lines. It returns
+// g itself when there is nothing to clean, else a cleaned copy.
+func CleanBorders(g *image.Gray) *image.Gray {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w < 20 || h < 20 {
+		return g
+	}
+	t := otsuThreshold(downscaleGray(g, max(1, w/800)))
+	at := func(x, y int) uint8 { return g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+x+b.Min.X-g.Rect.Min.X] }
+	rowDark := func(y int) bool {
+		n := 0
+		for x := 0; x < w; x++ {
+			if at(x, y) < t {
+				n++
+			}
+		}
+		return float64(n) > borderDark*float64(w)
+	}
+	colDark := func(x int) bool {
+		n := 0
+		for y := 0; y < h; y++ {
+			if at(x, y) < t {
+				n++
+			}
+		}
+		return float64(n) > borderDark*float64(h)
+	}
+	zy, zx := int(borderZone*float64(h)), int(borderZone*float64(w))
+	// The last dark row/column of each edge band; the band is whitened
+	// up to it, so a band broken by a few lighter lines is still removed.
+	top, bottom, left, right := 0, h, 0, w
+	for y := 0; y < zy; y++ {
+		if rowDark(y) {
+			top = y + 1
+		}
+	}
+	for y := h - 1; y >= h-zy; y-- {
+		if rowDark(y) {
+			bottom = y
+		}
+	}
+	for x := 0; x < zx; x++ {
+		if colDark(x) {
+			left = x + 1
+		}
+	}
+	for x := w - 1; x >= w-zx; x-- {
+		if colDark(x) {
+			right = x
+		}
+	}
+	if top == 0 && bottom == h && left == 0 && right == w {
+		return g
+	}
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		row := out.Pix[y*out.Stride : y*out.Stride+w]
+		if y < top || y >= bottom {
+			for x := range row {
+				row[x] = 255
+			}
+			continue
+		}
+		for x := 0; x < w; x++ {
+			if x < left || x >= right {
+				row[x] = 255
+			} else {
+				row[x] = at(x, y)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package ocr
+
+import (
+	"context"
+	"encoding/json"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// preTruth is the part of a corpus truth file the preprocessing tests use.
+type preTruth struct {
+	Pages []struct {
+		Page     int `json:"page"`
+		Rotation struct {
+			SkewDeg        float64 `json:"skew_deg"`
+			OrientationDeg int     `json:"orientation_deg"`
+		} `json:"rotation"`
+	} `json:"pages"`
+}
+
+// preStripes draws horizontal black "text lines" on white.
+func preStripes(w, h int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range g.Pix {
+		g.Pix[i] = 255
+	}
+	for y := h / 10; y < h*9/10; y += 40 {
+		for dy := 0; dy < 8; dy++ {
+			for x := w / 8; x < w*7/8; x++ {
+				if (x/23)%5 != 4 { // word gaps
+					g.Pix[(y+dy)*g.Stride+x] = 0
+				}
+			}
+		}
+	}
+	return g
+}
+
+func TestEstimateSkewSynthetic(t *testing.T) {
+	base := preStripes(1200, 1600)
+	for _, deg := range []float64{0, 0.7, -1.5, 2.4, -3.3, 4.5} {
+		got := EstimateSkew(Rotate(base, deg))
+		if math.Abs(got-deg) > 0.15 {
+			t.Errorf("EstimateSkew(rotated %g°) = %g, want %g ± 0.15", deg, got, deg)
+		}
+	}
+	if got := EstimateSkew(preStripes(1200, 1600)); got != 0 {
+		t.Errorf("EstimateSkew(straight) = %g, want 0", got)
+	}
+	blank := image.NewGray(image.Rect(0, 0, 800, 1000))
+	for i := range blank.Pix {
+		blank.Pix[i] = 250
+	}
+	if got := EstimateSkew(blank); got != 0 {
+		t.Errorf("EstimateSkew(blank) = %g, want 0", got)
+	}
+}
+
+func TestRotateQuarter(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 3, 2))
+	copy(g.Pix, []uint8{1, 2, 3, 4, 5, 6})
+	tests := []struct {
+		deg  int
+		w, h int
+		want []uint8
+	}{
+		{0, 3, 2, []uint8{1, 2, 3, 4, 5, 6}},
+		{90, 2, 3, []uint8{4, 1, 5, 2, 6, 3}},
+		{180, 3, 2, []uint8{6, 5, 4, 3, 2, 1}},
+		{270, 2, 3, []uint8{3, 6, 2, 5, 1, 4}},
+		{-90, 2, 3, []uint8{3, 6, 2, 5, 1, 4}},
+	}
+	for _, tt := range tests {
+		got := RotateQuarter(g, tt.deg)
+		if got.Bounds().Dx() != tt.w || got.Bounds().Dy() != tt.h {
+			t.Errorf("RotateQuarter(%d) size %v, want %dx%d", tt.deg, got.Bounds(), tt.w, tt.h)
+			continue
+		}
+		if string(got.Pix) != string(tt.want) {
+			t.Errorf("RotateQuarter(%d) = %v, want %v", tt.deg, got.Pix, tt.want)
+		}
+	}
+	if got := RotateQuarter(RotateQuarter(g, 90), 270); string(got.Pix) != string(g.Pix) {
+		t.Errorf("90 then 270 = %v, want identity %v", got.Pix, g.Pix)
+	}
+}
+
+func TestInkFraction(t *testing.T) {
+	blank := image.NewGray(image.Rect(0, 0, 1200, 1600))
+	for i := range blank.Pix {
+		blank.Pix[i] = uint8(235 + i%7) // paper noise
+	}
+	if got := InkFraction(blank); got > 0.001 {
+		t.Errorf("InkFraction(blank) = %g, want ≤ 0.001", got)
+	}
+	if got := InkFraction(preStripes(1200, 1600)); got < 0.02 {
+		t.Errorf("InkFraction(text) = %g, want ≥ 0.02", got)
+	}
+}
+
+// TestEstimateSkewCorpus compares EstimateSkew with the truth skew of every
+// dev corpus page (the truth is used here only).
+func TestEstimateSkewCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes the whole dev corpus")
+	}
+	dir := inputCorpusDir(t, "dev")
+	truths, err := filepath.Glob(filepath.Join(dir, "*.truth.json"))
+	if err != nil || len(truths) == 0 {
+		t.Fatalf("no truth files in %s: %v", dir, err)
+	}
+	sort.Strings(truths)
+	var errs []float64
+	for _, tp := range truths {
+		raw, err := os.ReadFile(tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr preTruth
+		if err := json.Unmarshal(raw, &tr); err != nil {
+			t.Fatal(err)
+		}
+		base := strings.TrimSuffix(filepath.Base(tp), ".truth.json")
+		scans, _ := filepath.Glob(filepath.Join(dir, base+".*"))
+		var scanPath string
+		for _, s := range scans {
+			if !strings.HasSuffix(s, ".json") {
+				scanPath = s
+			}
+		}
+		data, err := os.ReadFile(scanPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages, err := Open(context.Background(), data, scanPath, DefaultLimits())
+		if err != nil {
+			t.Fatalf("Open(%s): %v", scanPath, err)
+		}
+		for i, p := range pages {
+			want := tr.Pages[i].Rotation.SkewDeg
+			got := EstimateSkew(Grayscale(p.Image))
+			errs = append(errs, math.Abs(got-want))
+			if math.Abs(got-want) > 0.3 {
+				t.Errorf("%s page %d: EstimateSkew = %.2f, want %.2f ± 0.3", base, i+1, got, want)
+			}
+		}
+	}
+	sort.Float64s(errs)
+	var sum float64
+	for _, e := range errs {
+		sum += e
+	}
+	t.Logf("skew error over %d pages: mean %.3f°, median %.3f°, max %.3f°",
+		len(errs), sum/float64(len(errs)), errs[len(errs)/2], errs[len(errs)-1])
+}
+
+func BenchmarkEstimateSkew(b *testing.B) {
+	g := Rotate(preStripes(2480, 3508), 1.7)
+	b.ResetTimer()
+	for b.Loop() {
+		EstimateSkew(g)
+	}
+}
+
+func TestCleanBorders(t *testing.T) {
+	page := preStripes(1000, 1400)
+	if got := CleanBorders(page); got != page {
+		t.Errorf("CleanBorders(clean page) returned a copy, want the page itself")
+	}
+	dirty := Rotate(page, 0) // a copy
+	// A lid-shadow band along the bottom (40 rows, 80% dark) and a black
+	// margin on the left (15 columns).
+	for y := 1400 - 40; y < 1400; y++ {
+		for x := 0; x < 1000; x++ {
+			if (x+y)%5 != 0 {
+				dirty.Pix[y*dirty.Stride+x] = 0
+			}
+		}
+	}
+	for y := 0; y < 1400; y++ {
+		for x := 0; x < 15; x++ {
+			dirty.Pix[y*dirty.Stride+x] = 0
+		}
+	}
+	got := CleanBorders(dirty)
+	for y := 0; y < 1400; y++ {
+		for x := 0; x < 1000; x++ {
+			want := page.Pix[y*page.Stride+x]
+			if x < 15 || y >= 1400-40 {
+				want = 255
+			}
+			if v := got.Pix[y*got.Stride+x]; v != want {
+				t.Fatalf("pixel (%d,%d) = %d, want %d", x, y, v, want)
+			}
+		}
+	}
+	if dirty.Pix[(1399)*dirty.Stride+1] != 0 {
+		t.Errorf("CleanBorders modified its input")
+	}
+}

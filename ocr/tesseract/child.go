@@ -1,0 +1,190 @@
+package tesseract
+
+import (
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"syscall"
+
+	"sohoa/ocr"
+)
+
+// The child protocol: the parent gob-encodes one childRequest per file on
+// the child's stdin; the child answers with one childResponse on stdout.
+// Both are single gob streams, so framing comes from gob itself.
+
+type childRequest struct {
+	Name string
+	Data []byte
+}
+
+// wireImage is an ocr.PageImage without the decoded image.
+type wireImage struct {
+	Number int
+	Data   []byte
+	Format string
+	DPI    float64
+}
+
+type childResponse struct {
+	Pages  []ocr.Page
+	Images []wireImage
+	// ErrKind names the ocr sentinel of a failure ("" on success), ErrMsg
+	// is the full message.
+	ErrKind string
+	ErrMsg  string
+}
+
+// Flag added to every page of a file in which active content (PDF
+// JavaScript, open actions) was found and ignored.
+const FlagActiveContent = "active-content"
+
+var childErrKinds = []struct {
+	kind string
+	err  error
+}{
+	{"empty", ocr.ErrEmpty},
+	{"too_large", ocr.ErrTooLarge},
+	{"unreadable", ocr.ErrUnreadable},
+	{"encrypted", ocr.ErrEncrypted},
+	{"unsupported", ocr.ErrUnsupported},
+	{"canceled", context.Canceled},
+	{"deadline", context.DeadlineExceeded},
+}
+
+func childErrKind(err error) string {
+	for _, k := range childErrKinds {
+		if errors.Is(err, k.err) {
+			return k.kind
+		}
+	}
+	return "internal"
+}
+
+// remoteError is an error reported by the child, re-attached to its
+// sentinel so errors.Is works across the process boundary.
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+func remoteErr(kind, msg string) error {
+	for _, k := range childErrKinds {
+		if k.kind == kind {
+			return &remoteError{msg: msg, kind: k.err}
+		}
+	}
+	return &remoteError{msg: msg}
+}
+
+// ChildOptions configure the child side.
+type ChildOptions struct {
+	Engine Options
+	// Limits for ocr.OpenScan; zero value: ocr.DefaultLimits().
+	Limits ocr.Limits
+	// MemoryLimit is the RLIMIT_AS, in bytes, the child sets on itself
+	// before loading anything; 0 leaves it unlimited.
+	MemoryLimit uint64
+	Logger      *slog.Logger
+}
+
+// SetMemoryLimit sets the process's address-space limit (RLIMIT_AS).
+func SetMemoryLimit(bytes uint64) error {
+	if bytes == 0 {
+		return nil
+	}
+	lim := syscall.Rlimit{Cur: bytes, Max: bytes}
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
+		return fmt.Errorf("set RLIMIT_AS to %d bytes: %w", bytes, err)
+	}
+	return nil
+}
+
+// ServeChild is the body of the `sohoa ocr-child` process: it sets its
+// memory limit, loads the engine once, then opens and recognises one file
+// per request read from in, answering on out, until in reaches EOF.
+func ServeChild(ctx context.Context, in io.Reader, out io.Writer, opts ChildOptions) error {
+	if err := SetMemoryLimit(opts.MemoryLimit); err != nil {
+		return fmt.Errorf("ocr child: %w", err)
+	}
+	if opts.Limits == (ocr.Limits{}) {
+		opts.Limits = ocr.DefaultLimits()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Engine.Logger == nil {
+		opts.Engine.Logger = opts.Logger
+	}
+	eng, err := New(opts.Engine)
+	if err != nil {
+		return fmt.Errorf("ocr child: %w", err)
+	}
+	defer eng.Close()
+	h := &engineHandler{eng: eng, lim: opts.Limits, log: opts.Logger}
+	return serveChild(ctx, in, out, h.handle)
+}
+
+// childHandler processes one request into one response.
+type childHandler func(ctx context.Context, req childRequest) childResponse
+
+func serveChild(ctx context.Context, in io.Reader, out io.Writer, handle childHandler) error {
+	dec := gob.NewDecoder(in)
+	enc := gob.NewEncoder(out)
+	for {
+		var req childRequest
+		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("ocr child: read request: %w", err)
+		}
+		resp := handle(ctx, req)
+		if err := enc.Encode(&resp); err != nil {
+			return fmt.Errorf("ocr child: write response: %w", err)
+		}
+	}
+}
+
+type engineHandler struct {
+	eng *Engine
+	lim ocr.Limits
+	log *slog.Logger
+}
+
+func (h *engineHandler) handle(ctx context.Context, req childRequest) childResponse {
+	fail := func(err error) childResponse {
+		return childResponse{ErrKind: childErrKind(err), ErrMsg: err.Error()}
+	}
+	scan, err := ocr.OpenScan(ctx, req.Data, req.Name, h.lim)
+	if err != nil {
+		return fail(err)
+	}
+	if len(scan.ActiveContent) > 0 {
+		h.log.Warn("active content found and ignored", "content", scan.ActiveContent)
+	}
+	for _, w := range scan.Warnings {
+		h.log.Info("input note", "note", w)
+	}
+	var resp childResponse
+	for i := range scan.Pages {
+		p := &scan.Pages[i]
+		page, err := h.eng.Recognize(ctx, *p)
+		if err != nil {
+			return fail(err)
+		}
+		if len(scan.ActiveContent) > 0 {
+			page.Flags = append(page.Flags, FlagActiveContent)
+		}
+		resp.Pages = append(resp.Pages, page)
+		resp.Images = append(resp.Images, wireImage{Number: p.Number, Data: p.Data, Format: p.Format, DPI: p.DPI})
+		p.Image = nil // let the decoded pixels go before the next page
+	}
+	return resp
+}

@@ -1,0 +1,167 @@
+package ocr
+
+import (
+	"time"
+)
+
+// Validation codes, used verbatim as review reasons.
+const (
+	codeWrongLength     = "id_wrong_length"
+	codeSexMismatch     = "id_sex_mismatch"
+	codeCenturyMismatch = "id_century_mismatch"
+	codeBirthYear       = "id_birth_year_mismatch"
+	codeUnknownProvince = "id_unknown_province"
+	codeCrossDocument   = "id_cross_document_mismatch"
+)
+
+// IDFacts are the printed facts a personal ID must agree with; empty
+// strings are unknown and not checked.
+type IDFacts struct {
+	Sex       string // "Nam" or "Nữ"
+	BirthDate string // dd/mm/yyyy
+}
+
+// ValidatePersonalID checks a 12-digit personal ID against its structure
+// PPP C YY NNNNNN and the holder's printed sex and birth date. It returns
+// the failed checks' codes in a fixed order; nil when all pass. An unknown
+// province is reported (a flag for review), never a rejection.
+func (ls *Layouts) ValidatePersonalID(id string, facts IDFacts) []string {
+	if len(id) != 12 || !allDigits(id) {
+		return []string{codeWrongLength}
+	}
+	var codes []string
+	if _, ok := ls.provinces[id[:3]]; !ok {
+		codes = append(codes, codeUnknownProvince)
+	}
+	c := int(id[3] - '0')
+	idCentury := 1900 + (c/2)*100
+	idMale := c%2 == 0
+	yy := int(id[4]-'0')*10 + int(id[5]-'0')
+	if facts.Sex != "" {
+		if male := facts.Sex == "Nam"; male != idMale {
+			codes = append(codes, codeSexMismatch)
+		}
+	}
+	if _, _, y, ok := parseDMY(facts.BirthDate); ok {
+		if y-y%100 != idCentury {
+			codes = append(codes, codeCenturyMismatch)
+		}
+		if y%100 != yy {
+			codes = append(codes, codeBirthYear)
+		}
+	}
+	return codes
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// referenceDate is "today" for the issue-date check.
+func (ls *Layouts) referenceDate() time.Time {
+	if !ls.now.IsZero() {
+		return ls.now
+	}
+	return time.Now()
+}
+
+// WithReferenceDate returns a copy of the layouts that treats t as today
+// when checking that issue dates are not in the future (for reproducible
+// tests and re-evaluation of old batches).
+func (ls *Layouts) WithReferenceDate(t time.Time) *Layouts {
+	c := *ls
+	c.now = t
+	return &c
+}
+
+// validateDocument runs the per-document checks on extracted values.
+func validateDocument(l *Layout, values map[string]extracted, ls *Layouts) []string {
+	var reasons []string
+	checks := []IDCheck{{IDField: l.HolderIDField, SexField: l.SexField, SexImplied: l.SexImplied, BirthDateField: l.BirthDateField}}
+	checks = append(checks, l.IDChecks...)
+	for _, c := range checks {
+		id, ok := values[c.IDField]
+		if c.IDField == "" || !ok {
+			continue
+		}
+		facts := IDFacts{Sex: c.SexImplied}
+		if v, ok := values[c.SexField]; ok && c.SexField != "" && (v.value == "Nam" || v.value == "Nữ") {
+			facts.Sex = v.value
+		}
+		if v, ok := values[c.BirthDateField]; ok && c.BirthDateField != "" && !v.invalid {
+			facts.BirthDate = v.value
+		}
+		reasons = append(reasons, ls.ValidatePersonalID(id.value, facts)...)
+	}
+	issue, hasIssue := values["issue_date"]
+	if hasIssue && !issue.invalid {
+		if d, m, y, ok := parseDMY(issue.value); ok {
+			ref := ls.referenceDate()
+			if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).After(ref) {
+				reasons = append(reasons, reasonFutureIssue)
+			}
+			if b, ok := values[l.BirthDateField]; ok && !b.invalid {
+				if bd, bm, by, ok := parseDMY(b.value); ok && (by*10000+bm*100+bd) > (y*10000+m*100+d) {
+					reasons = append(reasons, reasonBirthAfter)
+				}
+			}
+		}
+	}
+	return reasons
+}
+
+// crossCheckIDs compares, in one file, each application form's applicant
+// ID with the cross-check ID of every result that follows it (the holder;
+// for a death registration the declarant). A mismatch flags both documents;
+// nothing is corrected.
+func crossCheckIDs(docs []Document, ls *Layouts) {
+	app := -1
+	for i := range docs {
+		l, ok := ls.byType[docs[i].DocType]
+		if !ok {
+			continue
+		}
+		if l.Application {
+			app = i
+			continue
+		}
+		if app < 0 {
+			continue
+		}
+		al := ls.byType[docs[app].DocType]
+		a, ok1 := docs[app].Fields[al.HolderIDField]
+		r, ok2 := docs[i].Fields[l.CrossIDField]
+		// Only two well-formed numbers are compared: a misread that is
+		// not even 12 digits is already flagged on its own document and
+		// says nothing about the other.
+		if !ok1 || !ok2 || len(a.Value) != 12 || len(r.Value) != 12 {
+			continue
+		}
+		if a.Value != r.Value {
+			docs[i].ReviewReasons = append(docs[i].ReviewReasons, codeCrossDocument)
+			docs[app].ReviewReasons = append(docs[app].ReviewReasons, codeCrossDocument)
+			continue
+		}
+		// Two independent reads of the same 12 digits agree: a low OCR
+		// confidence on one of them is no longer a doubt about the number.
+		corroborate(&docs[i], l.CrossIDField)
+		corroborate(&docs[app], al.HolderIDField)
+	}
+}
+
+// corroborate drops the low-confidence reason of an ID field confirmed by
+// another document of the same file.
+func corroborate(d *Document, slug string) {
+	out := d.ReviewReasons[:0]
+	for _, r := range d.ReviewReasons {
+		if r != reasonLowConfidence+slug {
+			out = append(out, r)
+		}
+	}
+	d.ReviewReasons = out
+}

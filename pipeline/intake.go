@@ -1,0 +1,397 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hibiken/asynq"
+
+	"sohoa/storage"
+)
+
+// Intake stores scans create-once in S3 and enqueues their OCR task. S3
+// is written before any caller is answered; Redis is never the system of
+// record (a reconciler re-enqueues what Redis lost).
+type Intake struct {
+	repo   *storage.Repository
+	queue  Enqueuer
+	agency string
+	now    func() time.Time
+	log    *slog.Logger
+	// MaxFileBytes caps one uploaded file; MaxBatchBytes one request.
+	MaxFileBytes  int64
+	MaxBatchBytes int64
+	// Token, when set, is the bearer token counter clients must present.
+	Token string
+}
+
+// NewIntake returns an Intake with default limits (64 MiB a file, 1 GiB a batch).
+func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log *slog.Logger) *Intake {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if agencyCode == "" {
+		agencyCode = "000.00.00.H00"
+	}
+	return &Intake{
+		repo: repo, queue: queue, agency: agencyCode, now: time.Now, log: log,
+		MaxFileBytes: 64 << 20, MaxBatchBytes: 1 << 30,
+	}
+}
+
+// Submission is the outcome of submitting one file.
+type Submission struct {
+	Name        string `json:"name"`
+	InputKey    string `json:"input_key,omitempty"`
+	DossierCode string `json:"dossier_code,omitempty"`
+	// Status: queued, already_queued, stored_not_queued (Redis unavailable:
+	// the reconciler queues it later), rejected.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Submission statuses.
+const (
+	StatusQueued          = "queued"
+	StatusAlreadyQueued   = "already_queued"
+	StatusStoredNotQueued = "stored_not_queued"
+	StatusRejected        = "rejected"
+)
+
+// Submit stores one scan and enqueues it. meta.Name is the original file
+// name (kept as metadata only; keys use the content hash). A scan without a
+// dossier code gets one from the agency's intake sequence.
+func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMeta) (Submission, error) {
+	sub := Submission{Name: meta.Name}
+	if len(data) == 0 {
+		// Nothing to keep or recognise: refuse it at the door, by name.
+		sub.Status, sub.Error = StatusRejected, meta.Name+": empty file (0 bytes)"
+		return sub, nil
+	}
+	key := hexSHA256(data)
+	exists, err := in.repo.Exists(ctx, storage.IntakeMetaKey(key))
+	if err != nil {
+		return sub, fmt.Errorf("check intake %s: %w", meta.Name, err)
+	}
+	if exists {
+		_, old, err := in.repo.Intake(ctx, key)
+		if err != nil {
+			return sub, fmt.Errorf("read intake %s: %w", meta.Name, err)
+		}
+		meta = old
+	} else {
+		if meta.DossierCode == "" {
+			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.now())
+			if err != nil {
+				return sub, fmt.Errorf("allocate dossier code: %w", err)
+			}
+			meta.DossierCode = code
+		}
+		meta.UploadedAt = in.now().UTC()
+		meta.Size = int64(len(data))
+		if key, err = in.repo.PutIntake(ctx, data, meta); err != nil {
+			return sub, fmt.Errorf("store intake %s: %w", meta.Name, err)
+		}
+	}
+	sub.InputKey, sub.DossierCode = key, meta.DossierCode
+	task, err := NewOCRTask(key, meta.Source == SourceBackfill)
+	if err != nil {
+		return sub, err
+	}
+	_, err = in.queue.EnqueueContext(ctx, task)
+	switch {
+	case err == nil:
+		sub.Status = StatusQueued
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		sub.Status = StatusAlreadyQueued
+	default:
+		sub.Status = StatusStoredNotQueued
+		return sub, fmt.Errorf("enqueue %s: %w", key, err)
+	}
+	if exists && sub.Status == StatusQueued {
+		// Known scan whose task had already completed: the OCR stage sees
+		// its record and only re-dispatches, so nothing is done twice.
+		sub.Status = StatusAlreadyQueued
+	}
+	return sub, nil
+}
+
+// Intake sources.
+const (
+	SourceCounter  = "counter"
+	SourceBackfill = "backfill"
+)
+
+// Handler serves the counter intake: the upload page, POST /v1/batches and
+// GET /v1/inputs/{key}.
+func (in *Intake) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", in.page)
+	mux.HandleFunc("POST /v1/batches", in.auth(in.postBatch))
+	mux.HandleFunc("GET /v1/inputs/{key}", in.auth(in.getInput))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	return mux
+}
+
+func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if in.Token != "" {
+			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) != 1 {
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+// BatchResponse answers POST /v1/batches.
+type BatchResponse struct {
+	BatchID string       `json:"batch_id"`
+	Files   []Submission `json:"files"`
+}
+
+func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, in.MaxBatchBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "expected multipart/form-data with one or more files")
+		return
+	}
+	batch := newBatchID()
+	resp := BatchResponse{BatchID: batch}
+	var dossier, procedure string
+	unavailable := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("batch exceeds %d bytes", in.MaxBatchBytes))
+				return
+			}
+			writeError(w, http.StatusBadRequest, "bad_request", "malformed multipart body")
+			return
+		}
+		switch part.FormName() {
+		case "dossier_code":
+			dossier = readSmallField(part)
+			if dossier != "" && !storage.ValidDossierCode(dossier) {
+				writeError(w, http.StatusBadRequest, "bad_dossier_code", "dossier_code must look like 000.00.31.H29-250718-0042")
+				return
+			}
+			continue
+		case "procedure_code":
+			procedure = readSmallField(part)
+			continue
+		}
+		if part.FileName() == "" {
+			continue
+		}
+		sub := in.submitPart(r.Context(), part, storage.IntakeMeta{
+			Name: cleanName(part.FileName()), BatchID: batch, Source: SourceCounter,
+			DossierCode: dossier, ProcedureCode: procedure,
+		})
+		if sub.Status == StatusStoredNotQueued {
+			unavailable = true
+		}
+		resp.Files = append(resp.Files, sub)
+	}
+	if len(resp.Files) == 0 {
+		writeError(w, http.StatusBadRequest, "no_files", "the request carried no file")
+		return
+	}
+	status := http.StatusCreated
+	if unavailable {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, resp)
+}
+
+func (in *Intake) submitPart(ctx context.Context, part *multipart.Part, meta storage.IntakeMeta) Submission {
+	data, err := io.ReadAll(io.LimitReader(part, in.MaxFileBytes+1))
+	if err != nil {
+		return Submission{Name: meta.Name, Status: StatusRejected, Error: fmt.Sprintf("%s: upload interrupted: %v", meta.Name, err)}
+	}
+	if int64(len(data)) > in.MaxFileBytes {
+		return Submission{Name: meta.Name, Status: StatusRejected, Error: fmt.Sprintf("%s: file exceeds %d bytes", meta.Name, in.MaxFileBytes)}
+	}
+	sub, err := in.Submit(ctx, data, meta)
+	if err != nil {
+		in.log.Error("intake failed", "input_key", sub.InputKey, "status", sub.Status, "err", err)
+		if sub.Status == "" {
+			sub.Status = StatusRejected
+		}
+		sub.Error = "temporarily unavailable, retry later"
+		if sub.Status == StatusStoredNotQueued {
+			sub.Error = "stored; queued automatically once the queue is back"
+		}
+	}
+	return sub
+}
+
+// InputStatus answers GET /v1/inputs/{key}.
+type InputStatus struct {
+	InputKey    string          `json:"input_key"`
+	File        string          `json:"file"`
+	DossierCode string          `json:"dossier_code"`
+	State       string          `json:"state"` // processing | issued | review | quarantined | partly_issued
+	Results     []string        `json:"results,omitempty"`
+	Review      []Decision      `json:"review,omitempty"`
+	Quarantine  *QuarantineItem `json:"quarantine,omitempty"`
+}
+
+// Status reports where one intake object is in the pipeline.
+func (in *Intake) Status(ctx context.Context, key string) (InputStatus, error) {
+	return statusOf(ctx, in.repo, key)
+}
+
+func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputStatus, error) {
+	st := InputStatus{InputKey: key, State: "processing"}
+	_, meta, err := repo.Intake(ctx, key)
+	if err != nil {
+		return st, err
+	}
+	st.File, st.DossierCode = meta.Name, meta.DossierCode
+	var q QuarantineItem
+	if err := repo.GetJSON(ctx, storage.QuarantineKey(key), &q); err == nil {
+		st.State, st.Quarantine = "quarantined", &q
+		return st, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return st, err
+	}
+	ms, err := repo.ByInputKey(ctx, key)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return st, err
+	}
+	for _, m := range ms {
+		st.Results = append(st.Results, m.ResultCode)
+	}
+	var rev ReviewItem
+	if err := repo.GetJSON(ctx, storage.ReviewKey(key), &rev); err == nil {
+		st.Review = rev.Documents
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return st, err
+	}
+	var rec Record
+	recErr := repo.GetJSON(ctx, storage.RecordKey(key), &rec)
+	switch {
+	case errors.Is(recErr, storage.ErrNotFound):
+		return st, nil
+	case recErr != nil:
+		return st, recErr
+	}
+	toIssue := 0
+	for _, d := range rec.Decisions {
+		if d.Action == ActionIssue {
+			toIssue++
+		}
+	}
+	switch {
+	case len(st.Results) >= toIssue && len(st.Review) > 0 && len(st.Results) > 0:
+		st.State = "partly_issued"
+	case len(st.Results) >= toIssue && len(st.Review) > 0:
+		st.State = "review"
+	case len(st.Results) >= toIssue && toIssue > 0:
+		st.State = "issued"
+	case toIssue == 0 && len(st.Review) == 0:
+		st.State = "kept"
+	}
+	return st, nil
+}
+
+func (in *Intake) getInput(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if !validInputKey(key) {
+		writeError(w, http.StatusNotFound, "not_found", "no such input")
+		return
+	}
+	st, err := in.Status(r.Context(), key)
+	if errors.Is(err, storage.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no such input")
+		return
+	}
+	if err != nil {
+		in.log.Error("input status failed", "input_key", key, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "storage temporarily unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+//go:embed web/upload.html
+var uploadPage string
+
+func (in *Intake) page(w http.ResponseWriter, r *http.Request) {
+	t, err := template.New("upload").Parse(uploadPage)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "page template broken")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
+	if err := t.Execute(w, struct{ MaxMB int64 }{in.MaxFileBytes >> 20}); err != nil {
+		in.log.Error("render upload page", "err", err)
+	}
+}
+
+func readSmallField(p *multipart.Part) string {
+	b, _ := io.ReadAll(io.LimitReader(p, 256))
+	return strings.TrimSpace(string(b))
+}
+
+// cleanName keeps only the base name of an uploaded file, bounded to 200
+// bytes on a rune boundary, so it never becomes a path or breaks a log line.
+func cleanName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	for len(name) > 200 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" || name == "." || name == "/" {
+		name = "unnamed"
+	}
+	return name
+}
+
+func newBatchID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]map[string]string{"error": {"code": code, "message": msg}})
+}

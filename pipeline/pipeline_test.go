@@ -1,0 +1,360 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"sohoa/ocr"
+	"sohoa/storage"
+	"sohoa/storage/mem"
+)
+
+// fixture is a synthetic two-document dossier (application form + result)
+// with perfectly recognised text.
+type fixture struct {
+	Pages []struct {
+		Number int    `json:"number"`
+		Text   string `json:"text"`
+	} `json:"pages"`
+	HolderID string `json:"holder_personal_id"`
+}
+
+func loadFixture(t *testing.T) ([]ocr.Page, string) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/dossier.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f fixture
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	var pages []ocr.Page
+	for _, p := range f.Pages {
+		pg := ocr.Page{Number: p.Number, Text: p.Text, Confidence: 0.95, Width: 1654, Height: 2339, DPI: 200}
+		for li, line := range strings.Split(p.Text, "\n") {
+			x := 100
+			for _, w := range strings.Fields(line) {
+				pg.Words = append(pg.Words, ocr.Word{Text: w, Conf: 0.95, Line: li,
+					Box: image.Rect(x, 100+li*40, x+20*len([]rune(w)), 130+li*40)})
+				x += 20*len([]rune(w)) + 15
+			}
+		}
+		pages = append(pages, pg)
+	}
+	return pages, f.HolderID
+}
+
+type fakeRecognizer struct {
+	pages []ocr.Page
+	err   error
+	calls int
+	mu    sync.Mutex
+}
+
+func (f *fakeRecognizer) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	if f.err != nil {
+		return nil, nil, f.err
+	}
+	var imgs []ocr.PageImage
+	for _, p := range f.pages {
+		imgs = append(imgs, ocr.PageImage{Number: p.Number, Data: []byte(fmt.Sprintf("png-bytes-of-page-%d", p.Number)), Format: "png", DPI: 200})
+	}
+	return f.pages, imgs, nil
+}
+
+type fakeIssuer struct {
+	reqs []IssueRequest
+}
+
+func (f *fakeIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
+	f.reqs = append(f.reqs, req)
+	return Issued{PDF: []byte("%PDF-1.7 signed " + req.ResultCode), PAdESLevel: "B-B", SigningTime: time.Unix(1_700_000_000, 0)}, nil
+}
+
+type fakeQueue struct {
+	mu    sync.Mutex
+	tasks map[string]*asynq.Task
+	down  bool
+}
+
+func (q *fakeQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.down {
+		return nil, errors.New("dial tcp 127.0.0.1:16379: connection refused")
+	}
+	if q.tasks == nil {
+		q.tasks = map[string]*asynq.Task{}
+	}
+	id := taskID(t)
+	if _, ok := q.tasks[id]; ok {
+		return nil, asynq.ErrTaskIDConflict
+	}
+	q.tasks[id] = t
+	return &asynq.TaskInfo{ID: id}, nil
+}
+
+// taskID recomputes the ID our constructors give a task.
+func taskID(t *asynq.Task) string {
+	switch t.Type() {
+	case TypeOCR:
+		var p OCRPayload
+		_ = json.Unmarshal(t.Payload(), &p)
+		return "ocr:" + p.InputKey
+	default:
+		var p IssuePayload
+		_ = json.Unmarshal(t.Payload(), &p)
+		return fmt.Sprintf("issue:%s:%d", p.InputKey, p.Doc)
+	}
+}
+
+func (q *fakeQueue) ofType(typ string) []*asynq.Task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*asynq.Task
+	for _, t := range q.tasks {
+		if t.Type() == typ {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func testKeys() storage.Keys {
+	k := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+	return storage.Keys{IndexKeys: map[string][]byte{"k1": k(1)}, IndexKID: "k1", SealKeys: map[string][]byte{"s1": k(2)}, SealKID: "s1"}
+}
+
+type harness struct {
+	repo   *storage.Repository
+	bucket *mem.Bucket
+	rec    *fakeRecognizer
+	iss    *fakeIssuer
+	queue  *fakeQueue
+	pipe   *Pipeline
+	intake *Intake
+	holder string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	pages, holder := loadFixture(t)
+	b := mem.New()
+	repo, err := storage.New(b, storage.Options{Keys: testKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layouts, err := ocr.DefaultLayouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{repo: repo, bucket: b, rec: &fakeRecognizer{pages: pages}, iss: &fakeIssuer{}, queue: &fakeQueue{}, holder: holder}
+	h.pipe, err = New(Options{Repo: repo, Recognizer: h.rec, Layouts: layouts, Issuer: h.iss, Queue: h.queue, AgencyCode: "000.00.31.H29", AgencyName: "UBND test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.intake = NewIntake(repo, h.queue, "000.00.31.H29", nil)
+	return h
+}
+
+// runAll drains the fake queue through the real handlers, as a worker would.
+func (h *harness) runAll(t *testing.T) {
+	t.Helper()
+	mux := h.pipe.Mux()
+	done := map[string]bool{}
+	for round := 0; round < 10; round++ {
+		progressed := false
+		for _, typ := range []string{TypeOCR, TypeIssue} {
+			for _, task := range h.queue.ofType(typ) {
+				id := taskID(task)
+				if done[id] {
+					continue
+				}
+				done[id] = true
+				progressed = true
+				if err := mux.ProcessTask(context.Background(), task); err != nil && !errors.Is(err, asynq.SkipRetry) {
+					t.Fatalf("task %s: %v", id, err)
+				}
+			}
+		}
+		if !progressed {
+			return
+		}
+	}
+}
+
+func TestPipelineIssuesResultAndKeepsForm(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sub, err := h.intake.Submit(ctx, []byte("scan bytes"), storage.IntakeMeta{Name: "ho_so.pdf", Source: SourceCounter, ProcedureCode: "1.004873"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Status != StatusQueued || !validInputKey(sub.InputKey) || !storage.ValidDossierCode(sub.DossierCode) {
+		t.Fatalf("submission = %+v", sub)
+	}
+	h.runAll(t)
+
+	var rec Record
+	if err := h.repo.GetJSON(ctx, storage.RecordKey(sub.InputKey), &rec); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, d := range rec.Decisions {
+		actions = append(actions, rec.Result.Documents[d.Doc].DocType+"="+d.Action)
+	}
+	if got, want := strings.Join(actions, ","), "to-khai=keep,xac-nhan-hon-nhan=issue"; got != want {
+		t.Fatalf("decisions = %s, want %s (review reasons: %+v)", got, want, rec.Decisions)
+	}
+	if len(h.iss.reqs) != 1 {
+		t.Fatalf("issuer called %d times, want 1", len(h.iss.reqs))
+	}
+	code := sub.DossierCode + "-KQ1"
+	if h.iss.reqs[0].ResultCode != code {
+		t.Errorf("result code = %s, want %s", h.iss.reqs[0].ResultCode, code)
+	}
+	m, err := h.repo.Get(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DocType != "xac-nhan-hon-nhan" || m.InputKey != sub.InputKey || m.IssuedAt.IsZero() {
+		t.Errorf("manifest = %+v", m)
+	}
+	hits, err := h.repo.Search(ctx, storage.Query{IDType: "CCCD", ID: h.holder, IncludeHistory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 1 || hits[0].ResultCode != code {
+		t.Fatalf("search = %+v, want one hit %s", hits, code)
+	}
+	st, err := h.intake.Status(ctx, sub.InputKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "issued" || len(st.Results) != 1 {
+		t.Errorf("status = %+v, want issued with one result", st)
+	}
+
+	// No key anywhere carries the holder's ID.
+	err = h.bucket.List(ctx, "", func(oi storage.ObjectInfo) error {
+		if strings.Contains(oi.Key, h.holder) {
+			t.Errorf("key %s contains the holder ID", oi.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPipelineIsIdempotent(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sub, err := h.intake.Submit(ctx, []byte("scan bytes"), storage.IntakeMeta{Name: "a.pdf", Source: SourceCounter, ProcedureCode: "1.004873"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runAll(t)
+	// Redelivery of both stages, as asynq may do after a lost lease.
+	if err := h.pipe.OCR(ctx, sub.InputKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.pipe.IssueDocument(ctx, sub.InputKey, 1); err != nil {
+		t.Fatal(err)
+	}
+	if h.rec.calls != 1 {
+		t.Errorf("recognizer ran %d times, want 1", h.rec.calls)
+	}
+	if len(h.iss.reqs) != 1 {
+		t.Errorf("issuer ran %d times, want 1", len(h.iss.reqs))
+	}
+	again, err := h.intake.Submit(ctx, []byte("scan bytes"), storage.IntakeMeta{Name: "a-again.pdf", Source: SourceCounter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.InputKey != sub.InputKey || again.DossierCode != sub.DossierCode || again.Status != StatusAlreadyQueued {
+		t.Errorf("re-upload = %+v, want same key and dossier, already queued (first %+v)", again, sub)
+	}
+}
+
+func TestPipelineQuarantinesBadInput(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	empty, err := h.intake.Submit(ctx, nil, storage.IntakeMeta{Name: "empty.pdf", Source: SourceCounter})
+	if err != nil || empty.Status != StatusRejected || !strings.Contains(empty.Error, "empty.pdf") {
+		t.Fatalf("empty upload = %+v, %v; want rejected naming the file", empty, err)
+	}
+	h.rec.err = fmt.Errorf("zero_pages.tif: first IFD offset is 0: %w", ocr.ErrEmpty)
+	sub, err := h.intake.Submit(ctx, []byte("II*\x00\x00\x00\x00\x00"), storage.IntakeMeta{Name: "zero_pages.tif", Source: SourceCounter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := h.queue.ofType(TypeOCR)[0]
+	err = h.pipe.Mux().ProcessTask(ctx, task)
+	if !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("handler error = %v, want SkipRetry", err)
+	}
+	var q QuarantineItem
+	if err := h.repo.GetJSON(ctx, storage.QuarantineKey(sub.InputKey), &q); err != nil {
+		t.Fatal(err)
+	}
+	if q.Code != CodeEmpty || q.File != "zero_pages.tif" || !strings.Contains(q.Error, "zero_pages.tif") {
+		t.Errorf("quarantine = %+v", q)
+	}
+	// The original bytes stay where they were.
+	if _, _, err := h.repo.Intake(ctx, sub.InputKey); err != nil {
+		t.Errorf("intake after quarantine: %v", err)
+	}
+	st, err := h.intake.Status(ctx, sub.InputKey)
+	if err != nil || st.State != "quarantined" {
+		t.Errorf("status = %+v, %v; want quarantined", st, err)
+	}
+	// A transient failure is retried, not quarantined.
+	h2 := newHarness(t)
+	h2.rec.err = errors.New("ocr child: connection reset")
+	sub2, _ := h2.intake.Submit(ctx, []byte("x"), storage.IntakeMeta{Name: "b.jpg", Source: SourceCounter})
+	err = h2.pipe.Mux().ProcessTask(ctx, h2.queue.ofType(TypeOCR)[0])
+	if err == nil || errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("transient error = %v, want a retryable error", err)
+	}
+	if ok, _ := h2.repo.Exists(ctx, storage.QuarantineKey(sub2.InputKey)); ok {
+		t.Error("transient failure was quarantined")
+	}
+}
+
+func TestSubmitWhenQueueDown(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.queue.down = true
+	sub, err := h.intake.Submit(ctx, []byte("scan"), storage.IntakeMeta{Name: "c.png", Source: SourceCounter, ProcedureCode: "1.004873"})
+	if err == nil || sub.Status != StatusStoredNotQueued {
+		t.Fatalf("submit with queue down = %+v, %v; want stored_not_queued and an error", sub, err)
+	}
+	if _, _, err := h.repo.Intake(ctx, sub.InputKey); err != nil {
+		t.Fatalf("intake not stored before answering: %v", err)
+	}
+	h.queue.down = false
+	n, err := Reconcile(ctx, h.repo, h.queue)
+	if err != nil || n != 1 {
+		t.Fatalf("reconcile = %d, %v; want 1", n, err)
+	}
+	h.runAll(t)
+	if n, _ := Reconcile(ctx, h.repo, h.queue); n != 0 {
+		t.Errorf("second reconcile requeued %d, want 0", n)
+	}
+}
