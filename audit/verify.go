@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"sohoa/storage"
@@ -44,7 +43,7 @@ func Verify(ctx context.Context, st Reader) (Report, error) {
 	rep := Report{LastHash: GenesisHash}
 	err := Scan(ctx, st, func(batch string, recs []Record) error {
 		rep.Batches++
-		first, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(batch, storage.AuditPrefix()), batchSuffix), 10, 64)
+		first, err := storage.ParseAuditKey(batch)
 		if err != nil {
 			return &BreakError{Batch: batch, Reason: "batch name is not a sequence number"}
 		}

@@ -47,7 +47,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestDecodePayload(t *testing.T) {
-	key := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	key := storage.InputKeyOf([]byte("scan"))
 	tests := []struct {
 		name    string
 		in      string
@@ -58,7 +58,8 @@ func TestDecodePayload(t *testing.T) {
 		{"issue ok", `{"input_key":"` + key + `","doc":2}`, &IssuePayload{}, false},
 		{"unknown field", `{"input_key":"` + key + `","x":1}`, &OCRPayload{}, true},
 		{"short key", `{"input_key":"abc"}`, &OCRPayload{}, true},
-		{"path in key", `{"input_key":"../../etc/passwd0123456789abcdef0123456789abcdef0123456789abc"}`, &OCRPayload{}, true},
+		{"path in key", `{"input_key":"../../etc/passwd234567abcdefghijklmnopqrstuvwxyz234567abc"}`, &OCRPayload{}, true},
+		{"hex key", `{"input_key":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`, &OCRPayload{}, true},
 		{"negative doc", `{"input_key":"` + key + `","doc":-1}`, &IssuePayload{}, true},
 		{"not json", `nope`, &OCRPayload{}, true},
 	}
@@ -73,7 +74,7 @@ func TestDecodePayload(t *testing.T) {
 }
 
 func FuzzDecodePayload(f *testing.F) {
-	f.Add([]byte(`{"input_key":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","doc":1}`))
+	f.Add([]byte(`{"input_key":"` + storage.InputKeyOf([]byte("x")) + `","doc":1}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p IssuePayload

@@ -83,7 +83,7 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		sub.Status, sub.Error = StatusRejected, meta.Name+": empty file (0 bytes)"
 		return sub, nil
 	}
-	key := hexSHA256(data)
+	key := storage.InputKeyOf(data)
 	exists, err := in.repo.Exists(ctx, storage.IntakeMetaKey(key))
 	if err != nil {
 		return sub, fmt.Errorf("check intake %s: %w", meta.Name, err)

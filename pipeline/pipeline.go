@@ -421,13 +421,17 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		return errors.New("issue stage: no issuer configured")
 	}
 
+	srcSHA, err := storage.InputSHA256(inputKey)
+	if err != nil {
+		return Permanent(CodeBadPayload, err)
+	}
 	req := IssueRequest{
 		ResultCode:    resultCode,
 		DossierCode:   rec.Intake.DossierCode,
 		ProcedureCode: rec.Intake.ProcedureCode,
 		Origin:        originOf(rec.Intake.Source),
 		Document:      d,
-		SourceSHA256:  inputKey,
+		SourceSHA256:  srcSHA,
 		ConvertedAt:   rec.CreatedAt,
 	}
 	for _, n := range d.Pages {
@@ -510,7 +514,7 @@ func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req 
 		ScannedAt:            rec.CreatedAt,
 		Pages:                len(d.Pages),
 		DigitizingAgencyCode: p.o.AgencyCode,
-		SourceScanSHA256:     rec.InputKey,
+		SourceScanSHA256:     req.SourceSHA256,
 	}
 	for _, img := range req.Images {
 		if dpi := int(img.DPI + 0.5); dig.DPI == 0 || dpi < dig.DPI {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"sohoa/storage"
 )
 
 // Task types.
@@ -115,15 +117,5 @@ func decodePayload(b []byte, v any) error {
 	return nil
 }
 
-// validInputKey reports whether k is a lowercase hex SHA-256.
-func validInputKey(k string) bool {
-	if len(k) != 64 {
-		return false
-	}
-	for _, c := range k {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+// validInputKey reports whether k is an input key (storage.InputKeyOf).
+func validInputKey(k string) bool { return storage.ValidInputKey(k) }

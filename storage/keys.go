@@ -2,6 +2,7 @@ package storage
 
 import (
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -31,8 +32,43 @@ const (
 	manifestSuffix = ".manifest.json"
 )
 
-// IntakeKey is the uploaded scan, content-addressed: inputKey is the hex
-// SHA-256 of its bytes.
+// Hashes in keys are written in lowercase base32 (RFC 4648, no padding):
+// its only digits are 2–7, so a hash can never show a run of twelve digits
+// that reads like a citizen ID in a bucket listing, as hex often does.
+var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func keyHash(b []byte) string { return strings.ToLower(keyEncoding.EncodeToString(b)) }
+
+// InputKeyOf is the content address of an intake: base32 of the SHA-256 of
+// its bytes (52 characters).
+func InputKeyOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return keyHash(sum[:])
+}
+
+// ValidInputKey reports whether s has the shape InputKeyOf produces.
+func ValidInputKey(s string) bool {
+	if len(s) != 52 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// InputSHA256 is the hex SHA-256 of the intake named by inputKey.
+func InputSHA256(inputKey string) (string, error) {
+	b, err := keyEncoding.DecodeString(strings.ToUpper(inputKey))
+	if err != nil || len(b) != sha256.Size {
+		return "", fmt.Errorf("input key %q: %w", inputKey, ErrInvalid)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// IntakeKey is the uploaded scan, content-addressed by InputKeyOf.
 func IntakeKey(inputKey string) string { return prefixIntake + inputKey }
 
 // IntakeMetaKey holds the IntakeMeta written beside an intake object.
@@ -87,11 +123,18 @@ func EventKey(id string, seq int, status string) string {
 // fixed shape whatever the code contains.
 func CodeKey(resultCode string) string {
 	sum := sha256.Sum256([]byte(resultCode))
-	return prefixCodes + hex.EncodeToString(sum[:])
+	return prefixCodes + keyHash(sum[:])
 }
 
 // SHA256Key is the lookup from the signed PDF's SHA-256 (lowercase hex).
-func SHA256Key(sha256hex string) string { return prefixSHA256 + sha256hex }
+// An argument that is not hex is kept as is (and then matches nothing).
+func SHA256Key(sha256hex string) string {
+	b, err := hex.DecodeString(sha256hex)
+	if err != nil {
+		return prefixSHA256 + "invalid"
+	}
+	return prefixSHA256 + keyHash(b)
+}
 
 // InputsPrefix is the folder of results made from one intake.
 func InputsPrefix(inputKey string) string { return prefixInputs + inputKey + "/" }
@@ -108,7 +151,23 @@ func IndexKey(kid, idHMAC, id string) string { return IndexPrefix(kid, idHMAC) +
 
 // AuditKey is audit batch seq. The number is zero-padded to 20 digits so
 // keys sort in sequence order.
-func AuditKey(seq uint64) string { return fmt.Sprintf("%s%020d.json", prefixAudit, seq) }
+func AuditKey(seq uint64) string {
+	return fmt.Sprintf("%s%08d/%06d-%06d.json", prefixAudit, seq/1e12, seq/1e6%1e6, seq%1e6)
+}
+
+// ParseAuditKey returns the sequence number of an AuditKey.
+func ParseAuditKey(key string) (uint64, error) {
+	var hi, mid, lo uint64
+	rest, ok := strings.CutPrefix(key, prefixAudit)
+	if ok {
+		_, err := fmt.Sscanf(rest, "%08d/%06d-%06d.json", &hi, &mid, &lo)
+		ok = err == nil && AuditKey(hi*1e12+mid*1e6+lo) == key
+	}
+	if !ok {
+		return 0, fmt.Errorf("audit key %q: %w", key, ErrInvalid)
+	}
+	return hi*1e12 + mid*1e6 + lo, nil
+}
 
 // AuditPrefix is the folder of audit batches.
 func AuditPrefix() string { return prefixAudit }

@@ -2,11 +2,14 @@ package storage
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,9 +36,9 @@ func golden(t *testing.T, name string, got []byte) {
 
 // TestKeyLayout pins every key shape in testdata/keys.golden.
 func TestKeyLayout(t *testing.T) {
-	in := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	in := InputKeyOf([]byte("test"))
 	id := "0198a1b2-c3d4-7e5f-8a6b-7c8d9e0fa1b2"
-	mac := "3b0c8ac703f828b04c6c197006d17218cc3c0d4d4e1e4dd6e6e7b8a3f6e1b0c1"
+	mac := indexHMAC(bytes.Repeat([]byte{1}, 32), "CCCD", "001199012345")
 	month := time.Date(2026, 1, 31, 20, 0, 0, 0, time.UTC) // 1 Feb in Vietnam
 	var b strings.Builder
 	for _, kv := range []struct{ name, key string }{
@@ -49,7 +52,7 @@ func TestKeyLayout(t *testing.T) {
 		{"ResultManifestKey", ResultManifestKey("000.00.31.H29", month, id)},
 		{"EventKey", EventKey(id, 7, StatusRevoked)},
 		{"CodeKey", CodeKey("000.00.31.H29-250718-0042-KQ1")},
-		{"SHA256Key", SHA256Key(in)},
+		{"SHA256Key", SHA256Key("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")},
 		{"InputKey", InputKey(in, id)},
 		{"IndexKey", IndexKey("k1", mac, id)},
 		{"AuditKey", AuditKey(42)},
@@ -61,6 +64,39 @@ func TestKeyLayout(t *testing.T) {
 		fmt.Fprintf(&b, "%-18s %s\n", kv.name, kv.key)
 	}
 	golden(t, "keys.golden", []byte(b.String()))
+}
+
+// TestKeysHaveNoLongDigitRuns: whatever the hashes, no key shows a run of
+// twelve digits, so a bucket listing never looks like it leaks an ID.
+func TestKeysHaveNoLongDigitRuns(t *testing.T) {
+	run := regexp.MustCompile(`[0-9]{12}`)
+	for i := 0; i < 2000; i++ {
+		data := []byte(fmt.Sprint("scan-", i))
+		in := InputKeyOf(data)
+		sum := sha256.Sum256(data)
+		for _, k := range []string{
+			IntakeKey(in), SHA256Key(hex.EncodeToString(sum[:])), CodeKey(fmt.Sprint("000.00.31.H29-250718-0042-KQ", i)),
+			IndexKey("k1", indexHMAC(sum[:], "CCCD", fmt.Sprintf("%012d", i)), "0198a1b2-c3d4-7e5f-8a6b-7c8d9e0fa1b2"),
+			AuditKey(uint64(i) * 999_999_937),
+		} {
+			if run.MatchString(k) {
+				t.Fatalf("key %s has a 12-digit run", k)
+			}
+		}
+		seq := uint64(i) * 999_999_937
+		if got, err := ParseAuditKey(AuditKey(seq)); err != nil || got != seq {
+			t.Fatalf("ParseAuditKey(AuditKey(%d)) = %d, %v", seq, got, err)
+		}
+	}
+	if _, err := ParseAuditKey("audit/00000000000000000042.json"); err == nil {
+		t.Error("ParseAuditKey accepted a key of another shape")
+	}
+	if got, want := InputKeyOf([]byte("test")), "t6dnbamijr6wlgrp5kqmkwwqcwr36ty3fmfyelgrlvwblmhqbiea"; got != want || !ValidInputKey(got) {
+		t.Errorf("InputKeyOf = %s, want %s", got, want)
+	}
+	if h, err := InputSHA256(InputKeyOf([]byte("test"))); err != nil || h != "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" {
+		t.Errorf("InputSHA256 = %s, %v", h, err)
+	}
 }
 
 func TestCheckKey(t *testing.T) {

@@ -138,8 +138,8 @@ func (m Manifest) check() error {
 		return bad("issued_at is required")
 	case m.ValidUntil != nil && m.ValidUntil.Before(m.Effective()):
 		return bad("valid_until %s is before effective_from %s", m.ValidUntil, m.Effective())
-	case m.InputKey != "" && !isHex64(m.InputKey):
-		return bad("input_key is not a hex SHA-256")
+	case m.InputKey != "" && !ValidInputKey(m.InputKey):
+		return bad("input_key is malformed")
 	}
 	switch m.Origin {
 	case OriginBornDigital:

@@ -154,7 +154,7 @@ func (r *Repository) PutIntake(ctx context.Context, data []byte, meta IntakeMeta
 	default:
 		return "", fmt.Errorf("put intake: source %q: want counter or backfill: %w", meta.Source, ErrInvalid)
 	}
-	inputKey := sumHex(data)
+	inputKey := InputKeyOf(data)
 	if meta.UploadedAt.IsZero() {
 		meta.UploadedAt = r.now()
 	}
@@ -171,8 +171,8 @@ func (r *Repository) PutIntake(ctx context.Context, data []byte, meta IntakeMeta
 // Intake returns an uploaded scan and its meta. A scan whose meta write was
 // interrupted comes back with a meta that has only Size set.
 func (r *Repository) Intake(ctx context.Context, inputKey string) ([]byte, IntakeMeta, error) {
-	if !isHex64(inputKey) {
-		return nil, IntakeMeta{}, fmt.Errorf("intake: input key is not a hex SHA-256: %w", ErrInvalid)
+	if !ValidInputKey(inputKey) {
+		return nil, IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", ErrInvalid)
 	}
 	data, _, err := r.b.Get(ctx, IntakeKey(inputKey))
 	if err != nil {
@@ -416,8 +416,8 @@ func (r *Repository) BySHA256(ctx context.Context, sha256hex string) (Manifest, 
 // ByInputKey returns the manifests of the results made from one intake,
 // ordered by result code. None is an empty slice and nil.
 func (r *Repository) ByInputKey(ctx context.Context, inputKey string) ([]Manifest, error) {
-	if !isHex64(inputKey) {
-		return nil, fmt.Errorf("by input key: not a hex SHA-256: %w", ErrInvalid)
+	if !ValidInputKey(inputKey) {
+		return nil, fmt.Errorf("by input key: malformed input key: %w", ErrInvalid)
 	}
 	var keys []string
 	if err := r.b.List(ctx, InputsPrefix(inputKey), func(o ObjectInfo) error {

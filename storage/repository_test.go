@@ -53,7 +53,7 @@ func TestFileAndLookups(t *testing.T) {
 	r, b := newRepo(t)
 	ctx := t.Context()
 	req := storagetest.Result(42, 1, day)
-	req.Manifest.InputKey = strings.Repeat("0f", 32)
+	req.Manifest.InputKey = storage.InputKeyOf([]byte("the scan"))
 	m := file(t, r, req)
 
 	if m.ID == "" || m.SchemaVersion != storage.SchemaVersion || m.File.Size != int64(len(req.PDF)) || m.Holder.KID != "k1" {
@@ -502,8 +502,11 @@ func TestIntake(t *testing.T) {
 	if _, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Source: "fax"}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("unknown source error = %v, want ErrInvalid", err)
 	}
-	if _, _, err := r.Intake(ctx, strings.Repeat("0", 64)); !errors.Is(err, storage.ErrNotFound) {
+	if _, _, err := r.Intake(ctx, storage.InputKeyOf([]byte("never uploaded"))); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("missing intake error = %v, want ErrNotFound", err)
+	}
+	if _, _, err := r.Intake(ctx, strings.Repeat("0", 64)); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("hex intake key error = %v, want ErrInvalid", err)
 	}
 }
 

@@ -137,14 +137,14 @@ func NormalizeHolderID(idType, id string) (string, string, error) {
 	return idType, id, nil
 }
 
-// indexHMAC is HMAC-SHA256(key, idType‖0x00‖id) in lowercase hex, over the
+// indexHMAC is HMAC-SHA256(key, idType‖0x00‖id) in key base32, over the
 // normalised type and ID.
 func indexHMAC(key []byte, idType, id string) string {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(idType))
 	mac.Write([]byte{0})
 	mac.Write([]byte(id))
-	return hex.EncodeToString(mac.Sum(nil))
+	return keyHash(mac.Sum(nil))
 }
 
 // Envelope is AES-256-GCM ciphertext with the kid of the key that sealed it.
