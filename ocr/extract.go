@@ -139,16 +139,18 @@ func classifyLines(lines []textLine, ls *Layouts) (string, int) {
 	return bestType, bestLine
 }
 
-// Label-based classification bars: the share of a layout's labelled
-// fields found on the page, and the lead over the runner-up.
+// Label-based classification bars: the share of a layout's distinctive
+// labels (printed by no other layout) found on the page, and how many.
 const (
-	bodyCoverageMin = 0.75
-	bodyMarginMin   = 0.15
+	bodyCoverageMin = 0.6
+	bodyDistinctMin = 3 // or all of them when a layout has fewer
 )
 
 // classifyByLabels classifies a page whose title was not recognised from
-// the labels it prints. Only result layouts take part, and the best must
-// cover most of its labels and clearly beat the others; otherwise "".
+// the labels it prints. Only labels no other layout uses count, so a page
+// of an unseen type that shares the common personal labels (name, birth
+// date, ID) stays unknown. Application forms do not take part. "" when no
+// result layout is clearly present.
 func classifyByLabels(lines []textLine, ls *Layouts) string {
 	found := map[string]bool{}
 	for i, line := range lines {
@@ -158,7 +160,19 @@ func classifyByLabels(lines []textLine, ls *Layouts) string {
 			}
 		}
 	}
-	best, bestCov, second := "", 0.0, 0.0
+	owners := map[string]int{} // label key -> number of layouts using it
+	for _, t := range ls.order {
+		seen := map[string]bool{}
+		for _, f := range ls.byType[t].Fields {
+			for _, k := range f.folded {
+				if !seen[k] {
+					seen[k] = true
+					owners[k]++
+				}
+			}
+		}
+	}
+	best := ""
 	for _, t := range ls.order {
 		l := ls.byType[t]
 		if l.Application {
@@ -166,45 +180,75 @@ func classifyByLabels(lines []textLine, ls *Layouts) string {
 		}
 		total, hit := 0, 0
 		for _, f := range l.Fields {
-			if f.Source != sourceLabel {
+			distinct := false
+			for _, k := range f.folded {
+				if owners[k] == 1 {
+					distinct = true
+				}
+			}
+			if f.Source != sourceLabel || !distinct {
 				continue
 			}
 			total++
 			for _, k := range f.folded {
-				if found[k] {
+				if found[k] && owners[k] == 1 {
 					hit++
 					break
 				}
 			}
 		}
-		if total == 0 {
+		if total == 0 || hit < min(bodyDistinctMin, total) || float64(hit) < bodyCoverageMin*float64(total) {
 			continue
 		}
-		cov := float64(hit) / float64(total)
-		switch {
-		case cov > bestCov:
-			best, bestCov, second = t, cov, bestCov
-		case cov > second:
-			second = cov
+		if best != "" {
+			return "" // two layouts fit: ambiguous
 		}
+		best = t
 	}
-	if bestCov >= bodyCoverageMin && bestCov-second >= bodyMarginMin {
-		return best
-	}
-	return ""
+	return best
 }
 
 // titleScore compares a folded line with a folded title, whole or as a
-// word prefix.
+// word prefix. Titles are printed large and read well, so the tolerance is
+// tighter than for labels (one edit per ten characters), and numbers must
+// agree exactly: "PHIẾU LÝ LỊCH TƯ PHÁP SỐ 2" is another document than "SỐ 1".
 func titleScore(key, title string, prefix bool) float64 {
-	if !prefix {
-		return fuzzyScore(key, title)
+	if prefix {
+		kw, tw := strings.Fields(key), strings.Fields(title)
+		if len(kw) < len(tw) {
+			return 0
+		}
+		key = strings.Join(kw[:len(tw)], " ")
 	}
-	kw, tw := strings.Fields(key), strings.Fields(title)
-	if len(kw) < len(tw) {
+	if digitsOf(key) != digitsOf(title) {
 		return 0
 	}
-	return fuzzyScore(strings.Join(kw[:len(tw)], " "), title)
+	if key == title {
+		return 1
+	}
+	tol := len(title) / 10
+	if tol == 0 {
+		return 0
+	}
+	if diff := len(key) - len(title); diff > tol || -diff > tol {
+		return 0
+	}
+	d := editDistance(key, title)
+	if d > tol {
+		return 0
+	}
+	return 1 - 0.5*float64(d)/float64(tol+1)
+}
+
+// digitsOf returns the digits of s in order.
+func digitsOf(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // startsNewDocument reports whether a page without a known title still
@@ -323,10 +367,19 @@ func (ls *Layouts) parseSegment(lineIdx, segIdx int, seg textSegment, lastSeg bo
 	for _, c := range colons {
 		if cur == nil {
 			cand := ws[prevEnd : c+1]
-			if len(cand) > maxLabelWords {
-				return items
+			key, sc := "", 0.0
+			if len(cand) <= maxLabelWords {
+				key, sc = ls.matchLabel(foldWords(cand))
 			}
-			key, sc := ls.matchLabel(foldWords(cand))
+			if sc == 0 {
+				// Debris before the label (a stamp over the line): the
+				// label is the longest known suffix before the colon.
+				if n, k, s := ls.suffixLabel(ws, prevEnd, c); n > 0 {
+					key, sc = k, s
+				} else if len(cand) > maxLabelWords {
+					return items
+				}
+			}
 			cur = &labelItem{line: lineIdx, seg: segIdx, key: key, score: sc}
 			if sc == 0 {
 				cur.key = ""
@@ -335,14 +388,7 @@ func (ls *Layouts) parseSegment(lineIdx, segIdx int, seg textSegment, lastSeg bo
 			continue
 		}
 		// A later colon: the label is the last n words before it.
-		bestN, bestKey, bestScore := 0, "", 0.0
-		for n := 1; n <= min(maxLabelWords, c-prevEnd+1); n++ {
-			cand := ws[c-n+1 : c+1]
-			// Skip candidates starting with a numbering token ("3. Giới tính").
-			if key, sc := ls.matchLabel(foldWords(cand)); sc > bestScore || (sc == bestScore && sc > 0 && n > bestN) {
-				bestN, bestKey, bestScore = n, key, sc
-			}
-		}
+		bestN, bestKey, bestScore := ls.suffixLabel(ws, prevEnd, c)
 		if bestScore == 0 {
 			continue // a colon inside the value
 		}
@@ -358,6 +404,18 @@ func (ls *Layouts) parseSegment(lineIdx, segIdx int, seg textSegment, lastSeg bo
 		items = append(items, *cur)
 	}
 	return items
+}
+
+// suffixLabel finds the known label made of the last n words before the
+// colon word at c (not reaching before lo). It returns n = 0 when none.
+func (ls *Layouts) suffixLabel(ws []Word, lo, c int) (int, string, float64) {
+	bestN, bestKey, bestScore := 0, "", 0.0
+	for n := 1; n <= min(maxLabelWords, c-lo+1); n++ {
+		if key, sc := ls.matchLabel(foldWords(ws[c-n+1 : c+1])); sc > bestScore || (sc == bestScore && sc > 0 && n > bestN) {
+			bestN, bestKey, bestScore = n, key, sc
+		}
+	}
+	return bestN, bestKey, bestScore
 }
 
 // trimNumbering drops a trailing item number ("… 1989 3.") from a value.

@@ -22,17 +22,6 @@ func (s textSegment) text() string {
 	return strings.Join(parts, " ")
 }
 
-func (s textSegment) conf() float64 {
-	if len(s.words) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, w := range s.words {
-		sum += w.Conf
-	}
-	return sum / float64(len(s.words))
-}
-
 // textLine is one recognised line of a page, split into segments.
 type textLine struct {
 	page  int // 1-based page number
@@ -50,15 +39,6 @@ func (l textLine) text() string {
 
 // geometric reports whether segment positions are known.
 func (l textLine) geometric() bool { return l.width > 0 && len(l.segs) > 0 && l.segs[0].x0 >= 0 }
-
-// rightColumn reports whether a segment lies in the right half of the page.
-func (l textLine) rightColumn(i int) bool {
-	if !l.geometric() {
-		return false
-	}
-	s := l.segs[i]
-	return float64(s.x0+s.x1)/2 > 0.5*float64(l.width)
-}
 
 // leftColumn reports whether a segment starts in the left part of the page.
 func (l textLine) leftColumn(i int) bool {
@@ -166,12 +146,15 @@ func pageLines(p Page) []textLine {
 func yCentre(w Word) float64 { return float64(w.Box.Min.Y+w.Box.Max.Y) / 2 }
 func xCentre(w Word) float64 { return float64(w.Box.Min.X+w.Box.Max.X) / 2 }
 
-// overlapsX reports whether two word runs overlap horizontally (then they
-// are different lines, not two columns of one line).
+// overlapsX reports whether two word runs overlap horizontally by more
+// than a third of the narrower word (then they are different lines, not
+// two parts of one line). Small overlaps come from inflated boxes of words
+// under stamps.
 func overlapsX(a, b []Word) bool {
 	for _, wa := range a {
 		for _, wb := range b {
-			if wa.Box.Min.X < wb.Box.Max.X && wb.Box.Min.X < wa.Box.Max.X {
+			ov := min(wa.Box.Max.X, wb.Box.Max.X) - max(wa.Box.Min.X, wb.Box.Min.X)
+			if ov > 0 && 3*ov > min(wa.Box.Dx(), wb.Box.Dx()) {
 				return true
 			}
 		}

@@ -193,6 +193,37 @@ func TestExtractDossierSegmentation(t *testing.T) {
 			t.Errorf("unseen: got %s review %v holder %q, want unknown true 040050000111", d.DocType, d.NeedsReview, d.HolderPersonalID)
 		}
 	})
+	t.Run("near-miss titles are unknown", func(t *testing.T) {
+		for _, title := range []string{"PHIẾU LÝ LỊCH TƯ PHÁP SỐ 2", "TRÍCH LỤC KẾT HÔN", "GIẤY KHAI TỬ", "GIẤY CHỨNG NHẬN ĐĂNG KÝ DOANH NGHIỆP"} {
+			lines := append([]string(nil), unseen...)
+			lines[2] = title
+			docs := Extract([]Page{textPage(1, lines...)}, ls)
+			if len(docs) != 1 || docs[0].DocType != DocTypeUnknown {
+				t.Errorf("%s: got %s, want unknown", title, docs[0].DocType)
+			}
+		}
+	})
+	t.Run("untitled page with common labels only is unknown", func(t *testing.T) {
+		lines := []string{
+			"CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+			"Họ, chữ đệm, tên: NGÔ VĂN AN",
+			"Ngày, tháng, năm sinh: 01/01/1950   Giới tính: Nam",
+			"Dân tộc: Kinh   Quốc tịch: Việt Nam",
+			"Số định danh cá nhân: 040050000111",
+			"Nơi cư trú: Xóm 1, xã A, huyện B, tỉnh C",
+		}
+		docs := Extract([]Page{textPage(1, lines...)}, ls)
+		if len(docs) != 1 || docs[0].DocType != DocTypeUnknown || docs[0].HolderPersonalID != "040050000111" {
+			t.Errorf("got %s holder %q, want unknown with the labelled ID", docs[0].DocType, docs[0].HolderPersonalID)
+		}
+	})
+	t.Run("untitled page with distinctive labels is classified for review", func(t *testing.T) {
+		lines := append([]string{"CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"}, cuTruLines[4:]...)
+		docs := Extract([]Page{textPage(1, lines...)}, ls)
+		if len(docs) != 1 || docs[0].DocType != "cu-tru" || !contains(docs[0].ReviewReasons, reasonNoTitle) {
+			t.Errorf("got %s %v, want cu-tru with %s", docs[0].DocType, docs[0].ReviewReasons, reasonNoTitle)
+		}
+	})
 	t.Run("continuation page", func(t *testing.T) {
 		docs := Extract([]Page{textPage(1, cuTruLines[:9]...), textPage(2, cuTruLines[9:]...)}, ls)
 		if len(docs) != 1 || !reflect.DeepEqual(docs[0].Pages, []int{1, 2}) {
@@ -259,7 +290,9 @@ func TestExtractDeterministic(t *testing.T) {
 }
 
 func FuzzExtract(f *testing.F) {
-	f.Add(strings.Join(cuTruLines, "\n"), 3)
+	// Small seeds keep the fuzzer's minimisation cheap (each run parses
+	// every line against every label).
+	f.Add(strings.Join(cuTruLines[3:8], "\n"), 2)
 	f.Add("TỜ KHAI\nSố định danh cá nhân: 0O1 2\n: : :\nHọ và tên:", 1)
 	f.Add("Số:\nngày 99 tháng 99 năm 9999\nKT.", 2)
 	f.Add("\xff\xfe:\n   \n1.", 0)

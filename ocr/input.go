@@ -19,7 +19,7 @@ import (
 )
 
 // Limits bound what Open accepts. Every check runs on header data before any
-// pixel is decoded.
+// pixel is decoded. A zero field means no limit.
 type Limits struct {
 	MaxBytes       int64 // size of the whole file
 	MaxPixels      int64 // pixels of one page image (width × height)

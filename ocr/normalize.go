@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -91,9 +92,14 @@ func fuzzyScore(got, want string) float64 {
 	if got == want {
 		return 1
 	}
-	n := len([]rune(want))
+	n := utf8.RuneCountInString(want)
 	tol := fuzzyTolerance(n)
 	if tol == 0 {
+		return 0
+	}
+	// The length difference bounds the distance from below: skip the
+	// quadratic computation for strings that cannot match.
+	if diff := utf8.RuneCountInString(got) - n; diff > tol || -diff > tol {
 		return 0
 	}
 	d := editDistance(got, want)
@@ -154,10 +160,37 @@ func hasAlnum(s string) bool {
 	}) >= 0
 }
 
+// dropNameDebris removes trailing words that cannot belong to a printed
+// name: words with digits, and words starting with a lower-case letter
+// after a name printed in capitals (stamp text over the line: "LONG|pAN
+// 3A9)" → "LONG").
+func dropNameDebris(s string) string {
+	fs := strings.Fields(s)
+	if len(fs) == 0 {
+		return s
+	}
+	capitals := 0
+	for _, f := range fs {
+		if r, n := upperRatio(f); n > 0 && r == 1 {
+			capitals++
+		}
+	}
+	for len(fs) > 1 {
+		last := fs[len(fs)-1]
+		first, _ := utf8.DecodeRuneInString(last)
+		if strings.IndexFunc(last, unicode.IsDigit) >= 0 || (capitals*2 > len(fs) && unicode.IsLower(first)) {
+			fs = fs[:len(fs)-1]
+			continue
+		}
+		break
+	}
+	return strings.Join(fs, " ")
+}
+
 // normalizeName returns a person's name in upper case NFC, keeping only
 // letters, spaces and hyphens.
 func normalizeName(s string) string {
-	s = cleanValue(s)
+	s = dropNameDebris(cleanValue(strings.ReplaceAll(s, "|", " ")))
 	var b strings.Builder
 	for _, r := range s {
 		if unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) || r == ' ' || r == '-' {
@@ -409,8 +442,12 @@ func snapVocabulary(s string, vocab []string) (value string, changed, ok bool) {
 	best, bestD, ties := "", -1, 0
 	for _, v := range vocab {
 		fv := foldText(v)
+		tol := fuzzyTolerance(min(fl, len([]rune(fv))))
+		if diff := fl - len([]rune(fv)); diff > tol || -diff > tol {
+			continue
+		}
 		d := editDistance(f, fv)
-		if d > fuzzyTolerance(min(fl, len([]rune(fv)))) {
+		if d > tol {
 			continue
 		}
 		switch {

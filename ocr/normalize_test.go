@@ -82,6 +82,8 @@ func TestNormalizeName(t *testing.T) {
 		{" ĐẶNG MINH VINH. ", "ĐẶNG MINH VINH"},
 		{"Nguye\u0302\u0303n Văn A", "NGUYỄN VĂN A"}, // NFD input
 		{"TRẦN 2 VĂN", "TRẦN VĂN"},
+		{"LÊ THÀNH XUÂN LoNG|pAN 3A9)", "LÊ THÀNH XUÂN LONG"},
+		{"Lê Hữu Dũng", "LÊ HỮU DŨNG"},
 	}
 	for _, tt := range tests {
 		if got := normalizeName(tt.in); got != tt.want {

@@ -37,6 +37,8 @@ const (
 	FlagBlank = "blank"
 	// FlagLowOSD: orientation detection was not confident.
 	FlagLowOSD = "orientation-uncertain"
+	// FlagLowConfidence: the page's mean word confidence is low.
+	FlagLowConfidence = "low-confidence"
 	// FlagActiveContent: the source PDF carried scripts or actions; they
 	// were ignored (never executed) and only the page image was used.
 	FlagActiveContent = "active-content"

@@ -29,6 +29,11 @@ func Grayscale(img image.Image) *image.Gray {
 	return g
 }
 
+// Downscale shrinks g by an integer factor with box averaging.
+func Downscale(g *image.Gray, factor int) *image.Gray {
+	return downscaleGray(g, factor)
+}
+
 // downscaleGray shrinks g by an integer factor with box averaging.
 func downscaleGray(g *image.Gray, factor int) *image.Gray {
 	if factor <= 1 {

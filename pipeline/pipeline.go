@@ -65,6 +65,10 @@ type Options struct {
 	Issuer     Issuer
 	Queue      Enqueuer
 	Logger     *slog.Logger
+	// Procedures maps a document type to the administrative procedure
+	// (mã TTHC) whose result it is, for scans that arrive without one
+	// (backfill). A result with neither goes to review.
+	Procedures map[string]string
 	// AgencyCode is the converting agency (13-char mã đơn vị) used for
 	// dossier codes allocated here and for object keys.
 	AgencyCode string
@@ -291,7 +295,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	}
 	docs := ocr.Extract(pages, p.o.Layouts)
 	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
-	rec.Decisions = decide(pages, docs, p.o.Layouts, rec.Intake.DossierCode)
+	rec.Decisions = decide(pages, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
 	if err := p.o.Repo.PutJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
 		if !errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("write record: %w", err)
@@ -307,7 +311,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 // decide chooses, per document, whether it is issued, reviewed or kept.
 // Problems of the whole file (an unreadable page, no document at all) send
 // every document to review: a dossier is never silently shortened.
-func decide(pages []ocr.Page, docs []ocr.Document, ls *ocr.Layouts, dossierCode string) []Decision {
+func decide(pages []ocr.Page, docs []ocr.Document, ls *ocr.Layouts, in IntakeSummary, procedures map[string]string) []Decision {
 	var fileReasons []string
 	for _, pg := range pages {
 		for _, f := range pg.Flags {
@@ -345,11 +349,14 @@ func decide(pages []ocr.Page, docs []ocr.Document, ls *ocr.Layouts, dossierCode 
 		case d.HolderPersonalID == "":
 			dec.Action = ActionReview
 			dec.Reasons = []string{"holder_id_missing"}
+		case in.ProcedureCode == "" && procedures[d.DocType] == "":
+			dec.Action = ActionReview
+			dec.Reasons = []string{"procedure_code_unknown"}
 		default:
 			dec.Action = ActionIssue
 		}
-		if isResult && dossierCode != "" {
-			dec.ResultCode = fmt.Sprintf("%s-KQ%d", dossierCode, seq)
+		if isResult && in.DossierCode != "" {
+			dec.ResultCode = fmt.Sprintf("%s-KQ%d", in.DossierCode, seq)
 		}
 		out = append(out, dec)
 	}
@@ -428,7 +435,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	req := IssueRequest{
 		ResultCode:    resultCode,
 		DossierCode:   rec.Intake.DossierCode,
-		ProcedureCode: rec.Intake.ProcedureCode,
+		ProcedureCode: firstNonEmpty(rec.Intake.ProcedureCode, p.o.Procedures[d.DocType]),
 		Origin:        originOf(rec.Intake.Source),
 		Document:      d,
 		SourceSHA256:  srcSHA,
@@ -479,7 +486,7 @@ func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req 
 	m := storage.Manifest{
 		ResultCode:     code,
 		DossierCode:    rec.Intake.DossierCode,
-		ProcedureCode:  rec.Intake.ProcedureCode,
+		ProcedureCode:  req.ProcedureCode,
 		ResultSeq:      seq,
 		DocType:        d.DocType,
 		OriginalNumber: d.Fields["doc_number"].Value,

@@ -337,6 +337,33 @@ func TestPipelineQuarantinesBadInput(t *testing.T) {
 	}
 }
 
+func TestResultWithoutProcedureGoesToReview(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sub, err := h.intake.Submit(ctx, []byte("scan"), storage.IntakeMeta{Name: "d.jpg", Source: SourceBackfill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runAll(t)
+	if len(h.iss.reqs) != 0 {
+		t.Fatalf("issued %d results without a procedure code", len(h.iss.reqs))
+	}
+	st, err := h.intake.Status(ctx, sub.InputKey)
+	if err != nil || st.State != "review" || len(st.Review) != 1 || st.Review[0].Reasons[0] != "procedure_code_unknown" {
+		t.Fatalf("status = %+v, %v; want review for procedure_code_unknown", st, err)
+	}
+	// With the installation's mapping, the same backfilled scan is issued.
+	h2 := newHarness(t)
+	h2.pipe.o.Procedures = map[string]string{"xac-nhan-hon-nhan": "1.004873"}
+	if _, err := h2.intake.Submit(ctx, []byte("scan"), storage.IntakeMeta{Name: "d.jpg", Source: SourceBackfill}); err != nil {
+		t.Fatal(err)
+	}
+	h2.runAll(t)
+	if len(h2.iss.reqs) != 1 || h2.iss.reqs[0].ProcedureCode != "1.004873" || h2.iss.reqs[0].Origin != "digitized_backfill" {
+		t.Fatalf("issue requests = %+v, want one under 1.004873, digitized_backfill", h2.iss.reqs)
+	}
+}
+
 func TestSubmitWhenQueueDown(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()

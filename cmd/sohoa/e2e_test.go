@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -232,7 +233,65 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("%s log contains the holder ID", name)
 		}
 	}
-	_ = local
+
+	// The README's curl examples work as written against this stack.
+	runReadmeExamples(t, local, code, truth.HolderID)
+}
+
+// runReadmeExamples extracts the README's curl block and runs it with bash
+// from the repository root, against the API this test's `sohoa serve` runs.
+func runReadmeExamples(t *testing.T, local, code, citizenID string) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- curl-examples:begin")
+	block, _, ok2 := strings.Cut(rest, "<!-- curl-examples:end -->")
+	_, script, ok3 := strings.Cut(block, "```sh\n")
+	script, _, ok4 := strings.Cut(script, "```")
+	if !ok || !ok2 || !ok3 || !ok4 {
+		t.Fatal("README.md has no curl-examples block")
+	}
+	if _, err := os.Stat("../../bin/sohoa"); err != nil {
+		build := exec.Command("go", "build", "-o", "bin/sohoa", "./cmd/sohoa")
+		build.Dir = "../.."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build bin/sohoa: %v\n%s", err, out)
+		}
+	}
+	work := t.TempDir()
+	cmd := exec.Command("bash", "-c", "set -euo pipefail; cd \"$ROOT\"; "+script)
+	cmd.Env = append(os.Environ(),
+		"ROOT="+mustAbs(t, "../.."),
+		"API=https://"+os.Getenv("SOHOA_API_ADDR"),
+		"K="+filepath.Join(local, "keys"),
+		"CODE="+code,
+		"CITIZEN_ID="+citizenID,
+	)
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	os.Remove(filepath.Join(mustAbs(t, "../.."), code+".pdf"))
+	if err != nil {
+		t.Fatalf("README curl examples failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"result_code":"` + code + `"`, `"valid":true`, "valid", "HTTP 401"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("README examples output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), citizenID) {
+		t.Errorf("README examples output shows the citizen ID:\n%s", out)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func waitHTTP(t *testing.T, url string) {

@@ -37,7 +37,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("load layouts: %w", err)
 	}
 	log := newLogger(stderr)
-	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: *workers, Logger: log})
+	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: *workers, Logger: log, Stderr: io.Discard})
 	if err != nil {
 		return fmt.Errorf("start OCR: %w", err)
 	}

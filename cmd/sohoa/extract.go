@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	asJSON := fs.Bool("json", false, "print the ocr.Result as one JSON object")
 	words := fs.Bool("words", false, "include recognised words in the JSON")
 	workers := fs.Int("ocr-workers", 1, "OCR child processes")
+	verbose := fs.Bool("v", false, "log OCR diagnostics to stderr (otherwise stderr carries only the error line)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -39,7 +41,11 @@ func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("load layouts: %w", err)
 	}
-	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: *workers, Logger: newLogger(stderr)})
+	popts := tesseract.PoolOptions{Workers: *workers, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard}
+	if *verbose {
+		popts.Logger, popts.Stderr = newLogger(stderr), stderr
+	}
+	pool, err := tesseract.NewPool(popts)
 	if err != nil {
 		return fmt.Errorf("start OCR: %w", err)
 	}
@@ -68,13 +74,17 @@ func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func extractFile(ctx context.Context, p fileProcessor, ls *ocr.Layouts, path string) (ocr.Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return ocr.Result{}, fmt.Errorf("%s: %w", path, err)
+		return ocr.Result{}, fmt.Errorf("read scan: %w", err) // *PathError names the file
 	}
-	pages, _, err := p.Process(ctx, data, filepath.Base(path))
+	base := filepath.Base(path)
+	pages, _, err := p.Process(ctx, data, base)
 	if err != nil {
-		return ocr.Result{}, fmt.Errorf("%s: %w", path, err)
+		if strings.Contains(err.Error(), base) {
+			return ocr.Result{}, err // the engine's error already names the file
+		}
+		return ocr.Result{}, fmt.Errorf("recognise %s: %w", base, err)
 	}
-	return ocr.Result{File: filepath.Base(path), Pages: pages, Documents: ocr.Extract(pages, ls)}, nil
+	return ocr.Result{File: base, Pages: pages, Documents: ocr.Extract(pages, ls)}, nil
 }
 
 // inputExitCode maps input errors to exit codes: 3 for a bad input file,

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -70,7 +73,12 @@ func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, wi
 		if c, ok := iss.(interface{ Close() error }); ok {
 			rt.closeFns = append(rt.closeFns, c.Close)
 		}
-		opts.Recognizer, opts.Layouts, opts.Issuer = rec, layouts, iss
+		procs, err := loadProcedures(layouts)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		opts.Recognizer, opts.Layouts, opts.Issuer, opts.Procedures = rec, layouts, iss, procs
 	}
 	pipe, err := pipeline.New(opts)
 	if err != nil {
@@ -82,8 +90,35 @@ func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, wi
 	return rt, nil
 }
 
+// loadProcedures reads SOHOA_PROCEDURES, a JSON object mapping document
+// types to the procedure codes (mã TTHC) this installation issues them
+// under. Unset, every result type gets a placeholder "DEV-<TYPE>" so the
+// demo runs; a production installation must set the real codes.
+func loadProcedures(layouts *ocr.Layouts) (map[string]string, error) {
+	path := envOr("SOHOA_PROCEDURES", "")
+	if path == "" {
+		m := map[string]string{}
+		for _, t := range layouts.Types() {
+			if l, _ := layouts.Layout(t); !l.Application {
+				m[t] = "DEV-" + strings.ToUpper(t)
+			}
+		}
+		return m, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("SOHOA_PROCEDURES: %w", err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("SOHOA_PROCEDURES %s: %w", path, err)
+	}
+	return m, nil
+}
+
 // newAsynqServer makes the asynq server: weighted queues, bounded backoff,
-// and asynq's own logging routed through slog at warn level.
+// and asynq's own logging routed through slog (errors only: our
+// handlers log their outcomes once, at the boundary).
 func newAsynqServer(cfg appConfig, log *slog.Logger, concurrency int) *asynq.Server {
 	if concurrency <= 0 {
 		concurrency = runtime.NumCPU()
@@ -102,7 +137,7 @@ func newAsynqServer(cfg appConfig, log *slog.Logger, concurrency int) *asynq.Ser
 			log.Debug("task error", "type", t.Type(), "task_id", id, "err", err)
 		}),
 		Logger:   asynqLogger{log},
-		LogLevel: asynq.WarnLevel,
+		LogLevel: asynq.ErrorLevel,
 	})
 }
 

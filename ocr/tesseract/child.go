@@ -40,7 +40,7 @@ type childResponse struct {
 
 // Flag added to every page of a file in which active content (PDF
 // JavaScript, open actions) was found and ignored.
-const FlagActiveContent = "active-content"
+const FlagActiveContent = ocr.FlagActiveContent
 
 var childErrKinds = []struct {
 	kind string

@@ -91,12 +91,12 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Page flags set by Recognize.
+// Page flags set by Recognize; the vocabulary is package ocr's.
 const (
-	FlagDegenerate    = "degenerate" // page image too small to hold text; not recognised
-	FlagBlank         = "blank"      // no confidently recognised text
-	FlagLowOSD        = "orientation-uncertain"
-	FlagLowConfidence = "low-confidence" // mean word confidence below lowConfidence
+	FlagDegenerate    = ocr.FlagDegenerate
+	FlagBlank         = ocr.FlagBlank
+	FlagLowOSD        = ocr.FlagLowOSD
+	FlagLowConfidence = ocr.FlagLowConfidence
 )
 
 const (
