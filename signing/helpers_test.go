@@ -1,7 +1,6 @@
 package signing_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,19 +67,21 @@ func loadSample(t testing.TB, path string) sample {
 	if err := json.Unmarshal(tb, &tr); err != nil {
 		t.Fatalf("parse truth %s: %v", path, err)
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	// ocr.Open decodes every corpus format (JPEG passed through, PNG, TIFF
+	// incl. multi-page G4, image-only PDF) as the pipeline does.
+	imgs, err := ocr.Open(context.Background(), data, filepath.Base(path), ocr.DefaultLimits())
 	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
+		t.Fatalf("open %s: %v", path, err)
 	}
-	dpi := 200.0
-	if len(tr.Pages) > 0 && tr.Pages[0].DPI > 0 {
-		dpi = tr.Pages[0].DPI
-	}
-	img := ocr.PageImage{Number: 1, Data: data, Format: format, DPI: dpi}
-	page := ocr.Page{Number: 1, Width: cfg.Width, Height: cfg.Height, DPI: dpi}
-	if len(tr.Pages) > 0 {
-		page.Text = tr.Pages[0].FullText
-		page.Words = fakeWords(page.Text, cfg.Width, dpi)
+	var pages []ocr.Page
+	for i, img := range imgs {
+		b := img.Image.Bounds()
+		page := ocr.Page{Number: img.Number, Width: b.Dx(), Height: b.Dy(), DPI: img.DPI}
+		if i < len(tr.Pages) {
+			page.Text = tr.Pages[i].FullText
+			page.Words = fakeWords(page.Text, b.Dx(), img.DPI)
+		}
+		pages = append(pages, page)
 	}
 	sum := sha256.Sum256(data)
 	valid := ""
@@ -103,7 +104,7 @@ func loadSample(t testing.TB, path string) sample {
 		VerifyURL:     signing.VerifyURL("https://sohoa.example.vn", "000.00.31.H29-250718-0042-KQ1", signing.VerifyToken([]byte("k"), "000.00.31.H29-250718-0042-KQ1")),
 	}
 	return sample{name: filepath.Base(path), truth: tr, in: signing.RenderInput{
-		Images: []ocr.PageImage{img}, Pages: []ocr.Page{page}, Meta: meta,
+		Images: imgs, Pages: pages, Meta: meta,
 	}}
 }
 
@@ -131,7 +132,7 @@ func fakeWords(text string, width int, dpi float64) []ocr.Word {
 func corpusSamples(t testing.TB) []string {
 	t.Helper()
 	var files []string
-	for _, pat := range []string{"*.jpg", "*.png"} {
+	for _, pat := range []string{"*.jpg", "*.png", "*.tif", "*.pdf"} {
 		m, _ := filepath.Glob(filepath.Join(corpusDir, pat))
 		files = append(files, m...)
 	}

@@ -113,8 +113,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	requireStack(t)
 	local := isolate(t, 2)
-	scanPath := "../../../shared/corpus/dev/scan_0005.png"
-	truthPath := "../../../shared/corpus/dev/scan_0005.truth.json"
+	scanPath := "../../../shared/corpus/dev/scan_0002.jpg"
+	truthPath := "../../../shared/corpus/dev/scan_0002.truth.json"
 	scan, err := os.ReadFile(scanPath)
 	if err != nil {
 		t.Fatalf("dev corpus missing beside the checkout: %v", err)

@@ -27,7 +27,8 @@ if ((${#missing[@]})); then
 fi
 
 GOBIN_DIR="$(go env GOPATH)/bin"
-if ! [ -x "$GOBIN_DIR/versitygw" ] || ! "$GOBIN_DIR/versitygw" --version 2>/dev/null | grep -q "${VERSITYGW_VERSION#v}"; then
+# The binary records its module version; reinstall only when it differs.
+if ! go version -m "$GOBIN_DIR/versitygw" 2>/dev/null | grep -q "github.com/versity/versitygw[[:space:]]*${VERSITYGW_VERSION}[[:space:]]"; then
   echo "deps: go install versitygw@${VERSITYGW_VERSION}"
   GOFLAGS=-buildvcs=false go install "github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}"
 fi

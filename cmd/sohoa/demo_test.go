@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"sohoa/pipeline"
+	"sohoa/signing"
+	"sohoa/storage"
+)
+
+// TestDemoCorpus runs `sohoa demo` on the whole dev corpus against the real
+// stack and checks what it filed: every e-result's signature is valid and
+// trusted for poppler's pdfsig, qpdf finds no error, pdftotext recovers the
+// OCR text; no object key in the bucket holds a 12-digit number or a holder
+// name; the demo's output and log show no citizen ID.
+func TestDemoCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	requireStack(t)
+	tools := map[string]string{}
+	for _, tool := range []string{"pdfsig", "qpdf", "pdftotext", "certutil"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("%s is required (make deps installs it): %v", tool, err)
+		}
+		tools[tool] = p
+	}
+	local := isolate(t, 3)
+	corpus := "../../../shared/corpus/dev"
+	if _, err := os.Stat(corpus); err != nil {
+		t.Fatalf("dev corpus missing beside the checkout: %v", err)
+	}
+	var out, logs syncBuffer
+	if rc := run(context.Background(), []string{"demo", "--corpus", corpus}, &out, &logs); rc != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nlog:\n%s", rc, out.String(), logs.String())
+	}
+	t.Logf("demo summary:\n%s", out.String())
+
+	ctx := context.Background()
+	repo, err := openRepository(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything a holder could be identified by: IDs and names from the
+	// records the demo wrote (the corpus truth is not needed for that).
+	var ids, names []string
+	var manifests []string
+	err = repo.Bucket().List(ctx, "", func(oi storage.ObjectInfo) error {
+		if storage.IsManifestKey(oi.Key) {
+			manifests = append(manifests, oi.Key)
+		}
+		if strings.HasPrefix(oi.Key, "records/") {
+			var rec pipeline.Record
+			if err := repo.GetJSON(ctx, oi.Key, &rec); err != nil {
+				return err
+			}
+			for _, d := range rec.Result.Documents {
+				for slug, f := range d.Fields {
+					switch {
+					case strings.HasSuffix(slug, "personal_id") && len(f.Value) == 12:
+						ids = append(ids, f.Value)
+					case slug == "full_name" && f.Value != "":
+						names = append(names, f.Value)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(manifests) < 15 {
+		t.Fatalf("demo filed %d e-results from 32 scans, want at least 15:\n%s", len(manifests), out.String())
+	}
+	if len(ids) < 30 || len(names) < 30 {
+		t.Fatalf("records name %d IDs and %d names, want at least 30 each", len(ids), len(names))
+	}
+
+	db := t.TempDir()
+	ca := filepath.Join(local, "keys", "signing", signing.DevCAFile)
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-n", "sohoa-dev-ca", "-t", "CT,C,C", "-i", ca},
+	} {
+		if o, err := exec.Command(tools["certutil"], args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, o)
+		}
+	}
+	dir := t.TempDir()
+	for _, mk := range manifests {
+		var m storage.Manifest
+		if err := repo.GetJSON(ctx, mk, &m); err != nil {
+			t.Fatal(err)
+		}
+		pdf, _, err := repo.Bucket().Get(ctx, m.File.ObjectKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, m.ID+".pdf")
+		if err := os.WriteFile(f, pdf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o, _ := exec.Command(tools["pdfsig"], "-nssdir", "sql:"+db, f).CombinedOutput()
+		for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "Total document signed"} {
+			if !bytes.Contains(o, []byte(want)) {
+				t.Errorf("%s: pdfsig lacks %q:\n%s", m.ResultCode, want, o)
+			}
+		}
+		if o, err := exec.Command(tools["qpdf"], "--check", f).CombinedOutput(); err != nil {
+			t.Errorf("%s: qpdf --check: %v\n%s", m.ResultCode, err, o)
+		}
+		txt, err := exec.Command(tools["pdftotext"], "-enc", "UTF-8", f, "-").Output()
+		if err != nil {
+			t.Fatalf("pdftotext: %v", err)
+		}
+		var rec pipeline.Record
+		if err := repo.GetJSON(ctx, storage.RecordKey(m.InputKey), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := recoveredShare(string(txt), rec, m.DocType), 0.9; got < want {
+			t.Errorf("%s: pdftotext recovers %.0f%% of the OCR words, want ≥ %.0f%%", m.ResultCode, 100*got, 100*want)
+		}
+	}
+
+	digits := regexp.MustCompile(`[0-9]{12}`)
+	nkeys := 0
+	err = repo.Bucket().List(ctx, "", func(oi storage.ObjectInfo) error {
+		nkeys++
+		if digits.MatchString(oi.Key) {
+			t.Errorf("object key %s has a 12-digit run", oi.Key)
+		}
+		low := strings.ToLower(oi.Key)
+		for _, n := range names {
+			for _, part := range strings.Fields(strings.ToLower(n)) {
+				if len([]rune(part)) >= 4 && strings.Contains(low, part) {
+					t.Errorf("object key %s contains part of a holder name", oi.Key)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if strings.Contains(out.String(), id) || strings.Contains(logs.String(), id) {
+			t.Errorf("demo output or log shows a citizen ID (…%s)", id[8:])
+		}
+	}
+	t.Logf("%d e-results checked with pdfsig, qpdf and pdftotext; %d keys, %d IDs and %d names checked", len(manifests), nkeys, len(ids), len(names))
+}
+
+// recoveredShare is the share of the OCR words (4+ letters) of the result's
+// pages that pdftotext finds in the e-result.
+func recoveredShare(text string, rec pipeline.Record, docType string) float64 {
+	pages := map[int]bool{}
+	for _, d := range rec.Result.Documents {
+		if d.DocType == docType {
+			for _, p := range d.Pages {
+				pages[p] = true
+			}
+		}
+	}
+	found, total := 0, 0
+	for _, pg := range rec.Result.Pages {
+		if !pages[pg.Number] {
+			continue
+		}
+		for _, w := range pg.Words {
+			if len([]rune(w.Text)) < 4 {
+				continue
+			}
+			total++
+			if strings.Contains(text, w.Text) {
+				found++
+			}
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(found) / float64(total)
+}
