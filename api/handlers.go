@@ -244,25 +244,36 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 // ---- GET /v1/results/{code} ----
 
 func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
+	m, v, ok := s.resultAt(w, r, id)
+	if !ok {
+		return
+	}
+	entryFrom(r.Context()).decide(audit.Allow, "scope:search")
+	writeJSON(w, http.StatusOK, viewResult(m, v))
+}
+
+// resultAt resolves the result named in the path and its validity at the
+// query's valid_at (default now), recording what is returned in the audit
+// entry. On false, the error response is written.
+func (s *server) resultAt(w http.ResponseWriter, r *http.Request, id identity) (storage.Manifest, storage.Validity, bool) {
 	e := entryFrom(r.Context())
 	at, ok := s.parseTime(r.URL.Query().Get("valid_at"))
 	if !ok {
 		e.decide(audit.Deny, "bad_valid_at")
 		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
-		return
+		return storage.Manifest{}, storage.Validity{}, false
 	}
 	m, ok := s.lookup(w, r, id)
 	if !ok {
-		return
+		return m, storage.Validity{}, false
 	}
 	v, err := s.opts.Repo.Validity(r.Context(), m.ResultCode, at)
 	if err != nil {
 		s.repoError(w, r, err)
-		return
+		return m, v, false
 	}
 	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
-	e.decide(audit.Allow, "scope:search")
-	writeJSON(w, http.StatusOK, viewResult(m, v))
+	return m, v, true
 }
 
 // ---- GET /v1/results/{code}/status ----
@@ -274,24 +285,11 @@ type statusView struct {
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request, id identity) {
-	e := entryFrom(r.Context())
-	at, ok := s.parseTime(r.URL.Query().Get("valid_at"))
-	if !ok {
-		e.decide(audit.Deny, "bad_valid_at")
-		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
-		return
-	}
-	m, ok := s.lookup(w, r, id)
+	m, v, ok := s.resultAt(w, r, id)
 	if !ok {
 		return
 	}
-	v, err := s.opts.Repo.Validity(r.Context(), m.ResultCode, at)
-	if err != nil {
-		s.repoError(w, r, err)
-		return
-	}
-	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
-	e.decide(audit.Allow, "scope:status")
+	entryFrom(r.Context()).decide(audit.Allow, "scope:status")
 	w.Header().Set("Cache-Control", "private, max-age=300")
 	writeJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
 }
