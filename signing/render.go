@@ -157,7 +157,8 @@ func (m Metadata) validate() error {
 // Render produces the unsigned e-result: one page per image at the scan's
 // resolution (JPEG passed through as DCTDecode, other formats losslessly
 // Flate-encoded), an invisible text layer aligned with the recognised words,
-// the stamp and QR code on page 1, and Info + XMP metadata with a PDF/A-2B
+// the stamp and QR code in a band added above the scan on page 1, and Info
+// + XMP metadata with a PDF/A-2B
 // identification and an sRGB output intent. The output depends only on the
 // input.
 func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
@@ -208,15 +209,20 @@ func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
 		}
 		res := fmt.Sprintf("/XObject <</Im0 %d 0 R", imObj)
 		fonts := fmt.Sprintf("/Font <</OCR %d 0 R", glyphless)
+		pageH := geo.h
 		if i == 0 {
-			st.draw(&content, geo.w, geo.h, r.serif, r.bold)
+			// Page 1 grows a white band above the scan for the QR code
+			// (upper left) and the stamp (upper right), so the conversion
+			// marks never cover any of the original.
+			pageH += st.bandHeight()
+			st.draw(&content, geo.w, pageH, r.serif, r.bold)
 			res += fmt.Sprintf(" /QR %d 0 R", qr)
 			fonts += fmt.Sprintf(" /Se %d 0 R /SeB %d 0 R", serif, bold)
 		}
 		res += ">> " + fonts + ">>"
 		cs := w.addStream("", content.Bytes(), true)
 		p := w.add(fmt.Sprintf("<</Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources <<%s /ProcSet [/PDF /Text /ImageB /ImageC /ImageI]>> /Contents %d 0 R>>",
-			pagesObj, pdfNum(geo.w), pdfNum(geo.h), res, cs))
+			pagesObj, pdfNum(geo.w), pdfNum(pageH), res, cs))
 		kids = append(kids, fmt.Sprintf("%d 0 R", p))
 	}
 	w.set(pagesObj, fmt.Sprintf("<</Type /Pages /Count %d /Kids [%s]>>", len(kids), strings.Join(kids, " ")))

@@ -98,6 +98,13 @@ func (s stamp) runes(bold bool) []rune {
 	return rs
 }
 
+// bandHeight is the height of the band page 1 grows above the scan to hold
+// the stamp block and the QR code.
+func (s stamp) bandHeight() float64 {
+	bh := float64(len(s.lines))*stampLeading + 2*stampPad
+	return max(bh, qrSize+4) + 2*stampMargin
+}
+
 // draw writes the stamp block (upper right, white box, black 10 pt text) and
 // the QR code (upper left, white box) onto a page of size pw×ph points.
 func (s stamp) draw(b *bytes.Buffer, pw, ph float64, serif, bold *ttfFont) {
