@@ -626,6 +626,8 @@ type extracted struct {
 	conf    float64
 	repairs int
 	invalid bool // could not be normalised (e.g. not a real date)
+	// reads are the digit strings of the value's second reads (ID fields).
+	reads []string
 }
 
 func wordsConf(ws []Word) float64 {
@@ -684,6 +686,14 @@ func extractDocument(d *docPages, ls *Layouts) Document {
 			continue
 		}
 		values[f.Slug] = ex
+	}
+	doc.ReviewReasons = append(doc.ReviewReasons, resolveIDFields(l, values, ls)...)
+	for i := range l.Fields {
+		f := &l.Fields[i]
+		ex, ok := values[f.Slug]
+		if !ok {
+			continue
+		}
 		doc.Fields[f.Slug] = Field{Value: ex.value, Confidence: round3(ex.conf)}
 		if ex.invalid {
 			doc.ReviewReasons = append(doc.ReviewReasons, reasonInvalidDate+f.Slug)
@@ -757,6 +767,7 @@ func (dc *docContext) labelField(f *FieldSpec) (extracted, bool) {
 		ex.value, ex.repairs = pid.Digits, pid.Repairs
 		// Judge the ID by the words that made it, not trailing debris.
 		ex.conf = idWordsConf(words) * it.score
+		ex.reads = secondReads(words)
 	case kindSex:
 		v, ok := normalizeSex(raw)
 		if !ok {

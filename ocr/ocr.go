@@ -52,6 +52,18 @@ type Word struct {
 	Box   image.Rectangle `json:"box"`
 	Block int             `json:"block"`
 	Line  int             `json:"line"` // line number within the page, reading order, 0-based
+	// Alts are independent second reads of this word (and, per Reading.Words,
+	// the words after it on its line), made for number-like words only.
+	Alts []Reading `json:"alts,omitempty"`
+}
+
+// Reading is one second read of a word group: its crop re-recognised
+// alone, restricted to the characters the group can hold.
+type Reading struct {
+	Text    string  `json:"text"`
+	Conf    float64 `json:"conf"`              // 0..1, the lowest word confidence of the read
+	Words   int     `json:"words"`             // page words the read covers, from the one holding it
+	Variant string  `json:"variant,omitempty"` // image treatment of the crop
 }
 
 // Page is one recognised page.

@@ -89,14 +89,7 @@ func validateDocument(l *Layout, values map[string]extracted, ls *Layouts) []str
 		if c.IDField == "" || !ok {
 			continue
 		}
-		facts := IDFacts{Sex: c.SexImplied}
-		if v, ok := values[c.SexField]; ok && c.SexField != "" && (v.value == "Nam" || v.value == "Nữ") {
-			facts.Sex = v.value
-		}
-		if v, ok := values[c.BirthDateField]; ok && c.BirthDateField != "" && !v.invalid {
-			facts.BirthDate = v.value
-		}
-		reasons = append(reasons, ls.ValidatePersonalID(id.value, facts)...)
+		reasons = append(reasons, ls.ValidatePersonalID(id.value, idFacts(c, values))...)
 	}
 	issue, hasIssue := values["issue_date"]
 	if hasIssue && !issue.invalid {

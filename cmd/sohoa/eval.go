@@ -26,6 +26,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	corpus := fs.String("corpus", envOr("SOHOA_CORPUS", ""), "corpus directory with <scan> and <scan>.truth.json files")
 	asJSON := fs.Bool("json", false, "print the score as JSON")
 	workers := fs.Int("ocr-workers", 1, "OCR child processes")
+	savePages := fs.String("save-pages", "", "also write each file's recognised pages as DIR/<scan>.json (engine fixtures for ocr tests)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -42,7 +43,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("start OCR: %w", err)
 	}
 	defer pool.Close()
-	score, elapsed, err := evalCorpus(ctx, pool, ls, *corpus, func(file string, err error) {
+	score, elapsed, err := evalCorpusSaving(ctx, pool, ls, *corpus, *savePages, func(file string, err error) {
 		log.Warn("eval: file failed", "file", file, "err", err)
 	})
 	if err != nil {
@@ -77,6 +78,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // process counts with no documents (so it scores as misses) and is
 // reported through onErr.
 func evalCorpus(ctx context.Context, p fileProcessor, ls *ocr.Layouts, dir string, onErr func(string, error)) (*ocr.Score, time.Duration, error) {
+	return evalCorpusSaving(ctx, p, ls, dir, "", onErr)
+}
+
+// evalCorpusSaving is evalCorpus that also writes each file's pages under
+// savePages when it is not "".
+func evalCorpusSaving(ctx context.Context, p fileProcessor, ls *ocr.Layouts, dir, savePages string, onErr func(string, error)) (*ocr.Score, time.Duration, error) {
 	truths, err := filepath.Glob(filepath.Join(dir, "*.truth.json"))
 	if err != nil {
 		return nil, 0, fmt.Errorf("list truth files in %s: %w", dir, err)
@@ -111,8 +118,26 @@ func evalCorpus(ctx context.Context, p fileProcessor, ls *ocr.Layouts, dir strin
 			res = ocr.Result{File: t.File}
 		}
 		score.Add(res, t)
+		if savePages != "" && err == nil {
+			if err := writePages(savePages, scan, res.Pages); err != nil {
+				return nil, 0, err
+			}
+		}
 	}
 	return score, elapsed, nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// writePages writes a file's recognised pages as DIR/<scan base>.json.
+func writePages(dir, scan string, pages []ocr.Page) error {
+	data, err := json.Marshal(pages)
+	if err != nil {
+		return fmt.Errorf("encode pages of %s: %w", scan, err)
+	}
+	base := strings.TrimSuffix(filepath.Base(scan), filepath.Ext(scan))
+	if err := os.WriteFile(filepath.Join(dir, base+".json"), data, 0o644); err != nil {
+		return fmt.Errorf("save pages of %s: %w", scan, err)
+	}
+	return nil
+}

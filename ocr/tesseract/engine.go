@@ -55,6 +55,7 @@ type Engine struct {
 	opts   Options
 	client *gosseract.Client
 	osd    *osdDetector
+	rr     *rereader // second reads of number-like words; made on first use
 }
 
 var _ ocr.Engine = (*Engine)(nil)
@@ -85,6 +86,11 @@ func New(opts Options) (*Engine, error) {
 // Close releases the Tesseract handles.
 func (e *Engine) Close() error {
 	e.osd.close()
+	if e.rr != nil {
+		if err := e.rr.close(); err != nil {
+			return fmt.Errorf("tesseract: %w", err)
+		}
+	}
 	if err := e.client.Close(); err != nil {
 		return fmt.Errorf("tesseract: close client: %w", err)
 	}
@@ -187,6 +193,9 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	page.Rotation = rot
 	page.Width, page.Height = g.Bounds().Dx(), g.Bounds().Dy()
 	fillPage(&page, words)
+	if err := e.reread(g, dpi, &page); err != nil {
+		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
+	}
 	switch {
 	case confidentWords(page.Words) < 3:
 		page.Flags = append(page.Flags, FlagBlank)

@@ -697,3 +697,93 @@ func TestEncodeBMP(t *testing.T) {
 		t.Errorf("got %d px/m, want 7874 (200 dpi)", got)
 	}
 }
+
+// TestRereadCorpus checks the second reads of ID words on dev pages: an ID
+// under pen marks (page read confidence 0.64) and under a stamp (0.41),
+// which the second reads must reproduce, and an ID the page read got wrong
+// ("091…" for "001…"), which they must correct. IDs are compared, never
+// logged in clear.
+func TestRereadCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real OCR")
+	}
+	requireTesseract(t)
+	dir := corpusDir(t)
+	eng, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	tests := []struct {
+		file string
+		page int
+		mark string
+	}{
+		{"scan_0005.png", 1, "pen marks"},
+		{"scan_0007.tif", 1, "stamp, upside-down page"},
+		{"scan_0022.pdf", 2, "page read wrong"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(tt.file, filepath.Ext(tt.file))+".truth.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tr struct {
+				Documents []struct {
+					Pages            []int  `json:"pages"`
+					HolderPersonalID string `json:"holder_personal_id"`
+				} `json:"documents"`
+			}
+			if err := json.Unmarshal(raw, &tr); err != nil {
+				t.Fatal(err)
+			}
+			want := ""
+			for _, d := range tr.Documents {
+				if len(d.Pages) > 0 && d.Pages[0] == tt.page {
+					want = d.HolderPersonalID
+				}
+			}
+			pages, err := ocr.Open(context.Background(), data, tt.file, ocr.DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			page, err := eng.Recognize(context.Background(), pages[tt.page-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s p%d (%s): %.2fs", tt.file, tt.page, tt.mark, time.Since(start).Seconds())
+			agree := 0
+			found := false
+			for _, w := range page.Words {
+				if !strings.Contains(w.Text, want[len(want)-4:]) {
+					continue
+				}
+				found = true
+				for _, a := range w.Alts {
+					got := strings.Map(func(r rune) rune {
+						if r >= '0' && r <= '9' {
+							return r
+						}
+						return -1
+					}, a.Text)
+					if got == want {
+						agree++
+					}
+					t.Logf("page read conf %.2f, %s read: right=%v conf %.2f", w.Conf, a.Variant, got == want, a.Conf)
+				}
+			}
+			if !found {
+				t.Fatal("ID word not found on the page")
+			}
+			if agree < 2 {
+				t.Errorf("got %d second reads of the ID right, want at least 2", agree)
+			}
+		})
+	}
+}

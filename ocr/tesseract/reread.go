@@ -1,0 +1,433 @@
+package tesseract
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/otiai10/gosseract/v2"
+
+	"sohoa/ocr"
+)
+
+// Second reads. Identity numbers decide where a result is filed, and one
+// misread digit files it under someone else. After the page pass, every
+// number-like word group (an ID, a phone number) is cropped from
+// the upright page, enlarged, binarised in a few ways and read again as a
+// single line restricted to its character set, by a client of its own.
+// The readings are recorded on the group's first word (ocr.Word.Alts);
+// package ocr decides what agreement between the reads is worth.
+
+const (
+	// minNumberChars is the number of digit-like characters from which a
+	// word group is re-read as an identity number (a 12-digit ID read with
+	// a few digits lost or glued to debris still qualifies).
+	minNumberChars = 9
+	// rereadHeight is the word-box height, in pixels, crops are scaled to:
+	// digits about 30 px high, which the LSTM model reads best.
+	rereadHeight = 56
+	// maxRereads bounds the crops per page, keeping the cost per page
+	// small on a page full of numbers (a household list).
+	maxRereads = 12
+)
+
+// digitChars is the whitelist of a number re-read.
+const digitChars = "0123456789"
+
+// rereader is the digits-only client, separate from the page client so
+// the page settings are never touched.
+type rereader struct {
+	client *gosseract.Client
+}
+
+func newRereader(opts Options) (*rereader, error) {
+	c := gosseract.NewClient()
+	if opts.TessdataPrefix != "" {
+		c.SetTessdataPrefix(opts.TessdataPrefix)
+	}
+	if err := c.SetLanguage(opts.Lang); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reread client: set language %s: %w", opts.Lang, err)
+	}
+	if err := c.SetPageSegMode(gosseract.PSM_SINGLE_LINE); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("reread client: set page segmentation mode: %w", err)
+	}
+	return &rereader{client: c}, nil
+}
+
+func (r *rereader) close() error {
+	if err := r.client.Close(); err != nil {
+		return fmt.Errorf("close reread client: %w", err)
+	}
+	return nil
+}
+
+// candidate is a run of words on one line to re-read.
+type candidate struct {
+	first, last int // indexes into Page.Words, inclusive
+	chars       string
+	box         image.Rectangle
+}
+
+// numberCandidates finds the word runs worth a second read: consecutive
+// words of one line made mostly of digits that together hold at least
+// minNumberChars of them (dates, with their slashes, are left out).
+func numberCandidates(ws []ocr.Word) []candidate {
+	var out []candidate
+	i := 0
+	for i < len(ws) {
+		if !numberLike(ws[i].Text) {
+			i++
+			continue
+		}
+		j := i
+		n := digitLikeCount(ws[i].Text)
+		box := ws[i].Box
+		for j+1 < len(ws) && ws[j+1].Line == ws[i].Line && numberLike(ws[j+1].Text) &&
+			ws[j+1].Box.Min.X-ws[j].Box.Max.X < ws[j].Box.Dy() {
+			j++
+			n += digitLikeCount(ws[j].Text)
+			box = box.Union(ws[j].Box)
+		}
+		if n >= minNumberChars && !strings.Contains(ws[i].Text, "/") {
+			out = append(out, candidate{first: i, last: j, chars: digitChars, box: box})
+		}
+		i = j + 1
+	}
+	if len(out) > maxRereads {
+		out = out[:maxRereads]
+	}
+	return out
+}
+
+// numberLike: a word whose letters and digits are mostly digits.
+func numberLike(s string) bool {
+	d, other := 0, 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			d++
+		case unicode.IsLetter(r):
+			other++
+		}
+	}
+	return d >= 3 && d >= 2*other
+}
+
+func digitLikeCount(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// rereadVariants names the image treatments of a crop: "gray" the enlarged
+// crop as is, "dark" binarised well below the Otsu threshold (stamp tint
+// and light pen strokes drop out), "nolines" binarised at Otsu with long
+// horizontal rules (underlines, stamp frames) removed — read only when
+// there were rules to remove, as it is otherwise a plain Otsu copy. Plain
+// Otsu is not among them: on bitonal scans its reads of clean digits were
+// the least reliable (a 6 read as 5).
+var rereadVariants = []string{"gray", "dark", "nolines"}
+
+// reread records the second reads of the page's number-like words.
+func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
+	cands := numberCandidates(page.Words)
+	if len(cands) == 0 {
+		return nil
+	}
+	if e.rr == nil {
+		rr, err := newRereader(e.opts)
+		if err != nil {
+			return err
+		}
+		e.rr = rr
+	}
+	th := textHeight(page.Words)
+	for _, c := range cands {
+		left, right := -1, -1
+		if c.first > 0 && page.Words[c.first-1].Line == page.Words[c.first].Line {
+			left = page.Words[c.first-1].Box.Max.X
+		}
+		if c.last+1 < len(page.Words) && page.Words[c.last+1].Line == page.Words[c.last].Line {
+			right = page.Words[c.last+1].Box.Min.X
+		}
+		crop := cropScaled(g, c.box, left, right, th)
+		if crop == nil || crop.Bounds().Dx() < rereadHeight {
+			continue
+		}
+		if err := e.rr.client.SetVariable("tessedit_char_whitelist", c.chars); err != nil {
+			return fmt.Errorf("reread: set whitelist: %w", err)
+		}
+		var alts []ocr.Reading
+		for _, v := range rereadVariants {
+			bin, changed := binarise(crop, v, th*rereadScale(th))
+			if !changed {
+				continue
+			}
+			rd, err := e.rr.read(bin, dpi*rereadScale(th))
+			if err != nil {
+				return err
+			}
+			rd.Variant = v
+			rd.Words = c.last - c.first + 1
+			alts = append(alts, rd)
+		}
+		page.Words[c.first].Alts = alts
+	}
+	return nil
+}
+
+// rereadScale is the enlargement for text h pixels high.
+func rereadScale(h int) int {
+	return max(1, int(math.Round(float64(rereadHeight)/float64(max(1, h)))))
+}
+
+// textHeight is the median height of the page's words of two characters
+// or more: the printed text size, which a stamp or pen mark merged into a
+// word box does not change.
+func textHeight(ws []ocr.Word) int {
+	var hs []int
+	for _, w := range ws {
+		if len([]rune(w.Text)) >= 2 {
+			hs = append(hs, w.Box.Dy())
+		}
+	}
+	if len(hs) == 0 {
+		return 0
+	}
+	sort.Ints(hs)
+	return hs[len(hs)/2]
+}
+
+// read recognises one prepared crop as a single line.
+func (r *rereader) read(g *image.Gray, dpi int) (ocr.Reading, error) {
+	if err := r.client.SetImageFromBytes(encodeBMP(g, dpi)); err != nil {
+		return ocr.Reading{}, fmt.Errorf("reread: set image: %w", err)
+	}
+	if err := r.client.SetVariable("user_defined_dpi", strconv.Itoa(dpi)); err != nil {
+		return ocr.Reading{}, fmt.Errorf("reread: set dpi: %w", err)
+	}
+	boxes, err := r.client.GetBoundingBoxes(gosseract.RIL_WORD)
+	if err != nil {
+		return ocr.Reading{}, fmt.Errorf("reread: recognise: %w", err)
+	}
+	var parts []string
+	conf := 1.0
+	for _, b := range boxes {
+		t := strings.TrimSpace(b.Word)
+		if t == "" {
+			continue
+		}
+		parts = append(parts, t)
+		conf = math.Min(conf, math.Max(0, b.Confidence/100))
+	}
+	if len(parts) == 0 {
+		conf = 0
+	}
+	return ocr.Reading{Text: strings.Join(parts, " "), Conf: conf}, nil
+}
+
+// cropScaled cuts box out of g with a margin and enlarges it so the box
+// is about rereadHeight pixels high (integer factor, bilinear). The side
+// margins stop short of the neighbouring words (left, right: their x
+// limits, -1 when none): a label's colon in the crop, which the whitelist
+// forbids, ruins the read's confidence.
+func cropScaled(g *image.Gray, box image.Rectangle, left, right, h int) *image.Gray {
+	if h <= 0 || box.Dx() <= 0 || box.Dy() <= 0 {
+		return nil
+	}
+	padL, padR := h/3, h/3
+	if left >= 0 {
+		padL = min(padL, max(0, (box.Min.X-left)/2))
+	}
+	if right >= 0 {
+		padR = min(padR, max(0, (right-box.Max.X)/2))
+	}
+	r := image.Rect(box.Min.X-padL, box.Min.Y-h/4, box.Max.X+padR, box.Max.Y+h/4).Intersect(g.Bounds())
+	if r.Empty() {
+		return nil
+	}
+	s := rereadScale(h)
+	w, hh := r.Dx()*s, r.Dy()*s
+	out := image.NewGray(image.Rect(0, 0, w, hh))
+	for y := 0; y < hh; y++ {
+		fy := (float64(y)+0.5)/float64(s) - 0.5
+		for x := 0; x < w; x++ {
+			fx := (float64(x)+0.5)/float64(s) - 0.5
+			out.Pix[y*out.Stride+x] = bilinear(g, r, fx, fy)
+		}
+	}
+	return out
+}
+
+func bilinear(g *image.Gray, r image.Rectangle, fx, fy float64) uint8 {
+	x0, y0 := int(math.Floor(fx)), int(math.Floor(fy))
+	ax, ay := fx-float64(x0), fy-float64(y0)
+	at := func(x, y int) float64 {
+		x = min(max(x, 0), r.Dx()-1)
+		y = min(max(y, 0), r.Dy()-1)
+		return float64(g.GrayAt(r.Min.X+x, r.Min.Y+y).Y)
+	}
+	v := (1-ay)*((1-ax)*at(x0, y0)+ax*at(x0+1, y0)) + ay*((1-ax)*at(x0, y0+1)+ax*at(x0+1, y0+1))
+	return uint8(math.Round(v))
+}
+
+// binarise prepares a crop for one variant (see rereadVariants); binary
+// variants also lose specks smaller than a quarter of the text height.
+//
+// changed is false for "nolines" when no rule was found.
+func binarise(g *image.Gray, variant string, textH int) (_ *image.Gray, changed bool) {
+	if variant == "gray" {
+		return g, true
+	}
+	t := otsu(g)
+	if variant == "dark" {
+		t = uint8(float64(t) * 0.75)
+	}
+	b := g.Bounds()
+	out := image.NewGray(b)
+	for i, p := range g.Pix {
+		if p <= t {
+			out.Pix[i] = 0
+		} else {
+			out.Pix[i] = 255
+		}
+	}
+	changed = true
+	if variant == "nolines" {
+		changed = removeRules(out, textH)
+	}
+	removeSpecks(out, textH)
+	return out, changed
+}
+
+// removeRules whitens long horizontal ink runs, much longer than a digit
+// is wide: pen underlines and the frame of a stamp through a number. The
+// vertical strokes of digits crossing a rule survive, split but readable.
+func removeRules(g *image.Gray, textH int) bool {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	minRun := textH * 3 / 2 // digits are about half as wide as the text is high
+	// A slanted or ragged rule: ink in this row or the ones next to it.
+	band := make([]bool, w)
+	var cut [][2]int // per row: runs to whiten, appended as y*w+x ranges
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			band[x] = false
+			for dy := -1; dy <= 1; dy++ {
+				if yy := y + dy; yy >= 0 && yy < h && g.Pix[yy*g.Stride+x] == 0 {
+					band[x] = true
+					break
+				}
+			}
+		}
+		x := 0
+		for x < w {
+			if !band[x] {
+				x++
+				continue
+			}
+			s := x
+			for x < w && band[x] {
+				x++
+			}
+			if x-s >= minRun {
+				for dy := -1; dy <= 1; dy++ {
+					if yy := y + dy; yy >= 0 && yy < h {
+						cut = append(cut, [2]int{yy*g.Stride + s, yy*g.Stride + x})
+					}
+				}
+			}
+		}
+	}
+	for _, c := range cut {
+		for i := c[0]; i < c[1]; i++ {
+			g.Pix[i] = 255
+		}
+	}
+	return len(cut) > 0
+}
+
+// removeSpecks whitens connected ink blobs too small to be part of a digit
+// (dust, the dot of a pen mark) on a black-on-white image.
+func removeSpecks(g *image.Gray, textH int) {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	lim := max(2, textH/4)
+	seen := make([]bool, w*h)
+	var stack, blob []int
+	for start := range seen {
+		if seen[start] || g.Pix[(start/w)*g.Stride+start%w] != 0 {
+			continue
+		}
+		seen[start] = true
+		stack = append(stack[:0], start)
+		blob = blob[:0]
+		x0, x1, y0, y1 := w, -1, h, -1
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			blob = append(blob, p)
+			x, y := p%w, p/w
+			x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+			for _, q := range [4][2]int{{x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}} {
+				if q[0] < 0 || q[0] >= w || q[1] < 0 || q[1] >= h {
+					continue
+				}
+				k := q[1]*w + q[0]
+				if !seen[k] && g.Pix[q[1]*g.Stride+q[0]] == 0 {
+					seen[k] = true
+					stack = append(stack, k)
+				}
+			}
+		}
+		if x1-x0 < lim && y1-y0 < lim {
+			for _, p := range blob {
+				g.Pix[(p/w)*g.Stride+p%w] = 255
+			}
+		}
+	}
+}
+
+// otsu is the Otsu threshold of g's histogram.
+func otsu(g *image.Gray) uint8 {
+	var hist [256]int
+	for _, p := range g.Pix {
+		hist[p]++
+	}
+	total := len(g.Pix)
+	var sum float64
+	for i, c := range hist {
+		sum += float64(i * c)
+	}
+	var sumB float64
+	wB := 0
+	best, bestT := -1.0, 128
+	for t := 0; t < 256; t++ {
+		wB += hist[t]
+		if wB == 0 {
+			continue
+		}
+		wF := total - wB
+		if wF == 0 {
+			break
+		}
+		sumB += float64(t * hist[t])
+		mB := sumB / float64(wB)
+		mF := (sum - sumB) / float64(wF)
+		v := float64(wB) * float64(wF) * (mB - mF) * (mB - mF)
+		if v > best {
+			best, bestT = v, t
+		}
+	}
+	return uint8(bestT)
+}
