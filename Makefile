@@ -30,8 +30,11 @@ stop:
 # The whole pipeline on the dev corpus, then the API left running for curl.
 demo: deps build stack
 	@eval "$$(bash $(STACK) env)"; \
-	  $(BIN) demo --corpus $(CORPUS) 2> >(tee .local/logs/demo.log >&2); \
-	  bash $(STACK) start-serve $(BIN)
+	  $(BIN) demo --corpus $(CORPUS) 2>.local/logs/demo.log || { tail -n 20 .local/logs/demo.log; exit 1; }; \
+	  bash $(STACK) start-serve $(BIN); \
+	  echo; echo "Upload page (counter staff): http://$$SOHOA_INTAKE_ADDR/"; \
+	  echo "Reuse API: https://$$SOHOA_API_ADDR/v1/ (README: Fetching and verifying results)"; \
+	  echo "Logs: .local/logs/ (demo.log, serve.log). Stop everything: make stop"
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

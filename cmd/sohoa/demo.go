@@ -64,7 +64,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(items) == 0 {
 		return fmt.Errorf("no scans found under %s", *corpus)
 	}
-	fmt.Fprintf(stderr, "demo: %d scans submitted from %s; working the queue…\n", len(items), *corpus)
+	fmt.Fprintf(stdout, "demo: %d scans submitted from %s; working the queue…\n\n", len(items), *corpus)
 
 	deadline := time.Now().Add(*timeout)
 	statuses := make(map[string]pipeline.InputStatus, len(items))

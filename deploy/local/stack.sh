@@ -69,6 +69,7 @@ stop() {
 }
 
 SERVE_PORT=${SOHOA_LOCAL_INTAKE_PORT:-18080}
+API_PORT=${SOHOA_LOCAL_API_PORT:-18443}
 
 start_serve() { # bin: run `sohoa serve` in the background against this stack
   local bin=$1
@@ -92,6 +93,9 @@ export SOHOA_S3_ENDPOINT=127.0.0.1:$S3_PORT
 export SOHOA_S3_ACCESS_KEY=$S3_ACCESS
 export SOHOA_S3_SECRET_KEY=$S3_SECRET
 export SOHOA_LOCAL_DIR=$LOCAL
+export SOHOA_INTAKE_ADDR=127.0.0.1:$SERVE_PORT
+export SOHOA_API_ADDR=127.0.0.1:$API_PORT
+export SOHOA_VERIFY_BASE_URL=https://127.0.0.1:$API_PORT
 ENV
 }
 
