@@ -359,8 +359,9 @@ func readSmallField(p *multipart.Part) string {
 	return strings.TrimSpace(string(b))
 }
 
-// cleanName keeps only the base name of an uploaded file, bounded to 200
-// bytes on a rune boundary, so it never becomes a path or breaks a log line.
+// cleanName keeps only the base name of an uploaded file, bounded to 255
+// bytes (a file-system name) on a rune boundary, so it never becomes a path
+// or breaks a log line. It is metadata only: keys use the content hash.
 func cleanName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
@@ -369,7 +370,7 @@ func cleanName(name string) string {
 		}
 		return r
 	}, name)
-	for len(name) > 200 {
+	for len(name) > 255 {
 		_, size := utf8.DecodeLastRuneInString(name)
 		name = name[:len(name)-size]
 	}

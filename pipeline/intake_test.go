@@ -124,7 +124,7 @@ func TestCleanName(t *testing.T) {
 			t.Errorf("cleanName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-	if got := cleanName(long); len(got) > 200 || !strings.HasPrefix(got, "Nguyễn") || !utf8Valid(got) {
+	if got := cleanName(long); len(got) > 255 || !strings.HasPrefix(got, "Nguyễn") || !utf8Valid(got) {
 		t.Errorf("cleanName(long) = %d bytes %q", len(got), got)
 	}
 }

@@ -295,7 +295,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	}
 	docs := ocr.Extract(pages, p.o.Layouts)
 	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
-	rec.Decisions = decide(pages, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
+	rec.Decisions = decide(pages, images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
 	if err := p.o.Repo.PutJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
 		if !errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("write record: %w", err)
@@ -311,8 +311,14 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 // decide chooses, per document, whether it is issued, reviewed or kept.
 // Problems of the whole file (an unreadable page, no document at all) send
 // every document to review: a dossier is never silently shortened.
-func decide(pages []ocr.Page, docs []ocr.Document, ls *ocr.Layouts, in IntakeSummary, procedures map[string]string) []Decision {
+func decide(pages []ocr.Page, images []ocr.PageImage, docs []ocr.Document, ls *ocr.Layouts, in IntakeSummary, procedures map[string]string) []Decision {
 	var fileReasons []string
+	for _, img := range images {
+		// Too coarse to be filed as a legal copy: a person rescans it.
+		if int(img.DPI+0.5) < storage.MinDigitizationDPI {
+			fileReasons = append(fileReasons, fmt.Sprintf("page_%d_dpi_below_%d", img.Number, storage.MinDigitizationDPI))
+		}
+	}
 	for _, pg := range pages {
 		for _, f := range pg.Flags {
 			// Blank and degenerate pages make the dossier incomplete;

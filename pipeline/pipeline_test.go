@@ -57,10 +57,18 @@ func loadFixture(t *testing.T) ([]ocr.Page, string) {
 }
 
 type fakeRecognizer struct {
-	pages []ocr.Page
-	err   error
-	calls int
-	mu    sync.Mutex
+	pages   []ocr.Page
+	err     error
+	pageDPI float64
+	calls   int
+	mu      sync.Mutex
+}
+
+func (f *fakeRecognizer) dpi() float64 {
+	if f.pageDPI > 0 {
+		return f.pageDPI
+	}
+	return 200
 }
 
 func (f *fakeRecognizer) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
@@ -72,7 +80,7 @@ func (f *fakeRecognizer) Process(ctx context.Context, data []byte, name string) 
 	}
 	var imgs []ocr.PageImage
 	for _, p := range f.pages {
-		imgs = append(imgs, ocr.PageImage{Number: p.Number, Data: []byte(fmt.Sprintf("png-bytes-of-page-%d", p.Number)), Format: "png", DPI: 200})
+		imgs = append(imgs, ocr.PageImage{Number: p.Number, Data: []byte(fmt.Sprintf("png-bytes-of-page-%d", p.Number)), Format: "png", DPI: f.dpi()})
 	}
 	return f.pages, imgs, nil
 }
@@ -361,6 +369,24 @@ func TestResultWithoutProcedureGoesToReview(t *testing.T) {
 	h2.runAll(t)
 	if len(h2.iss.reqs) != 1 || h2.iss.reqs[0].ProcedureCode != "1.004873" || h2.iss.reqs[0].Origin != "digitized_backfill" {
 		t.Fatalf("issue requests = %+v, want one under 1.004873, digitized_backfill", h2.iss.reqs)
+	}
+}
+
+func TestLowResolutionScanGoesToReview(t *testing.T) {
+	h := newHarness(t)
+	h.rec.pageDPI = 150
+	ctx := context.Background()
+	sub, err := h.intake.Submit(ctx, []byte("scan"), storage.IntakeMeta{Name: "e.jpg", Source: SourceCounter, ProcedureCode: "1.004873"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runAll(t)
+	st, err := h.intake.Status(ctx, sub.InputKey)
+	if err != nil || st.State != "review" || len(h.iss.reqs) != 0 {
+		t.Fatalf("status = %+v, %v, %d issued; want review and nothing issued", st, err, len(h.iss.reqs))
+	}
+	if got := strings.Join(st.Review[0].Reasons, ","); !strings.Contains(got, "dpi_below_200") {
+		t.Errorf("review reasons = %s, want a dpi reason", got)
 	}
 }
 

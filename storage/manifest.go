@@ -17,7 +17,6 @@ const (
 
 // Limits.
 const (
-	minDigitizationDPI      = 200
 	maxManifestBytes        = 1 << 20
 	maxIndexEntryBytes      = 4 << 10
 	maxEventBytes           = 16 << 10
@@ -26,6 +25,10 @@ const (
 	maxAppendAttempts       = 32
 	maxDossierAllocAttempts = 64
 )
+
+// MinDigitizationDPI is the lowest scan resolution a digitised result may
+// be filed at (TT 01/2019, Decree 30/2020: colour, ≥ 200 dpi, 100 %).
+const MinDigitizationDPI = 200
 
 // Manifest describes one filed e-result (domain.md §4(a)). It is stored as
 // JSON beside the signed PDF and is immutable; status lives in events.
@@ -148,8 +151,8 @@ func (m Manifest) check() error {
 		switch {
 		case d == nil:
 			return bad("origin %s needs digitization", m.Origin)
-		case d.DPI < minDigitizationDPI:
-			return bad("digitization dpi %d is below %d", d.DPI, minDigitizationDPI)
+		case d.DPI < MinDigitizationDPI:
+			return bad("digitization dpi %d is below %d", d.DPI, MinDigitizationDPI)
 		case d.Pages < 1:
 			return bad("digitization pages %d", d.Pages)
 		case !isHex64(d.SourceScanSHA256):
