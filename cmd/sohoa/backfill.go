@@ -11,18 +11,21 @@ import (
 	"github.com/hibiken/asynq"
 
 	"sohoa/pipeline"
+	"sohoa/storage/s3"
 )
 
 func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "folder of scans to backfill (walked in lexical order)")
+	s3Bucket := fs.String("s3-bucket", "", "bucket of an archive to backfill (endpoint and keys: SOHOA_BACKFILL_S3_*, else SOHOA_S3_*)")
+	s3Prefix := fs.String("s3-prefix", "", "with --s3-bucket: only keys under this prefix")
 	maxBacklog := fs.Int("max-backlog", 500, "pause while the backfill queue holds more pending tasks than this")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return &exitError{2, fmt.Errorf("--dir is required")}
+	if (*dir == "") == (*s3Bucket == "") {
+		return &exitError{2, fmt.Errorf("give exactly one of --dir or --s3-bucket")}
 	}
 	cfg := loadAppConfig()
 	log := newLogger(stderr)
@@ -46,7 +49,20 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		},
 		Log: log,
 	}
-	rep, err := bf.Run(ctx, pipeline.DirSource{Root: *dir, MaxBytes: rt.intake.MaxFileBytes})
+	var src pipeline.Source = pipeline.DirSource{Root: *dir, MaxBytes: rt.intake.MaxFileBytes}
+	if *s3Bucket != "" {
+		src, err = s3.OpenSource(ctx, s3.Config{
+			Endpoint:  envOr("SOHOA_BACKFILL_S3_ENDPOINT", envOr("SOHOA_S3_ENDPOINT", "127.0.0.1:17070")),
+			AccessKey: envOr("SOHOA_BACKFILL_S3_ACCESS_KEY", envOr("SOHOA_S3_ACCESS_KEY", "")),
+			SecretKey: envOr("SOHOA_BACKFILL_S3_SECRET_KEY", envOr("SOHOA_S3_SECRET_KEY", "")),
+			Secure:    envOr("SOHOA_BACKFILL_S3_SECURE", envOr("SOHOA_S3_SECURE", "false")) == "true",
+			Bucket:    *s3Bucket,
+		}, *s3Prefix, pipeline.ScanExts, rt.intake.MaxFileBytes)
+		if err != nil {
+			return err
+		}
+	}
+	rep, err := bf.Run(ctx, src)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if encErr := enc.Encode(rep); encErr != nil && err == nil {

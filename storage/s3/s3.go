@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"sohoa/storage"
 )
@@ -72,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	}
 	days := uint(max(cfg.RetentionDays, 1))
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:           credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Creds:           cfg.creds(),
 		Secure:          cfg.Secure,
 		Region:          cfg.Region,
 		TrailingHeaders: true, // needed for Checksum: ChecksumSHA256
