@@ -287,8 +287,19 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		st.Results = append(st.Results, m.ResultCode)
 	}
 	var rev ReviewItem
+	approved := 0
 	if err := repo.GetJSON(ctx, storage.ReviewKey(key), &rev); err == nil {
-		st.Review = rev.Documents
+		for _, d := range rev.Documents {
+			var a Approval
+			switch err := repo.GetJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
+			case errors.Is(err, storage.ErrNotFound):
+				st.Review = append(st.Review, d) // still waiting for a person
+			case err != nil:
+				return st, err
+			case a.Approved:
+				approved++
+			}
+		}
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return st, err
 	}
@@ -300,7 +311,7 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	case recErr != nil:
 		return st, recErr
 	}
-	toIssue := 0
+	toIssue := approved
 	for _, d := range rec.Decisions {
 		if d.Action == ActionIssue {
 			toIssue++

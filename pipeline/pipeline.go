@@ -414,10 +414,35 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		return Permanent(CodeBadPayload, fmt.Errorf("document %d not in record of %d documents", doc, len(rec.Result.Documents)))
 	}
 	dec := rec.Decisions[doc]
-	if dec.Action != ActionIssue {
+	d := rec.Result.Documents[doc]
+	procedure := ""
+	var approval *Approval
+	switch dec.Action {
+	case ActionIssue:
+	case ActionReview:
+		// Issued only on a person's approval, with their corrections.
+		var a Approval
+		if err := p.o.Repo.GetJSON(ctx, storage.ApprovalKey(inputKey, doc), &a); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return Permanent(CodeBadPayload, fmt.Errorf("document %d awaits review", doc))
+			}
+			return fmt.Errorf("read review decision: %w", err)
+		}
+		if !a.Approved {
+			return Permanent(CodeBadPayload, fmt.Errorf("document %d was rejected in review", doc))
+		}
+		var err error
+		if d, procedure, err = p.approvedDocument(&rec, a); err != nil {
+			return Permanent(CodeInvalid, err)
+		}
+		approval = &a
+	default:
 		return Permanent(CodeBadPayload, fmt.Errorf("document %d is not to be issued (%s)", doc, dec.Action))
 	}
-	d := rec.Result.Documents[doc]
+	procedure = firstNonEmpty(procedure, rec.Intake.ProcedureCode, p.o.Procedures[d.DocType])
+	if procedure == "" {
+		return Permanent(CodeInvalid, errors.New("no procedure code for this document type"))
+	}
 	resultCode := dec.ResultCode
 	if resultCode == "" {
 		// No dossier code came with the scan: it was allocated at intake
@@ -441,7 +466,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	req := IssueRequest{
 		ResultCode:    resultCode,
 		DossierCode:   rec.Intake.DossierCode,
-		ProcedureCode: firstNonEmpty(rec.Intake.ProcedureCode, p.o.Procedures[d.DocType]),
+		ProcedureCode: procedure,
 		Origin:        originOf(rec.Intake.Source),
 		Document:      d,
 		SourceSHA256:  srcSHA,
@@ -465,7 +490,11 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	}
 	extracted := make(map[string]storage.ExtractedField, len(d.Fields))
 	for k, f := range d.Fields {
-		extracted[k] = storage.ExtractedField{Value: f.Value, Confidence: f.Confidence}
+		ef := storage.ExtractedField{Value: f.Value, Confidence: f.Confidence}
+		if approval != nil {
+			ef.VerifiedBy, ef.VerifiedAt = approval.By, &approval.At
+		}
+		extracted[k] = ef
 	}
 	_, err = p.o.Repo.File(ctx, storage.NewResult{
 		PDF:          issued.PDF,

@@ -411,3 +411,70 @@ func TestSubmitWhenQueueDown(t *testing.T) {
 		t.Errorf("second reconcile requeued %d, want 0", n)
 	}
 }
+
+func TestReviewApproval(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	// A backfilled scan without a procedure code waits for a person.
+	sub, err := h.intake.Submit(ctx, []byte("scan"), storage.IntakeMeta{Name: "f.jpg", Source: SourceBackfill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runAll(t)
+	pending, err := PendingReviews(ctx, h.repo)
+	if err != nil || len(pending) != 1 || pending[0].DocType != "xac-nhan-hon-nhan" {
+		t.Fatalf("pending = %+v, %v; want the result document", pending, err)
+	}
+	doc := pending[0].Doc
+	wrongSex := h.holder[:3] + string('0'+(h.holder[3]-'0')^1) + h.holder[4:] // flips the sex digit
+	tests := []struct {
+		name string
+		a    Approval
+		want string // error substring; "" means accepted
+	}{
+		{"no reviewer", Approval{Approved: true, Fields: map[string]string{FieldProcedureCode: "1.004873"}}, "reviewer"},
+		{"reject without reason", Approval{By: "cb01"}, "reason"},
+		{"id not 12 digits", Approval{Approved: true, By: "cb01", Fields: map[string]string{FieldHolderID: "12345", FieldProcedureCode: "1.004873"}}, "12 digits"},
+		{"id contradicts sex", Approval{Approved: true, By: "cb01", Fields: map[string]string{FieldHolderID: wrongSex, FieldProcedureCode: "1.004873"}}, "id_sex_mismatch"},
+		{"form is not a result", Approval{Doc: -1, Approved: true, By: "cb01"}, "not waiting for review"},
+		{"approve", Approval{Approved: true, By: "cb01", Fields: map[string]string{FieldProcedureCode: "1.004873", "full_name": "NGUYỄN HỮU ĐÔNG"}}, ""},
+		{"second decision", Approval{Approved: false, By: "cb02", Reason: "changed my mind"}, "already decided"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.a
+			a.InputKey = sub.InputKey
+			if a.Doc == 0 {
+				a.Doc = doc
+			}
+			err := h.pipe.Decide(ctx, a)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Decide: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Decide error = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+	h.runAll(t)
+	if len(h.iss.reqs) != 1 || h.iss.reqs[0].ProcedureCode != "1.004873" || h.iss.reqs[0].Document.Fields["full_name"].Value != "NGUYỄN HỮU ĐÔNG" {
+		t.Fatalf("issue requests = %+v, want one with the reviewer's corrections", h.iss.reqs)
+	}
+	m, err := h.repo.Get(ctx, h.iss.reqs[0].ResultCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := h.repo.Sealed(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := sealed.Extracted["full_name"]; f.VerifiedBy != "cb01" || f.VerifiedAt == nil {
+		t.Errorf("full_name = %+v, want verified by cb01", f)
+	}
+	if pending, _ := PendingReviews(ctx, h.repo); len(pending) != 0 {
+		t.Errorf("still pending after approval: %+v", pending)
+	}
+	if st, _ := h.intake.Status(ctx, sub.InputKey); st.State != "issued" {
+		t.Errorf("state after approval = %s, want issued", st.State)
+	}
+}

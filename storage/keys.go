@@ -20,6 +20,7 @@ const (
 	prefixRecords    = "records/"
 	prefixReview     = "review/"
 	prefixQuarantine = "quarantine/"
+	prefixApprovals  = "approvals/"
 	prefixResults    = "results/"
 	prefixEvents     = "events/"
 	prefixCodes      = "codes/"
@@ -84,6 +85,15 @@ func RecordKey(inputKey string) string { return prefixRecords + inputKey + ".jso
 
 // ReviewKey marks an intake sent to human review.
 func ReviewKey(inputKey string) string { return prefixReview + inputKey + ".json" }
+
+// ApprovalKey records a person's decision on document doc of an intake
+// that was sent to review.
+func ApprovalKey(inputKey string, doc int) string {
+	return fmt.Sprintf("%s%s/%d.json", prefixApprovals, inputKey, doc)
+}
+
+// ReviewPrefix is the folder of the review queue.
+func ReviewPrefix() string { return prefixReview }
 
 // QuarantineKey records why an intake failed permanently.
 func QuarantineKey(inputKey string) string { return prefixQuarantine + inputKey + ".json" }

@@ -48,6 +48,7 @@ func TestKeyLayout(t *testing.T) {
 		{"RecordKey", RecordKey(in)},
 		{"ReviewKey", ReviewKey(in)},
 		{"QuarantineKey", QuarantineKey(in)},
+		{"ApprovalKey", ApprovalKey(in, 2)},
 		{"ResultPDFKey", ResultPDFKey("000.00.31.H29", month, id)},
 		{"ResultManifestKey", ResultManifestKey("000.00.31.H29", month, id)},
 		{"EventKey", EventKey(id, 7, StatusRevoked)},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,6 +158,32 @@ func TestDemoCorpus(t *testing.T) {
 		}
 	}
 	t.Logf("%d e-results checked with pdfsig, qpdf and pdftotext; %d keys, %d IDs and %d names checked", len(manifests), nkeys, len(ids), len(names))
+
+	// The review queue holds what was not filed; a reviewer sees and decides.
+	pending, err := pipeline.PendingReviews(ctx, repo)
+	if err != nil || len(pending) < 4 {
+		t.Fatalf("review queue = %d entries, %v; want at least the 4 expected validation errors", len(pending), err)
+	}
+	var rout bytes.Buffer
+	if rc := run(ctx, []string{"review", "list"}, &rout, &rout); rc != 0 || !strings.Contains(rout.String(), pending[0].InputKey) {
+		t.Fatalf("review list: exit %d\n%s", rc, rout.String())
+	}
+	pagesDir := t.TempDir()
+	e := pending[0]
+	rout.Reset()
+	if rc := run(ctx, []string{"review", "show", "--input", e.InputKey, "--doc", fmt.Sprint(e.Doc), "--pages", pagesDir}, &rout, &rout); rc != 0 {
+		t.Fatalf("review show: exit %d\n%s", rc, rout.String())
+	}
+	if imgs, _ := filepath.Glob(filepath.Join(pagesDir, "page-*")); len(imgs) == 0 || !strings.Contains(rout.String(), "holder_personal_id") {
+		t.Fatalf("review show wrote %v:\n%s", imgs, rout.String())
+	}
+	rout.Reset()
+	if rc := run(ctx, []string{"review", "reject", "--input", e.InputKey, "--doc", fmt.Sprint(e.Doc), "--by", "cb01", "--reason", "printed ID contradicts the holder"}, &rout, &rout); rc != 0 {
+		t.Fatalf("review reject: exit %d\n%s", rc, rout.String())
+	}
+	if after, _ := pipeline.PendingReviews(ctx, repo); len(after) != len(pending)-1 {
+		t.Errorf("review queue after a rejection = %d, want %d", len(after), len(pending)-1)
+	}
 }
 
 // recoveredShare is the share of the OCR words (4+ letters) of the result's

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"verify":    {"strictly verify a signed e-result PDF", runVerify},
 		"get":       {"list and download a citizen's e-results", runGet},
 		"result":    {"change a result's validity: revoke, suspend, supersede", runResult},
+		"review":    {"list, show, approve or reject documents waiting for a person", runReview},
 		"index":     {"maintain the citizen index: rebuild", runIndex},
 		"audit":     {"verify the audit chain, query who read a citizen's results", runAudit},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", runDemo},
