@@ -193,4 +193,22 @@ func TestEvalEngineFixtures(t *testing.T) {
 	if s.ExpectedErrorsCaught != s.ExpectedErrors {
 		t.Errorf("expected validation errors flagged: got %d, want %d", s.ExpectedErrorsCaught, s.ExpectedErrors)
 	}
+	// The bars, on the engine's recorded pages (second reads
+	// included): a change to extraction that loses them shows here
+	// without running Tesseract.
+	bars := []struct {
+		name     string
+		got, tot int
+		want     float64
+	}{
+		{"document type accuracy", s.TypeRight, s.Documents, 98},
+		{"holder ID exact", s.HolderExact, s.HolderTotal, 97},
+		{"fields exact", s.FieldsExact, s.FieldsTotal, 90},
+		{"auto-accepted", s.AutoAccepted, s.Documents, 80},
+	}
+	for _, b := range bars {
+		if got := pct(b.got, b.tot); got < b.want {
+			t.Errorf("%s: got %.1f%%, want >= %.0f%%", b.name, got, b.want)
+		}
+	}
 }

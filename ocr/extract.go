@@ -626,6 +626,8 @@ type extracted struct {
 	conf    float64
 	repairs int
 	invalid bool // could not be normalised (e.g. not a real date)
+	// readsDisagree: second reads contradict the value (review).
+	readsDisagree bool
 	// reads are the digit strings of the value's second reads (ID fields).
 	reads []string
 }
@@ -695,6 +697,9 @@ func extractDocument(d *docPages, ls *Layouts) Document {
 			continue
 		}
 		doc.Fields[f.Slug] = Field{Value: ex.value, Confidence: round3(ex.conf)}
+		if ex.readsDisagree {
+			doc.ReviewReasons = append(doc.ReviewReasons, reasonDateReadsDisagree+f.Slug)
+		}
 		if ex.invalid {
 			doc.ReviewReasons = append(doc.ReviewReasons, reasonInvalidDate+f.Slug)
 			continue
@@ -1136,7 +1141,10 @@ func (dc *docContext) placeDate(region string) (extracted, bool) {
 			if !ok {
 				ex.value = m[1] + "/" + m[2] + "/" + m[3]
 			}
-			for k := 0; k < repairs; k++ {
+			if dp := WrittenDateParts(ws); len(dp) > 0 {
+				settleWrittenDate(&ex, ws, dp[0])
+			}
+			for k := 0; k < ex.repairs; k++ {
 				ex.conf *= repairPenalty
 			}
 			found = append(found, ex)

@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -134,4 +135,156 @@ func clonePages(ps []Page) []Page {
 		out[i].Words = append([]Word(nil), p.Words...)
 	}
 	return out
+}
+
+func TestWrittenDateParts(t *testing.T) {
+	line := func(texts ...string) []Word {
+		ws := make([]Word, len(texts))
+		for i, s := range texts {
+			ws[i] = Word{Text: s, Line: 0}
+		}
+		return ws
+	}
+	tests := []struct {
+		name string
+		ws   []Word
+		want [][3]int
+	}{
+		{"place/date line", line("Tân", "An,", "ngày", "37", "tháng", "7", "năm", "2020"), [][3]int{{3, 5, 7}}},
+		{"keywords misread without diacritics, look-alike digit", line("ngay", "2O", "thang", "07", "nam", "2020."), [][3]int{{1, 3, 5}}},
+		{"two dates", line("ngày", "1", "tháng", "2", "năm", "2003", "ngày", "4", "tháng", "5", "năm", "2006"), [][3]int{{1, 3, 5}, {7, 9, 11}}},
+		{"label, not a date", line("Ngày,", "tháng,", "năm", "sinh:", "23/01/1989"), nil},
+		{"a word between", line("ngày", "27", "tháng", "bảy", "năm", "2020"), nil},
+		{"number word too long", line("ngày", "27", "tháng", "7", "năm", "20201"), nil},
+		{"no digit", line("ngày", "O", "tháng", "7", "năm", "2020"), nil},
+		{"split over two lines", append(line("ngày", "27", "tháng"), Word{Text: "7", Line: 1}, Word{Text: "năm", Line: 1}, Word{Text: "2020", Line: 1}), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := WrittenDateParts(tt.ws); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("WrittenDateParts: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveDateParts(t *testing.T) {
+	part := func(page string, conf float64, reads ...string) datePart {
+		return datePart{page: page, conf: conf, reads: reads}
+	}
+	month, year := part("7", 0.97), part("2020", 0.97)
+	tests := []struct {
+		name        string
+		parts       [3]datePart
+		wantValues  [3]string
+		wantOutcome [3]datePartOutcome
+	}{
+		{"confident possible date: reads not consulted",
+			[3]datePart{part("27", 0.97, "21", "21", "21"), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partKept, partKept, partKept}},
+		{"impossible day replaced by agreeing reads",
+			[3]datePart{part("37", 0.76, "27", "27", "27"), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partReplaced, partKept, partKept}},
+		{"impossible day, confident: still consulted",
+			[3]datePart{part("37", 0.97, "27", "", "27"), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partReplaced, partKept, partKept}},
+		{"impossible day, reads disagree: unsettled",
+			[3]datePart{part("37", 0.76, "27", "21", "27"), month, year},
+			[3]string{"37", "7", "2020"}, [3]datePartOutcome{partUnsettled, partKept, partKept}},
+		{"impossible day, one read: unsettled",
+			[3]datePart{part("37", 0.76, "27", "", "127"), month, year},
+			[3]string{"37", "7", "2020"}, [3]datePartOutcome{partUnsettled, partKept, partKept}},
+		{"impossible day, reads agree on another impossible day: unsettled",
+			[3]datePart{part("37", 0.76, "38", "38"), month, year},
+			[3]string{"37", "7", "2020"}, [3]datePartOutcome{partUnsettled, partKept, partKept}},
+		{"unreadable day replaced",
+			[3]datePart{part("", 0, "5", "05", "5"), month, year},
+			[3]string{"5", "7", "2020"}, [3]datePartOutcome{partReplaced, partKept, partKept}},
+		{"doubtful possible day confirmed",
+			[3]datePart{part("27", 0.7, "27", "27", ""), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partConfirmed, partKept, partKept}},
+		{"doubtful possible day, too few reads: kept",
+			[3]datePart{part("27", 0.7, "27"), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partKept, partKept, partKept}},
+		{"doubtful possible day contradicted: contested, page read kept",
+			[3]datePart{part("27", 0.7, "27", "21", "27"), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partContested, partKept, partKept}},
+		{"year reads must have four digits",
+			[3]datePart{part("27", 0.97), month, part("2O2", 0.5, "202", "2020", "2020")},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partKept, partKept, partReplaced}},
+		{"not a calendar date: every part consulted",
+			[3]datePart{part("31", 0.97, "31", "31"), part("2", 0.97, "2", "2"), part("2020", 0.97, "2020", "2020")},
+			[3]string{"31", "2", "2020"}, [3]datePartOutcome{partReplaced, partReplaced, partReplaced}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, o := resolveDateParts(tt.parts)
+			if v != tt.wantValues || o != tt.wantOutcome {
+				t.Errorf("resolveDateParts: got %v %v, want %v %v", v, o, tt.wantValues, tt.wantOutcome)
+			}
+		})
+	}
+}
+
+// TestExtractDateSecondReads runs the date rules through Extract on the
+// engine's page of scan_0014, whose day word is set per case.
+func TestExtractDateSecondReads(t *testing.T) {
+	ls := testLayouts(t)
+	base := loadPages(t, "engine", "scan_0014")
+	dates := WrittenDateParts(base[0].Words)
+	if len(dates) == 0 {
+		t.Fatal("fixture has no written date")
+	}
+	day := dates[0][0]
+	tests := []struct {
+		name       string
+		page       string
+		conf       float64
+		alts       []string
+		year       string // the year word's text, "" to keep it
+		wantValue  string
+		wantReason string // "" when issue_date raises no reason
+	}{
+		{"impossible day, agreeing reads: accepted", "37", 0.76, []string{"27", "27", "27"}, "", "27/07/2020", ""},
+		{"impossible day, reads disagree: invalid", "37", 0.76, []string{"27", "21", "27"}, "", "37/7/2020", reasonInvalidDate + "issue_date"},
+		{"impossible day, no reads: invalid", "37", 0.76, nil, "", "37/7/2020", reasonInvalidDate + "issue_date"},
+		{"doubtful day confirmed", "27", 0.5, []string{"27", "27"}, "", "27/07/2020", ""},
+		{"doubtful day contradicted: review", "27", 0.76, []string{"21", "21", "21"}, "", "27/07/2020", reasonDateReadsDisagree + "issue_date"},
+		{"confident day: reads not consulted", "27", 0.97, []string{"21", "21", "21"}, "", "27/07/2020", ""},
+		{"repaired date in the future: still flagged", "37", 0.76, []string{"27", "27", "27"}, "2099", "27/07/2099", reasonFutureIssue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pages := clonePages(base)
+			w := &pages[0].Words[day]
+			w.Text, w.Conf, w.Alts = tt.page, tt.conf, nil
+			for _, a := range tt.alts {
+				w.Alts = append(w.Alts, Reading{Text: a, Conf: 0.9, Words: 1})
+			}
+			if tt.year != "" {
+				y := &pages[0].Words[dates[0][2]]
+				y.Text, y.Alts = tt.year, nil
+			}
+			docs := Extract(pages, ls)
+			if len(docs) != 1 {
+				t.Fatalf("got %d documents, want 1", len(docs))
+			}
+			d := docs[0]
+			if got := d.Fields["issue_date"].Value; got != tt.wantValue {
+				t.Errorf("issue_date: got %q, want %q", got, tt.wantValue)
+			}
+			var dateReasons []string
+			for _, r := range d.ReviewReasons {
+				if strings.HasSuffix(r, "issue_date") {
+					dateReasons = append(dateReasons, r)
+				}
+			}
+			switch {
+			case tt.wantReason == "" && len(dateReasons) > 0:
+				t.Errorf("got reasons %v, want none for issue_date", dateReasons)
+			case tt.wantReason != "" && !contains(d.ReviewReasons, tt.wantReason):
+				t.Errorf("got reasons %v, want %s", d.ReviewReasons, tt.wantReason)
+			}
+		})
+	}
 }

@@ -700,9 +700,10 @@ func TestEncodeBMP(t *testing.T) {
 
 // TestRereadCorpus checks the second reads of ID words on dev pages: an ID
 // under pen marks (page read confidence 0.64) and under a stamp (0.41),
-// which the second reads must reproduce, and an ID the page read got wrong
-// ("091…" for "001…"), which they must correct. IDs are compared, never
-// logged in clear.
+// which the second reads must reproduce, an ID the page read got wrong
+// ("091…" for "001…"), which they must correct, and a clean ID which the
+// old 0.75×Otsu treatment misread (a 6 as 5). No second read may give
+// another 12-digit number. IDs are compared, never logged in clear.
 func TestRereadCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real OCR")
@@ -722,6 +723,7 @@ func TestRereadCorpus(t *testing.T) {
 		{"scan_0005.png", 1, "pen marks"},
 		{"scan_0007.tif", 1, "stamp, upside-down page"},
 		{"scan_0022.pdf", 2, "page read wrong"},
+		{"scan_0013.jpg", 1, "clean"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -758,7 +760,7 @@ func TestRereadCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s p%d (%s): %.2fs", tt.file, tt.page, tt.mark, time.Since(start).Seconds())
-			agree := 0
+			agree, contradict := 0, 0
 			found := false
 			for _, w := range page.Words {
 				if !strings.Contains(w.Text, want[len(want)-4:]) {
@@ -774,6 +776,8 @@ func TestRereadCorpus(t *testing.T) {
 					}, a.Text)
 					if got == want {
 						agree++
+					} else if len(got) == 12 {
+						contradict++
 					}
 					t.Logf("page read conf %.2f, %s read: right=%v conf %.2f", w.Conf, a.Variant, got == want, a.Conf)
 				}
@@ -784,6 +788,68 @@ func TestRereadCorpus(t *testing.T) {
 			if agree < 2 {
 				t.Errorf("got %d second reads of the ID right, want at least 2", agree)
 			}
+			if contradict > 0 {
+				t.Errorf("got %d second reads giving another 12-digit number, want none", contradict)
+			}
 		})
+	}
+}
+
+// TestRereadDateCorpus checks the second reads of a written date whose
+// day the page read got wrong (scan_0014: "37" for 27): at least two
+// reads must give the printed day and none another number.
+func TestRereadDateCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real OCR")
+	}
+	requireTesseract(t)
+	dir := corpusDir(t)
+	eng, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	const file = "scan_0014.pdf"
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "scan_0014.truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Fields map[string]string `json:"fields"`
+	}
+	if err := json.Unmarshal(raw, &tr); err != nil {
+		t.Fatal(err)
+	}
+	wantDay := strings.TrimLeft(strings.SplitN(tr.Fields["issue_date"], "/", 2)[0], "0")
+	pages, err := ocr.Open(context.Background(), data, file, ocr.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := eng.Recognize(context.Background(), pages[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dates := ocr.WrittenDateParts(page.Words)
+	if len(dates) == 0 {
+		t.Fatal("no written date found on the page")
+	}
+	w := page.Words[dates[0][0]]
+	agree, contradict := 0, 0
+	for _, a := range w.Alts {
+		got := strings.TrimLeft(strings.TrimSpace(a.Text), "0")
+		switch {
+		case got == wantDay:
+			agree++
+		case got != "":
+			contradict++
+		}
+		t.Logf("day page read %q conf %.2f, %s read %q conf %.2f", w.Text, w.Conf, a.Variant, a.Text, a.Conf)
+	}
+	if agree < 2 || contradict > 0 {
+		t.Errorf("day reads: %d right, %d other numbers; want at least 2 right and none other", agree, contradict)
 	}
 }

@@ -1,0 +1,133 @@
+package tesseract
+
+import (
+	"image"
+	"testing"
+
+	"sohoa/ocr"
+)
+
+// TestBinariseInk checks the "ink" treatment on a synthetic crop: paper
+// 235, four digit-like strokes of ink 45 crossed by a three-row band of
+// stamp tint 160. The tint must drop out and the strokes survive,
+// thickened by a pixel.
+func TestBinariseInk(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 60, 24))
+	for i := range g.Pix {
+		g.Pix[i] = 235
+	}
+	for y := 10; y < 13; y++ {
+		for x := 2; x < 58; x++ {
+			g.Pix[y*g.Stride+x] = 160 // tint band
+		}
+	}
+	for _, x0 := range []int{8, 20, 32, 44} {
+		for y := 3; y < 21; y++ {
+			for x := x0; x < x0+4; x++ {
+				g.Pix[y*g.Stride+x] = 45 // stroke
+			}
+		}
+	}
+	tests := []struct {
+		variant  string
+		x, y     int
+		wantInk  bool
+		describe string
+	}{
+		{"ink", 9, 5, true, "stroke"},
+		{"ink", 7, 5, true, "stroke thickened left"},
+		{"ink", 12, 5, true, "stroke thickened right"},
+		{"ink", 15, 11, false, "tint"},
+		{"ink", 15, 5, false, "paper"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant+" "+tt.describe, func(t *testing.T) {
+			out, changed := binarise(g, tt.variant, 8)
+			if !changed {
+				t.Fatal("changed: got false")
+			}
+			if got := out.GrayAt(tt.x, tt.y).Y == 0; got != tt.wantInk {
+				t.Errorf("ink at (%d,%d): got %v, want %v", tt.x, tt.y, got, tt.wantInk)
+			}
+		})
+	}
+}
+
+func TestStretch(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 4, 1))
+	copy(g.Pix, []uint8{40, 50, 140, 240})
+	out := stretch(g, otsu(g))
+	// ink level 45 (40, 50), paper 190 (140, 240): 40 clips to 0, 240 to 255.
+	want := []uint8{0, 9, 167, 255}
+	for i, w := range want {
+		if out.Pix[i] != w {
+			t.Errorf("pixel %d: got %d, want %d", i, out.Pix[i], w)
+		}
+	}
+}
+
+func TestPadWidth(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 10, 4))
+	for i := range g.Pix {
+		g.Pix[i] = 230
+	}
+	g.Pix[1*g.Stride+5] = 20
+	out := padWidth(g, 30)
+	if out.Bounds().Dx() != 30 || out.Bounds().Dy() != 4 {
+		t.Fatalf("size: got %v, want 30×4", out.Bounds())
+	}
+	if out.GrayAt(15, 1).Y != 20 {
+		t.Errorf("ink not centred: got %d at (15,1)", out.GrayAt(15, 1).Y)
+	}
+	if out.GrayAt(0, 0).Y != 230 || out.GrayAt(29, 3).Y != 230 {
+		t.Errorf("padding: got %d, %d, want the paper level 230", out.GrayAt(0, 0).Y, out.GrayAt(29, 3).Y)
+	}
+	if wide := padWidth(g, 5); wide != g {
+		t.Error("a crop already wide enough must be returned as is")
+	}
+}
+
+func TestDateCandidates(t *testing.T) {
+	words := func(texts ...string) []ocr.Word {
+		ws := make([]ocr.Word, len(texts))
+		for i, s := range texts {
+			ws[i] = ocr.Word{Text: s, Box: image.Rect(i*60, 0, i*60+50, 40)}
+		}
+		return ws
+	}
+	tests := []struct {
+		name      string
+		ws        []ocr.Word
+		wantFirst []int
+	}{
+		{"place/date line", words("Tân", "An,", "ngày", "37", "tháng", "7", "năm", "2020"), []int{3, 5, 7}},
+		{"numeric date is not re-read as words", words("sinh:", "23/01/1989"), nil},
+		{"dates beyond the bound are not re-read", func() []ocr.Word {
+			var texts []string
+			for i := 0; i < 4; i++ {
+				texts = append(texts, "ngày", "1", "tháng", "2", "năm", "2003")
+			}
+			return words(texts...)
+		}(), []int{1, 3, 5, 7, 9, 11, 13, 15, 17}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := dateCandidates(tt.ws)
+			var got []int
+			for _, c := range cs {
+				if c.first != c.last || len(c.variants) == 0 || c.chars != digitChars {
+					t.Errorf("candidate %+v: want one word, digits, date variants", c)
+				}
+				got = append(got, c.first)
+			}
+			if len(got) != len(tt.wantFirst) {
+				t.Fatalf("candidates: got %v, want %v", got, tt.wantFirst)
+			}
+			for i := range got {
+				if got[i] != tt.wantFirst[i] {
+					t.Fatalf("candidates: got %v, want %v", got, tt.wantFirst)
+				}
+			}
+		})
+	}
+}
