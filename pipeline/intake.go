@@ -273,7 +273,7 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	}
 	st.File, st.DossierCode = meta.Name, meta.DossierCode
 	var q QuarantineItem
-	if err := repo.GetJSON(ctx, storage.QuarantineKey(key), &q); err == nil {
+	if err := repo.GetSealedJSON(ctx, storage.QuarantineKey(key), &q); err == nil {
 		st.State, st.Quarantine = "quarantined", &q
 		return st, nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -288,10 +288,10 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	}
 	var rev ReviewItem
 	approved := 0
-	if err := repo.GetJSON(ctx, storage.ReviewKey(key), &rev); err == nil {
+	if err := repo.GetSealedJSON(ctx, storage.ReviewKey(key), &rev); err == nil {
 		for _, d := range rev.Documents {
 			var a Approval
-			switch err := repo.GetJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
+			switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
 			case errors.Is(err, storage.ErrNotFound):
 				st.Review = append(st.Review, d) // still waiting for a person
 			case err != nil:
@@ -304,7 +304,7 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		return st, err
 	}
 	var rec Record
-	recErr := repo.GetJSON(ctx, storage.RecordKey(key), &rec)
+	recErr := repo.GetSealedJSON(ctx, storage.RecordKey(key), &rec)
 	switch {
 	case errors.Is(recErr, storage.ErrNotFound):
 		return st, nil

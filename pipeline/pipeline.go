@@ -222,7 +222,7 @@ func (p *Pipeline) quarantine(ctx context.Context, stage, inputKey, code string,
 		Error:     cause.Error(),
 		At:        p.o.Now().UTC(),
 	}
-	if err := p.o.Repo.PutJSON(ctx, storage.QuarantineKey(inputKey), q); err != nil && !errors.Is(err, storage.ErrExists) {
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.QuarantineKey(inputKey), q); err != nil && !errors.Is(err, storage.ErrExists) {
 		return fmt.Errorf("write quarantine record: %w", err)
 	}
 	return nil
@@ -241,7 +241,7 @@ func (p *Pipeline) intakeMeta(ctx context.Context, inputKey string) ([]byte, sto
 // (re-)enqueued.
 func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	var rec Record
-	err := p.o.Repo.GetJSON(ctx, storage.RecordKey(inputKey), &rec)
+	err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec)
 	switch {
 	case err == nil:
 		return p.dispatch(ctx, &rec)
@@ -296,12 +296,12 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	docs := ocr.Extract(pages, p.o.Layouts)
 	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
 	rec.Decisions = decide(pages, images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
-	if err := p.o.Repo.PutJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
 		if !errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("write record: %w", err)
 		}
 		// A concurrent run of this task got there first: follow its record.
-		if err := p.o.Repo.GetJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
+		if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
 			return fmt.Errorf("read concurrent record: %w", err)
 		}
 	}
@@ -396,7 +396,7 @@ func (p *Pipeline) dispatch(ctx context.Context, rec *Record) error {
 		return nil
 	}
 	item := ReviewItem{InputKey: rec.InputKey, File: rec.File, Documents: review, CreatedAt: rec.CreatedAt}
-	if err := p.o.Repo.PutJSON(ctx, storage.ReviewKey(rec.InputKey), item); err != nil && !errors.Is(err, storage.ErrExists) {
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.ReviewKey(rec.InputKey), item); err != nil && !errors.Is(err, storage.ErrExists) {
 		return fmt.Errorf("write review item: %w", err)
 	}
 	return nil
@@ -407,7 +407,7 @@ func (p *Pipeline) dispatch(ctx context.Context, rec *Record) error {
 // a duplicate run return the result already filed.
 func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) error {
 	var rec Record
-	if err := p.o.Repo.GetJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
+	if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
 		return fmt.Errorf("read record: %w", err)
 	}
 	if doc < 0 || doc >= len(rec.Result.Documents) || doc >= len(rec.Decisions) {
@@ -422,7 +422,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	case ActionReview:
 		// Issued only on a person's approval, with their corrections.
 		var a Approval
-		if err := p.o.Repo.GetJSON(ctx, storage.ApprovalKey(inputKey, doc), &a); err != nil {
+		if err := p.o.Repo.GetSealedJSON(ctx, storage.ApprovalKey(inputKey, doc), &a); err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
 				return Permanent(CodeBadPayload, fmt.Errorf("document %d awaits review", doc))
 			}

@@ -219,7 +219,7 @@ func TestPipelineIssuesResultAndKeepsForm(t *testing.T) {
 	h.runAll(t)
 
 	var rec Record
-	if err := h.repo.GetJSON(ctx, storage.RecordKey(sub.InputKey), &rec); err != nil {
+	if err := h.repo.GetSealedJSON(ctx, storage.RecordKey(sub.InputKey), &rec); err != nil {
 		t.Fatal(err)
 	}
 	var actions []string
@@ -258,10 +258,21 @@ func TestPipelineIssuesResultAndKeepsForm(t *testing.T) {
 		t.Errorf("status = %+v, want issued with one result", st)
 	}
 
-	// No key anywhere carries the holder's ID.
+	// No key, and no stored body, carries the holder's ID or name in clear.
+	name := rec.Result.Documents[1].Fields["full_name"].Value
+	if name == "" {
+		t.Fatal("fixture has no holder name")
+	}
 	err = h.bucket.List(ctx, "", func(oi storage.ObjectInfo) error {
 		if strings.Contains(oi.Key, h.holder) {
 			t.Errorf("key %s contains the holder ID", oi.Key)
+		}
+		body, _, err := h.bucket.Get(ctx, oi.Key)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(body), h.holder) || strings.Contains(string(body), name) {
+			t.Errorf("object %s holds the holder ID or name in clear", oi.Key)
 		}
 		return nil
 	})
@@ -318,7 +329,7 @@ func TestPipelineQuarantinesBadInput(t *testing.T) {
 		t.Fatalf("handler error = %v, want SkipRetry", err)
 	}
 	var q QuarantineItem
-	if err := h.repo.GetJSON(ctx, storage.QuarantineKey(sub.InputKey), &q); err != nil {
+	if err := h.repo.GetSealedJSON(ctx, storage.QuarantineKey(sub.InputKey), &q); err != nil {
 		t.Fatal(err)
 	}
 	if q.Code != CodeEmpty || q.File != "zero_pages.tif" || !strings.Contains(q.Error, "zero_pages.tif") {

@@ -62,7 +62,7 @@ func (p *Pipeline) Decide(ctx context.Context, a Approval) error {
 		return errors.New("review: a rejection needs a reason")
 	}
 	var rec Record
-	if err := p.o.Repo.GetJSON(ctx, storage.RecordKey(a.InputKey), &rec); err != nil {
+	if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(a.InputKey), &rec); err != nil {
 		return fmt.Errorf("review: read record: %w", err)
 	}
 	if a.Doc < 0 || a.Doc >= len(rec.Decisions) || a.Doc >= len(rec.Result.Documents) || rec.Decisions[a.Doc].Action != ActionReview {
@@ -78,7 +78,7 @@ func (p *Pipeline) Decide(ctx context.Context, a Approval) error {
 		}
 	}
 	a.At = p.o.Now().UTC()
-	if err := p.o.Repo.PutJSON(ctx, storage.ApprovalKey(a.InputKey, a.Doc), a); err != nil {
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.ApprovalKey(a.InputKey, a.Doc), a); err != nil {
 		if errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("review: document %d of %s: %w", a.Doc, a.InputKey, ErrDecided)
 		}
@@ -189,11 +189,11 @@ func PendingReviews(ctx context.Context, repo *storage.Repository) ([]ReviewEntr
 	var out []ReviewEntry
 	for _, k := range keys {
 		var item ReviewItem
-		if err := repo.GetJSON(ctx, k, &item); err != nil {
+		if err := repo.GetSealedJSON(ctx, k, &item); err != nil {
 			return nil, fmt.Errorf("read %s: %w", k, err)
 		}
 		var rec Record
-		if err := repo.GetJSON(ctx, storage.RecordKey(item.InputKey), &rec); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := repo.GetSealedJSON(ctx, storage.RecordKey(item.InputKey), &rec); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
 		for _, d := range item.Documents {

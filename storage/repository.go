@@ -107,6 +107,49 @@ func (r *Repository) getJSON(ctx context.Context, key string, v any, limit int) 
 	return nil
 }
 
+// sealedObject is the body of an object written by PutSealedJSON.
+type sealedObject struct {
+	Sealed Envelope `json:"sealed"`
+}
+
+func objectAAD(key string) []byte { return []byte("sohoa-sealed-object\x00" + key) }
+
+// PutSealedJSON writes v as JSON to key, create-once, encrypted with the
+// current seal key and bound to key (a body copied under another key does
+// not open). Use it for every stage object that may name a person: OCR
+// records, review items and decisions, intake metadata.
+func (r *Repository) PutSealedJSON(ctx context.Context, key string, v any) error {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("put %s: encode: %w", key, err)
+	}
+	env, err := sealBytes(r.keys, objectAAD(key), plain)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	body, err := json.Marshal(sealedObject{Sealed: env})
+	if err != nil {
+		return fmt.Errorf("put %s: encode: %w", key, err)
+	}
+	return r.putOnce(ctx, key, body)
+}
+
+// GetSealedJSON reads an object written by PutSealedJSON into v.
+func (r *Repository) GetSealedJSON(ctx context.Context, key string, v any) error {
+	var so sealedObject
+	if err := r.getJSON(ctx, key, &so, 64<<20); err != nil {
+		return err
+	}
+	plain, err := openBytes(r.keys, objectAAD(key), so.Sealed)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("get %s: decode: %w", key, err)
+	}
+	return nil
+}
+
 // Exists reports whether key is stored.
 func (r *Repository) Exists(ctx context.Context, key string) (bool, error) {
 	_, err := r.b.Stat(ctx, key)
@@ -162,7 +205,7 @@ func (r *Repository) PutIntake(ctx context.Context, data []byte, meta IntakeMeta
 	if err := r.putOnce(ctx, IntakeKey(inputKey), data); err != nil && !errors.Is(err, ErrExists) {
 		return "", fmt.Errorf("put intake: %w", err)
 	}
-	if err := r.PutJSON(ctx, IntakeMetaKey(inputKey), meta); err != nil && !errors.Is(err, ErrExists) {
+	if err := r.PutSealedJSON(ctx, IntakeMetaKey(inputKey), meta); err != nil && !errors.Is(err, ErrExists) {
 		return "", fmt.Errorf("put intake: %w", err)
 	}
 	return inputKey, nil
@@ -179,7 +222,7 @@ func (r *Repository) Intake(ctx context.Context, inputKey string) ([]byte, Intak
 		return nil, IntakeMeta{}, fmt.Errorf("intake %s: %w", inputKey, err)
 	}
 	var meta IntakeMeta
-	err = r.getJSON(ctx, IntakeMetaKey(inputKey), &meta, maxPointerBytes*4)
+	err = r.GetSealedJSON(ctx, IntakeMetaKey(inputKey), &meta)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		meta = IntakeMeta{Size: int64(len(data))}

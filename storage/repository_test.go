@@ -2,6 +2,8 @@ package storage_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -545,4 +547,43 @@ func TestNoPersonalDataInKeys(t *testing.T) {
 		file(t, r, storagetest.Result(i+1, i%holders, day))
 	}
 	storagetest.CheckKeysPrivate(t, b, holders)
+}
+
+func TestSealedJSON(t *testing.T) {
+	r, b := newRepo(t)
+	ctx := context.Background()
+	type rec struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	in := rec{ID: storagetest.HolderID(3), Name: storagetest.HolderName(3)}
+	if err := r.PutSealedJSON(ctx, "records/a.json", in); err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := b.Get(ctx, "records/a.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(body), in.ID) || strings.Contains(string(body), in.Name) {
+		t.Fatalf("sealed body shows the plaintext: %s", body)
+	}
+	var out rec
+	if err := r.GetSealedJSON(ctx, "records/a.json", &out); err != nil || out != in {
+		t.Fatalf("GetSealedJSON = %+v, %v; want %+v", out, err, in)
+	}
+	// The same body under another key does not open: it is bound to its key.
+	if err := b.PutOnce(ctx, "records/b.json", body, sha256Hex(body)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.GetSealedJSON(ctx, "records/b.json", &out); !errors.Is(err, storage.ErrCorrupt) {
+		t.Errorf("moved body: %v, want ErrCorrupt", err)
+	}
+	if err := r.PutSealedJSON(ctx, "records/a.json", in); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("second write: %v, want ErrExists", err)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

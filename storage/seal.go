@@ -179,6 +179,24 @@ func seal(keys Keys, aad []byte, v Sealed) (Envelope, error) {
 	if err != nil {
 		return Envelope{}, fmt.Errorf("seal: %w", err)
 	}
+	return sealBytes(keys, aad, plain)
+}
+
+// open decrypts an envelope with the key its kid names.
+func open(keys Keys, aad []byte, env Envelope) (Sealed, error) {
+	plain, err := openBytes(keys, aad, env)
+	if err != nil {
+		return Sealed{}, err
+	}
+	var s Sealed
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return Sealed{}, fmt.Errorf("open envelope: decode: %w", ErrCorrupt)
+	}
+	return s, nil
+}
+
+// sealBytes encrypts plain under the current seal key, binding it to aad.
+func sealBytes(keys Keys, aad, plain []byte) (Envelope, error) {
 	aead, err := newGCM(keys.SealKeys[keys.SealKID])
 	if err != nil {
 		return Envelope{}, err
@@ -190,28 +208,24 @@ func seal(keys Keys, aad []byte, v Sealed) (Envelope, error) {
 	return Envelope{KID: keys.SealKID, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plain, aad)}, nil
 }
 
-// open decrypts an envelope with the key its kid names.
-func open(keys Keys, aad []byte, env Envelope) (Sealed, error) {
+// openBytes decrypts an envelope with the key its kid names.
+func openBytes(keys Keys, aad []byte, env Envelope) ([]byte, error) {
 	key, ok := keys.SealKeys[env.KID]
 	if !ok {
-		return Sealed{}, fmt.Errorf("open envelope: unknown seal kid %q: %w", env.KID, ErrInvalid)
+		return nil, fmt.Errorf("open envelope: unknown seal kid %q: %w", env.KID, ErrInvalid)
 	}
 	aead, err := newGCM(key)
 	if err != nil {
-		return Sealed{}, err
+		return nil, err
 	}
 	if len(env.Nonce) != aead.NonceSize() {
-		return Sealed{}, fmt.Errorf("open envelope: nonce length %d: %w", len(env.Nonce), ErrCorrupt)
+		return nil, fmt.Errorf("open envelope: nonce length %d: %w", len(env.Nonce), ErrCorrupt)
 	}
 	plain, err := aead.Open(nil, env.Nonce, env.Ciphertext, aad)
 	if err != nil {
-		return Sealed{}, fmt.Errorf("open envelope (kid %s): %w: %w", env.KID, ErrCorrupt, err)
+		return nil, fmt.Errorf("open envelope (kid %s): %w: %w", env.KID, ErrCorrupt, err)
 	}
-	var s Sealed
-	if err := json.Unmarshal(plain, &s); err != nil {
-		return Sealed{}, fmt.Errorf("open envelope: decode: %w", ErrCorrupt)
-	}
-	return s, nil
+	return plain, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {

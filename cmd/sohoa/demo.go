@@ -102,7 +102,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		counts[st.State]++
 		var rec pipeline.Record
 		docTypes, holders := "-", "-"
-		if err := rt.repo.GetJSON(ctx, storage.RecordKey(it.key), &rec); err == nil {
+		if err := rt.repo.GetSealedJSON(ctx, storage.RecordKey(it.key), &rec); err == nil {
 			var ts, hs []string
 			for _, d := range rec.Result.Documents {
 				ts = append(ts, d.DocType)

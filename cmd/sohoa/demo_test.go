@@ -60,7 +60,7 @@ func TestDemoCorpus(t *testing.T) {
 		}
 		if strings.HasPrefix(oi.Key, "records/") {
 			var rec pipeline.Record
-			if err := repo.GetJSON(ctx, oi.Key, &rec); err != nil {
+			if err := repo.GetSealedJSON(ctx, oi.Key, &rec); err != nil {
 				return err
 			}
 			for _, d := range rec.Result.Documents {
@@ -124,7 +124,7 @@ func TestDemoCorpus(t *testing.T) {
 			t.Fatalf("pdftotext: %v", err)
 		}
 		var rec pipeline.Record
-		if err := repo.GetJSON(ctx, storage.RecordKey(m.InputKey), &rec); err != nil {
+		if err := repo.GetSealedJSON(ctx, storage.RecordKey(m.InputKey), &rec); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := recoveredShare(string(txt), rec, m.DocType), 0.9; got < want {

@@ -126,7 +126,7 @@ func showForReview(ctx context.Context, repo *storage.Repository, input string, 
 		return &exitError{2, errors.New("--input is required")}
 	}
 	var rec pipeline.Record
-	if err := repo.GetJSON(ctx, storage.RecordKey(input), &rec); err != nil {
+	if err := repo.GetSealedJSON(ctx, storage.RecordKey(input), &rec); err != nil {
 		return fmt.Errorf("read record of %s: %w", input, err)
 	}
 	if doc < 0 || doc >= len(rec.Result.Documents) {
