@@ -37,7 +37,8 @@ type Intake struct {
 	MaxFileBytes  int64
 	MaxBatchBytes int64
 	// Token, when set, is the bearer token counter clients must present.
-	Token string
+	Token      string
+	uploadTmpl *template.Template
 }
 
 // NewIntake returns an Intake with default limits (64 MiB a file, 1 GiB a batch).
@@ -51,6 +52,7 @@ func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log 
 	return &Intake{
 		repo: repo, queue: queue, agency: agencyCode, now: time.Now, log: log,
 		MaxFileBytes: 64 << 20, MaxBatchBytes: 1 << 30,
+		uploadTmpl: template.Must(template.New("upload").Parse(uploadPage)),
 	}
 }
 
@@ -353,14 +355,9 @@ func (in *Intake) getInput(w http.ResponseWriter, r *http.Request) {
 var uploadPage string
 
 func (in *Intake) page(w http.ResponseWriter, r *http.Request) {
-	t, err := template.New("upload").Parse(uploadPage)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "page template broken")
-		return
-	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
-	if err := t.Execute(w, struct{ MaxMB int64 }{in.MaxFileBytes >> 20}); err != nil {
+	if err := in.uploadTmpl.Execute(w, struct{ MaxMB int64 }{in.MaxFileBytes >> 20}); err != nil {
 		in.log.Error("render upload page", "err", err)
 	}
 }
