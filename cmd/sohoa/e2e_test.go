@@ -253,12 +253,11 @@ func runReadmeExamples(t *testing.T, local, code, citizenID string) {
 	if !ok || !ok2 || !ok3 || !ok4 {
 		t.Fatal("README.md has no curl-examples block")
 	}
-	if _, err := os.Stat("../../bin/sohoa"); err != nil {
-		build := exec.Command("go", "build", "-o", "bin/sohoa", "./cmd/sohoa")
-		build.Dir = "../.."
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build bin/sohoa: %v\n%s", err, out)
-		}
+	// The README calls bin/sohoa: build it from this tree (cached, fast).
+	build := exec.Command("go", "build", "-o", "bin/sohoa", "./cmd/sohoa")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build bin/sohoa: %v\n%s", err, out)
 	}
 	work := t.TempDir()
 	cmd := exec.Command("bash", "-c", "set -euo pipefail; cd \"$ROOT\"; "+script)
@@ -275,7 +274,10 @@ func runReadmeExamples(t *testing.T, local, code, citizenID string) {
 	if err != nil {
 		t.Fatalf("README curl examples failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{`"result_code":"` + code + `"`, `"valid":true`, "valid", "HTTP 401"} {
+	if n := strings.Count(string(out), `"result_code":"`+code+`"`); n < 3 {
+		t.Errorf("README examples found the result %d times, want 3 (search, metadata, JWT search):\n%s", n, out)
+	}
+	for _, want := range []string{`"valid":true`, "valid", "HTTP 401"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README examples output lacks %q:\n%s", want, out)
 		}

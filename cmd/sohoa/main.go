@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"review":    {"list, show, approve or reject documents waiting for a person", runReview},
 		"index":     {"maintain the citizen index: rebuild", runIndex},
 		"audit":     {"verify the audit chain, query who read a citizen's results", runAudit},
+		"token":     {"print a short-lived JWT for the development client system", runToken},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", runDemo},
 		"ocr-child": {"internal: the supervised OCR child process", runOCRChild},
 	}
