@@ -27,7 +27,7 @@ func inputCorpusDir(t testing.TB, sub string) string {
 	t.Helper()
 	root := os.Getenv("SOHOA_CORPUS")
 	if root == "" {
-		root = "/work/shared/corpus"
+		root = "../../shared/corpus" // ../shared beside the checkout
 	}
 	dir := filepath.Join(root, sub)
 	if _, err := os.Stat(dir); err != nil {

@@ -95,7 +95,7 @@ func corpusDir(t testing.TB) string {
 	t.Helper()
 	root := os.Getenv("SOHOA_CORPUS")
 	if root == "" {
-		root = "/work/shared/corpus"
+		root = "../../../shared/corpus" // ../shared beside the checkout
 	}
 	dir := filepath.Join(root, "dev")
 	if _, err := os.Stat(dir); err != nil {

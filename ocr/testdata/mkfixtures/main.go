@@ -2,7 +2,7 @@
 // a JSON []ocr.Page) from a corpus with the tesseract CLI, so that extraction
 // tests run without tesseract. Usage, from the module root:
 //
-//	go run ./ocr/testdata/mkfixtures -corpus /work/shared/corpus/dev -out ocr/testdata/pages
+//	go run ./ocr/testdata/mkfixtures -corpus ../shared/corpus/dev -out ocr/testdata/pages
 //
 // Upside-down pages are turned upright using the truth's orientation_deg
 // (the real engine detects orientation itself; fixtures only model its output).
@@ -47,7 +47,7 @@ type truthFile struct {
 }
 
 func main() {
-	corpus := flag.String("corpus", "/work/shared/corpus/dev", "corpus directory")
+	corpus := flag.String("corpus", "../shared/corpus/dev", "corpus directory (run from the repository root)")
 	out := flag.String("out", "ocr/testdata/pages", "output directory")
 	only := flag.String("only", "", "only this scan basename")
 	flag.Parse()
