@@ -60,20 +60,30 @@ type Engine struct {
 
 var _ ocr.Engine = (*Engine)(nil)
 
+// newClient makes a gosseract client for opts' language and data with the
+// given page segmentation mode.
+func newClient(opts Options, psm gosseract.PageSegMode) (*gosseract.Client, error) {
+	c := gosseract.NewClient()
+	if opts.TessdataPrefix != "" {
+		c.SetTessdataPrefix(opts.TessdataPrefix)
+	}
+	if err := c.SetLanguage(opts.Lang); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("set language %s: %w", opts.Lang, err)
+	}
+	if err := c.SetPageSegMode(psm); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("set page segmentation mode: %w", err)
+	}
+	return c, nil
+}
+
 // New loads the recognition and OSD models.
 func New(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
-	client := gosseract.NewClient()
-	if opts.TessdataPrefix != "" {
-		client.SetTessdataPrefix(opts.TessdataPrefix)
-	}
-	if err := client.SetLanguage(opts.Lang); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("tesseract: set language %s: %w", opts.Lang, err)
-	}
-	if err := client.SetPageSegMode(gosseract.PSM_AUTO); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("tesseract: set page segmentation mode: %w", err)
+	client, err := newClient(opts, gosseract.PSM_AUTO)
+	if err != nil {
+		return nil, fmt.Errorf("tesseract: %w", err)
 	}
 	osd, err := newOSDDetector(opts.TessdataPrefix)
 	if err != nil {

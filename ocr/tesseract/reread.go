@@ -49,17 +49,9 @@ type rereader struct {
 }
 
 func newRereader(opts Options) (*rereader, error) {
-	c := gosseract.NewClient()
-	if opts.TessdataPrefix != "" {
-		c.SetTessdataPrefix(opts.TessdataPrefix)
-	}
-	if err := c.SetLanguage(opts.Lang); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("reread client: set language %s: %w", opts.Lang, err)
-	}
-	if err := c.SetPageSegMode(gosseract.PSM_SINGLE_LINE); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("reread client: set page segmentation mode: %w", err)
+	c, err := newClient(opts, gosseract.PSM_SINGLE_LINE)
+	if err != nil {
+		return nil, fmt.Errorf("reread client: %w", err)
 	}
 	return &rereader{client: c}, nil
 }
