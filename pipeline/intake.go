@@ -274,19 +274,20 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		return st, err
 	}
 	st.File, st.DossierCode = meta.Name, meta.DossierCode
-	var q QuarantineItem
-	if err := repo.GetSealedJSON(ctx, storage.QuarantineKey(key), &q); err == nil {
-		st.State, st.Quarantine = "quarantined", &q
-		return st, nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return st, err
-	}
 	ms, err := repo.ByInputKey(ctx, key)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return st, err
 	}
 	for _, m := range ms {
 		st.Results = append(st.Results, m.ResultCode)
+	}
+	var q QuarantineItem
+	if err := repo.GetSealedJSON(ctx, storage.QuarantineKey(key), &q); err == nil {
+		// Results filed before a later document failed stay listed.
+		st.State, st.Quarantine = "quarantined", &q
+		return st, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return st, err
 	}
 	var rev ReviewItem
 	approved := 0
