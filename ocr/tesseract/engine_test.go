@@ -79,6 +79,17 @@ func TestMain(m *testing.M) {
 
 // requireTesseract skips (or, with CI=true, fails) when the tesseract
 // data is not installed.
+// testEngine is a real engine closed when the test ends.
+func testEngine(t testing.TB) *Engine {
+	t.Helper()
+	eng, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng
+}
+
 func requireTesseract(t testing.TB) {
 	t.Helper()
 	for _, f := range []string{"vie.traineddata", "osd.traineddata"} {
@@ -222,11 +233,7 @@ func TestRecognizeCorpus(t *testing.T) {
 	}
 	requireTesseract(t)
 	dir := corpusDir(t)
-	eng, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng := testEngine(t)
 	tests := []struct {
 		file  string
 		class string
@@ -714,11 +721,7 @@ func TestRereadCorpus(t *testing.T) {
 	}
 	requireTesseract(t)
 	dir := corpusDir(t)
-	eng, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng := testEngine(t)
 	tests := []struct {
 		file string
 		page int
@@ -808,11 +811,7 @@ func TestRereadDateCorpus(t *testing.T) {
 	}
 	requireTesseract(t)
 	dir := corpusDir(t)
-	eng, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng := testEngine(t)
 	const file = "scan_0014.pdf"
 	data, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {

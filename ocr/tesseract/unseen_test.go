@@ -24,11 +24,7 @@ func TestUnseenDocumentsAreUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng := testEngine(t)
 	tests := []struct {
 		file     string
 		rotation int
