@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -65,15 +64,9 @@ func TestBadBatch(t *testing.T) {
 	}
 	add(good)
 	mw.Close()
-	resp, err := http.Post(base+"/v1/batches", mw.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var br pipeline.BatchResponse
-	json.NewDecoder(resp.Body).Decode(&br)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("batch upload: %d %+v", resp.StatusCode, br)
+	status, br := postBatch(t, base, &body, mw.FormDataContentType())
+	if status != http.StatusCreated {
+		t.Fatalf("batch upload: %d %+v", status, br)
 	}
 
 	final := map[string]pipeline.InputStatus{}
@@ -86,23 +79,11 @@ func TestBadBatch(t *testing.T) {
 			}
 			continue
 		}
-		for {
-			r, err := http.Get(base + "/v1/inputs/" + f.InputKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var st pipeline.InputStatus
-			json.NewDecoder(r.Body).Decode(&st)
-			r.Body.Close()
-			if st.State != "processing" {
-				final[f.Name] = st
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s still processing\nworker log:\n%s", f.Name, workerLog.String())
-			}
-			time.Sleep(500 * time.Millisecond)
+		st, ok := awaitInput(t, base, f.InputKey, deadline)
+		if !ok {
+			t.Fatalf("%s still processing\nworker log:\n%s", f.Name, workerLog.String())
 		}
+		final[f.Name] = st
 	}
 
 	quarantined := map[string]string{

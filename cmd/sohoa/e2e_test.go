@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -142,32 +143,11 @@ func TestEndToEnd(t *testing.T) {
 	fw, _ := mw.CreateFormFile("files", filepath.Base(scanPath))
 	fw.Write(scan)
 	mw.Close()
-	resp, err := http.Post(base+"/v1/batches", mw.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
+	status, br := postBatch(t, base, &body, mw.FormDataContentType())
+	if status != http.StatusCreated || len(br.Files) != 1 || br.Files[0].Status != pipeline.StatusQueued {
+		t.Fatalf("upload: %d %+v", status, br)
 	}
-	var br pipeline.BatchResponse
-	json.NewDecoder(resp.Body).Decode(&br)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || len(br.Files) != 1 || br.Files[0].Status != pipeline.StatusQueued {
-		t.Fatalf("upload: %d %+v", resp.StatusCode, br)
-	}
-	key := br.Files[0].InputKey
-
-	var st pipeline.InputStatus
-	deadline := time.Now().Add(4 * time.Minute)
-	for time.Now().Before(deadline) {
-		r, err := http.Get(base + "/v1/inputs/" + key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		json.NewDecoder(r.Body).Decode(&st)
-		r.Body.Close()
-		if st.State != "processing" {
-			break
-		}
-		time.Sleep(time.Second)
-	}
+	st, _ := awaitInput(t, base, br.Files[0].InputKey, time.Now().Add(4*time.Minute))
 	if st.State != "issued" || len(st.Results) != 1 {
 		t.Fatalf("input state = %+v\nworker log:\n%s", st, workerLog.String())
 	}
@@ -294,6 +274,43 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// postBatch uploads a multipart batch to the intake and decodes the answer.
+func postBatch(t *testing.T, base string, body io.Reader, contentType string) (int, pipeline.BatchResponse) {
+	t.Helper()
+	resp, err := http.Post(base+"/v1/batches", contentType, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var br pipeline.BatchResponse
+	if err := json.NewDecoder(resp.Body).Decode(&br); err != nil {
+		t.Fatalf("batch answer: %v", err)
+	}
+	return resp.StatusCode, br
+}
+
+// awaitInput polls an input's status until it leaves "processing" or the
+// deadline passes; ok is false on the deadline.
+func awaitInput(t *testing.T, base, key string, deadline time.Time) (st pipeline.InputStatus, ok bool) {
+	t.Helper()
+	for {
+		r, err := http.Get(base + "/v1/inputs/" + key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = pipeline.InputStatus{}
+		json.NewDecoder(r.Body).Decode(&st)
+		r.Body.Close()
+		if st.State != "processing" {
+			return st, true
+		}
+		if time.Now().After(deadline) {
+			return st, false
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func waitHTTP(t *testing.T, url string) {
