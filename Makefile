@@ -24,17 +24,16 @@ stack: deps
 	@bash $(STACK) start
 
 stop:
-	@bash $(STACK) stop-serve || true
 	@bash $(STACK) stop
 
-# The whole pipeline on the dev corpus, then the API left running for curl.
+# The whole pipeline on the dev corpus, then serve and a worker left running.
 demo: deps build stack
 	@eval "$$(bash $(STACK) env)"; \
 	  $(BIN) demo --corpus $(CORPUS) 2>.local/logs/demo.log || { tail -n 20 .local/logs/demo.log; exit 1; }; \
-	  bash $(STACK) start-serve $(BIN); \
-	  echo; echo "Upload page (counter staff): http://$$SOHOA_INTAKE_ADDR/"; \
+	  bash $(STACK) start-app $(BIN); \
+	  echo; echo "Upload page (counter staff): http://$$SOHOA_INTAKE_ADDR/   (a worker is running: uploads are processed)"; \
 	  echo "Reuse API: https://$$SOHOA_API_ADDR/v1/ (README: Fetching and verifying results)"; \
-	  echo "Logs: .local/logs/ (demo.log, serve.log). Stop everything: make stop"
+	  echo "Logs: .local/logs/ (demo.log, serve.log, worker.log). Stop everything: make stop"
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -27,51 +27,39 @@ func (a *apiServer) close() error {
 	return a.alog.Close(ctx)
 }
 
-// apiConfig locates the API's credentials. Unset, they are the development
-// credentials generated once under .local/keys (client CA, demo-agency
-// client certificate and JWT key, a loopback server certificate, K_audit,
-// K_qr and clients.json).
-type apiConfig struct {
-	ClientsFile, ServerCert, ServerKey, ClientCA string
-	AuditKeyFile, QRKeyFile                      string
-}
+// apiFiles are the reuse API's credentials: the configured files, or in
+// development mode the development credentials generated once under the
+// keys folder (client CA, demo-agency client certificate and JWT key, a
+// loopback server certificate and clients.json).
+type apiFiles struct{ Clients, ServerCert, ServerKey, ClientCA string }
 
-func apiConfigFromEnv(cfg appConfig) (apiConfig, error) {
-	c := apiConfig{
-		ClientsFile:  envOr("SOHOA_API_CLIENTS", ""),
-		ServerCert:   envOr("SOHOA_API_CERT", ""),
-		ServerKey:    envOr("SOHOA_API_KEY", ""),
-		ClientCA:     envOr("SOHOA_API_CLIENT_CA", ""),
-		AuditKeyFile: envOr("SOHOA_AUDIT_KEY_FILE", ""),
-		QRKeyFile:    envOr("SOHOA_QR_KEY_FILE", ""),
+func (c *config) apiFiles() (apiFiles, error) {
+	f := apiFiles{Clients: c.API.Clients, ServerCert: c.API.Cert, ServerKey: c.API.Key, ClientCA: c.API.ClientCA}
+	if !c.Dev || f.Clients != "" && f.ServerCert != "" && f.ServerKey != "" {
+		return f, nil
 	}
-	if c.ClientsFile != "" && c.ServerCert != "" && c.ServerKey != "" && c.AuditKeyFile != "" && c.QRKeyFile != "" {
-		return c, nil
-	}
-	dev, err := api.EnsureDevClients(cfg.keysDir())
+	dev, err := api.EnsureDevClients(c.keysDir())
 	if err != nil {
-		return c, fmt.Errorf("development API credentials: %w", err)
+		return f, fmt.Errorf("development API credentials: %w", err)
 	}
 	set := func(v *string, def string) {
 		if *v == "" {
 			*v = def
 		}
 	}
-	set(&c.ClientsFile, dev.ClientsJSON)
-	set(&c.ServerCert, dev.ServerCert)
-	set(&c.ServerKey, dev.ServerKey)
-	set(&c.ClientCA, dev.ClientCA)
-	set(&c.AuditKeyFile, dev.AuditKey)
-	set(&c.QRKeyFile, dev.QRKey)
-	return c, nil
+	set(&f.Clients, dev.ClientsJSON)
+	set(&f.ServerCert, dev.ServerCert)
+	set(&f.ServerKey, dev.ServerKey)
+	set(&f.ClientCA, dev.ClientCA)
+	return f, nil
 }
 
-func newAPIServer(ctx context.Context, cfg appConfig, rt *pipelineRuntime, addr string, log *slog.Logger) (*apiServer, error) {
-	ac, err := apiConfigFromEnv(cfg)
+func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *slog.Logger) (*apiServer, error) {
+	ac, err := cfg.apiFiles()
 	if err != nil {
 		return nil, err
 	}
-	clients, err := api.LoadClients(ac.ClientsFile)
+	clients, err := api.LoadClients(ac.Clients)
 	if err != nil {
 		return nil, err
 	}
@@ -85,23 +73,17 @@ func newAPIServer(ctx context.Context, cfg appConfig, rt *pipelineRuntime, addr 
 	if err != nil {
 		return nil, err
 	}
-	auditKey, err := api.ReadHexKey(ac.AuditKeyFile)
+	auditKey, err := cfg.auditKey()
 	if err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
-	qrKey, err := api.ReadHexKey(ac.QRKeyFile)
+	qrKey, err := cfg.qrKey()
 	if err != nil {
 		return nil, fmt.Errorf("QR key: %w", err)
 	}
-	trust, err := signerConfigFromEnv(cfg).roots()
+	trust, err := cfg.trustRoots()
 	if err != nil {
-		// The development CA appears with the first signing key; make it now.
-		if _, derr := signing.EnsureDevKeys(signerConfigFromEnv(cfg).DevDir); derr != nil {
-			return nil, err
-		}
-		if trust, err = signerConfigFromEnv(cfg).roots(); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	alog, err := audit.Open(ctx, audit.Options{
 		Store:  rt.repo.Bucket(),
@@ -126,7 +108,7 @@ func newAPIServer(ctx context.Context, cfg appConfig, rt *pipelineRuntime, addr 
 		alog.Close(ctx)
 		return nil, err
 	}
-	srv := api.NewServer(addr, h, tlsConf)
+	srv := api.NewServer(cfg.API.Addr, h, tlsConf)
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	return &apiServer{srv: srv, alog: alog}, nil
 }

@@ -3,13 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"sohoa/audit"
@@ -17,53 +14,22 @@ import (
 	"sohoa/storage/s3"
 )
 
-// auditConfig selects the bucket holding audit/ and K_audit.
-type auditConfig struct {
-	S3Endpoint, S3AccessKey, S3SecretKey, Bucket string
-	S3Secure                                     bool
-	KeyFile                                      string // K_audit as hex; SOHOA_AUDIT_KEY (hex) wins
-}
-
-func auditFlags(fs *flag.FlagSet) *auditConfig {
-	c := &auditConfig{
-		S3Endpoint:  envOr("SOHOA_S3_ENDPOINT", "127.0.0.1:17070"),
-		S3AccessKey: envOr("SOHOA_S3_ACCESS_KEY", ""),
-		S3SecretKey: envOr("SOHOA_S3_SECRET_KEY", ""),
-		S3Secure:    envOr("SOHOA_S3_SECURE", "") == "true",
+// auditBucket opens the bucket holding audit/: SOHOA_AUDIT_BUCKET, else the
+// repository's.
+func (c *config) auditBucket(ctx context.Context) (*s3.Bucket, error) {
+	sc := c.S3
+	sc.Create = false
+	if c.AuditBucket != "" {
+		sc.Bucket = c.AuditBucket
 	}
-	fs.StringVar(&c.Bucket, "bucket", envOr("SOHOA_AUDIT_BUCKET", envOr("SOHOA_S3_BUCKET", "sohoa")),
-		"bucket holding audit/ (env SOHOA_AUDIT_BUCKET, else SOHOA_S3_BUCKET)")
-	fs.StringVar(&c.KeyFile, "audit-key-file", envOr("SOHOA_AUDIT_KEY_FILE", filepath.Join(loadAppConfig().keysDir(), "audit.key")),
-		"file with K_audit as hex (env SOHOA_AUDIT_KEY_FILE; SOHOA_AUDIT_KEY holds the hex itself)")
-	return c
-}
-
-func (c *auditConfig) open(ctx context.Context) (*s3.Bucket, error) {
-	b, err := s3.Open(ctx, s3.Config{Endpoint: c.S3Endpoint, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
-		Bucket: c.Bucket, Secure: c.S3Secure})
+	b, err := s3.Open(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("open audit bucket: %w", err)
 	}
 	return b, nil
 }
 
-func (c *auditConfig) key() ([]byte, error) {
-	h, ok := os.LookupEnv("SOHOA_AUDIT_KEY")
-	if !ok {
-		b, err := os.ReadFile(c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("K_audit: %w", err)
-		}
-		h = string(b)
-	}
-	k, err := hex.DecodeString(strings.TrimSpace(h))
-	if err != nil || len(k) < 16 {
-		return nil, errors.New("K_audit: want at least 16 bytes as hex")
-	}
-	return k, nil
-}
-
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runAudit(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	usage := func() {
 		fmt.Fprintln(stderr, `usage: sohoa audit verify [flags]
        sohoa audit query [--id-type CCCD] [--citizen-id ID | < file-with-ID] [flags]
@@ -79,9 +45,9 @@ printed.`)
 	}
 	switch args[0] {
 	case "verify":
-		return runAuditVerify(ctx, args[1:], stdout, stderr)
+		return runAuditVerify(ctx, fs, args[1:], stdout)
 	case "query":
-		return runAuditQuery(ctx, args[1:], os.Stdin, stdout, stderr)
+		return runAuditQuery(ctx, fs, args[1:], os.Stdin, stdout)
 	case "-h", "--help", "help":
 		usage()
 		return nil
@@ -91,14 +57,12 @@ printed.`)
 	}
 }
 
-func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := auditFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+func runAuditVerify(ctx context.Context, fs *flagSet, args []string, stdout io.Writer) error {
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
-	b, err := cfg.open(ctx)
+	b, err := cfg.auditBucket(ctx)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -115,14 +79,12 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
-func runAuditQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := auditFlags(fs)
+func runAuditQuery(ctx context.Context, fs *flagSet, args []string, stdin io.Reader, stdout io.Writer) error {
 	idType := fs.String("id-type", "CCCD", "holder ID type: CCCD, PASSPORT, MST or MSDN")
 	idFlag := fs.String("citizen-id", "", "the holder ID (prefer stdin: flags show up in process lists)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
 	id := *idFlag
 	if id == "" {
@@ -136,11 +98,11 @@ func runAuditQuery(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if err != nil {
 		return &exitError{code: 2, err: err} // the error never contains the ID
 	}
-	key, err := cfg.key()
+	key, err := cfg.auditKey()
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	b, err := cfg.open(ctx)
+	b, err := cfg.auditBucket(ctx)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

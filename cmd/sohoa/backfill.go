@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"io"
 	"path/filepath"
 
@@ -14,21 +12,19 @@ import (
 	"sohoa/storage/s3"
 )
 
-func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runBackfill(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "folder of scans to backfill (walked in lexical order)")
 	s3Bucket := fs.String("s3-bucket", "", "bucket of an archive to backfill (endpoint and keys: SOHOA_BACKFILL_S3_*, else SOHOA_S3_*)")
 	s3Prefix := fs.String("s3-prefix", "", "with --s3-bucket: only keys under this prefix")
 	maxBacklog := fs.Int("max-backlog", 500, "pause while the backfill queue holds more pending tasks than this")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
 	if (*dir == "") == (*s3Bucket == "") {
-		return &exitError{2, fmt.Errorf("give exactly one of --dir or --s3-bucket")}
+		return fs.usageErr("give exactly one of --dir or --s3-bucket")
 	}
-	cfg := loadAppConfig()
-	log := newLogger(stderr)
+	log := cfg.logger(stderr)
 	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
 	if err != nil {
 		return err
@@ -51,13 +47,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var src pipeline.Source = pipeline.DirSource{Root: *dir, MaxBytes: rt.intake.MaxFileBytes}
 	if *s3Bucket != "" {
-		src, err = s3.OpenSource(ctx, s3.Config{
-			Endpoint:  envOr("SOHOA_BACKFILL_S3_ENDPOINT", envOr("SOHOA_S3_ENDPOINT", "127.0.0.1:17070")),
-			AccessKey: envOr("SOHOA_BACKFILL_S3_ACCESS_KEY", envOr("SOHOA_S3_ACCESS_KEY", "")),
-			SecretKey: envOr("SOHOA_BACKFILL_S3_SECRET_KEY", envOr("SOHOA_S3_SECRET_KEY", "")),
-			Secure:    envOr("SOHOA_BACKFILL_S3_SECURE", envOr("SOHOA_S3_SECURE", "false")) == "true",
-			Bucket:    *s3Bucket,
-		}, *s3Prefix, pipeline.ScanExts, rt.intake.MaxFileBytes)
+		src, err = s3.OpenSource(ctx, cfg.backfillS3(*s3Bucket), *s3Prefix, pipeline.ScanExts, rt.intake.MaxFileBytes)
 		if err != nil {
 			return err
 		}

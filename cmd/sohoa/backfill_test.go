@@ -26,8 +26,9 @@ func TestBackfillFromS3Prefix(t *testing.T) {
 	requireStack(t)
 	isolate(t, 5)
 	ctx := context.Background()
-	c, err := minio.New(os.Getenv("SOHOA_S3_ENDPOINT"), &minio.Options{
-		Creds: credentials.NewStaticV4(os.Getenv("SOHOA_S3_ACCESS_KEY"), os.Getenv("SOHOA_S3_SECRET_KEY"), ""),
+	env := processEnv()
+	c, err := minio.New(env["SOHOA_S3_ENDPOINT"], &minio.Options{
+		Creds: credentials.NewStaticV4(env["SOHOA_S3_ACCESS_KEY"], env["SOHOA_S3_SECRET_KEY"], ""),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestBackfillFromS3Prefix(t *testing.T) {
 
 	runBackfill := func() pipeline.BackfillReport {
 		var out, logs bytes.Buffer
-		if rc := run(ctx, []string{"backfill", "--s3-bucket", archive, "--s3-prefix", "ubnd/"}, &out, &logs); rc != 0 {
+		if rc := runCmd(ctx, []string{"backfill", "--s3-bucket", archive, "--s3-prefix", "ubnd/"}, &out, &logs); rc != 0 {
 			t.Fatalf("backfill exited %d: %s %s", rc, out.String(), logs.String())
 		}
 		var rep pipeline.BackfillReport
@@ -63,7 +64,7 @@ func TestBackfillFromS3Prefix(t *testing.T) {
 	if rep.Queued != 3 || rep.Submitted != 3 || !rep.Done {
 		t.Fatalf("first run = %+v, want 3 queued and done", rep)
 	}
-	insp := asynq.NewInspector(loadAppConfig().redisOpt())
+	insp := asynq.NewInspector(envConfig(t).redisOpt())
 	defer insp.Close()
 	qi, err := insp.GetQueueInfo(pipeline.QueueBackfill)
 	if err != nil || qi.Pending != 3 {

@@ -1,87 +1,597 @@
 package main
 
+// config.go is the one place sohoa reads its settings. Every setting has a
+// SOHOA_* environment variable and, unless it is a secret, a flag; the
+// environment gives the default and the flag wins. Subcommands receive a
+// parsed *config and never read the environment themselves.
+
 import (
-	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
 
-	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
+	"sohoa/signing"
+	"sohoa/storage/s3"
 )
 
-// appConfig holds the settings shared by the subcommands that run the
-// pipeline. Every field has a SOHOA_* environment default that matches the
-// local stack, so `make demo` needs no configuration.
-type appConfig struct {
-	RedisAddr     string
-	RedisPassword string
-	RedisDB       int
-	LocalDir      string
-	AgencyCode    string
-	AgencyName    string
-	VerifyBaseURL string
-}
+// environ is a snapshot of the process environment (or a test's).
+type environ map[string]string
 
-func loadAppConfig() appConfig {
-	local := envOr("SOHOA_LOCAL_DIR", ".local")
-	return appConfig{
-		RedisAddr:     envOr("SOHOA_REDIS_ADDR", "127.0.0.1:16379"),
-		RedisPassword: envOr("SOHOA_REDIS_PASSWORD", ""),
-		RedisDB:       envInt("SOHOA_REDIS_DB", 0),
-		LocalDir:      local,
-		AgencyCode:    envOr("SOHOA_AGENCY_CODE", "000.00.00.H00"),
-		AgencyName:    envOr("SOHOA_AGENCY_NAME", "Cơ quan thử nghiệm sohoa"),
-		VerifyBaseURL: envOr("SOHOA_VERIFY_BASE_URL", "https://127.0.0.1:18443"),
-	}
-}
+// processEnv is the process environment; main and the tests pass it down.
+func processEnv() environ { return environFrom(os.Environ()) }
 
-func (c appConfig) keysDir() string {
-	return envOr("SOHOA_KEYS_DIR", filepath.Join(c.LocalDir, "keys"))
-}
-
-func (c appConfig) redisOpt() asynq.RedisClientOpt {
-	return asynq.RedisClientOpt{Addr: c.RedisAddr, Password: c.RedisPassword, DB: c.RedisDB}
-}
-
-// checkRedis refuses a Redis that can lose or evict queue state: asynq's
-// lease and task keys must survive restarts (AOF) and memory pressure
-// (noeviction). See reliability.md §1.
-func checkRedis(ctx context.Context, c appConfig) error {
-	rdb := redis.NewClient(&redis.Options{Addr: c.RedisAddr, Password: c.RedisPassword, DB: c.RedisDB})
-	defer rdb.Close()
-	get := func(name string) (string, error) {
-		v, err := rdb.ConfigGet(ctx, name).Result()
-		if err != nil {
-			return "", fmt.Errorf("redis %s: CONFIG GET %s: %w", c.RedisAddr, name, err)
-		}
-		return v[name], nil
-	}
-	aof, err := get("appendonly")
-	if err != nil {
-		return err
-	}
-	policy, err := get("maxmemory-policy")
-	if err != nil {
-		return err
-	}
-	var errs []error
-	if aof != "yes" {
-		errs = append(errs, fmt.Errorf("redis %s: appendonly is %q; set appendonly yes so queued work survives a restart", c.RedisAddr, aof))
-	}
-	if policy != "noeviction" {
-		errs = append(errs, fmt.Errorf("redis %s: maxmemory-policy is %q; set noeviction so task leases are never evicted", c.RedisAddr, policy))
-	}
-	return errors.Join(errs...)
-}
-
-func envInt(name string, def int) int {
-	if v, ok := lookupEnv(name); ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			return n
+func environFrom(kv []string) environ {
+	e := environ{}
+	for _, s := range kv {
+		if k, v, ok := strings.Cut(s, "="); ok {
+			e[k] = v
 		}
 	}
-	return def
+	return e
+}
+
+// with returns a copy of e with the given NAME=value pairs set.
+func (e environ) with(kv ...string) environ {
+	out := make(environ, len(e)+len(kv))
+	for k, v := range e {
+		out[k] = v
+	}
+	for k, v := range environFrom(kv) {
+		out[k] = v
+	}
+	return out
+}
+
+// group is a set of settings a subcommand reads.
+type group uint
+
+const (
+	gCore       group = 1 << iota // development mode, local folder, log level
+	gRedis                        // the asynq Redis
+	gStore                        // the S3 bucket and the repository key rings
+	gAgency                       // who converts and where results are verified
+	gSign                         // the agency's signing key
+	gTrust                        // the CAs the strict verifier trusts
+	gQR                           // K_qr, the key of QR verification tokens
+	gAudit                        // K_audit and the audit bucket
+	gIntake                       // the counter intake listener
+	gAPI                          // the reuse API listener and its clients
+	gWorker                       // worker sizing and reconciling
+	gOCR                          // the OCR children
+	gProcedures                   // procedure codes by document type
+	gBackfill                     // the source archive of `backfill --s3-bucket`
+)
+
+// config is every setting, parsed. Zero values are never used: each
+// setting has a default in settings().
+type config struct {
+	Dev      bool
+	LocalDir string
+	KeysDir  string
+	LogLevel string
+
+	Redis struct {
+		Addr, Password string
+		DB             int
+	}
+	S3       s3.Config
+	IndexKey string // key ring "kid:hex,kid:hex…" (first is current)
+	SealKey  string
+
+	AgencyCode, AgencyName, VerifyBaseURL string
+
+	Sign struct {
+		CertFile, KeyFile    string
+		P12File, P12Password string
+		PKCS11               signing.PKCS11Config
+		TSAURL               string
+	}
+	TrustCA string
+
+	QRKey       string // hex; else qr.key in the keys folder
+	AuditKey    string // hex; else audit.key in the keys folder
+	AuditBucket string
+
+	Intake struct{ Addr, Token string }
+	API    struct{ Addr, Clients, Cert, Key, ClientCA string }
+
+	Worker struct {
+		Concurrency, OCRChildren int
+		Reconcile                time.Duration
+	}
+	OCR struct {
+		FileTimeout    time.Duration
+		MemLimit       uint64
+		Lang, Tessdata string
+	}
+	Procedures string
+	Backfill   struct {
+		Endpoint, AccessKey, SecretKey string
+		Secure                         optBool
+	}
+}
+
+// setting is one configurable value.
+type setting struct {
+	env   string // SOHOA_…
+	flag  string // "" for secrets: environment only
+	def   string // the built-in default, as text
+	usage string
+	group group
+	bind  func(c *config) flag.Value
+}
+
+// settings lists every setting sohoa has, in the order help shows them.
+func settings() []setting {
+	return []setting{
+		{"SOHOA_DEV", "dev", "false", "development mode: create development keys, CA and clients under the keys folder when missing (never in production)", gCore, func(c *config) flag.Value { return (*boolValue)(&c.Dev) }},
+		{"SOHOA_LOCAL_DIR", "local-dir", ".local", "folder for local state: audit write-ahead log, backfill checkpoints, development keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.LocalDir) }},
+		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
+		{"SOHOA_LOG_LEVEL", "log-level", "info", "debug, info, warn or error; logs are JSON on stderr", gCore, func(c *config) flag.Value { return (*levelValue)(&c.LogLevel) }},
+
+		{"SOHOA_REDIS_ADDR", "redis-addr", "127.0.0.1:16379", "Redis of the queues (appendonly yes, maxmemory-policy noeviction)", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Addr) }},
+		{"SOHOA_REDIS_PASSWORD", "", "", "Redis password", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Password) }},
+		{"SOHOA_REDIS_DB", "redis-db", "0", "Redis database number", gRedis, func(c *config) flag.Value { return (*intValue)(&c.Redis.DB) }},
+
+		{"SOHOA_S3_ENDPOINT", "s3-endpoint", "127.0.0.1:17070", "S3 server host:port (MinIO, Ceph, AWS, versitygw)", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.Endpoint) }},
+		{"SOHOA_S3_ACCESS_KEY", "", "", "S3 access key", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.AccessKey) }},
+		{"SOHOA_S3_SECRET_KEY", "", "", "S3 secret key", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.SecretKey) }},
+		{"SOHOA_S3_SECURE", "s3-secure", "false", "use HTTPS to the S3 server", gStore | gAudit, func(c *config) flag.Value { return (*boolValue)(&c.S3.Secure) }},
+		{"SOHOA_S3_REGION", "s3-region", "", "S3 region (empty: us-east-1)", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.Region) }},
+		{"SOHOA_S3_BUCKET", "s3-bucket-name", "sohoa", "the repository bucket (versioned, Object Lock)", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.Bucket) }},
+		{"SOHOA_S3_CREATE", "s3-create", "true", "create the bucket, versioned and locked, when it is missing", gStore, func(c *config) flag.Value { return (*boolValue)(&c.S3.Create) }},
+		{"SOHOA_LOCK_MODE", "lock-mode", "GOVERNANCE", "default retention mode of a created bucket: GOVERNANCE or COMPLIANCE", gStore, func(c *config) flag.Value {
+			return (*choiceValue)(&choice{&c.S3.LockMode, []string{"GOVERNANCE", "COMPLIANCE"}})
+		}},
+		{"SOHOA_RETENTION_DAYS", "retention-days", "1", "default retention of a created bucket, in days", gStore, func(c *config) flag.Value { return (*positiveValue)(&c.S3.RetentionDays) }},
+		{"SOHOA_INDEX_KEY", "", "", "HMAC key ring of the citizen index, kid:hex[,kid:hex…] (first is current); else index.key in the keys folder", gStore, func(c *config) flag.Value { return (*stringValue)(&c.IndexKey) }},
+		{"SOHOA_SEAL_KEY", "", "", "AES-256-GCM key ring sealing personal data, kid:hex[,kid:hex…]; else seal.key in the keys folder", gStore, func(c *config) flag.Value { return (*stringValue)(&c.SealKey) }},
+
+		{"SOHOA_AGENCY_CODE", "agency-code", "000.00.00.H00", "the converting agency's code (mã định danh đơn vị)", gAgency, func(c *config) flag.Value { return (*stringValue)(&c.AgencyCode) }},
+		{"SOHOA_AGENCY_NAME", "agency-name", "Cơ quan thử nghiệm sohoa", "the converting agency's name, as stamped", gAgency, func(c *config) flag.Value { return (*stringValue)(&c.AgencyName) }},
+		{"SOHOA_VERIFY_BASE_URL", "verify-base-url", "https://127.0.0.1:18443", "base of the public verification URL printed in QR codes", gAgency, func(c *config) flag.Value { return (*stringValue)(&c.VerifyBaseURL) }},
+
+		{"SOHOA_SIGN_CERT", "sign-cert", "", "PEM certificate chain of the signing key, signing certificate first (with SOHOA_SIGN_KEY or PKCS#11)", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.CertFile) }},
+		{"SOHOA_SIGN_KEY", "sign-key", "", "PEM private key file of the signing certificate", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.KeyFile) }},
+		{"SOHOA_SIGN_P12", "sign-p12", "", "PKCS#12 file holding the signing key and chain", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.P12File) }},
+		{"SOHOA_P12_PASSWORD", "", "", "password of SOHOA_SIGN_P12", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.P12Password) }},
+		{"SOHOA_PKCS11_MODULE", "pkcs11-module", "", "PKCS#11 module of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.PKCS11.Module) }},
+		{"SOHOA_PKCS11_TOKEN", "pkcs11-token", "", "PKCS#11 token label", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.PKCS11.TokenLabel) }},
+		{"SOHOA_PKCS11_PIN", "", "", "PKCS#11 user PIN", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.PKCS11.Pin) }},
+		{"SOHOA_PKCS11_KEY", "pkcs11-key", "", "PKCS#11 label of the signing key", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.PKCS11.KeyLabel) }},
+		{"SOHOA_TSA_URL", "tsa-url", "", "RFC 3161 time-stamping authority; empty: no timestamp", gSign, func(c *config) flag.Value { return (*stringValue)(&c.Sign.TSAURL) }},
+		{"SOHOA_TRUST_CA", "trust-ca", "", "PEM bundle of the CAs the strict verifier trusts; development default: the development CA", gTrust, func(c *config) flag.Value { return (*stringValue)(&c.TrustCA) }},
+
+		{"SOHOA_QR_KEY", "", "", "K_qr as hex (at least 32 bytes), keying QR verification tokens; else qr.key in the keys folder", gQR, func(c *config) flag.Value { return (*stringValue)(&c.QRKey) }},
+		{"SOHOA_AUDIT_KEY", "", "", "K_audit as hex (at least 32 bytes), keying citizen hashes in audit records; else audit.key in the keys folder", gAudit, func(c *config) flag.Value { return (*stringValue)(&c.AuditKey) }},
+		{"SOHOA_AUDIT_BUCKET", "audit-bucket", "", "bucket holding audit/ (empty: SOHOA_S3_BUCKET)", gAudit, func(c *config) flag.Value { return (*stringValue)(&c.AuditBucket) }},
+
+		{"SOHOA_INTAKE_ADDR", "intake-addr", "127.0.0.1:18080", "counter intake listener: upload page and intake API (plain HTTP; put it behind the office's TLS proxy)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Addr) }},
+		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token intake clients must present (empty: none)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
+
+		{"SOHOA_API_ADDR", "api-addr", "127.0.0.1:18443", "reuse API listener, TLS (empty disables it)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Addr) }},
+		{"SOHOA_API_CLIENTS", "api-clients", "", "clients.json: the client systems, their scopes, limits and credentials", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Clients) }},
+		{"SOHOA_API_CERT", "api-cert", "", "PEM server certificate of the reuse API", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Cert) }},
+		{"SOHOA_API_KEY", "api-key", "", "PEM private key file of the reuse API's server certificate", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Key) }},
+		{"SOHOA_API_CLIENT_CA", "api-client-ca", "", "PEM CA bundle client certificates must chain to (empty: JWT clients only)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ClientCA) }},
+
+		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
+		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
+		{"SOHOA_RECONCILE_EVERY", "reconcile", "10m", "how often a worker re-enqueues intake Redis lost (0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},
+
+		{"SOHOA_OCR_FILE_TIMEOUT", "ocr-file-timeout", "5m", "longest an OCR child may spend on one file", gOCR, func(c *config) flag.Value { return (*durationValue)(&c.OCR.FileTimeout) }},
+		{"SOHOA_OCR_MEM_LIMIT", "ocr-mem-limit", "3221225472", "address-space limit of an OCR child, in bytes (0: none)", gOCR, func(c *config) flag.Value { return (*uint64Value)(&c.OCR.MemLimit) }},
+		{"SOHOA_OCR_LANG", "ocr-lang", "vie", "Tesseract language", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Lang) }},
+		{"SOHOA_TESSDATA", "tessdata", "", "tessdata folder (empty: the library default)", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Tessdata) }},
+
+		{"SOHOA_PROCEDURES", "procedures", "", `JSON file {"doc_type": "procedure code"}: the procedure (mã TTHC) each result type is issued under; development default: placeholders DEV-<TYPE>`, gProcedures, func(c *config) flag.Value { return (*stringValue)(&c.Procedures) }},
+
+		{"SOHOA_BACKFILL_S3_ENDPOINT", "backfill-s3-endpoint", "", "S3 server of a backfilled archive (empty: SOHOA_S3_ENDPOINT)", gBackfill, func(c *config) flag.Value { return (*stringValue)(&c.Backfill.Endpoint) }},
+		{"SOHOA_BACKFILL_S3_ACCESS_KEY", "", "", "access key of the archive (empty: SOHOA_S3_ACCESS_KEY)", gBackfill, func(c *config) flag.Value { return (*stringValue)(&c.Backfill.AccessKey) }},
+		{"SOHOA_BACKFILL_S3_SECRET_KEY", "", "", "secret key of the archive (empty: SOHOA_S3_SECRET_KEY)", gBackfill, func(c *config) flag.Value { return (*stringValue)(&c.Backfill.SecretKey) }},
+		{"SOHOA_BACKFILL_S3_SECURE", "backfill-s3-secure", "", "HTTPS to the archive's server (empty: SOHOA_S3_SECURE)", gBackfill, func(c *config) flag.Value { return &c.Backfill.Secure }},
+	}
+}
+
+// flagSet is a subcommand's flag set with the settings of its groups.
+type flagSet struct {
+	*flag.FlagSet
+	cfg      *config
+	groups   group
+	envErrs  []error
+	synopsis string
+}
+
+// newFlagSet makes the flag set of subcommand name: the settings of groups
+// (defaults from env) plus whatever flags the caller adds before parse.
+// synopsis is the usage line after "sohoa NAME".
+func newFlagSet(name, synopsis string, env environ, stderr io.Writer, groups group) *flagSet {
+	f := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), cfg: &config{}, groups: groups | gCore, synopsis: synopsis}
+	f.SetOutput(stderr)
+	for _, s := range settings() {
+		v := s.bind(f.cfg)
+		if err := v.Set(s.def); err != nil && s.def != "" {
+			panic(fmt.Sprintf("setting %s: bad built-in default %q: %v", s.env, s.def, err))
+		}
+		if s.group&f.groups == 0 {
+			continue // not this command's, but keep the default for derived values
+		}
+		if ev, ok := env[s.env]; ok {
+			if err := v.Set(ev); err != nil {
+				f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: %w", s.env, ev, err))
+			}
+		}
+		if s.flag != "" {
+			f.Var(v, s.flag, s.usage)
+		}
+	}
+	f.Usage = f.usage
+	return f
+}
+
+// parse parses args, reports bad flags and bad environment values (exit 2,
+// with usage) and returns the configuration.
+func (f *flagSet) parse(args []string) (*config, error) {
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &exitError{code: 2, err: err, printed: true}
+	}
+	if len(f.envErrs) > 0 {
+		f.Usage()
+		return nil, &exitError{code: 2, err: errors.Join(f.envErrs...)}
+	}
+	if err := f.cfg.requireProduction(f.Name(), f.groups); err != nil {
+		return nil, err
+	}
+	return f.cfg, nil
+}
+
+// usageErr reports a usage mistake found after parsing: it prints usage
+// and returns an exit-2 error.
+func (f *flagSet) usageErr(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	fmt.Fprintf(f.Output(), "sohoa %s: %v\n", f.Name(), err)
+	f.Usage()
+	return &exitError{code: 2, err: err, printed: true}
+}
+
+func (f *flagSet) usage() {
+	w := f.Output()
+	fmt.Fprintf(w, "usage: sohoa %s %s\n\nflags (a setting's variable gives its default; the flag wins):\n", f.Name(), f.synopsis)
+	meta := map[string]setting{}
+	for _, s := range settings() {
+		if s.flag != "" {
+			meta[s.flag] = s
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	f.VisitAll(func(fl *flag.Flag) {
+		s, isSetting := meta[fl.Name]
+		switch {
+		case isSetting:
+			fmt.Fprintf(tw, "  --%s\t%s\tdefault %s\t%s\n", fl.Name, s.env, showDefault(s.def), s.usage)
+		default:
+			fmt.Fprintf(tw, "  --%s\t\tdefault %s\t%s\n", fl.Name, showDefault(fl.DefValue), fl.Usage)
+		}
+	})
+	tw.Flush()
+	var secrets []setting
+	for _, s := range settings() {
+		if s.flag == "" && s.group&f.groups != 0 {
+			secrets = append(secrets, s)
+		}
+	}
+	if len(secrets) > 0 {
+		fmt.Fprintln(w, "\nenvironment only (secrets are never flags):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, s := range secrets {
+			fmt.Fprintf(tw, "  %s\t%s\n", s.env, s.usage)
+		}
+		tw.Flush()
+	}
+}
+
+func showDefault(d string) string {
+	if d == "" {
+		return "none"
+	}
+	return d
+}
+
+// writeSettingsHelp lists every setting, for `sohoa help`.
+func writeSettingsHelp(w io.Writer) {
+	fmt.Fprintln(w, "\nsettings (environment variable, flag, default):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range settings() {
+		fl := "(environment only)"
+		if s.flag != "" {
+			fl = "--" + s.flag
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.env, fl, showDefault(s.def), s.usage)
+	}
+	tw.Flush()
+}
+
+// settingsTable is the README's configuration table, generated from
+// settings() (TestREADMEConfigTable keeps the two equal).
+func settingsTable() string {
+	users := map[group][]string{}
+	for name, c := range commands() {
+		if name == "ocr-child" {
+			continue
+		}
+		for g := group(1); g != 0 && g <= gBackfill; g <<= 1 {
+			if (c.groups|gCore)&g != 0 {
+				users[g] = append(users[g], name)
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| variable | flag | default | used by | meaning |\n| --- | --- | --- | --- | --- |\n")
+	for _, s := range settings() {
+		var by []string
+		for g := group(1); g != 0 && g <= gBackfill; g <<= 1 {
+			if s.group&g != 0 {
+				by = append(by, users[g]...)
+			}
+		}
+		slices.Sort(by)
+		by = slices.Compact(by)
+		fl, def := "–", "–"
+		if s.flag != "" {
+			fl = "`--" + s.flag + "`"
+		}
+		if s.def != "" {
+			def = "`" + s.def + "`"
+		}
+		usedBy := strings.Join(by, ", ")
+		if s.group == gCore {
+			usedBy = "all"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.env, fl, def, usedBy, strings.ReplaceAll(s.usage, "|", "\\|"))
+	}
+	return b.String()
+}
+
+// keysDir is where key files live: SOHOA_KEYS_DIR, or in development mode
+// <local-dir>/keys.
+func (c *config) keysDir() string {
+	if c.KeysDir != "" || !c.Dev {
+		return c.KeysDir
+	}
+	return filepath.Join(c.LocalDir, "keys")
+}
+
+// devSigningDir holds the development signing key and CA.
+func (c *config) devSigningDir() string { return filepath.Join(c.keysDir(), "signing") }
+
+// backfillS3 is the archive's S3 settings, each falling back to the
+// repository's.
+func (c *config) backfillS3(bucket string) s3.Config {
+	b := c.Backfill
+	or := func(v, def string) string {
+		if v != "" {
+			return v
+		}
+		return def
+	}
+	out := s3.Config{
+		Endpoint:  or(b.Endpoint, c.S3.Endpoint),
+		AccessKey: or(b.AccessKey, c.S3.AccessKey),
+		SecretKey: or(b.SecretKey, c.S3.SecretKey),
+		Secure:    c.S3.Secure,
+		Bucket:    bucket,
+	}
+	if b.Secure.set {
+		out.Secure = b.Secure.v
+	}
+	return out
+}
+
+// ---- production checks ----
+
+// missingKeys lists what a production start of a command with groups lacks:
+// development keys are made only in development mode, so without it every
+// key must be given. Each entry names the setting and how to make it.
+func (c *config) missingKeys(groups group) []string {
+	if c.Dev {
+		return nil
+	}
+	var miss []string
+	file := func(name string) bool {
+		if c.KeysDir == "" {
+			return false
+		}
+		_, err := os.Stat(filepath.Join(c.KeysDir, name))
+		return err == nil
+	}
+	need := func(value, env, fileName string) {
+		if value == "" && !file(fileName) {
+			miss = append(miss, fmt.Sprintf("%s (or %s in SOHOA_KEYS_DIR)", env, fileName))
+		}
+	}
+	if groups&gStore != 0 {
+		need(c.IndexKey, "SOHOA_INDEX_KEY", "index.key")
+		need(c.SealKey, "SOHOA_SEAL_KEY", "seal.key")
+	}
+	if groups&gQR != 0 {
+		need(c.QRKey, "SOHOA_QR_KEY", "qr.key")
+	}
+	if groups&gAudit != 0 {
+		need(c.AuditKey, "SOHOA_AUDIT_KEY", "audit.key")
+	}
+	if groups&gSign != 0 && c.Sign.PKCS11.Module == "" && c.Sign.P12File == "" && c.Sign.KeyFile == "" {
+		miss = append(miss, "SOHOA_SIGN_KEY with SOHOA_SIGN_CERT, or SOHOA_SIGN_P12, or SOHOA_PKCS11_MODULE (the agency's signing key)")
+	}
+	if groups&gTrust != 0 && c.TrustCA == "" {
+		miss = append(miss, "SOHOA_TRUST_CA (the CAs whose signatures the verifier accepts)")
+	}
+	if groups&gAPI != 0 && c.API.Addr != "" {
+		for _, s := range []struct{ v, env string }{
+			{c.API.Clients, "SOHOA_API_CLIENTS"}, {c.API.Cert, "SOHOA_API_CERT"}, {c.API.Key, "SOHOA_API_KEY"},
+		} {
+			if s.v == "" {
+				miss = append(miss, s.env+" (reuse API; or set SOHOA_API_ADDR= to disable it)")
+			}
+		}
+	}
+	if groups&gProcedures != 0 && c.Procedures == "" {
+		miss = append(miss, "SOHOA_PROCEDURES (the procedure codes results are issued under)")
+	}
+	return miss
+}
+
+// requireProduction refuses a production start that lacks keys, before
+// anything is created or opened.
+func (c *config) requireProduction(cmd string, groups group) error {
+	miss := c.missingKeys(groups)
+	if len(miss) == 0 {
+		return nil
+	}
+	return &exitError{code: 2, err: fmt.Errorf("refusing to start %s without its keys (not in development mode):\n  missing %s\n"+
+		"Create key files with `sohoa keys init DIR` and set SOHOA_KEYS_DIR=DIR, give the signing key and CAs (see README, Configuration), "+
+		"or set SOHOA_DEV=1 for a development instance with generated keys",
+		cmd, strings.Join(miss, "\n  missing "))}
+}
+
+// ---- flag values: one parser for each kind of value ----
+
+type stringValue string
+
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+func (v *stringValue) String() string     { return string(*v) }
+
+type boolValue bool
+
+func (v *boolValue) Set(s string) error {
+	b, err := parseBool(s)
+	*v = boolValue(b)
+	return err
+}
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+// parseBool is the one boolean parser: 1/0, true/false, yes/no, on/off.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "", "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("want true or false")
+}
+
+type intValue int
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	if n < 0 {
+		return errors.New("want zero or more")
+	}
+	*v = intValue(n)
+	return nil
+}
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+
+type positiveValue int
+
+func (v *positiveValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return errors.New("want a positive whole number")
+	}
+	*v = positiveValue(n)
+	return nil
+}
+func (v *positiveValue) String() string { return strconv.Itoa(int(*v)) }
+
+type uint64Value uint64
+
+func (v *uint64Value) Set(s string) error {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return errors.New("want a number of bytes")
+	}
+	*v = uint64Value(n)
+	return nil
+}
+func (v *uint64Value) String() string { return strconv.FormatUint(uint64(*v), 10) }
+
+type durationValue time.Duration
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		return errors.New("want a duration such as 90s or 10m")
+	}
+	*v = durationValue(d)
+	return nil
+}
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+
+type levelValue string
+
+func (v *levelValue) Set(s string) error {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "debug", "info", "warn", "error":
+		*v = levelValue(l)
+		return nil
+	}
+	return errors.New("want debug, info, warn or error")
+}
+func (v *levelValue) String() string { return string(*v) }
+
+type choice struct {
+	p       *string
+	allowed []string
+}
+type choiceValue choice
+
+func (v *choiceValue) Set(s string) error {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	if !slices.Contains(v.allowed, u) {
+		return fmt.Errorf("want one of %s", strings.Join(v.allowed, ", "))
+	}
+	*v.p = u
+	return nil
+}
+func (v *choiceValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+// optBool is a boolean that may be unset ("": fall back to another setting).
+type optBool struct{ set, v bool }
+
+func (o *optBool) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		*o = optBool{}
+		return nil
+	}
+	b, err := parseBool(s)
+	*o = optBool{set: true, v: b}
+	return err
+}
+
+func (o *optBool) String() string {
+	if !o.set {
+		return ""
+	}
+	return strconv.FormatBool(o.v)
 }

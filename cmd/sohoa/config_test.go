@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,7 +20,7 @@ import (
 func TestCheckRedisRefusesVolatileConfig(t *testing.T) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if processEnv()["CI"] == "true" {
 			t.Fatal("redis-server is required (make deps installs it)")
 		}
 		t.Skip("redis-server not installed")
@@ -49,7 +52,7 @@ func TestCheckRedisRefusesVolatileConfig(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			err := checkRedis(context.Background(), appConfig{RedisAddr: addr})
+			err := checkRedis(context.Background(), testConfig(t, "SOHOA_REDIS_ADDR="+addr))
 			if tt.wantError == nil {
 				if err != nil {
 					t.Fatalf("checkRedis = %v, want nil", err)
@@ -66,4 +69,146 @@ func TestCheckRedisRefusesVolatileConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBadFlagsExitTwo: every subcommand answers an unknown flag with exit 2
+// and its usage.
+func TestBadFlagsExitTwo(t *testing.T) {
+	for name := range commands() {
+		args := []string{name}
+		switch name {
+		case "review":
+			args = append(args, "list")
+		case "result":
+			args = append(args, "show")
+		case "index":
+			args = append(args, "lint")
+		case "audit":
+			args = append(args, "verify")
+		case "keys":
+			args = append(args, "init")
+		}
+		args = append(args, "--no-such-flag")
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), args, environ{}, &out, &errOut); code != 2 {
+				t.Errorf("sohoa %v: exit %d, want 2; stderr: %s", args, code, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), "usage: sohoa "+name) {
+				t.Errorf("sohoa %v printed no usage: %s", args, errOut.String())
+			}
+		})
+	}
+}
+
+// TestBadEnvironmentValueExitsTwo: a malformed variable is a usage error that
+// names the variable.
+func TestBadEnvironmentValueExitsTwo(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, kv := range []string{"SOHOA_S3_SECURE=maybe", "SOHOA_REDIS_DB=x", "SOHOA_RETENTION_DAYS=0", "SOHOA_LOG_LEVEL=loud", "SOHOA_LOCK_MODE=soft"} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"worker"}, environFrom([]string{"SOHOA_DEV=1", kv}), &out, &errOut)
+		name, _, _ := strings.Cut(kv, "=")
+		if code != 2 || !strings.Contains(errOut.String(), name) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 naming %s", kv, code, errOut.String(), name)
+		}
+	}
+}
+
+// TestOneBooleanParser: every boolean setting reads the same words.
+func TestOneBooleanParser(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+		ok   bool
+	}{{"1", true, true}, {"true", true, true}, {"YES", true, true}, {"on", true, true}, {"0", false, true},
+		{"false", false, true}, {"no", false, true}, {"", false, true}, {"maybe", false, false}} {
+		got, err := parseBool(tc.in)
+		if got != tc.want || (err == nil) != tc.ok {
+			t.Errorf("parseBool(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	cfg := testConfig(t, "SOHOA_S3_SECURE=yes", "SOHOA_BACKFILL_S3_SECURE=0")
+	if !cfg.S3.Secure || cfg.backfillS3("b").Secure {
+		t.Errorf("S3 secure %v, backfill secure %v; want true, false", cfg.S3.Secure, cfg.backfillS3("b").Secure)
+	}
+	if !testConfig(t, "SOHOA_S3_SECURE=true").backfillS3("b").Secure {
+		t.Error("backfill does not fall back to SOHOA_S3_SECURE")
+	}
+}
+
+// TestFlagOverridesEnvironment: the environment gives the default, the flag
+// wins.
+func TestFlagOverridesEnvironment(t *testing.T) {
+	fs := newFlagSet("worker", "", environ{"SOHOA_DEV": "1", "SOHOA_REDIS_ADDR": "10.0.0.1:6379", "SOHOA_OCR_CHILDREN": "3"}, io.Discard, groupsWorker)
+	cfg, err := fs.parse([]string{"--redis-addr", "127.0.0.2:6379"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Addr != "127.0.0.2:6379" || cfg.Worker.OCRChildren != 3 {
+		t.Errorf("redis %q, children %d; want the flag's address and the environment's 3", cfg.Redis.Addr, cfg.Worker.OCRChildren)
+	}
+}
+
+// TestHelpListsEverySetting: `sohoa help` names every variable with its
+// default, and `sohoa CMD -h` every setting the command reads.
+func TestHelpListsEverySetting(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"help"}, environ{}, &out, &errOut); code != 0 {
+		t.Fatalf("help exit %d", code)
+	}
+	for _, s := range settings() {
+		line := ""
+		for _, l := range strings.Split(errOut.String(), "\n") {
+			if strings.Contains(l, s.env+" ") {
+				line = l
+			}
+		}
+		if line == "" || (s.def != "" && !strings.Contains(line, s.def)) {
+			t.Errorf("help lacks %s with default %q", s.env, s.def)
+		}
+	}
+	for name, c := range commands() {
+		errOut.Reset()
+		if code := run(context.Background(), []string{name, "-h"}, environ{}, &out, &errOut); code != 0 && name != "review" && name != "result" && name != "audit" && name != "index" && name != "keys" {
+			t.Errorf("sohoa %s -h: exit %d", name, code)
+		}
+		errOut.Reset()
+		run(context.Background(), []string{"help", name}, environ{}, &out, &errOut)
+		for _, s := range settings() {
+			if (c.groups|gCore)&s.group != 0 && !strings.Contains(errOut.String(), s.env) {
+				t.Errorf("sohoa help %s does not list %s", name, s.env)
+			}
+		}
+	}
+}
+
+var updateREADME = flag.Bool("update-readme", false, "rewrite README.md's configuration table from settings()")
+
+// TestREADMEConfigTable keeps README.md's configuration table equal to the
+// settings the binary reads (go test -run TestREADMEConfigTable -update-readme).
+func TestREADMEConfigTable(t *testing.T) {
+	const begin, end = "<!-- settings:begin (generated by TestREADMEConfigTable) -->\n", "<!-- settings:end -->"
+	path := "../../README.md"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the markers %q … %q", strings.TrimSpace(begin), end)
+	}
+	want := settingsTable()
+	got := s[i+len(begin) : j]
+	if got == want {
+		return
+	}
+	if *updateREADME {
+		if err := os.WriteFile(path, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's configuration table differs from settings(); run go test ./cmd/sohoa -run TestREADMEConfigTable -update-readme\n--- got\n%s\n--- want\n%s", got, want)
 }

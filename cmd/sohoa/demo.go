@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -18,16 +17,14 @@ import (
 // runDemo runs the whole pipeline in this process on a corpus folder: it
 // submits every scan as a counter upload, works the queue until each one has
 // an outcome, and prints a summary. Run twice, it reuses what exists.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runDemo(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	corpus := fs.String("corpus", "../shared/corpus/dev", "folder of scans")
 	timeout := fs.Duration("timeout", 20*time.Minute, "give up waiting after this long")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	cfg := loadAppConfig()
-	log := newLogger(stderr)
+	log := cfg.logger(stderr)
 	if err := checkRedis(ctx, cfg); err != nil {
 		return err
 	}
@@ -133,14 +130,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	fmt.Fprintf(stdout, "\n\nE-results are in bucket %q at %s under results/%s/YYYY/MM/ (signed PDF + manifest),\n",
-		envOr("SOHOA_S3_BUCKET", "sohoa"), envOr("SOHOA_S3_ENDPOINT", "127.0.0.1:17070"), cfg.AgencyCode)
+		cfg.S3.Bucket, cfg.S3.Endpoint, cfg.AgencyCode)
 	fmt.Fprintf(stdout, "indexed by a keyed hash of the citizen ID under index/. Local data: %s\n", cfg.LocalDir)
+	fmt.Fprintf(stdout, "\nNext steps, in a new shell at the top of the checkout:\n")
+	fmt.Fprintf(stdout, "  eval \"$(deploy/local/stack.sh env)\"   # the local stack's settings (development mode)\n")
 	if sample != "" {
-		fmt.Fprintf(stdout, "\nFetch one:\n  eval \"$(deploy/local/stack.sh env)\"\n")
 		fmt.Fprintf(stdout, "  bin/sohoa get --code %s --out /tmp/%s.pdf\n", sample, sample)
 		fmt.Fprintf(stdout, "  bin/sohoa verify /tmp/%s.pdf\n", sample)
-		fmt.Fprintf(stdout, "  bin/sohoa get --citizen-id -   # type the 12-digit ID printed on the scan, then Ctrl-D\n")
 	}
+	if counts["review"]+counts["partly_issued"] > 0 {
+		fmt.Fprintf(stdout, "  bin/sohoa review list\n")
+	}
+	fmt.Fprintf(stdout, "  bin/sohoa get --citizen-id -   # type a 12-digit ID printed on a scan, then Ctrl-D\n")
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,13 +41,13 @@ func TestDemoCorpus(t *testing.T) {
 		t.Fatalf("dev corpus missing beside the checkout: %v", err)
 	}
 	var out, logs syncBuffer
-	if rc := run(context.Background(), []string{"demo", "--corpus", corpus}, &out, &logs); rc != 0 {
+	if rc := runCmd(context.Background(), []string{"demo", "--corpus", corpus}, &out, &logs); rc != 0 {
 		t.Fatalf("demo exited %d\nstdout:\n%s\nlog:\n%s", rc, out.String(), logs.String())
 	}
 	t.Logf("demo summary:\n%s", out.String())
 
 	ctx := context.Background()
-	repo, err := openRepository(ctx)
+	repo, err := openRepository(ctx, envConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,20 +166,20 @@ func TestDemoCorpus(t *testing.T) {
 		t.Fatalf("review queue = %d entries, %v; want at least the 4 expected validation errors", len(pending), err)
 	}
 	var rout bytes.Buffer
-	if rc := run(ctx, []string{"review", "list"}, &rout, &rout); rc != 0 || !strings.Contains(rout.String(), pending[0].InputKey) {
+	if rc := runCmd(ctx, []string{"review", "list"}, &rout, &rout); rc != 0 || !strings.Contains(rout.String(), pending[0].InputKey) {
 		t.Fatalf("review list: exit %d\n%s", rc, rout.String())
 	}
 	pagesDir := t.TempDir()
 	e := pending[0]
 	rout.Reset()
-	if rc := run(ctx, []string{"review", "show", "--input", e.InputKey, "--doc", fmt.Sprint(e.Doc), "--pages", pagesDir}, &rout, &rout); rc != 0 {
+	if rc := runCmd(ctx, []string{"review", "show", "--input", e.InputKey, "--doc", fmt.Sprint(e.Doc), "--pages", pagesDir}, &rout, &rout); rc != 0 {
 		t.Fatalf("review show: exit %d\n%s", rc, rout.String())
 	}
 	if imgs, _ := filepath.Glob(filepath.Join(pagesDir, "page-*")); len(imgs) == 0 || !strings.Contains(rout.String(), "holder_personal_id") {
 		t.Fatalf("review show wrote %v:\n%s", imgs, rout.String())
 	}
 	rout.Reset()
-	if rc := run(ctx, []string{"review", "reject", "--input", e.InputKey, "--doc", fmt.Sprint(e.Doc), "--by", "cb01", "--reason", "printed ID contradicts the holder"}, &rout, &rout); rc != 0 {
+	if rc := runCmd(ctx, []string{"review", "reject", "--input", e.InputKey, "--doc", fmt.Sprint(e.Doc), "--by", "cb01", "--reason", "printed ID contradicts the holder"}, &rout, &rout); rc != 0 {
 		t.Fatalf("review reject: exit %d\n%s", rc, rout.String())
 	}
 	if after, _ := pipeline.PendingReviews(ctx, repo); len(after) != len(pending)-1 {

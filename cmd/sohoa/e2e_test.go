@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -46,9 +47,10 @@ func (s *syncBuffer) String() string {
 // requireStack skips (or, in CI, fails) when the local stack is not up.
 func requireStack(t *testing.T) {
 	t.Helper()
+	env := processEnv()
 	for _, v := range []string{"SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY", "SOHOA_REDIS_ADDR"} {
-		if os.Getenv(v) == "" {
-			if os.Getenv("CI") == "true" {
+		if env[v] == "" {
+			if env["CI"] == "true" {
 				t.Fatalf("%s is unset: run through `make test`, which starts the local stack", v)
 			}
 			t.Skipf("%s is unset: run through `make test`", v)
@@ -60,11 +62,12 @@ func requireStack(t *testing.T) {
 func isolate(t *testing.T, db int) string {
 	t.Helper()
 	local := t.TempDir()
+	t.Setenv("SOHOA_DEV", "1")
 	t.Setenv("SOHOA_LOCAL_DIR", local)
 	t.Setenv("SOHOA_S3_BUCKET", fmt.Sprintf("e2e-%d-%d", db, time.Now().UnixNano()))
 	t.Setenv("SOHOA_REDIS_DB", fmt.Sprint(db))
 	t.Setenv("SOHOA_OCR_CHILDREN", "2")
-	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("SOHOA_REDIS_ADDR"), DB: db})
+	rdb := redis.NewClient(&redis.Options{Addr: processEnv()["SOHOA_REDIS_ADDR"], DB: db})
 	defer rdb.Close()
 	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatalf("flush redis db %d: %v", db, err)
@@ -88,7 +91,7 @@ func startCommand(t *testing.T, args ...string) *syncBuffer {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, logs, logs) }()
+	go func() { done <- runCmd(ctx, args, logs, logs) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -156,7 +159,7 @@ func TestEndToEnd(t *testing.T) {
 	// The CLI lists the holder's results and downloads them.
 	var out bytes.Buffer
 	dl := t.TempDir()
-	if rc := run(context.Background(), []string{"get", "--citizen-id", truth.HolderID, "--download", dl}, &out, &out); rc != 0 {
+	if rc := runCmd(context.Background(), []string{"get", "--citizen-id", truth.HolderID, "--download", dl}, &out, &out); rc != 0 {
 		t.Fatalf("sohoa get: exit %d: %s", rc, out.String())
 	}
 	if !strings.Contains(out.String(), code) || strings.Contains(out.String(), truth.HolderID) {
@@ -182,7 +185,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The bytes are those stored in S3.
-	repo, err := openRepository(context.Background())
+	repo, err := openRepository(context.Background(), envConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +246,7 @@ func runReadmeExamples(t *testing.T, local, code, citizenID string) {
 	cmd := exec.Command("bash", "-c", "set -euo pipefail; cd \"$ROOT\"; "+script)
 	cmd.Env = append(os.Environ(),
 		"ROOT="+mustAbs(t, "../.."),
-		"API=https://"+os.Getenv("SOHOA_API_ADDR"),
+		"API=https://"+processEnv()["SOHOA_API_ADDR"],
 		"K="+filepath.Join(local, "keys"),
 		"CODE="+code,
 		"CITIZEN_ID="+citizenID,

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,33 +12,31 @@ import (
 	"time"
 
 	"sohoa/ocr"
-	"sohoa/ocr/tesseract"
 )
 
 // runEval: sohoa eval --corpus DIR [--json]
 // Recognises and extracts every file with a .truth.json and prints the
 // accuracy table and the time per page.
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	corpus := fs.String("corpus", envOr("SOHOA_CORPUS", ""), "corpus directory with <scan> and <scan>.truth.json files")
+func runEval(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
+	corpus := fs.String("corpus", "", "corpus directory with <scan> and <scan>.truth.json files")
 	asJSON := fs.Bool("json", false, "print the score as JSON")
 	workers := fs.Int("ocr-workers", 1, "OCR child processes")
 	savePages := fs.String("save-pages", "", "also write each file's recognised pages as DIR/<scan>.json (engine fixtures for ocr tests)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
 	if *corpus == "" {
-		return &exitError{code: 2, err: errors.New("--corpus is required")}
+		return fs.usageErr("--corpus is required")
 	}
 	ls, err := ocr.DefaultLayouts()
 	if err != nil {
 		return fmt.Errorf("load layouts: %w", err)
 	}
-	log := newLogger(stderr)
-	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: *workers, Logger: log, Stderr: io.Discard})
+	log := cfg.logger(stderr)
+	pool, err := newOCRPool(cfg, *workers, log, io.Discard)
 	if err != nil {
-		return fmt.Errorf("start OCR: %w", err)
+		return err
 	}
 	defer pool.Close()
 	score, elapsed, err := evalCorpusSaving(ctx, pool, ls, *corpus, *savePages, func(file string, err error) {

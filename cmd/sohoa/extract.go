@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"sohoa/ocr"
-	"sohoa/ocr/tesseract"
 )
 
 // fileProcessor recognises one scan file (ocr/tesseract.Pool).
@@ -23,31 +21,30 @@ type fileProcessor interface {
 
 // runExtract: sohoa extract [--json] [--words] FILE
 // OCRs one scan file and prints its documents and fields.
-func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runExtract(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the ocr.Result as one JSON object")
 	words := fs.Bool("words", false, "include recognised words in the JSON")
 	workers := fs.Int("ocr-workers", 1, "OCR child processes")
 	verbose := fs.Bool("v", false, "log OCR diagnostics to stderr (otherwise stderr carries only the error line)")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
-		return &exitError{code: 2, err: errors.New("usage: sohoa extract [--json] [--words] FILE")}
+		return fs.usageErr("want exactly one FILE")
 	}
 	path := fs.Arg(0)
 	ls, err := ocr.DefaultLayouts()
 	if err != nil {
 		return fmt.Errorf("load layouts: %w", err)
 	}
-	popts := tesseract.PoolOptions{Workers: *workers, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard}
+	log, childErr := slog.New(slog.DiscardHandler), io.Discard
 	if *verbose {
-		popts.Logger, popts.Stderr = newLogger(stderr), stderr
+		log, childErr = cfg.logger(stderr), stderr
 	}
-	pool, err := tesseract.NewPool(popts)
+	pool, err := newOCRPool(cfg, *workers, log, childErr)
 	if err != nil {
-		return fmt.Errorf("start OCR: %w", err)
+		return err
 	}
 	defer pool.Close()
 	res, err := extractFile(ctx, pool, ls, path)

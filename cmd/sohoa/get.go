@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,9 +19,7 @@ import (
 // straight from the repository (operators' tool; other systems use the API).
 // The ID is taken from --citizen-id, or from standard input with "-", and is
 // never printed.
-func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runGet(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	citizen := fs.String("citizen-id", "", `12-digit personal ID ("-": read it from standard input)`)
 	idType := fs.String("id-type", "CCCD", "holder ID type")
 	code := fs.String("code", "", "result code to download")
@@ -31,25 +28,26 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	docType := fs.String("doc-type", "", "only this document type")
 	history := fs.Bool("history", false, "include results that are not valid (revoked, expired, superseded)")
 	validAt := fs.String("valid-at", "", "judge validity at this RFC 3339 time (default now)")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
 	at := time.Time{}
 	if *validAt != "" {
 		t, err := time.Parse(time.RFC3339, *validAt)
 		if err != nil {
-			return &exitError{2, fmt.Errorf("--valid-at: %w", err)}
+			return &exitError{code: 2, err: fmt.Errorf("--valid-at: %w", err)}
 		}
 		at = t
 	}
-	repo, err := openRepository(ctx)
+	repo, err := openRepository(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
 		return err
 	}
 	switch {
 	case *code != "":
 		if *out == "" {
-			return &exitError{2, errors.New("--code needs --out FILE")}
+			return &exitError{code: 2, err: errors.New("--code needs --out FILE")}
 		}
 		m, err := download(ctx, repo, *code, *out)
 		if err != nil {
@@ -94,7 +92,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return nil
 	}
-	return &exitError{2, errors.New("give --citizen-id ID (or -) to list, or --code CODE --out FILE to download")}
+	return &exitError{code: 2, err: errors.New("give --citizen-id ID (or -) to list, or --code CODE --out FILE to download")}
 }
 
 // download streams a result's PDF to path; the repository verifies its

@@ -16,26 +16,25 @@ actions:
   rebuild   recreate every citizen-index entry from the manifests (current index key)
   lint      list every key in the bucket and fail if one could hold a citizen ID`
 
-func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runIndex(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, indexUsage)
 		if len(args) == 0 {
-			return &exitError{2, errors.New("")}
+			return &exitError{code: 2, err: errors.New("")}
 		}
 		return flag.ErrHelp
 	}
-	fs := flag.NewFlagSet("index "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args[1:]); err != nil {
+	cfg, err := fs.parse(args[1:])
+	if err != nil {
 		return err
 	}
 	switch args[0] {
 	case "rebuild", "lint":
 	default:
 		fmt.Fprintln(stderr, indexUsage)
-		return &exitError{2, fmt.Errorf("unknown action %q", args[0])}
+		return &exitError{code: 2, err: fmt.Errorf("unknown action %q", args[0])}
 	}
-	repo, err := openRepository(ctx)
+	repo, err := openRepository(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -67,7 +66,7 @@ func lintKeys(ctx context.Context, b storage.Bucket, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "checked %d keys, %d refused\n", n, bad)
 	if bad > 0 {
-		return &exitError{1, fmt.Errorf("%d keys could hold a citizen ID", bad)}
+		return &exitError{code: 1, err: fmt.Errorf("%d keys could hold a citizen ID", bad)}
 	}
 	return nil
 }

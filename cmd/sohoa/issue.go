@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,84 +13,50 @@ import (
 	"time"
 
 	"sohoa/ocr"
-	"sohoa/ocr/tesseract"
 	"sohoa/pipeline"
 	"sohoa/signing"
 )
 
 // runIssue makes a signed e-result from one scan, offline: OCR, extraction,
 // render, stamp, sign, strict self-verification.
-func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("issue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output PDF (required)")
-	keyFile := fs.String("key", "", "PEM private key (with --cert)")
-	certFile := fs.String("cert", "", "PEM certificate chain, signing certificate first")
-	p12 := fs.String("p12", "", "PKCS#12 file; password from SOHOA_P12_PASSWORD")
-	p11Module := fs.String("pkcs11-module", "", "PKCS#11 module path, e.g. /usr/lib/softhsm/libsofthsm2.so; PIN from SOHOA_PKCS11_PIN")
-	p11Token := fs.String("pkcs11-token", "", "PKCS#11 token label")
-	p11Key := fs.String("pkcs11-key", "", "PKCS#11 key label")
-	tsa := fs.String("tsa", "", "RFC 3161 TSA URL (PAdES B-T); default $SOHOA_TSA_URL")
 	dossier := fs.String("dossier-code", "", "dossier code (mã hồ sơ); default: a local test code")
 	resultCode := fs.String("result-code", "", "result code; default <dossier-code>-KQ1")
 	procedure := fs.String("procedure-code", "", "procedure code (mã TTHC)")
 	bornDigital := fs.Bool("born-digital", false, `stamp "Bản điện tử" instead of "converted from paper"`)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sohoa issue --out OUT.pdf [--key K --cert C | --p12 F | --pkcs11-module M --pkcs11-token T --pkcs11-key L] SCAN")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{2, err}
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
 	if fs.NArg() != 1 || *out == "" {
-		fs.Usage()
-		return &exitError{2, errors.New("want --out and exactly one SCAN")}
+		return fs.usageErr("want --out and exactly one SCAN")
 	}
 	scan := fs.Arg(0)
-	cfg := loadAppConfig()
-	sc := signerConfigFromEnv(cfg)
-	switch {
-	case *p11Module != "":
-		sc.PKCS11.Module, sc.PKCS11.TokenLabel, sc.PKCS11.KeyLabel = *p11Module, *p11Token, *p11Key
-		if *certFile != "" {
-			sc.PKCS11.CertFile = *certFile
-		}
-	case *p12 != "":
-		sc.PKCS11.Module, sc.P12File = "", *p12
-	case *keyFile != "" || *certFile != "":
-		sc.PKCS11.Module, sc.P12File, sc.KeyFile, sc.CertFile = "", "", *keyFile, *certFile
-	}
-	if *tsa != "" {
-		sc.TSAURL = *tsa
-	}
 	data, err := os.ReadFile(scan)
 	if err != nil {
-		return &exitError{2, fmt.Errorf("read %s: %w", scan, err)}
+		return &exitError{code: 2, err: fmt.Errorf("read %s: %w", scan, err)}
 	}
-	keys, closeKeys, err := sc.open()
+	keys, closeKeys, err := cfg.openSigner()
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
 	defer func() { _ = closeKeys() }()
-	roots := signing.VerifyOptions{}
-	if sc.TrustFile != "" || (sc.PKCS11.Module == "" && sc.P12File == "" && sc.KeyFile == "") {
-		if roots.Roots, err = sc.roots(); err != nil {
-			return err
-		}
-	} else {
-		// An explicit key without SOHOA_TRUST_CA: trust the chain's root.
-		roots.Roots = x509PoolOf(keys)
+	var roots *x509.CertPool
+	if cfg.TrustCA == "" && !cfg.usesDevSigner() {
+		// An explicit key without SOHOA_TRUST_CA (development mode only):
+		// trust the chain's root.
+		roots = x509PoolOf(keys)
+	} else if roots, err = cfg.trustRoots(); err != nil {
+		return err
 	}
 	layouts, err := ocr.DefaultLayouts()
 	if err != nil {
 		return fmt.Errorf("layouts: %w", err)
 	}
-	pool, err := tesseract.NewPool(tesseract.PoolOptions{Workers: 1, Stderr: stderr})
+	pool, err := newOCRPool(cfg, 1, cfg.logger(stderr), stderr)
 	if err != nil {
-		return fmt.Errorf("ocr pool: %w", err)
+		return err
 	}
 	defer func() { _ = pool.Close() }()
 	pages, images, err := pool.Process(ctx, data, filepath.Base(scan))
@@ -101,7 +66,7 @@ func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			errors.Is(err, ocr.ErrEncrypted) || errors.Is(err, ocr.ErrTooLarge) {
 			code = 2
 		}
-		return &exitError{code, fmt.Errorf("ocr %s: %w", scan, err)}
+		return &exitError{code: code, err: fmt.Errorf("ocr %s: %w", scan, err)}
 	}
 	docs := ocr.Extract(pages, layouts)
 	doc, dp, di := mainDocument(docs, pages, images)
@@ -130,8 +95,8 @@ func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sum := sha256.Sum256(data)
 	iss := &eresultIssuer{
-		renderer: renderer, keys: keys, closeKeys: closeKeys, roots: roots.Roots, layouts: layouts, qrKey: qk,
-		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: sc.TSAURL,
+		renderer: renderer, keys: keys, closeKeys: closeKeys, roots: roots, layouts: layouts, qrKey: qk,
+		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: cfg.Sign.TSAURL,
 	}
 	res, err := iss.Issue(ctx, pipeline.IssueRequest{
 		ResultCode: *resultCode, DossierCode: *dossier, ProcedureCode: *procedure, Origin: origin,

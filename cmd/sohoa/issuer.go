@@ -27,13 +27,12 @@ type eresultIssuer struct {
 	tsaURL     string
 }
 
-func newIssuer(ctx context.Context, cfg appConfig, layouts *ocr.Layouts) (pipeline.Issuer, error) {
-	sc := signerConfigFromEnv(cfg)
-	keys, closeKeys, err := sc.open()
+func newIssuer(ctx context.Context, cfg *config, layouts *ocr.Layouts) (pipeline.Issuer, error) {
+	keys, closeKeys, err := cfg.openSigner()
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	roots, err := sc.roots()
+	roots, err := cfg.trustRoots()
 	if err != nil {
 		closeKeys()
 		return nil, err
@@ -50,7 +49,7 @@ func newIssuer(ctx context.Context, cfg appConfig, layouts *ocr.Layouts) (pipeli
 	}
 	return &eresultIssuer{
 		renderer: r, keys: keys, closeKeys: closeKeys, roots: roots, layouts: layouts, qrKey: qk,
-		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: sc.TSAURL,
+		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: cfg.Sign.TSAURL,
 	}, nil
 }
 

@@ -11,9 +11,9 @@ import (
 // newLogger returns a JSON logger on w whose handler masks any run of 12 or
 // more digits: the code never logs a citizen ID on purpose, and this makes
 // sure a wrapped error that quotes one cannot leak it either.
-func newLogger(w io.Writer) *slog.Logger {
+func newLogger(w io.Writer, levelName string) *slog.Logger {
 	level := slog.LevelInfo
-	switch strings.ToLower(envOr("SOHOA_LOG_LEVEL", "info")) {
+	switch levelName {
 	case "debug":
 		level = slog.LevelDebug
 	case "warn":
@@ -24,6 +24,9 @@ func newLogger(w io.Writer) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(redactHandler{h})
 }
+
+// logger is the process's logger at the configured level.
+func (c *config) logger(w io.Writer) *slog.Logger { return newLogger(w, c.LogLevel) }
 
 var longDigits = regexp.MustCompile(`\d{12,}`)
 

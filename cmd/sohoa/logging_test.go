@@ -9,7 +9,7 @@ import (
 
 func TestLoggerRedactsLongDigitRuns(t *testing.T) {
 	var buf bytes.Buffer
-	log := newLogger(&buf).With("ctx", "holder 001099872198")
+	log := newLogger(&buf, "info").With("ctx", "holder 001099872198")
 	log.Info("filed for 079203001234", "err", errors.New("id 031188004321 mismatch"), "n", 42, "key", "abc")
 	out := buf.String()
 	for _, id := range []string{"001099872198", "079203001234", "031188004321"} {

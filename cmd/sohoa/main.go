@@ -1,7 +1,9 @@
 // Command sohoa digitises paper dossiers into signed, reusable e-results.
 //
-// One binary, many subcommands. Each subcommand parses its flags (with SOHOA_*
-// environment defaults) into its own config, builds its dependencies, and runs.
+// One binary, many subcommands. main reads the environment once
+// (processEnv); each subcommand gets a flag set holding the settings it uses
+// (config.go), parses its arguments into a *config, builds its
+// dependencies, and runs.
 package main
 
 import (
@@ -16,52 +18,76 @@ import (
 	"syscall"
 )
 
-// command is one subcommand. run parses args itself.
+// command is one subcommand: the settings it reads and its entry point,
+// which parses args with fs.
 type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	summary  string
+	synopsis string // after "sohoa NAME"
+	groups   group
+	run      func(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error
 }
+
+const (
+	groupsPipeline = gRedis | gStore | gAgency
+	groupsIssuing  = gAgency | gSign | gTrust | gQR
+	groupsWorker   = groupsPipeline | groupsIssuing | gWorker | gOCR | gProcedures
+)
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run the HTTP server: upload page, intake API, reuse API", runServe},
-		"worker":    {"run the asynq worker: OCR, extraction, issuing", runWorker},
-		"backfill":  {"enqueue a whole archive from a folder or S3 prefix, resumably", runBackfill},
-		"extract":   {"OCR one scan file and print its fields (--json)", runExtract},
-		"eval":      {"measure extraction accuracy on a corpus with .truth.json files", runEval},
-		"issue":     {"make a signed e-result from one scan, offline", runIssue},
-		"verify":    {"strictly verify a signed e-result PDF", runVerify},
-		"get":       {"list and download a citizen's e-results", runGet},
-		"result":    {"change a result's validity: revoke, suspend, supersede", runResult},
-		"review":    {"list, show, approve or reject documents waiting for a person", runReview},
-		"index":     {"maintain the citizen index: rebuild", runIndex},
-		"audit":     {"verify the audit chain, query who read a citizen's results", runAudit},
-		"token":     {"print a short-lived JWT for the development client system", runToken},
-		"demo":      {"run the whole pipeline on a corpus and print a summary", runDemo},
-		"ocr-child": {"internal: the supervised OCR child process", runOCRChild},
+		"serve":     {"run the HTTP server: upload page, intake API, reuse API", "[flags]", groupsPipeline | gTrust | gQR | gAudit | gIntake | gAPI, runServe},
+		"worker":    {"run the asynq worker: OCR, extraction, issuing", "[flags]", groupsWorker, runWorker},
+		"backfill":  {"enqueue a whole archive from a folder or S3 prefix, resumably", "--dir DIR | --s3-bucket B [--s3-prefix P] [flags]", groupsPipeline | gBackfill, runBackfill},
+		"extract":   {"OCR one scan file and print its fields (--json)", "[--json] [--words] FILE", gOCR, runExtract},
+		"eval":      {"measure extraction accuracy on a corpus with .truth.json files", "--corpus DIR [--json]", gOCR, runEval},
+		"issue":     {"make a signed e-result from one scan, offline", "--out OUT.pdf [flags] SCAN", groupsIssuing | gOCR, runIssue},
+		"verify":    {"strictly verify a signed e-result PDF", "[--require-timestamp] FILE", gTrust, runVerify},
+		"get":       {"list and download a citizen's e-results", "--citizen-id ID|- [--download DIR] | --code C --out FILE", gStore, runGet},
+		"result":    {"change a result's validity: revoke, suspend, supersede", "revoke|suspend|reinstate|supersede|show [flags]", gStore, runResult},
+		"review":    {"list, show, approve or reject documents waiting for a person", "list|show|approve|reject [flags]", groupsPipeline | gProcedures, runReview},
+		"index":     {"maintain the citizen index: rebuild, lint", "rebuild|lint", gStore, runIndex},
+		"audit":     {"verify the audit chain, query who read a citizen's results", "verify|query [flags]", gAudit, runAudit},
+		"token":     {"print a short-lived JWT for the development client system", "(development mode only)", 0, runToken},
+		"keys":      {"create production key files: index, seal, audit and QR keys", "init DIR", 0, runKeys},
+		"demo":      {"run the whole pipeline on a corpus and print a summary", "[--corpus DIR]", groupsWorker, runDemo},
+		"ocr-child": {"internal: the supervised OCR child process", "", gOCR, runOCRChild},
 	}
 }
 
-// exitError carries a specific process exit code.
+// exitError carries a specific process exit code. printed says the message
+// (and usage) has already been written.
 type exitError struct {
-	code int
-	err  error
+	code    int
+	err     error
+	printed bool
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], processEnv(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// run executes one subcommand and returns the process exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run executes one subcommand and returns the process exit code: 0 done,
+// 1 failed, 2 usage or configuration error, others as the command says.
+func run(ctx context.Context, args []string, env environ, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			if c, ok := cmds[args[1]]; ok {
+				newFlagSet(args[1], c.synopsis, env, stderr, c.groups).Usage()
+				return 0
+			}
+		}
 		usage(stderr, cmds)
 		if len(args) == 0 {
 			return 2
@@ -74,7 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr, cmds)
 		return 2
 	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	fs := newFlagSet(args[0], cmd.synopsis, env, stderr, cmd.groups)
+	err := cmd.run(ctx, fs, args[1:], stdout, stderr)
 	if err == nil {
 		return 0
 	}
@@ -83,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
+		if !ee.printed && ee.Error() != "" {
 			fmt.Fprintf(stderr, "sohoa %s: %v\n", args[0], ee.err)
 		}
 		return ee.code
@@ -93,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: sohoa <command> [flags]\n\ncommands:")
+	fmt.Fprintln(w, "usage: sohoa <command> [flags]     sohoa help <command>     sohoa <command> -h\n\ncommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		if n != "ocr-child" {
@@ -104,14 +131,5 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
-}
-
-// envOr returns the environment variable's value, or def when it is unset.
-func lookupEnv(name string) (string, bool) { return os.LookupEnv(name) }
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
+	writeSettingsHelp(w)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"testing"
 )
@@ -10,7 +11,36 @@ import (
 // re-executes it, exactly as the real binary does.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "ocr-child" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(runCmd(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
+}
+
+// runCmd runs a subcommand in this process with the process environment,
+// which tests adjust with t.Setenv.
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, processEnv(), stdout, stderr)
+}
+
+// testConfig is a development configuration with every setting's group,
+// from the given NAME=value pairs only.
+func testConfig(t *testing.T, kv ...string) *config {
+	t.Helper()
+	all := ^group(0)
+	cfg, err := newFlagSet("test", "", environFrom(append([]string{"SOHOA_DEV=1"}, kv...)), io.Discard, all).parse(nil)
+	if err != nil {
+		t.Fatalf("test config %v: %v", kv, err)
+	}
+	return cfg
+}
+
+// envConfig is the configuration the process environment describes (the
+// local stack under `make test`, adjusted by t.Setenv), with every group.
+func envConfig(t *testing.T) *config {
+	t.Helper()
+	cfg, err := newFlagSet("test", "", processEnv(), io.Discard, ^group(0)).parse(nil)
+	if err != nil {
+		t.Fatalf("config from the environment: %v", err)
+	}
+	return cfg
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"syscall"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -19,19 +17,14 @@ import (
 // runOCRChild serves the OCR child protocol on stdin/stdout for a
 // tesseract.Pool in the parent. Untrusted scan bytes are decoded and
 // recognised only here, under an address-space limit.
-func runOCRChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ocr-child", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	memLimit := fs.Uint64("mem-limit", ocrChildEnvUint("SOHOA_OCR_MEM_LIMIT", 3<<30),
-		"RLIMIT_AS of this process in bytes (0: none); an idle child maps ~1.6 GB of address space")
-	lang := fs.String("lang", envOr("SOHOA_OCR_LANG", "vie"), "Tesseract language")
-	tessdata := fs.String("tessdata", envOr("SOHOA_TESSDATA", ""), "tessdata directory (default: library default)")
+func runOCRChild(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	maxPages := fs.Int("max-pages", ocr.DefaultLimits().MaxPages, "page limit per file")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
 	// Set the memory limit before anything else is loaded.
-	if err := tesseract.SetMemoryLimit(*memLimit); err != nil {
+	if err := tesseract.SetMemoryLimit(cfg.OCR.MemLimit); err != nil {
 		return fmt.Errorf("ocr-child: %w", err)
 	}
 	// pdfcpu must not read or create a config directory in this process.
@@ -50,7 +43,7 @@ func runOCRChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	lim := ocr.DefaultLimits()
 	lim.MaxPages = *maxPages
 	return tesseract.ServeChild(ctx, os.Stdin, stdout, tesseract.ChildOptions{
-		Engine: tesseract.Options{Lang: *lang, TessdataPrefix: *tessdata},
+		Engine: tesseract.Options{Lang: cfg.OCR.Lang, TessdataPrefix: cfg.OCR.Tessdata},
 		Limits: lim,
 		Logger: logger,
 	})
@@ -67,13 +60,4 @@ func protectStdout() (*os.File, error) {
 		return nil, fmt.Errorf("redirect stdout to stderr: %w", err)
 	}
 	return os.NewFile(uintptr(fd), "ocr-protocol"), nil
-}
-
-func ocrChildEnvUint(name string, def uint64) uint64 {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-			return n
-		}
-	}
-	return def
 }

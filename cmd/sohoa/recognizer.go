@@ -5,10 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"sohoa/ocr"
 	"sohoa/ocr/tesseract"
@@ -20,19 +21,34 @@ import (
 // permanent errors with stable quarantine codes.
 type recognizer struct{ pool *tesseract.Pool }
 
-func newRecognizer(ctx context.Context, children int, log *slog.Logger) (pipeline.Recognizer, func() error, error) {
-	pool, err := tesseract.NewPool(tesseract.PoolOptions{
-		Workers:     children,
-		FileTimeout: time.Duration(envInt("SOHOA_OCR_FILE_TIMEOUT_SEC", 300)) * time.Second,
-		Logger:      log,
-		// Tesseract and Leptonica print warnings on stderr; keep them in
-		// the structured log, at debug level, instead of the terminal.
-		Stderr: &lineLogger{log: log, msg: "ocr child stderr"},
-	})
+func newRecognizer(ctx context.Context, cfg *config, children int, log *slog.Logger) (pipeline.Recognizer, func() error, error) {
+	// Tesseract and Leptonica print warnings on stderr; keep them in the
+	// structured log, at debug level, instead of the terminal.
+	pool, err := newOCRPool(cfg, children, log, &lineLogger{log: log, msg: "ocr child stderr"})
 	if err != nil {
-		return nil, nil, fmt.Errorf("start OCR pool: %w", err)
+		return nil, nil, err
 	}
 	return recognizer{pool}, pool.Close, nil
+}
+
+// newOCRPool starts the supervised OCR children with cfg's OCR settings;
+// the children read them from the environment they are given.
+func newOCRPool(cfg *config, children int, log *slog.Logger, stderr io.Writer) (*tesseract.Pool, error) {
+	pool, err := tesseract.NewPool(tesseract.PoolOptions{
+		Workers:     children,
+		FileTimeout: cfg.OCR.FileTimeout,
+		Logger:      log,
+		Stderr:      stderr,
+		Env: []string{
+			"SOHOA_OCR_MEM_LIMIT=" + strconv.FormatUint(cfg.OCR.MemLimit, 10),
+			"SOHOA_OCR_LANG=" + cfg.OCR.Lang,
+			"SOHOA_TESSDATA=" + cfg.OCR.Tessdata,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start OCR pool: %w", err)
+	}
+	return pool, nil
 }
 
 func (r recognizer) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {

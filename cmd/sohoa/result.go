@@ -32,54 +32,54 @@ actions:
   supersede  --code OLD --new-code NEW [--by WHO]
   show       --code C [--at RFC3339]   print validity and events as JSON`
 
-func parseResultArgs(args []string, stderr io.Writer) (resultConfig, error) {
+func parseResultArgs(fs *flagSet, args []string) (resultConfig, *config, error) {
+	stderr := fs.Output()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, resultUsage)
 		if len(args) == 0 {
-			return resultConfig{}, &exitError{2, errors.New("")}
+			return resultConfig{}, nil, &exitError{code: 2, err: errors.New("")}
 		}
-		return resultConfig{}, flag.ErrHelp
+		return resultConfig{}, nil, flag.ErrHelp
 	}
 	cfg := resultConfig{Action: args[0]}
-	fs := flag.NewFlagSet("result "+cfg.Action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Code, "code", "", "result code {dossier}-KQ{n}")
 	fs.StringVar(&cfg.NewCode, "new-code", "", "superseding result code (supersede)")
 	fs.StringVar(&cfg.Decision, "decision", "", "decision reference (số quyết định)")
 	fs.StringVar(&cfg.Reason, "reason", "", "reason code")
-	fs.StringVar(&cfg.By, "by", envOr("USER", ""), "actor recorded in the event")
+	fs.StringVar(&cfg.By, "by", "", "actor recorded in the event (required)")
 	at := fs.String("at", "", "when the change takes effect (RFC 3339); default now")
-	if err := fs.Parse(args[1:]); err != nil {
-		return resultConfig{}, err
+	conf, err := fs.parse(args[1:])
+	if err != nil {
+		return resultConfig{}, nil, err
 	}
 	if fs.NArg() > 0 {
-		return resultConfig{}, &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return resultConfig{}, nil, fs.usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
-			return resultConfig{}, &exitError{2, fmt.Errorf("--at: %w", err)}
+			return resultConfig{}, nil, fs.usageErr("--at: %v", err)
 		}
 		cfg.At = t
 	}
 	switch cfg.Action {
 	case "revoke", "suspend", "reinstate":
-		if cfg.Code == "" || cfg.Decision == "" {
-			return resultConfig{}, &exitError{2, fmt.Errorf("%s needs --code and --decision", cfg.Action)}
+		if cfg.Code == "" || cfg.Decision == "" || cfg.By == "" {
+			return resultConfig{}, nil, fs.usageErr("%s needs --code, --decision and --by", cfg.Action)
 		}
 	case "supersede":
-		if cfg.Code == "" || cfg.NewCode == "" {
-			return resultConfig{}, &exitError{2, errors.New("supersede needs --code and --new-code")}
+		if cfg.Code == "" || cfg.NewCode == "" || cfg.By == "" {
+			return resultConfig{}, nil, fs.usageErr("supersede needs --code, --new-code and --by")
 		}
 	case "show":
 		if cfg.Code == "" {
-			return resultConfig{}, &exitError{2, errors.New("show needs --code")}
+			return resultConfig{}, nil, fs.usageErr("show needs --code")
 		}
 	default:
 		fmt.Fprintln(stderr, resultUsage)
-		return resultConfig{}, &exitError{2, fmt.Errorf("unknown action %q", cfg.Action)}
+		return resultConfig{}, nil, &exitError{code: 2, err: fmt.Errorf("unknown action %q", cfg.Action)}
 	}
-	return cfg, nil
+	return cfg, conf, nil
 }
 
 // resultStore is what `sohoa result` needs from the repository.
@@ -90,12 +90,12 @@ type resultStore interface {
 	Events(ctx context.Context, resultCode string) ([]storage.StatusEvent, error)
 }
 
-func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseResultArgs(args, stderr)
+func runResult(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
+	cfg, conf, err := parseResultArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	repo, err := openRepository(ctx)
+	repo, err := openRepository(ctx, conf, conf.logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -142,9 +142,9 @@ func applyResult(ctx context.Context, s resultStore, cfg resultConfig, stdout io
 func resultExit(err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		return &exitError{3, err}
+		return &exitError{code: 3, err: err}
 	case errors.Is(err, storage.ErrInvalid):
-		return &exitError{4, err}
+		return &exitError{code: 4, err: err}
 	}
 	return err
 }

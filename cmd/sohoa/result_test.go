@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,11 +19,12 @@ func TestParseResultArgs(t *testing.T) {
 		action   string
 		exitCode int // 0: ok
 	}{
-		{[]string{"revoke", "--code", "C-KQ1", "--decision", "12/QĐ"}, "revoke", 0},
+		{[]string{"revoke", "--code", "C-KQ1", "--decision", "12/QĐ", "--by", "cb01"}, "revoke", 0},
 		{[]string{"revoke", "--code", "C-KQ1"}, "", 2},
-		{[]string{"suspend", "--code", "C-KQ1", "--decision", "1", "--at", "2026-01-02T03:04:05+07:00"}, "suspend", 0},
+		{[]string{"suspend", "--code", "C-KQ1", "--decision", "1", "--at", "2026-01-02T03:04:05+07:00", "--by", "cb01"}, "suspend", 0},
 		{[]string{"suspend", "--code", "C-KQ1", "--decision", "1", "--at", "yesterday"}, "", 2},
-		{[]string{"supersede", "--code", "A-KQ1", "--new-code", "B-KQ1"}, "supersede", 0},
+		{[]string{"supersede", "--code", "A-KQ1", "--new-code", "B-KQ1", "--by", "cb01"}, "supersede", 0},
+		{[]string{"supersede", "--code", "A-KQ1", "--new-code", "B-KQ1"}, "", 2},
 		{[]string{"supersede", "--code", "A-KQ1"}, "", 2},
 		{[]string{"show", "--code", "A-KQ1"}, "show", 0},
 		{[]string{"delete", "--code", "A-KQ1"}, "", 2},
@@ -34,7 +32,7 @@ func TestParseResultArgs(t *testing.T) {
 		{nil, "", 2},
 	}
 	for _, tc := range tests {
-		cfg, err := parseResultArgs(tc.args, io.Discard)
+		cfg, _, err := parseResultArgs(newFlagSet("result", "", environ{"SOHOA_DEV": "1"}, io.Discard, gStore), tc.args)
 		var ee *exitError
 		code := 0
 		if errors.As(err, &ee) {
@@ -98,46 +96,5 @@ func TestApplyResult(t *testing.T) {
 	o, err = run(resultConfig{Action: "revoke", Code: newM.ResultCode, Decision: "10/QĐ", Reason: "FRAUD"})
 	if err != nil || o.Validity.Reason != storage.ReasonRevoked || o.Events[len(o.Events)-1].ReasonCode != "FRAUD" {
 		t.Errorf("revoke = %+v, %v; want REVOKED with reason FRAUD", o, err)
-	}
-}
-
-func TestDevKeysCreatedOnceWithMode0600(t *testing.T) {
-	dir := t.TempDir()
-	cfg := storeConfig{KeysDir: filepath.Join(dir, "keys")}
-	k1, err := cfg.keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2, err := cfg.keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(k1.IndexKeys[k1.IndexKID], k2.IndexKeys[k2.IndexKID]) || bytes.Equal(k1.IndexKeys[k1.IndexKID], k1.SealKeys[k1.SealKID]) {
-		t.Error("dev keys are not stable across opens, or index and seal keys are equal")
-	}
-	for _, f := range []string{"index.key", "seal.key"} {
-		st, err := os.Stat(filepath.Join(cfg.KeysDir, f))
-		if err != nil || st.Mode().Perm() != 0o600 {
-			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
-		}
-	}
-}
-
-func TestKeysFromEnvironmentValue(t *testing.T) {
-	h1, h2 := strings.Repeat("11", 32), strings.Repeat("22", 32)
-	cfg := storeConfig{IndexKey: "k2:" + h2 + ",k1:" + h1, SealKey: h1, KeysDir: t.TempDir()}
-	k, err := cfg.keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if k.IndexKID != "k2" || len(k.IndexKeys) != 2 || k.SealKID != "k1" {
-		t.Errorf("keys = index kid %q (%d keys), seal kid %q; want k2 (2), k1", k.IndexKID, len(k.IndexKeys), k.SealKID)
-	}
-	if entries, _ := os.ReadDir(cfg.KeysDir); len(entries) != 0 {
-		t.Errorf("dev key files written although keys came from the environment: %d", len(entries))
-	}
-	cfg.SealKey = "k1:nothex"
-	if _, err := cfg.keys(); err == nil || strings.Contains(err.Error(), "nothex") {
-		t.Errorf("bad SOHOA_SEAL_KEY error = %v, want an error that does not echo the value", err)
 	}
 }

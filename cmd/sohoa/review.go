@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,13 +34,11 @@ func (m multiFlag) Set(s string) error {
 // runReview is the reviewer's tool for documents the pipeline would not
 // file on its own: list the queue, show a document with its page images,
 // approve it (with corrections) for issuing, or reject it.
-func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runReview(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &exitError{2, errors.New("usage: sohoa review list | show --input KEY [--doc N] [--pages DIR] | approve --input KEY --doc N --by ID [--set slug=value]… [--override code,…] | reject --input KEY --doc N --by ID --reason TEXT")}
+		return &exitError{code: 2, err: errors.New("usage: sohoa review list | show --input KEY [--doc N] [--pages DIR] | approve --input KEY --doc N --by ID [--set slug=value]… [--override code,…] | reject --input KEY --doc N --by ID --reason TEXT")}
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("review "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	input := fs.String("input", "", "input key of the scan")
 	doc := fs.Int("doc", 0, "document index within the scan")
 	by := fs.String("by", "", "reviewer ID (recorded as verified_by)")
@@ -50,11 +47,11 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	override := fs.String("override", "", "comma-separated validation codes the reviewer accepts as printed on the original")
 	set := multiFlag{}
 	fs.Var(set, "set", "correct a field: slug=value (repeatable; holder_personal_id, procedure_code, valid_until too)")
-	if err := fs.Parse(args[1:]); err != nil {
+	cfg, err := fs.parse(args[1:])
+	if err != nil {
 		return err
 	}
-	cfg := loadAppConfig()
-	log := newLogger(stderr)
+	log := cfg.logger(stderr)
 	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
 	if err != nil {
 		return err
@@ -80,10 +77,10 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return showForReview(ctx, rt.repo, *input, *doc, *pages, stdout)
 	case "approve", "reject":
 	default:
-		return &exitError{2, fmt.Errorf("unknown review command %q", verb)}
+		return &exitError{code: 2, err: fmt.Errorf("unknown review command %q", verb)}
 	}
 	if *input == "" {
-		return &exitError{2, errors.New("--input is required")}
+		return &exitError{code: 2, err: errors.New("--input is required")}
 	}
 	pipe, err := newReviewPipeline(cfg, rt)
 	if err != nil {
@@ -106,12 +103,12 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // newReviewPipeline is a pipeline with layouts and procedures but no OCR
 // or signer: enough to validate and record decisions and queue the issue.
-func newReviewPipeline(cfg appConfig, rt *pipelineRuntime) (*pipeline.Pipeline, error) {
+func newReviewPipeline(cfg *config, rt *pipelineRuntime) (*pipeline.Pipeline, error) {
 	layouts, err := ocr.DefaultLayouts()
 	if err != nil {
 		return nil, err
 	}
-	procs, err := loadProcedures(layouts)
+	procs, err := loadProcedures(cfg, layouts)
 	if err != nil {
 		return nil, err
 	}
@@ -123,14 +120,14 @@ func newReviewPipeline(cfg appConfig, rt *pipelineRuntime) (*pipeline.Pipeline, 
 
 func showForReview(ctx context.Context, repo *storage.Repository, input string, doc int, pagesDir string, stdout io.Writer) error {
 	if input == "" {
-		return &exitError{2, errors.New("--input is required")}
+		return &exitError{code: 2, err: errors.New("--input is required")}
 	}
 	var rec pipeline.Record
 	if err := repo.GetSealedJSON(ctx, storage.RecordKey(input), &rec); err != nil {
 		return fmt.Errorf("read record of %s: %w", input, err)
 	}
 	if doc < 0 || doc >= len(rec.Result.Documents) {
-		return &exitError{2, fmt.Errorf("document %d not in this scan (%d documents)", doc, len(rec.Result.Documents))}
+		return &exitError{code: 2, err: fmt.Errorf("document %d not in this scan (%d documents)", doc, len(rec.Result.Documents))}
 	}
 	d := rec.Result.Documents[doc]
 	fmt.Fprintf(stdout, "file %s, document %d: %s, pages %v, dossier %s\n", rec.File, doc, d.DocType, d.Pages, rec.Intake.DossierCode)

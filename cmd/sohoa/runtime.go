@@ -13,15 +13,17 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"sohoa/ocr"
 	"sohoa/pipeline"
 	"sohoa/storage"
+	"sohoa/storage/s3"
 )
 
 // pipelineRuntime is the wired pipeline a worker (or the demo) runs.
 type pipelineRuntime struct {
-	cfg      appConfig
+	cfg      *config
 	log      *slog.Logger
 	repo     *storage.Repository
 	client   *asynq.Client
@@ -40,9 +42,9 @@ func (rt *pipelineRuntime) Close() error {
 
 // newPipelineRuntime opens the repository and the queue and, when withOCR,
 // the OCR child pool, the layouts and the signer.
-func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, withOCR bool, ocrWorkers int) (*pipelineRuntime, error) {
+func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, withOCR bool, ocrWorkers int) (*pipelineRuntime, error) {
 	rt := &pipelineRuntime{cfg: cfg, log: log}
-	repo, err := openRepository(ctx)
+	repo, err := openRepository(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +61,7 @@ func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, wi
 			rt.Close()
 			return nil, fmt.Errorf("load layouts: %w", err)
 		}
-		rec, closeRec, err := newRecognizer(ctx, ocrWorkers, log)
+		rec, closeRec, err := newRecognizer(ctx, cfg, ocrWorkers, log)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -73,7 +75,7 @@ func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, wi
 		if c, ok := iss.(interface{ Close() error }); ok {
 			rt.closeFns = append(rt.closeFns, c.Close)
 		}
-		procs, err := loadProcedures(layouts)
+		procs, err := loadProcedures(cfg, layouts)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -94,8 +96,8 @@ func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, wi
 // types to the procedure codes (mã TTHC) this installation issues them
 // under. Unset, every result type gets a placeholder "DEV-<TYPE>" so the
 // demo runs; a production installation must set the real codes.
-func loadProcedures(layouts *ocr.Layouts) (map[string]string, error) {
-	path := envOr("SOHOA_PROCEDURES", "")
+func loadProcedures(cfg *config, layouts *ocr.Layouts) (map[string]string, error) {
+	path := cfg.Procedures
 	if path == "" {
 		m := map[string]string{}
 		for _, t := range layouts.Types() {
@@ -119,7 +121,7 @@ func loadProcedures(layouts *ocr.Layouts) (map[string]string, error) {
 // newAsynqServer makes the asynq server: weighted queues, bounded backoff,
 // and asynq's own logging routed through slog (errors only: our
 // handlers log their outcomes once, at the boundary).
-func newAsynqServer(cfg appConfig, log *slog.Logger, concurrency int) *asynq.Server {
+func newAsynqServer(cfg *config, log *slog.Logger, concurrency int) *asynq.Server {
 	if concurrency <= 0 {
 		concurrency = runtime.NumCPU()
 	}
@@ -131,7 +133,6 @@ func newAsynqServer(cfg appConfig, log *slog.Logger, concurrency int) *asynq.Ser
 			// 2s, 4s, 8s … capped at 5 minutes.
 			return time.Duration(math.Min(300, math.Pow(2, float64(n+1)))) * time.Second
 		},
-		IsFailure: func(err error) bool { return !errors.Is(err, asynq.SkipRetry) },
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
 			log.Debug("task error", "type", t.Type(), "task_id", id, "err", err)
@@ -149,3 +150,52 @@ func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+func (c *config) redisOpt() asynq.RedisClientOpt {
+	return asynq.RedisClientOpt{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB}
+}
+
+// checkRedis refuses a Redis that can lose or evict queue state: asynq's
+// lease and task keys must survive restarts (AOF) and memory pressure
+// (noeviction). See reliability.md §1.
+func checkRedis(ctx context.Context, c *config) error {
+	addr := c.Redis.Addr
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: c.Redis.Password, DB: c.Redis.DB})
+	defer rdb.Close()
+	get := func(name string) (string, error) {
+		v, err := rdb.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return "", fmt.Errorf("redis %s: CONFIG GET %s: %w", addr, name, err)
+		}
+		return v[name], nil
+	}
+	aof, err := get("appendonly")
+	if err != nil {
+		return err
+	}
+	policy, err := get("maxmemory-policy")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if aof != "yes" {
+		errs = append(errs, fmt.Errorf("redis %s: appendonly is %q; set appendonly yes so queued work survives a restart", addr, aof))
+	}
+	if policy != "noeviction" {
+		errs = append(errs, fmt.Errorf("redis %s: maxmemory-policy is %q; set noeviction so task leases are never evicted", addr, policy))
+	}
+	return errors.Join(errs...)
+}
+
+// openRepository opens the e-result repository cfg describes.
+func openRepository(ctx context.Context, cfg *config, log *slog.Logger) (*storage.Repository, error) {
+	keys, err := cfg.repositoryKeys()
+	if err != nil {
+		return nil, err
+	}
+	b, err := s3.Open(ctx, cfg.S3)
+	if err != nil {
+		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	return storage.New(b, storage.Options{Keys: keys, Logger: log})
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,26 +19,22 @@ import (
 //     reverse proxy and SSO, or set SOHOA_INTAKE_TOKEN);
 //   - the reuse API for other systems and the public QR pages, TLS, with
 //     client certificates or signed JWTs (see api/).
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	intakeAddr := fs.String("intake-addr", envOr("SOHOA_INTAKE_ADDR", "127.0.0.1:18080"), "counter intake listen address (env SOHOA_INTAKE_ADDR)")
-	apiAddr := fs.String("api-addr", envOr("SOHOA_API_ADDR", "127.0.0.1:18443"), "reuse API listen address, TLS (env SOHOA_API_ADDR; empty disables)")
-	if err := fs.Parse(args); err != nil {
+func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
+	cfg, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	cfg := loadAppConfig()
-	log := newLogger(stderr)
+	log := cfg.logger(stderr)
 	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	rt.intake.Token = envOr("SOHOA_INTAKE_TOKEN", "")
+	rt.intake.Token = cfg.Intake.Token
 
-	servers := []*http.Server{newHTTPServer(*intakeAddr, rt.intake.Handler(), log)}
-	if *apiAddr != "" {
-		api, err := newAPIServer(ctx, cfg, rt, *apiAddr, log)
+	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, rt.intake.Handler(), log)}
+	if cfg.API.Addr != "" {
+		api, err := newAPIServer(ctx, cfg, rt, log)
 		if err != nil {
 			return err
 		}
@@ -66,7 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		})
 	}
-	log.Info("serving", "intake", "http://"+*intakeAddr, "api", *apiAddr)
+	log.Info("serving", "intake", "http://"+cfg.Intake.Addr, "api", cfg.API.Addr)
 	g.Go(func() error {
 		<-gctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -14,13 +14,15 @@ import (
 // client "demo-agency", signed with its key under .local/keys, so the reuse
 // API can be tried with `Authorization: Bearer`. Production clients mint
 // their own tokens with their own keys.
-func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+func runToken(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
+	cfg, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	dev, err := api.EnsureDevClients(loadAppConfig().keysDir())
+	if !cfg.Dev {
+		return &exitError{code: 2, err: errors.New("the development client exists only in development mode (SOHOA_DEV=1); production clients sign their own tokens")}
+	}
+	dev, err := api.EnsureDevClients(cfg.keysDir())
 	if err != nil {
 		return fmt.Errorf("development credentials: %w", err)
 	}

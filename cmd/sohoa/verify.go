@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,45 +14,31 @@ import (
 
 // runVerify strictly verifies a signed e-result. Exit status: 0 valid,
 // 1 invalid, 2 unusable input (unreadable file, not a PDF, no trust anchors).
-func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	trust := fs.String("trust", "", "PEM file of trusted CA certificates (default: $SOHOA_TRUST_CA, else the development CA under .local/keys)")
-	requireTS := fs.Bool("require-timestamp", false, "reject signatures without an RFC 3161 timestamp (PAdES B-T)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sohoa verify [--trust CA.pem] [--require-timestamp] FILE.pdf")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{2, err}
+func runVerify(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
+	requireTS := fs.Bool("require-timestamp", false, "reject signatures without an RFC 3161 timestamp")
+	cfg, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return &exitError{2, errors.New("want exactly one FILE")}
+		return fs.usageErr("want exactly one FILE")
 	}
 	file := fs.Arg(0)
-	sc := signerConfigFromEnv(loadAppConfig())
-	if *trust != "" {
-		sc.TrustFile = *trust
-	}
-	roots, err := sc.roots()
+	roots, err := cfg.trustRoots()
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{code: 2, err: err}
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return &exitError{2, fmt.Errorf("read %s: %w", file, err)}
+		return &exitError{code: 2, err: fmt.Errorf("read %s: %w", file, err)}
 	}
 	v, err := signing.Verify(data, signing.VerifyOptions{Roots: roots, RequireTimestamp: *requireTS})
 	if errors.Is(err, signing.ErrNotPDF) {
-		return &exitError{2, fmt.Errorf("%s: %w", file, err)}
+		return &exitError{code: 2, err: fmt.Errorf("%s: %w", file, err)}
 	}
 	printVerdict(stdout, file, v)
 	if err != nil || !v.Valid {
-		return &exitError{1, nil}
+		return &exitError{code: 1, err: nil}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -11,31 +10,33 @@ import (
 	"sohoa/pipeline"
 )
 
-func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	concurrency := fs.Int("concurrency", envInt("SOHOA_WORKER_CONCURRENCY", runtime.NumCPU()), "tasks processed at once (env SOHOA_WORKER_CONCURRENCY)")
-	ocrChildren := fs.Int("ocr-children", envInt("SOHOA_OCR_CHILDREN", runtime.NumCPU()), "OCR child processes (env SOHOA_OCR_CHILDREN)")
-	reconcile := fs.Duration("reconcile", 10*time.Minute, "how often to re-enqueue intake objects Redis lost (0: only at start)")
-	if err := fs.Parse(args); err != nil {
+func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
+	cfg, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	cfg := loadAppConfig()
-	log := newLogger(stderr)
+	concurrency, children := cfg.Worker.Concurrency, cfg.Worker.OCRChildren
+	if concurrency == 0 {
+		concurrency = runtime.NumCPU()
+	}
+	if children == 0 {
+		children = runtime.NumCPU()
+	}
+	log := cfg.logger(stderr)
 	if err := checkRedis(ctx, cfg); err != nil {
 		return err
 	}
-	rt, err := newPipelineRuntime(ctx, cfg, log, true, *ocrChildren)
+	rt, err := newPipelineRuntime(ctx, cfg, log, true, children)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	srv := newAsynqServer(cfg, log, *concurrency)
+	srv := newAsynqServer(cfg, log, concurrency)
 	if err := srv.Start(rt.pipe.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "redis", cfg.RedisAddr, "concurrency", *concurrency, "ocr_children", *ocrChildren)
-	go reconcileLoop(ctx, rt, *reconcile)
+	log.Info("worker started", "redis", cfg.Redis.Addr, "concurrency", concurrency, "ocr_children", children)
+	go reconcileLoop(ctx, rt, cfg.Worker.Reconcile)
 	<-ctx.Done()
 	log.Info("worker stopping")
 	srv.Shutdown()

@@ -2,11 +2,12 @@
 # The local stack on loopback: redis-server (AOF, noeviction) and versitygw
 # (S3 with versioning and object lock), data under $SOHOA_LOCAL_DIR (.local/).
 #
-#   stack.sh start   start what is not running, wait for health (idempotent)
-#   stack.sh stop    stop both by PID
-#   stack.sh status  say what runs
-#   stack.sh env     print the SOHOA_* settings that point at this stack
-#   stack.sh start-serve BIN / stop-serve   run `sohoa serve` against it
+#   stack.sh start           start Redis and S3 if not running, wait for health (idempotent)
+#   stack.sh start-app BIN   also run `sohoa serve` and a `sohoa worker` against them
+#   stack.sh stop-app        stop serve and worker by PID
+#   stack.sh stop            stop everything this checkout started, by PID
+#   stack.sh status          say what runs
+#   stack.sh env             print the SOHOA_* settings of this stack (development mode)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,23 +72,34 @@ stop() {
 SERVE_PORT=${SOHOA_LOCAL_INTAKE_PORT:-18080}
 API_PORT=${SOHOA_LOCAL_API_PORT:-18443}
 
-start_serve() { # bin: run `sohoa serve` in the background against this stack
+start_app() { # bin: run `sohoa serve` and `sohoa worker` in the background against this stack
   local bin=$1
-  if alive "$LOCAL/serve.pid"; then kill "$(cat "$LOCAL/serve.pid")" 2>/dev/null || true; sleep 0.5; fi
+  stop_app
   eval "$(env_lines)"
   setsid "$bin" serve >>"$LOCAL/logs/serve.log" 2>&1 </dev/null &
   echo $! >"$LOCAL/serve.pid"
+  setsid "$bin" worker >>"$LOCAL/logs/worker.log" 2>&1 </dev/null &
+  echo $! >"$LOCAL/worker.pid"
   wait_for serve curl -fsS "http://127.0.0.1:$SERVE_PORT/healthz"
-  echo "stack: sohoa serve running (pid $(cat "$LOCAL/serve.pid")), log $LOCAL/logs/serve.log" >&2
+  wait_for worker grep -q '"worker started"' "$LOCAL/logs/worker.log"
+  alive "$LOCAL/worker.pid" || { echo "stack: worker exited; see $LOCAL/logs/worker.log" >&2; return 1; }
+  echo "stack: sohoa serve (pid $(cat "$LOCAL/serve.pid")) and worker (pid $(cat "$LOCAL/worker.pid")) running, logs $LOCAL/logs/" >&2
 }
 
-stop_serve() {
-  if alive "$LOCAL/serve.pid"; then kill "$(cat "$LOCAL/serve.pid")"; fi
-  rm -f "$LOCAL/serve.pid"
+stop_app() {
+  for pidf in "$LOCAL/serve.pid" "$LOCAL/worker.pid"; do
+    if alive "$pidf"; then
+      kill "$(cat "$pidf")" 2>/dev/null || true
+      for _ in $(seq 1 400); do alive "$pidf" || break; sleep 0.1; done
+      if alive "$pidf"; then kill -9 "$(cat "$pidf")" 2>/dev/null || true; fi
+    fi
+    rm -f "$pidf"
+  done
 }
 
 env_lines() {
   cat <<ENV
+export SOHOA_DEV=1
 export SOHOA_REDIS_ADDR=127.0.0.1:$REDIS_PORT
 export SOHOA_S3_ENDPOINT=127.0.0.1:$S3_PORT
 export SOHOA_S3_ACCESS_KEY=$S3_ACCESS
@@ -101,13 +113,15 @@ ENV
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) stop_app; stop ;;
   status)
     alive "$LOCAL/redis/redis.pid" && echo "redis: running" || echo "redis: stopped"
     alive "$LOCAL/s3/versitygw.pid" && echo "s3: running" || echo "s3: stopped"
+    alive "$LOCAL/serve.pid" && echo "serve: running" || echo "serve: stopped"
+    alive "$LOCAL/worker.pid" && echo "worker: running" || echo "worker: stopped"
     ;;
   env) env_lines ;;
-  start-serve) start_serve "${2:?usage: $0 start-serve BIN}" ;;
-  stop-serve) stop_serve ;;
-  *) echo "usage: $0 start|stop|status|env|start-serve BIN|stop-serve" >&2; exit 2 ;;
+  start-app) start_app "${2:?usage: $0 start-app BIN}" ;;
+  stop-app) stop_app ;;
+  *) echo "usage: $0 start|start-app BIN|stop-app|stop|status|env" >&2; exit 2 ;;
 esac
