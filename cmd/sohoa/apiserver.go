@@ -88,6 +88,7 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	alog, err := audit.Open(ctx, audit.Options{
 		Store:  rt.repo.Bucket(),
 		WALDir: filepath.Join(cfg.LocalDir, "audit-wal"),
+		Now:    cfg.now,
 		Logger: log,
 	})
 	if err != nil {
@@ -95,7 +96,7 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	}
 	h, err := api.New(api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
-		AuditKey: auditKey, QRKey: qrKey, Logger: log,
+		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
 		VerifyPDF: func(_ context.Context, pdf []byte) error {
 			v, err := signing.Verify(pdf, signing.VerifyOptions{Roots: trust})
 			if err == nil && !v.Valid {

@@ -77,6 +77,9 @@ type config struct {
 	LocalDir string
 	KeysDir  string
 	LogLevel string
+	// ClockOffset shifts sohoa's clock (development mode only), so tests can
+	// run the pipeline on other dates.
+	ClockOffset time.Duration
 
 	Redis struct {
 		Addr, Password string
@@ -135,6 +138,7 @@ func settings() []setting {
 		{"SOHOA_DEV", "dev", "false", "development mode: create development keys, CA and clients under the keys folder when missing (never in production)", gCore, func(c *config) flag.Value { return (*boolValue)(&c.Dev) }},
 		{"SOHOA_LOCAL_DIR", "local-dir", ".local", "folder for local state: audit write-ahead log, backfill checkpoints, development keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.LocalDir) }},
 		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
+		{"SOHOA_CLOCK_OFFSET", "clock-offset", "0s", "development mode only: shift the clock by this much (e.g. 4380h), to test on other dates", gCore, func(c *config) flag.Value { return (*offsetValue)(&c.ClockOffset) }},
 		{"SOHOA_LOG_LEVEL", "log-level", "info", "debug, info, warn or error; logs are JSON on stderr", gCore, func(c *config) flag.Value { return (*levelValue)(&c.LogLevel) }},
 
 		{"SOHOA_REDIS_ADDR", "redis-addr", "127.0.0.1:16379", "Redis of the queues (appendonly yes, maxmemory-policy noeviction)", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Addr) }},
@@ -454,6 +458,9 @@ func (c *config) missingKeys(groups group) []string {
 // requireProduction refuses a production start that lacks keys, before
 // anything is created or opened.
 func (c *config) requireProduction(cmd string, groups group) error {
+	if c.ClockOffset != 0 && !c.Dev {
+		return &exitError{code: 2, err: errors.New("SOHOA_CLOCK_OFFSET is for development mode only")}
+	}
 	miss := c.missingKeys(groups)
 	if len(miss) == 0 {
 		return nil
@@ -542,6 +549,22 @@ func (v *durationValue) Set(s string) error {
 	return nil
 }
 func (v *durationValue) String() string { return time.Duration(*v).String() }
+
+// offsetValue is a duration that may be negative.
+type offsetValue time.Duration
+
+func (v *offsetValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a duration such as 720h or -24h")
+	}
+	*v = offsetValue(d)
+	return nil
+}
+func (v *offsetValue) String() string { return time.Duration(*v).String() }
+
+// now is sohoa's clock: the system clock, shifted by SOHOA_CLOCK_OFFSET.
+func (c *config) now() time.Time { return time.Now().Add(c.ClockOffset) }
 
 type levelValue string
 

@@ -73,7 +73,7 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	if len(dp) == 0 {
 		return fmt.Errorf("issue %s: no document found", scan)
 	}
-	now := time.Now()
+	now := cfg.now()
 	if *dossier == "" {
 		*dossier = fmt.Sprintf("%s-%s-0000", cfg.AgencyCode, now.In(time.FixedZone("ICT", 7*3600)).Format("060102"))
 		fmt.Fprintf(stderr, "sohoa issue: no --dossier-code, using local test code %s\n", *dossier)

@@ -21,6 +21,7 @@ type resultConfig struct {
 	Reason   string
 	By       string
 	At       time.Time
+	Now      func() time.Time // the clock, for the validity shown after the action
 }
 
 const resultUsage = `usage: sohoa result <action> [flags]
@@ -96,6 +97,7 @@ func runResult(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		return err
 	}
 	repo, err := openRepository(ctx, conf, conf.logger(stderr))
+	cfg.Now = conf.now
 	if err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func applyResult(ctx context.Context, s resultStore, cfg resultConfig, stdout io
 	}
 	at := cfg.At
 	if at.IsZero() {
-		at = time.Now()
+		at = cfg.Now()
 	}
 	v, err := s.Validity(ctx, cfg.Code, at)
 	if err != nil {

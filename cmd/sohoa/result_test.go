@@ -66,6 +66,7 @@ func TestApplyResult(t *testing.T) {
 		Events   []storage.StatusEvent `json:"events"`
 	}
 	run := func(cfg resultConfig) (out, error) {
+		cfg.Now = time.Now
 		var buf bytes.Buffer
 		err := applyResult(ctx, repo, cfg, &buf)
 		var o out

@@ -114,7 +114,7 @@ func newReviewPipeline(cfg *config, rt *pipelineRuntime) (*pipeline.Pipeline, er
 	}
 	return pipeline.New(pipeline.Options{
 		Repo: rt.repo, Queue: rt.client, Layouts: layouts, Procedures: procs,
-		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Logger: rt.log,
+		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Logger: rt.log, Now: cfg.now,
 	})
 }
 

@@ -53,7 +53,7 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	rt.closeFns = append(rt.closeFns, rt.client.Close)
 	opts := pipeline.Options{
 		Repo: repo, Queue: rt.client, Logger: log,
-		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName,
+		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Now: cfg.now,
 	}
 	if withOCR {
 		layouts, err := ocr.DefaultLayouts()
@@ -197,5 +197,5 @@ func openRepository(ctx context.Context, cfg *config, log *slog.Logger) (*storag
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
-	return storage.New(b, storage.Options{Keys: keys, Logger: log})
+	return storage.New(b, storage.Options{Keys: keys, Logger: log, Now: cfg.now})
 }

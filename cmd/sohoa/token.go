@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"sohoa/api"
 )
@@ -26,7 +25,7 @@ func runToken(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("development credentials: %w", err)
 	}
-	tok, err := api.DevToken(dev, time.Now())
+	tok, err := api.DevToken(dev, cfg.now())
 	if err != nil {
 		return err
 	}
