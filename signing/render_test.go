@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"sohoa/ocr"
+	"sohoa/signing"
 )
 
 // TestRenderDecodedImages covers pages given only as decoded pixels (no
@@ -44,8 +44,7 @@ func TestRenderDecodedImages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base.in
-			in.Images = []ocr.PageImage{{Number: 1, Image: tc.img, DPI: 72}}
-			in.Pages = []ocr.Page{{Number: 1, Rotation: tc.rot, DPI: 72, Words: []ocr.Word{
+			in.Pages = []signing.Page{{Image: tc.img, DPI: 72, Rotation: tc.rot, Words: []signing.Word{
 				{Text: "Nguyễn", Box: image.Rect(20, 40, 80, 52)},
 				{Text: "Thị", Box: image.Rect(85, 40, 110, 52)},
 			}}}

@@ -83,7 +83,7 @@ func (e *eresultIssuer) Issue(ctx context.Context, req pipeline.IssueRequest) (p
 	if d.ValidUntil != nil {
 		meta.ValidUntil = *d.ValidUntil
 	}
-	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Images: req.Images, Pages: req.Pages, Meta: meta})
+	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Pages: renderPages(req.Pages, req.Images), Meta: meta})
 	if err != nil {
 		return pipeline.Issued{}, pipeline.Permanent(pipeline.CodeSigning, fmt.Errorf("render: %w", err))
 	}
@@ -104,4 +104,26 @@ func (e *eresultIssuer) Issue(ctx context.Context, req pipeline.IssueRequest) (p
 	}
 	cs := sha256.Sum256(e.keys.Cert().Raw)
 	return pipeline.Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: hex.EncodeToString(cs[:]), SigningTime: v.SigningTime}, nil
+}
+
+// renderPages pairs each page image with its recognition for the renderer.
+// A page image without recognition gets no text layer.
+func renderPages(pages []ocr.Page, images []ocr.PageImage) []signing.Page {
+	out := make([]signing.Page, len(images))
+	for i, img := range images {
+		p := signing.Page{Data: img.Data, Image: img.Image, DPI: img.DPI}
+		if i < len(pages) {
+			pg := pages[i]
+			if p.DPI <= 0 {
+				p.DPI = pg.DPI
+			}
+			p.Rotation, p.Skew, p.Width, p.Height = pg.Rotation, pg.Skew, pg.Width, pg.Height
+			p.Words = make([]signing.Word, len(pg.Words))
+			for j, w := range pg.Words {
+				p.Words[j] = signing.Word{Text: w.Text, Box: w.Box, Block: w.Block, Line: w.Line}
+			}
+		}
+		out[i] = p
+	}
+	return out
 }
