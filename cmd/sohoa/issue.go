@@ -120,7 +120,10 @@ func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("qr key: %w", err)
 	}
-	renderer, err := signing.NewRenderer(signing.RendererConfig{})
+	iss, err := pipeline.NewPDFIssuer(pipeline.IssuerOptions{
+		Keys: keys, Roots: roots.Roots, QRKey: qk, VerifyBaseURL: cfg.VerifyBaseURL,
+		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: sc.TSAURL, Layouts: layouts,
+	})
 	if err != nil {
 		return err
 	}
@@ -129,10 +132,6 @@ func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		origin = "born_digital"
 	}
 	sum := sha256.Sum256(data)
-	iss := &eresultIssuer{
-		renderer: renderer, keys: keys, closeKeys: closeKeys, roots: roots.Roots, layouts: layouts, qrKey: qk,
-		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: sc.TSAURL,
-	}
 	res, err := iss.Issue(ctx, pipeline.IssueRequest{
 		ResultCode: *resultCode, DossierCode: *dossier, ProcedureCode: *procedure, Origin: origin,
 		Document: doc, Pages: dp, Images: di, SourceSHA256: hex.EncodeToString(sum[:]), ConvertedAt: now,

@@ -65,14 +65,12 @@ func newPipelineRuntime(ctx context.Context, cfg appConfig, log *slog.Logger, wi
 			return nil, err
 		}
 		rt.closeFns = append(rt.closeFns, closeRec)
-		iss, err := newIssuer(ctx, cfg, layouts)
+		iss, closeIss, err := newIssuer(ctx, cfg, layouts)
 		if err != nil {
 			rt.Close()
 			return nil, err
 		}
-		if c, ok := iss.(interface{ Close() error }); ok {
-			rt.closeFns = append(rt.closeFns, c.Close)
-		}
+		rt.closeFns = append(rt.closeFns, closeIss)
 		procs, err := loadProcedures(layouts)
 		if err != nil {
 			rt.Close()
