@@ -98,7 +98,7 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	}
 	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Pages: renderPages(req.Pages, req.Images), Meta: meta})
 	if err != nil {
-		return Issued{}, Permanent(CodeSigning, fmt.Errorf("render: %w", err))
+		return Issued{}, fmt.Errorf("render: %w", err)
 	}
 	signed, err := signing.Sign(ctx, unsigned, e.o.Keys, signing.SignOptions{
 		Reason: "Ket qua dien tu " + req.ResultCode, TSAURL: e.o.TSAURL,
@@ -108,8 +108,11 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 		return Issued{}, fmt.Errorf("sign: %w", err)
 	}
 	v, err := signing.Verify(signed, signing.VerifyOptions{Roots: e.o.Roots})
-	if err != nil || !v.Valid {
-		return Issued{}, Permanent(CodeSigning, fmt.Errorf("own output does not verify: %v %v", err, v.Reasons))
+	if err == nil && !v.Valid {
+		err = fmt.Errorf("%w: %v", signing.ErrInvalid, v.Reasons)
+	}
+	if err != nil {
+		return Issued{}, fmt.Errorf("own output does not verify: %w", err)
 	}
 	level := "B-B"
 	if v.Timestamp != nil {

@@ -195,8 +195,8 @@ func (p *Pipeline) finish(ctx context.Context, stage, inputKey, file string, err
 	if err == nil {
 		return nil
 	}
-	code, permanent := classify(err)
-	if !permanent {
+	code, perm := classify(err)
+	if !perm {
 		log.Warn("stage failed, will retry", "err", err)
 		return err
 	}
@@ -411,7 +411,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		return fmt.Errorf("read record: %w", err)
 	}
 	if doc < 0 || doc >= len(rec.Result.Documents) || doc >= len(rec.Decisions) {
-		return Permanent(CodeBadPayload, fmt.Errorf("document %d not in record of %d documents", doc, len(rec.Result.Documents)))
+		return permanent(CodeBadPayload, fmt.Errorf("document %d not in record of %d documents", doc, len(rec.Result.Documents)))
 	}
 	dec := rec.Decisions[doc]
 	d := rec.Result.Documents[doc]
@@ -424,30 +424,30 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		var a Approval
 		if err := p.o.Repo.GetSealedJSON(ctx, storage.ApprovalKey(inputKey, doc), &a); err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
-				return Permanent(CodeBadPayload, fmt.Errorf("document %d awaits review", doc))
+				return permanent(CodeBadPayload, fmt.Errorf("document %d awaits review", doc))
 			}
 			return fmt.Errorf("read review decision: %w", err)
 		}
 		if !a.Approved {
-			return Permanent(CodeBadPayload, fmt.Errorf("document %d was rejected in review", doc))
+			return permanent(CodeBadPayload, fmt.Errorf("document %d was rejected in review", doc))
 		}
 		var err error
 		if d, procedure, err = p.approvedDocument(&rec, a); err != nil {
-			return Permanent(CodeInvalid, err)
+			return permanent(CodeInvalid, err)
 		}
 		approval = &a
 	default:
-		return Permanent(CodeBadPayload, fmt.Errorf("document %d is not to be issued (%s)", doc, dec.Action))
+		return permanent(CodeBadPayload, fmt.Errorf("document %d is not to be issued (%s)", doc, dec.Action))
 	}
 	procedure = firstNonEmpty(procedure, rec.Intake.ProcedureCode, p.o.Procedures[d.DocType])
 	if procedure == "" {
-		return Permanent(CodeInvalid, errors.New("no procedure code for this document type"))
+		return permanent(CodeInvalid, errors.New("no procedure code for this document type"))
 	}
 	resultCode := dec.ResultCode
 	if resultCode == "" {
 		// No dossier code came with the scan: it was allocated at intake
 		// and recorded there, so this is a bug upstream, not a retry case.
-		return Permanent(CodeBadPayload, errors.New("document has no result code"))
+		return permanent(CodeBadPayload, errors.New("document has no result code"))
 	}
 	if m, err := p.o.Repo.Get(ctx, resultCode); err == nil {
 		p.o.Logger.Debug("already issued", "result_code", m.ResultCode)
@@ -461,7 +461,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 
 	srcSHA, err := storage.InputSHA256(inputKey)
 	if err != nil {
-		return Permanent(CodeBadPayload, err)
+		return permanent(CodeBadPayload, err)
 	}
 	req := IssueRequest{
 		ResultCode:    resultCode,
@@ -486,7 +486,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	}
 	m, err := p.manifest(&rec, d, resultCode, req, issued)
 	if err != nil {
-		return Permanent(CodeBadPayload, err)
+		return permanent(CodeBadPayload, err)
 	}
 	extracted := make(map[string]storage.ExtractedField, len(d.Fields))
 	for k, f := range d.Fields {
@@ -605,7 +605,7 @@ func (p *Pipeline) page(ctx context.Context, rec *Record, n int) (ocr.Page, ocr.
 		}
 		return pg, ocr.PageImage{Number: n, Data: data, Format: ref.Format, DPI: ref.DPI}, nil
 	}
-	return pg, ocr.PageImage{}, Permanent(CodeBadPayload, fmt.Errorf("page %d image missing from record", n))
+	return pg, ocr.PageImage{}, permanent(CodeBadPayload, fmt.Errorf("page %d image missing from record", n))
 }
 
 func originOf(source string) string {

@@ -185,6 +185,10 @@ func (m Metadata) validate() error {
 	return errors.Join(errs...)
 }
 
+// ErrRender: the input cannot be rendered (no page, incomplete metadata, an
+// undecodable page image); rendering it again fails the same way.
+var ErrRender = errors.New("input cannot be rendered")
+
 // Render produces the unsigned e-result: one page per image at the scan's
 // resolution (JPEG passed through as DCTDecode, other formats losslessly
 // Flate-encoded), an invisible text layer aligned with the recognised words,
@@ -192,7 +196,17 @@ func (m Metadata) validate() error {
 // + XMP metadata with a PDF/A-2B
 // identification and an sRGB output intent. The output depends only on the
 // input.
+//
+// Errors wrap ErrRender, except those of a cancelled ctx.
 func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
+	out, err := r.render(ctx, in)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrRender)
+	}
+	return out, err
+}
+
+func (r *Renderer) render(ctx context.Context, in RenderInput) ([]byte, error) {
 	if len(in.Pages) == 0 {
 		return nil, errors.New("render: no page images")
 	}

@@ -2,6 +2,7 @@ package signing_test
 
 import (
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"os/exec"
@@ -64,5 +65,28 @@ func TestRenderDecodedImages(t *testing.T) {
 				t.Errorf("pdftotext: got %q, want it to contain %q", txt, "Nguyễn Thị")
 			}
 		})
+	}
+}
+
+// TestRenderErrors: input that cannot be rendered wraps ErrRender (the same
+// input fails again); a cancelled context does not.
+func TestRenderErrors(t *testing.T) {
+	r := newRenderer(t)
+	base := loadSample(t, corpusSamples(t)[0])
+	noPages := base.in
+	noPages.Pages = nil
+	badMeta := base.in
+	badMeta.Meta.ResultCode = ""
+	badImage := base.in
+	badImage.Pages = []signing.Page{{Data: []byte("not an image"), DPI: 300}}
+	for name, in := range map[string]signing.RenderInput{"no pages": noPages, "metadata": badMeta, "image": badImage} {
+		if _, err := r.Render(context.Background(), in); !errors.Is(err, signing.ErrRender) {
+			t.Errorf("%s: got %v, want ErrRender", name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.Render(ctx, base.in); !errors.Is(err, context.Canceled) || errors.Is(err, signing.ErrRender) {
+		t.Errorf("cancelled: got %v, want context.Canceled without ErrRender", err)
 	}
 }

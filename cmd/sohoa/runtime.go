@@ -129,7 +129,6 @@ func newAsynqServer(cfg appConfig, log *slog.Logger, concurrency int) *asynq.Ser
 			// 2s, 4s, 8s … capped at 5 minutes.
 			return time.Duration(math.Min(300, math.Pow(2, float64(n+1)))) * time.Second
 		},
-		IsFailure: func(err error) bool { return !errors.Is(err, asynq.SkipRetry) },
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
 			log.Debug("task error", "type", t.Type(), "task_id", id, "err", err)
