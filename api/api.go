@@ -35,17 +35,6 @@ var openAPIDoc []byte
 // OpenAPI returns the embedded OpenAPI 3 document served at /v1/openapi.json.
 func OpenAPI() []byte { return slices.Clone(openAPIDoc) }
 
-// Repository is what the API reads from and writes to; *storage.Repository
-// implements it.
-type Repository interface {
-	Search(ctx context.Context, q storage.Query) ([]storage.Hit, error)
-	Get(ctx context.Context, resultCode string) (storage.Manifest, error)
-	OpenPDF(ctx context.Context, resultCode string) (io.ReadCloser, storage.Manifest, error)
-	BySHA256(ctx context.Context, sha256hex string) (storage.Manifest, error)
-	Validity(ctx context.Context, resultCode string, at time.Time) (storage.Validity, error)
-	AppendStatus(ctx context.Context, resultCode string, e storage.StatusEvent) error
-}
-
 // Auditor stores audit records; *audit.Log implements it. Append must make
 // the record durable enough to survive a process crash before returning.
 type Auditor interface {
@@ -59,7 +48,7 @@ type PDFVerifier func(ctx context.Context, pdf []byte) error
 // Options configure the handler. Repo, Clients, Audit, AuditKey and QRKey
 // are required.
 type Options struct {
-	Repo    Repository
+	Repo    *storage.Repository
 	Clients *Clients
 	// ClientCAs verifies client certificates; nil accepts only JWTs.
 	ClientCAs *x509.CertPool

@@ -82,14 +82,6 @@ func parseResultArgs(args []string, stderr io.Writer) (resultConfig, error) {
 	return cfg, nil
 }
 
-// resultStore is what `sohoa result` needs from the repository.
-type resultStore interface {
-	AppendStatus(ctx context.Context, resultCode string, e storage.StatusEvent) error
-	Supersede(ctx context.Context, oldCode, newCode, actor string) error
-	Validity(ctx context.Context, resultCode string, at time.Time) (storage.Validity, error)
-	Events(ctx context.Context, resultCode string) ([]storage.StatusEvent, error)
-}
-
 func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseResultArgs(args, stderr)
 	if err != nil {
@@ -103,7 +95,7 @@ func runResult(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // applyResult performs the action and prints the result's state as JSON.
-func applyResult(ctx context.Context, s resultStore, cfg resultConfig, stdout io.Writer) error {
+func applyResult(ctx context.Context, s *storage.Repository, cfg resultConfig, stdout io.Writer) error {
 	status := map[string]string{"revoke": storage.StatusRevoked, "suspend": storage.StatusSuspended, "reinstate": storage.StatusActive}
 	switch cfg.Action {
 	case "revoke", "suspend", "reinstate":
