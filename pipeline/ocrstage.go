@@ -5,8 +5,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -72,7 +70,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 			ext = "jpg"
 		}
 		key := storage.PageKey(inputKey, img.Number, ext)
-		if err := p.o.Repo.Bucket().PutOnce(ctx, key, img.Data, hexSHA256(img.Data)); err != nil && !errors.Is(err, storage.ErrExists) {
+		if err := p.o.Repo.Bucket().PutOnce(ctx, key, img.Data, storage.SHA256Hex(img.Data)); err != nil && !errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("store page %d image: %w", img.Number, err)
 		}
 		rec.Images = append(rec.Images, ImageRef{Page: img.Number, Key: key, Format: img.Format, DPI: img.DPI})
@@ -189,10 +187,4 @@ func (p *Pipeline) dispatch(ctx context.Context, rec *Record) error {
 		return fmt.Errorf("write review item: %w", err)
 	}
 	return nil
-}
-
-// hexSHA256 returns the lowercase hex SHA-256 of b.
-func hexSHA256(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

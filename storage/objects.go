@@ -5,23 +5,16 @@ package storage
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 )
 
-func sumHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
 func (r *Repository) putOnce(ctx context.Context, key string, body []byte) error {
 	if err := CheckKey(key); err != nil {
 		return err
 	}
-	if err := r.b.PutOnce(ctx, key, body, sumHex(body)); err != nil {
+	if err := r.b.PutOnce(ctx, key, body, SHA256Hex(body)); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil

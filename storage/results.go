@@ -62,7 +62,7 @@ func (r *Repository) File(ctx context.Context, req NewResult) (Manifest, error) 
 	}
 
 	pdfKey := strings.TrimSuffix(ptr.ManifestKey, manifestSuffix) + ".pdf"
-	m.File.SHA256, m.File.Size = sumHex(req.PDF), int64(len(req.PDF))
+	m.File.SHA256, m.File.Size = SHA256Hex(req.PDF), int64(len(req.PDF))
 	if err := r.putOnce(ctx, pdfKey, req.PDF); errors.Is(err, ErrExists) {
 		info, err := r.b.Stat(ctx, pdfKey)
 		if err != nil {
@@ -256,7 +256,7 @@ func (r *Repository) OpenPDF(ctx context.Context, resultCode string) (io.ReadClo
 	if err != nil {
 		return nil, Manifest{}, fmt.Errorf("open pdf %s: %w", m.ResultCode, err)
 	}
-	if got := sumHex(data); got != m.File.SHA256 {
+	if got := SHA256Hex(data); got != m.File.SHA256 {
 		return nil, Manifest{}, fmt.Errorf("open pdf %s: sha256 %s, manifest says %s: %w", m.ResultCode, got, m.File.SHA256, ErrCorrupt)
 	}
 	return io.NopCloser(bytes.NewReader(data)), m, nil
