@@ -133,7 +133,7 @@ func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 	d := qrPageData{Found: true, Valid: v.Valid, StatusText: statusText(v), Code: m.ResultCode,
 		AgencyName: m.Issuer.AgencyName, AgencyCode: m.Issuer.AgencyCode, IssuedAt: m.IssuedAt.String(),
 		HashPrefix:  prefix(m.File.SHA256, 16),
-		EvaluatedAt: now.In(time.FixedZone("ICT", 7*3600)).Format(time.RFC3339)}
+		EvaluatedAt: now.In(storage.Vietnam()).Format(time.RFC3339)}
 	if m.ValidUntil != nil {
 		d.ValidUntil = m.ValidUntil.String()
 	}

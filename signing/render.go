@@ -28,9 +28,6 @@ const (
 	DefaultSerifBoldFont = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf"
 )
 
-// vnZone is Vietnam time (UTC+07:00, no DST), used for every printed time.
-var vnZone = time.FixedZone("ICT", 7*3600)
-
 // RendererConfig names the font files. Zero values use the Debian defaults.
 type RendererConfig struct {
 	GlyphlessFont string // invisible OCR text layer font (Tesseract's pdf.ttf)

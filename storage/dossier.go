@@ -34,7 +34,7 @@ func (r *Repository) AllocateDossierCode(ctx context.Context, agency string, day
 		seq++
 		if seq > maxDossierSeq {
 			return "", fmt.Errorf("allocate dossier code: %s has used all %d codes of %s: %w",
-				agency, maxDossierSeq, day.In(vnZone()).Format(time.DateOnly), ErrExists)
+				agency, maxDossierSeq, day.In(Vietnam()).Format(time.DateOnly), ErrExists)
 		}
 		err := r.PutJSON(ctx, DossierKey(agency, day, seq), claim)
 		if err == nil {

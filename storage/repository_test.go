@@ -16,7 +16,7 @@ import (
 	"sohoa/storage/storagetest"
 )
 
-var day = time.Date(2025, 7, 18, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600))
+var day = time.Date(2025, 7, 18, 9, 0, 0, 0, storage.Vietnam())
 
 func newRepo(t *testing.T) (*storage.Repository, *mem.Bucket) {
 	t.Helper()

@@ -76,7 +76,7 @@ func (r *Repository) File(ctx context.Context, req NewResult) (Manifest, error) 
 	m.SchemaVersion = SchemaVersion
 	m.ID = ptr.ID
 	m.File.ObjectKey = pdfKey
-	m.CreatedAt = r.now().In(vnZone()).Truncate(time.Millisecond)
+	m.CreatedAt = r.now().In(Vietnam()).Truncate(time.Millisecond)
 	kid := r.keys.IndexKID
 	m.Holder = Holder{IDType: idType, KID: kid, IDHMAC: indexHMAC(r.keys.IndexKeys[kid], idType, id)}
 	m.Holder.IDEnc, err = seal(r.keys, holderAAD(m.ID, m.ResultCode, r.keys.SealKID),

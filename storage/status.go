@@ -76,7 +76,7 @@ func (r *Repository) AppendStatus(ctx context.Context, resultCode string, e Stat
 	if e.At.IsZero() {
 		e.At = r.now()
 	}
-	e.At = e.At.In(vnZone()).Truncate(time.Millisecond)
+	e.At = e.At.In(Vietnam()).Truncate(time.Millisecond)
 	if err := e.check(); err != nil {
 		return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
 	}

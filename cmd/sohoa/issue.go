@@ -17,6 +17,7 @@ import (
 	"sohoa/ocr/tesseract"
 	"sohoa/pipeline"
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 // runIssue makes a signed e-result from one scan, offline: OCR, extraction,
@@ -110,7 +111,7 @@ func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	now := time.Now()
 	if *dossier == "" {
-		*dossier = fmt.Sprintf("%s-%s-0000", cfg.AgencyCode, now.In(time.FixedZone("ICT", 7*3600)).Format("060102"))
+		*dossier = storage.FormatDossierCode(cfg.AgencyCode, now, 0)
 		fmt.Fprintf(stderr, "sohoa issue: no --dossier-code, using local test code %s\n", *dossier)
 	}
 	if *resultCode == "" {
