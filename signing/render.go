@@ -140,15 +140,6 @@ var (
 	twelveDigits = regexp.MustCompile(`\d{12}`)
 )
 
-// MaskID keeps only the last 4 characters of an identifier.
-func MaskID(id string) string {
-	r := []rune(strings.TrimSpace(id))
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
-}
-
 // VerifyToken derives the 12-character public verification token for a
 // result code with a server-side key, so result codes cannot be enumerated.
 func VerifyToken(key []byte, resultCode string) string {

@@ -152,7 +152,7 @@ func (r *Renderer) qrPayload(m Metadata) string {
 	lines := []string{
 		"Mã hồ sơ: " + m.DossierCode,
 		"Mã TTHC: " + m.ProcedureCode,
-		"Người được cấp: " + MaskID(m.HolderID),
+		"Người được cấp: " + storage.MaskID(m.HolderID),
 		"Giấy tờ: " + m.Title,
 		"Hệ thống: " + r.system,
 		"Thời gian cấp: " + m.ConvertedAt.In(storage.Vietnam()).Format("2006-01-02T15:04:05-07:00"),
