@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage/mem"
 )
 
@@ -408,7 +409,7 @@ func TestAuditFailureFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, _ := LoadCertPool(f.dev.ClientCA)
+	pool, _ := signing.LoadCertPool(f.dev.ClientCA)
 	h, err := New(Options{Repo: f.repo, Clients: cs, ClientCAs: pool, Audit: failingAuditor{}, AuditKey: f.auditKey, QRKey: f.qrKey})
 	if err != nil {
 		t.Fatal(err)
