@@ -217,7 +217,7 @@ func (w *auditWriter) WriteHeader(code int) {
 				delete(h, k)
 			}
 		}
-		writeJSONError(w.ResponseWriter, http.StatusServiceUnavailable, "audit_unavailable", "the audit log is unavailable; try again later")
+		WriteError(w.ResponseWriter, http.StatusServiceUnavailable, "audit_unavailable", "the audit log is unavailable; try again later")
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -290,12 +290,12 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 			if ok, wait := s.authFail.allow(remoteIP(r), s.opts.AuthFailRateLimit, now); !ok {
 				e.decide(audit.Deny, "auth_fail_rate_limited")
 				w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-				writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications")
+				WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications")
 				return
 			}
 			e.decide(audit.Deny, aerr.rule)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sohoa"`)
-			writeJSONError(w, http.StatusUnauthorized, "unauthenticated", aerr.msg)
+			WriteError(w, http.StatusUnauthorized, "unauthenticated", aerr.msg)
 			return
 		}
 		e.rec.ClientID, e.rec.AuthMethod = id.client.ID, id.method
@@ -303,7 +303,7 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 		proc, dossier := r.Header.Get("X-Purpose-Procedure"), r.Header.Get("X-Purpose-Dossier")
 		if !validProcedure(proc) || !storage.ValidDossierCode(dossier) {
 			e.decide(audit.Deny, "bad_purpose")
-			writeJSONError(w, http.StatusBadRequest, "purpose_required",
+			WriteError(w, http.StatusBadRequest, "purpose_required",
 				"X-Purpose-Procedure (procedure code) and X-Purpose-Dossier (the new dossier code this reuse serves) are required")
 			return
 		}
@@ -312,12 +312,12 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 		if ok, wait := s.limits.allow(id.client.ID, id.client.RateLimit, now); !ok {
 			e.decide(audit.Deny, "rate_limited")
 			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-			writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
+			WriteError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
 			return
 		}
 		if !slices.ContainsFunc(anyScope, id.client.HasScope) {
 			e.decide(audit.Deny, "scope_missing")
-			writeJSONError(w, http.StatusForbidden, "forbidden", "this client may not call this endpoint")
+			WriteError(w, http.StatusForbidden, "forbidden", "this client may not call this endpoint")
 			return
 		}
 		h(w, r, id)
@@ -338,19 +338,19 @@ func (s *server) publicAllowed(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		entryFrom(r.Context()).decide(audit.Deny, "rate_limited")
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
+		WriteError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
 	}
 	return ok
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 	entryFrom(r.Context()).decide(audit.Deny, "no_route")
-	writeJSONError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
 }
 
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	entryFrom(r.Context()).decide(audit.Deny, "method_not_allowed")
-	writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
+	WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
 }
 
 func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
