@@ -6,14 +6,13 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"sohoa/ocr"
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 // IssuerOptions configure a PDFIssuer. Keys and Roots are required.
@@ -118,8 +117,7 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	if v.Timestamp != nil {
 		level = "B-T"
 	}
-	cs := sha256.Sum256(e.o.Keys.Cert().Raw)
-	return Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: hex.EncodeToString(cs[:]), SigningTime: v.SigningTime}, nil
+	return Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: storage.SHA256Hex(e.o.Keys.Cert().Raw), SigningTime: v.SigningTime}, nil
 }
 
 // renderPages pairs each page image with its recognition for the renderer.

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"image"
 	"image/color"
 	"image/png"
@@ -14,6 +12,7 @@ import (
 
 	"sohoa/ocr"
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 func TestPDFIssuer(t *testing.T) {
@@ -48,7 +47,7 @@ func TestPDFIssuer(t *testing.T) {
 	if err := png.Encode(&scan, img); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(scan.Bytes())
+
 	req := IssueRequest{
 		ResultCode: "000.00.31.H29-250718-0042-KQ1", DossierCode: "000.00.31.H29-250718-0042", ProcedureCode: "1.001193",
 		Origin: "digitized_on_receipt",
@@ -56,7 +55,7 @@ func TestPDFIssuer(t *testing.T) {
 			Fields: map[string]ocr.Field{"issue_date": {Value: "18/07/2025"}}},
 		Pages:        []ocr.Page{{Number: 1, DPI: 72, Words: []ocr.Word{{Text: "Nguyễn", Box: image.Rect(20, 40, 80, 52)}}}},
 		Images:       []ocr.PageImage{{Number: 1, Data: scan.Bytes(), Format: "png", DPI: 72}},
-		SourceSHA256: hex.EncodeToString(sum[:]),
+		SourceSHA256: storage.SHA256Hex(scan.Bytes()),
 		ConvertedAt:  time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC),
 	}
 	got, err := iss.Issue(t.Context(), req)
@@ -66,8 +65,7 @@ func TestPDFIssuer(t *testing.T) {
 	if _, err := signing.Verify(got.PDF, signing.VerifyOptions{Roots: roots}); err != nil {
 		t.Errorf("issued PDF does not verify: %v", err)
 	}
-	cs := sha256.Sum256(keys.Cert().Raw)
-	if got.PAdESLevel != "B-B" || got.SignerCertSHA256 != hex.EncodeToString(cs[:]) || got.SigningTime.IsZero() {
+	if got.PAdESLevel != "B-B" || got.SignerCertSHA256 != storage.SHA256Hex(keys.Cert().Raw) || got.SigningTime.IsZero() {
 		t.Errorf("got level %q, signer %s, signing time %v; want B-B, the dev signer, a signing time", got.PAdESLevel, got.SignerCertSHA256, got.SigningTime)
 	}
 

@@ -101,7 +101,7 @@ func TestCorruptPDFDetectedOnS3(t *testing.T) {
 func TestServerKeepsSHA256Checksum(t *testing.T) {
 	b := newBucket(t)
 	body := []byte("checksummed body")
-	sum := sha(body)
+	sum := storage.SHA256Hex(body)
 	if err := b.PutOnce(t.Context(), "c", body, sum); err != nil {
 		t.Fatal(err)
 	}
