@@ -58,7 +58,7 @@ type permanentCoder interface {
 // the quarantine code and true for permanent errors, or "" and false for
 // transient ones (S3 or Redis unavailable, a cancelled lease, a timeout,
 // a TSA or HSM outage while signing).
-func classify(err error) (code string, permanent bool) {
+func classify(err error) (code string, perm bool) {
 	if err == nil {
 		return "", false
 	}
