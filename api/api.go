@@ -56,7 +56,8 @@ type Options struct {
 	// AuditKey is K_audit for citizen-ID hashes in audit records; it must
 	// differ from the index key.
 	AuditKey []byte
-	// QRKey is K_qr; QRToken(QRKey, code) is the token in the QR URL.
+	// QRKey is K_qr; signing.VerifyToken(QRKey, code) is the token in the
+	// QR URL.
 	QRKey []byte
 	// VerifyPDF checks uploaded PDFs in POST /v1/verify; nil reports the
 	// signature as not checked.

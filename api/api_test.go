@@ -352,8 +352,8 @@ func TestQRPage(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	pub := f.client(cred{})
 	code := f.gks[0]
-	tok := QRToken(f.qrKey, code)
-	if len(tok) != QRTokenLen || tok != QRToken(f.qrKey, code) || tok == QRToken(f.qrKey, f.gks[1]) {
+	tok := signing.VerifyToken(f.qrKey, code)
+	if len(tok) != 12 || tok != signing.VerifyToken(f.qrKey, code) || tok == signing.VerifyToken(f.qrKey, f.gks[1]) {
 		t.Fatalf("QRToken %q: want 12 stable characters differing per code", tok)
 	}
 	got := f.do(pub, cred{}, call{method: "GET", path: "/v/" + code + "?k=" + tok, noPurpose: true})
@@ -372,7 +372,7 @@ func TestQRPage(t *testing.T) {
 	if up := f.do(pub, cred{}, call{method: "GET", path: "/v/" + code + "?k=" + strings.ToUpper(tok), noPurpose: true}); up.status != 200 {
 		t.Errorf("upper-case token: got %d, want 200", up.status)
 	}
-	revoked := f.do(pub, cred{}, call{method: "GET", path: "/v/" + f.revoked + "?k=" + QRToken(f.qrKey, f.revoked), noPurpose: true})
+	revoked := f.do(pub, cred{}, call{method: "GET", path: "/v/" + f.revoked + "?k=" + signing.VerifyToken(f.qrKey, f.revoked), noPurpose: true})
 	if !strings.Contains(string(revoked.body), "Đã bị thu hồi") {
 		t.Errorf("revoked page: %s", revoked.body)
 	}

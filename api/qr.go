@@ -2,8 +2,6 @@ package api
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"html/template"
 	"net/http"
@@ -11,22 +9,9 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 )
-
-// QRTokenLen is the length of the token in QR URLs.
-const QRTokenLen = 12
-
-// QRToken is the token printed in a result's QR URL /v/{code}?k={token}:
-// the first 12 characters of base32(HMAC-SHA256(K_qr, result_code)), lower
-// case (as signing.VerifyToken prints it). Without it a code cannot be
-// looked up, so codes cannot be enumerated. Tokens are compared without
-// regard to case.
-func QRToken(key []byte, resultCode string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(resultCode))
-	return strings.ToLower(base32.StdEncoding.EncodeToString(m.Sum(nil))[:QRTokenLen])
-}
 
 var qrPageTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 <html lang="vi">
@@ -107,7 +92,10 @@ func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 		notFound("not_found")
 		return
 	}
-	if !hmac.Equal([]byte(QRToken(s.opts.QRKey, code)), []byte(strings.ToLower(r.URL.Query().Get("k")))) {
+	// The token is signing.VerifyToken(K_qr, code), the one printed in the
+	// QR URL /v/{code}?k={token}: without it a code cannot be looked up, so
+	// codes cannot be enumerated. It is compared without regard to case.
+	if !hmac.Equal([]byte(signing.VerifyToken(s.opts.QRKey, code)), []byte(strings.ToLower(r.URL.Query().Get("k")))) {
 		notFound("qr_token_invalid")
 		return
 	}
