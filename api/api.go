@@ -35,17 +35,6 @@ var openAPIDoc []byte
 // OpenAPI returns the embedded OpenAPI 3 document served at /v1/openapi.json.
 func OpenAPI() []byte { return slices.Clone(openAPIDoc) }
 
-// Repository is what the API reads from and writes to; *storage.Repository
-// implements it.
-type Repository interface {
-	Search(ctx context.Context, q storage.Query) ([]storage.Hit, error)
-	Get(ctx context.Context, resultCode string) (storage.Manifest, error)
-	OpenPDF(ctx context.Context, resultCode string) (io.ReadCloser, storage.Manifest, error)
-	BySHA256(ctx context.Context, sha256hex string) (storage.Manifest, error)
-	Validity(ctx context.Context, resultCode string, at time.Time) (storage.Validity, error)
-	AppendStatus(ctx context.Context, resultCode string, e storage.StatusEvent) error
-}
-
 // Auditor stores audit records; *audit.Log implements it. Append must make
 // the record durable enough to survive a process crash before returning.
 type Auditor interface {
@@ -59,7 +48,7 @@ type PDFVerifier func(ctx context.Context, pdf []byte) error
 // Options configure the handler. Repo, Clients, Audit, AuditKey and QRKey
 // are required.
 type Options struct {
-	Repo    Repository
+	Repo    *storage.Repository
 	Clients *Clients
 	// ClientCAs verifies client certificates; nil accepts only JWTs.
 	ClientCAs *x509.CertPool
@@ -67,7 +56,8 @@ type Options struct {
 	// AuditKey is K_audit for citizen-ID hashes in audit records; it must
 	// differ from the index key.
 	AuditKey []byte
-	// QRKey is K_qr; QRToken(QRKey, code) is the token in the QR URL.
+	// QRKey is K_qr; signing.VerifyToken(QRKey, code) is the token in the
+	// QR URL.
 	QRKey []byte
 	// VerifyPDF checks uploaded PDFs in POST /v1/verify; nil reports the
 	// signature as not checked.
@@ -228,7 +218,7 @@ func (w *auditWriter) WriteHeader(code int) {
 				delete(h, k)
 			}
 		}
-		writeJSONError(w.ResponseWriter, http.StatusServiceUnavailable, "audit_unavailable", "the audit log is unavailable; try again later")
+		WriteError(w.ResponseWriter, http.StatusServiceUnavailable, "audit_unavailable", "the audit log is unavailable; try again later")
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -301,12 +291,12 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 			if ok, wait := s.authFail.allow(remoteIP(r), s.opts.AuthFailRateLimit, now); !ok {
 				e.decide(audit.Deny, "auth_fail_rate_limited")
 				w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-				writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications")
+				WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications")
 				return
 			}
 			e.decide(audit.Deny, aerr.rule)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sohoa"`)
-			writeJSONError(w, http.StatusUnauthorized, "unauthenticated", aerr.msg)
+			WriteError(w, http.StatusUnauthorized, "unauthenticated", aerr.msg)
 			return
 		}
 		e.rec.ClientID, e.rec.AuthMethod = id.client.ID, id.method
@@ -314,7 +304,7 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 		proc, dossier := r.Header.Get("X-Purpose-Procedure"), r.Header.Get("X-Purpose-Dossier")
 		if !validProcedure(proc) || !storage.ValidDossierCode(dossier) {
 			e.decide(audit.Deny, "bad_purpose")
-			writeJSONError(w, http.StatusBadRequest, "purpose_required",
+			WriteError(w, http.StatusBadRequest, "purpose_required",
 				"X-Purpose-Procedure (procedure code) and X-Purpose-Dossier (the new dossier code this reuse serves) are required")
 			return
 		}
@@ -323,12 +313,12 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 		if ok, wait := s.limits.allow(id.client.ID, id.client.RateLimit, now); !ok {
 			e.decide(audit.Deny, "rate_limited")
 			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-			writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
+			WriteError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
 			return
 		}
 		if !slices.ContainsFunc(anyScope, id.client.HasScope) {
 			e.decide(audit.Deny, "scope_missing")
-			writeJSONError(w, http.StatusForbidden, "forbidden", "this client may not call this endpoint")
+			WriteError(w, http.StatusForbidden, "forbidden", "this client may not call this endpoint")
 			return
 		}
 		h(w, r, id)
@@ -349,19 +339,19 @@ func (s *server) publicAllowed(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		entryFrom(r.Context()).decide(audit.Deny, "rate_limited")
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
+		WriteError(w, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded")
 	}
 	return ok
 }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 	entryFrom(r.Context()).decide(audit.Deny, "no_route")
-	writeJSONError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
 }
 
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	entryFrom(r.Context()).decide(audit.Deny, "method_not_allowed")
-	writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
+	WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
 }
 
 func (s *server) openapi(w http.ResponseWriter, r *http.Request) {

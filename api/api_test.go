@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage/mem"
 )
 
@@ -351,8 +352,8 @@ func TestQRPage(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	pub := f.client(cred{})
 	code := f.gks[0]
-	tok := QRToken(f.qrKey, code)
-	if len(tok) != QRTokenLen || tok != QRToken(f.qrKey, code) || tok == QRToken(f.qrKey, f.gks[1]) {
+	tok := signing.VerifyToken(f.qrKey, code)
+	if len(tok) != 12 || tok != signing.VerifyToken(f.qrKey, code) || tok == signing.VerifyToken(f.qrKey, f.gks[1]) {
 		t.Fatalf("QRToken %q: want 12 stable characters differing per code", tok)
 	}
 	got := f.do(pub, cred{}, call{method: "GET", path: "/v/" + code + "?k=" + tok, noPurpose: true})
@@ -371,7 +372,7 @@ func TestQRPage(t *testing.T) {
 	if up := f.do(pub, cred{}, call{method: "GET", path: "/v/" + code + "?k=" + strings.ToUpper(tok), noPurpose: true}); up.status != 200 {
 		t.Errorf("upper-case token: got %d, want 200", up.status)
 	}
-	revoked := f.do(pub, cred{}, call{method: "GET", path: "/v/" + f.revoked + "?k=" + QRToken(f.qrKey, f.revoked), noPurpose: true})
+	revoked := f.do(pub, cred{}, call{method: "GET", path: "/v/" + f.revoked + "?k=" + signing.VerifyToken(f.qrKey, f.revoked), noPurpose: true})
 	if !strings.Contains(string(revoked.body), "Đã bị thu hồi") {
 		t.Errorf("revoked page: %s", revoked.body)
 	}
@@ -408,7 +409,7 @@ func TestAuditFailureFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, _ := LoadCertPool(f.dev.ClientCA)
+	pool, _ := signing.LoadCertPool(f.dev.ClientCA)
 	h, err := New(Options{Repo: f.repo, Clients: cs, ClientCAs: pool, Audit: failingAuditor{}, AuditKey: f.auditKey, QRKey: f.qrKey})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sohoa/signing"
 )
 
 // TestCurlExamples runs testdata/curl_examples.sh, the README's examples,
@@ -28,7 +30,7 @@ func TestCurlExamples(t *testing.T) {
 		"SOHOA_API="+f.srv.URL,
 		"SOHOA_KEYS="+f.dev.Dir,
 		"SOHOA_RESULT_CODE="+code,
-		"SOHOA_QR_TOKEN="+QRToken(f.qrKey, code),
+		"SOHOA_QR_TOKEN="+signing.VerifyToken(f.qrKey, code),
 		"SOHOA_REVOKE_CODE="+f.gplx[0],
 		"SOHOA_CITIZEN_ID="+holders[0].id,
 		"SOHOA_TOKEN="+token,

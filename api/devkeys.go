@@ -2,23 +2,21 @@ package api
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"sohoa/signing"
 )
 
 // DevClient is the demo client EnsureDevClients creates.
@@ -82,29 +80,28 @@ func EnsureDevClients(dir string) (DevFiles, error) {
 		return f, fmt.Errorf("dev keys: %w", err)
 	}
 	now := time.Now()
-	clientCA, clientCAKey, err := newCA("sohoa dev client CA", now)
+	clientCAKey, clientCA, err := signing.NewDevCA("sohoa dev client CA", now.Add(-time.Hour))
 	if err != nil {
-		return f, err
+		return f, fmt.Errorf("dev keys: %w", err)
 	}
-	serverCA, serverCAKey, err := newCA("sohoa dev server CA", now)
+	serverCAKey, serverCA, err := signing.NewDevCA("sohoa dev server CA", now.Add(-time.Hour))
 	if err != nil {
-		return f, err
+		return f, fmt.Errorf("dev keys: %w", err)
 	}
-	clientCert, clientKey, err := newLeaf(clientCA, clientCAKey, DevClient, now.Add(-time.Hour), now.AddDate(2, 0, 0), x509.ExtKeyUsageClientAuth, nil)
+	clientKey, clientCert, err := signing.NewDevCert(clientCA, clientCAKey, devLeaf(DevClient, now.Add(-time.Hour), now.AddDate(2, 0, 0), x509.ExtKeyUsageClientAuth))
 	if err != nil {
-		return f, err
+		return f, fmt.Errorf("dev keys: %w", err)
 	}
-	expCert, expKey, err := newLeaf(clientCA, clientCAKey, DevClient, now.AddDate(0, 0, -30), now.AddDate(0, 0, -1), x509.ExtKeyUsageClientAuth, nil)
+	expKey, expCert, err := signing.NewDevCert(clientCA, clientCAKey, devLeaf(DevClient, now.AddDate(0, 0, -30), now.AddDate(0, 0, -1), x509.ExtKeyUsageClientAuth))
 	if err != nil {
-		return f, err
+		return f, fmt.Errorf("dev keys: %w", err)
 	}
-	serverCert, serverKey, err := newLeaf(serverCA, serverCAKey, "localhost", now.Add(-time.Hour), now.AddDate(2, 0, 0), x509.ExtKeyUsageServerAuth,
-		func(t *x509.Certificate) {
-			t.DNSNames = []string{"localhost"}
-			t.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-		})
+	server := devLeaf("localhost", now.Add(-time.Hour), now.AddDate(2, 0, 0), x509.ExtKeyUsageServerAuth)
+	server.DNSNames = []string{"localhost"}
+	server.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	serverKey, serverCert, err := signing.NewDevCert(serverCA, serverCAKey, server)
 	if err != nil {
-		return f, err
+		return f, fmt.Errorf("dev keys: %w", err)
 	}
 	jwtPub, jwtPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -129,11 +126,11 @@ func EnsureDevClients(dir string) (DevFiles, error) {
 		path string
 		data []byte
 	}{
-		{f.ClientCA, certPEM(clientCA)}, {f.ClientCAKey, mustKeyPEM(clientCAKey)},
-		{f.ClientCert, certPEM(clientCert)}, {f.ClientKey, mustKeyPEM(clientKey)},
-		{f.ExpiredCert, certPEM(expCert)}, {f.ExpiredCertKey, mustKeyPEM(expKey)},
-		{f.ServerCA, certPEM(serverCA)}, {f.ServerCert, certPEM(serverCert)}, {f.ServerKey, mustKeyPEM(serverKey)},
-		{f.JWTKey, mustKeyPEM(jwtPriv)},
+		{f.ClientCA, signing.PEMCert(clientCA)}, {f.ClientCAKey, signing.PEMKey(clientCAKey)},
+		{f.ClientCert, signing.PEMCert(clientCert)}, {f.ClientKey, signing.PEMKey(clientKey)},
+		{f.ExpiredCert, signing.PEMCert(expCert)}, {f.ExpiredCertKey, signing.PEMKey(expKey)},
+		{f.ServerCA, signing.PEMCert(serverCA)}, {f.ServerCert, signing.PEMCert(serverCert)}, {f.ServerKey, signing.PEMKey(serverKey)},
+		{f.JWTKey, signing.PEMKey(jwtPriv)},
 		{f.JWTPublicKey, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})},
 		{f.ClientsJSON, append(cfgJSON, '\n')}, // last: its presence means "complete"
 	}
@@ -153,6 +150,13 @@ func EnsureDevClients(dir string) (DevFiles, error) {
 		}
 	}
 	return f, nil
+}
+
+// devLeaf is a development TLS certificate for cn, valid from..until, for
+// one extended key usage (client or server authentication).
+func devLeaf(cn string, from, until time.Time, eku x509.ExtKeyUsage) signing.CertSpec {
+	return signing.CertSpec{CommonName: cn, NotBefore: from, NotAfter: until,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{eku}}
 }
 
 func createOnce(path string, data []byte) error {
@@ -229,61 +233,4 @@ func randomHex() []byte {
 	k := make([]byte, 32)
 	rand.Read(k)
 	return []byte(hex.EncodeToString(k) + "\n")
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	return n
-}
-
-func newCA(cn string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev keys: %w", err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"sohoa dev"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev keys: %w", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev keys: %w", err)
-	}
-	return c, key, nil
-}
-
-func newLeaf(ca *x509.Certificate, caKey crypto.Signer, cn string, from, until time.Time, eku x509.ExtKeyUsage, edit func(*x509.Certificate)) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev keys: %w", err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"sohoa dev"}},
-		NotBefore: from, NotAfter: until, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{eku}}
-	if edit != nil {
-		edit(tmpl)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev keys: %w", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dev keys: %w", err)
-	}
-	return c, key, nil
-}
-
-func certPEM(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
-func mustKeyPEM(k any) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 	"sohoa/storage/mem"
 )
@@ -150,7 +151,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	caCert, caKey := loadCA(t, dev.ClientCA, dev.ClientCAKey)
 	now := time.Now()
 	limitedCert := issueClientCert(t, caCert, caKey, "limited-agency", now.Add(-time.Hour), now.Add(time.Hour))
-	rogueCA, rogueKey, err := newCA("rogue CA", now)
+	rogueKey, rogueCA, err := signing.NewDevCA("rogue CA", now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatalf("ParseClients: %v", err)
 	}
-	clientCAs, err := LoadCertPool(dev.ClientCA)
+	clientCAs, err := signing.LoadCertPool(dev.ClientCA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		f.srv.Close()
 		f.log.Close(context.Background())
 	})
-	if f.serverCA, err = LoadCertPool(dev.ServerCA); err != nil {
+	if f.serverCA, err = signing.LoadCertPool(dev.ServerCA); err != nil {
 		t.Fatal(err)
 	}
 
@@ -314,7 +315,7 @@ func loadCA(t testing.TB, certFile, keyFile string) (*x509.Certificate, crypto.S
 
 func issueClientCert(t testing.TB, ca *x509.Certificate, caKey crypto.Signer, cn string, from, until time.Time) *tls.Certificate {
 	t.Helper()
-	c, k, err := newLeaf(ca, caKey, cn, from, until, x509.ExtKeyUsageClientAuth, nil)
+	k, c, err := signing.NewDevCert(ca, caKey, devLeaf(cn, from, until, x509.ExtKeyUsageClientAuth))
 	if err != nil {
 		t.Fatal(err)
 	}

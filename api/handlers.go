@@ -70,35 +70,6 @@ func viewResult(m storage.Manifest, v storage.Validity) resultView {
 
 // ---- helpers ----
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// writeJSONError writes {"error":{"code","message"}}. Messages are fixed
-// strings: never input echoed back.
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	if w.Header().Get("Cache-Control") == "" {
-		w.Header().Set("Cache-Control", "no-store")
-	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 // decodeBody reads one JSON object of at most limit bytes, refusing unknown
 // fields. It answers the error itself and returns false on failure.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
@@ -113,11 +84,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) bool
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			e.decide(audit.Deny, "body_too_large")
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
+			WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
 			return false
 		}
 		e.decide(audit.Deny, "bad_body")
-		writeJSONError(w, http.StatusBadRequest, "bad_request", "request body must be one JSON object of the documented shape")
+		WriteError(w, http.StatusBadRequest, "bad_request", "request body must be one JSON object of the documented shape")
 		return false
 	}
 	return true
@@ -150,21 +121,21 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request, id identity) (st
 	code, ok := canonicalCode(r)
 	if !ok {
 		e.decide(audit.Deny, "not_found")
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such result")
+		WriteError(w, http.StatusNotFound, "not_found", "no such result")
 		return storage.Manifest{}, false
 	}
 	m, err := s.opts.Repo.Get(r.Context(), code)
 	switch {
 	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid):
 		e.decide(audit.Deny, "not_found")
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such result")
+		WriteError(w, http.StatusNotFound, "not_found", "no such result")
 		return m, false
 	case err != nil:
 		s.repoError(w, r, err)
 		return m, false
 	case !id.client.AllowsDocType(m.DocType):
 		e.decide(audit.Deny, "doc_type_not_allowed")
-		writeJSONError(w, http.StatusNotFound, "not_found", "no such result")
+		WriteError(w, http.StatusNotFound, "not_found", "no such result")
 		return m, false
 	}
 	return m, true
@@ -175,12 +146,12 @@ func (s *server) repoError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, storage.ErrCorrupt) {
 		e.decide(audit.Deny, "integrity_failure")
 		s.log.Error("repository integrity failure", "request_id", e.rec.RequestID, "result_code", e.rec.ResultCode, "err", err)
-		writeJSONError(w, http.StatusBadGateway, "integrity_failure", "stored data failed its integrity check")
+		WriteError(w, http.StatusBadGateway, "integrity_failure", "stored data failed its integrity check")
 		return
 	}
 	e.decide(audit.Deny, "repository_error")
 	s.log.Error("repository error", "request_id", e.rec.RequestID, "err", err)
-	writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "the repository is unavailable; try again later")
+	WriteError(w, http.StatusServiceUnavailable, "unavailable", "the repository is unavailable; try again later")
 }
 
 // ---- POST /v1/results:search ----
@@ -207,7 +178,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 	idType, holder, err := storage.NormalizeHolderID(req.HolderIDType, req.HolderID)
 	if err != nil {
 		e.decide(audit.Deny, "bad_holder_id")
-		writeJSONError(w, http.StatusBadRequest, "bad_holder_id",
+		WriteError(w, http.StatusBadRequest, "bad_holder_id",
 			"holder_id_type must be CCCD, PASSPORT, MST or MSDN and holder_id must have that type's format")
 		return
 	}
@@ -215,12 +186,12 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 	at, ok := s.parseTime(req.ValidAt)
 	if !ok {
 		e.decide(audit.Deny, "bad_valid_at")
-		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
+		WriteError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
 		return
 	}
 	if req.DocTypeCode != "" && !id.client.AllowsDocType(req.DocTypeCode) {
 		e.decide(audit.Deny, "doc_type_not_allowed")
-		writeJSONError(w, http.StatusForbidden, "forbidden", "this client may not read this document type")
+		WriteError(w, http.StatusForbidden, "forbidden", "this client may not read this document type")
 		return
 	}
 	hits, err := s.opts.Repo.Search(r.Context(), storage.Query{IDType: idType, ID: holder,
@@ -238,7 +209,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 		e.rec.Returned = append(e.rec.Returned, audit.Returned{ResultCode: h.ResultCode, SHA256: h.File.SHA256})
 	}
 	e.decide(audit.Allow, "scope:search")
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 // ---- GET /v1/results/{code} ----
@@ -249,7 +220,7 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
 		return
 	}
 	entryFrom(r.Context()).decide(audit.Allow, "scope:search")
-	writeJSON(w, http.StatusOK, viewResult(m, v))
+	WriteJSON(w, http.StatusOK, viewResult(m, v))
 }
 
 // resultAt resolves the result named in the path and its validity at the
@@ -260,7 +231,7 @@ func (s *server) resultAt(w http.ResponseWriter, r *http.Request, id identity) (
 	at, ok := s.parseTime(r.URL.Query().Get("valid_at"))
 	if !ok {
 		e.decide(audit.Deny, "bad_valid_at")
-		writeJSONError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
+		WriteError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
 		return storage.Manifest{}, storage.Validity{}, false
 	}
 	m, ok := s.lookup(w, r, id)
@@ -291,7 +262,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, id identity) {
 	}
 	entryFrom(r.Context()).decide(audit.Allow, "scope:status")
 	w.Header().Set("Cache-Control", "private, max-age=300")
-	writeJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
+	WriteJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
 }
 
 // ---- GET /v1/results/{code}/pdf ----
@@ -365,7 +336,7 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxPDFBytes))
 		if err != nil {
 			e.decide(audit.Deny, "body_too_large")
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "body_too_large", "PDF too large")
+			WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "PDF too large")
 			return
 		}
 		sum := sha256.Sum256(data)
@@ -386,12 +357,12 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 		resp.SHA256 = strings.ToLower(strings.TrimPrefix(req.SHA256, "sha256:"))
 		if len(resp.SHA256) != 64 || strings.Trim(resp.SHA256, "0123456789abcdef") != "" {
 			e.decide(audit.Deny, "bad_sha256")
-			writeJSONError(w, http.StatusBadRequest, "bad_sha256", "sha256 must be 64 hex digits")
+			WriteError(w, http.StatusBadRequest, "bad_sha256", "sha256 must be 64 hex digits")
 			return
 		}
 	default:
 		e.decide(audit.Deny, "bad_content_type")
-		writeJSONError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+		WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"send application/pdf (the file) or application/json ({\"sha256\":…})")
 		return
 	}
@@ -423,7 +394,7 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 	if e.rec.Decision == "" {
 		e.decide(audit.Allow, "scope:verify")
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteJSON(w, http.StatusOK, resp)
 }
 
 // ---- POST /v1/results/{code}/revoke ----
@@ -444,16 +415,16 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
 	switch {
 	case req.DecisionRef == "" || len(req.DecisionRef) > 128 || digitRunRe.MatchString(req.DecisionRef):
 		e.decide(audit.Deny, "decision_ref_required")
-		writeJSONError(w, http.StatusBadRequest, "decision_ref_required",
+		WriteError(w, http.StatusBadRequest, "decision_ref_required",
 			"decision_ref (the number of the revocation decision, at most 128 characters) is required")
 		return
 	case len(req.ReasonCode) > 64:
 		e.decide(audit.Deny, "bad_body")
-		writeJSONError(w, http.StatusBadRequest, "bad_request", "reason_code is at most 64 characters")
+		WriteError(w, http.StatusBadRequest, "bad_request", "reason_code is at most 64 characters")
 		return
 	case !okAt:
 		e.decide(audit.Deny, "bad_effective_at")
-		writeJSONError(w, http.StatusBadRequest, "bad_effective_at", "effective_at must be an RFC 3339 time")
+		WriteError(w, http.StatusBadRequest, "bad_effective_at", "effective_at must be an RFC 3339 time")
 		return
 	}
 	m, ok := s.lookup(w, r, id)
@@ -465,7 +436,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
 	switch {
 	case errors.Is(err, storage.ErrInvalid):
 		e.decide(audit.Deny, "invalid_transition")
-		writeJSONError(w, http.StatusConflict, "invalid_transition", "the result's current status cannot be revoked")
+		WriteError(w, http.StatusConflict, "invalid_transition", "the result's current status cannot be revoked")
 		return
 	case err != nil:
 		s.repoError(w, r, err)
@@ -478,5 +449,5 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
 	}
 	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
 	e.decide(audit.Allow, "scope:revoke")
-	writeJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
+	WriteJSON(w, http.StatusOK, statusView{ResultCode: m.ResultCode, SHA256: m.File.SHA256, validityView: viewValidity(v)})
 }

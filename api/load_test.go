@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 )
 
@@ -46,7 +47,7 @@ func (f *fixture) mix(i int) (string, call) {
 	case 12:
 		return "search-only", call{method: "GET", path: "/v1/results/" + code + "/pdf"}
 	case 13:
-		return "none", call{method: "GET", path: "/v/" + code + "?k=" + QRToken(f.qrKey, code), noPurpose: true}
+		return "none", call{method: "GET", path: "/v/" + code + "?k=" + signing.VerifyToken(f.qrKey, code), noPurpose: true}
 	case 14:
 		return "none", call{method: "GET", path: "/v/" + code + "?k=WRONGWRONGWR", noPurpose: true}
 	default:

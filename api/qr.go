@@ -2,8 +2,6 @@ package api
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"html/template"
 	"net/http"
@@ -11,22 +9,9 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 )
-
-// QRTokenLen is the length of the token in QR URLs.
-const QRTokenLen = 12
-
-// QRToken is the token printed in a result's QR URL /v/{code}?k={token}:
-// the first 12 characters of base32(HMAC-SHA256(K_qr, result_code)), lower
-// case (as signing.VerifyToken prints it). Without it a code cannot be
-// looked up, so codes cannot be enumerated. Tokens are compared without
-// regard to case.
-func QRToken(key []byte, resultCode string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(resultCode))
-	return strings.ToLower(base32.StdEncoding.EncodeToString(m.Sum(nil))[:QRTokenLen])
-}
 
 var qrPageTmpl = template.Must(template.New("qr").Parse(`<!DOCTYPE html>
 <html lang="vi">
@@ -107,7 +92,10 @@ func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 		notFound("not_found")
 		return
 	}
-	if !hmac.Equal([]byte(QRToken(s.opts.QRKey, code)), []byte(strings.ToLower(r.URL.Query().Get("k")))) {
+	// The token is signing.VerifyToken(K_qr, code), the one printed in the
+	// QR URL /v/{code}?k={token}: without it a code cannot be looked up, so
+	// codes cannot be enumerated. It is compared without regard to case.
+	if !hmac.Equal([]byte(signing.VerifyToken(s.opts.QRKey, code)), []byte(strings.ToLower(r.URL.Query().Get("k")))) {
 		notFound("qr_token_invalid")
 		return
 	}
@@ -133,7 +121,7 @@ func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 	d := qrPageData{Found: true, Valid: v.Valid, StatusText: statusText(v), Code: m.ResultCode,
 		AgencyName: m.Issuer.AgencyName, AgencyCode: m.Issuer.AgencyCode, IssuedAt: m.IssuedAt.String(),
 		HashPrefix:  prefix(m.File.SHA256, 16),
-		EvaluatedAt: now.In(time.FixedZone("ICT", 7*3600)).Format(time.RFC3339)}
+		EvaluatedAt: now.In(storage.Vietnam()).Format(time.RFC3339)}
 	if m.ValidUntil != nil {
 		d.ValidUntil = m.ValidUntil.String()
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -14,11 +13,6 @@ import (
 	"sohoa/storage"
 	"sohoa/storage/s3"
 )
-
-func sha256hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
 
 // TestS3RepositoryAndAudit runs the API over the real repository and audit
 // log on the local stack's S3 server (versitygw with versioning and object
@@ -55,7 +49,7 @@ func TestS3RepositoryAndAudit(t *testing.T) {
 	}
 	// The audit batches are locked: no overwrite, no delete of a version.
 	first := storage.AuditKey(1)
-	if err := b.PutOnce(t.Context(), first, []byte("forged\n"), sha256hex([]byte("forged\n"))); !errors.Is(err, storage.ErrExists) {
+	if err := b.PutOnce(t.Context(), first, []byte("forged\n"), storage.SHA256Hex([]byte("forged\n"))); !errors.Is(err, storage.ErrExists) {
 		t.Errorf("overwrite of %s: got %v, want ErrExists", first, err)
 	}
 	oi, err := b.Stat(t.Context(), first)

@@ -2,11 +2,8 @@ package api
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 )
 
@@ -24,19 +21,6 @@ func ServerTLSConfig(certFile, keyFile string) (*tls.Config, error) {
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequestClientCert,
 	}, nil
-}
-
-// LoadCertPool reads PEM certificates (e.g. the client CA) into a pool.
-func LoadCertPool(pemFile string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(pemFile)
-	if err != nil {
-		return nil, fmt.Errorf("cert pool: %w", err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(b) {
-		return nil, errors.New("cert pool: no PEM certificates in " + pemFile)
-	}
-	return p, nil
 }
 
 // NewServer is an http.Server with the timeouts and header limit this API

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"sohoa/storage"
 )
 
 // Truth is a corpus ground-truth file (<scan>.truth.json, schema 1).
@@ -178,7 +180,7 @@ func (s *Score) Add(res Result, t *Truth) {
 				s.FieldsExact++
 			} else {
 				if strings.HasSuffix(k, "personal_id") {
-					want, got = MaskID(want), MaskID(got)
+					want, got = storage.MaskID(want), storage.MaskID(got)
 				}
 				s.Misses = append(s.Misses, FieldMiss{File: t.File, DocType: td.DocType, Field: k, Want: want, Got: got})
 			}
@@ -193,16 +195,6 @@ func (s *Score) Add(res Result, t *Truth) {
 		s.CharErrors += e
 		s.CharTotal += n
 	}
-}
-
-// MaskID hides a personal ID for logs and reports, keeping its length and
-// last four characters: "001099872198" → "********2198".
-func MaskID(id string) string {
-	r := []rune(id)
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
 }
 
 // reasonClass strips the field from a review reason ("missing_field:sex"

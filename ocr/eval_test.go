@@ -154,17 +154,6 @@ func TestScoreAdd(t *testing.T) {
 	}
 }
 
-func TestMaskID(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"001099872198", "********2198"}, {"0790729532776", "*********2776"}, {"123", "***"}, {"", ""},
-	}
-	for _, tt := range tests {
-		if got := MaskID(tt.in); got != tt.want {
-			t.Errorf("MaskID(%q): got %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestParseTruthErrors(t *testing.T) {
 	for _, in := range []string{`{`, `{"schema_version": 2, "documents": [{}]}`, `{"schema_version": 1}`} {
 		if _, err := ParseTruth([]byte(in)); err == nil {

@@ -1,13 +1,12 @@
 // Package ocr turns scanned pages into text and structured fields.
 //
 // Data flows one way: a scan file is opened into page images (Open), each page
-// is recognised into a Page (an Engine, see ocr/tesseract), and Extract splits
-// the pages into Documents, classifies them from declarative layouts and pulls
-// their fields. Everything here is pure Go; the only cgo lives in ocr/tesseract.
+// is recognised into a Page (by ocr/tesseract), and Extract splits the pages
+// into Documents, classifies them from declarative layouts and pulls their
+// fields. Everything here is pure Go; the only cgo lives in ocr/tesseract.
 package ocr
 
 import (
-	"context"
 	"errors"
 	"image"
 )
@@ -117,10 +116,4 @@ type PageImage struct {
 	Data   []byte
 	Format string // "jpeg" or "png"
 	DPI    float64
-}
-
-// Engine recognises one upright-or-not page image. Implementations detect
-// orientation and skew themselves and report what they applied in the Page.
-type Engine interface {
-	Recognize(ctx context.Context, img PageImage) (Page, error)
 }

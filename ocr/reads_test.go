@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"sohoa/storage"
 )
 
 func TestResolveIDReads(t *testing.T) {
@@ -99,7 +101,7 @@ func TestExtractSecondReads(t *testing.T) {
 			}
 			d := docs[0]
 			if d.HolderPersonalID != tt.wantValue {
-				t.Errorf("holder ID: got %s, want %s", MaskID(d.HolderPersonalID), MaskID(tt.wantValue))
+				t.Errorf("holder ID: got %s, want %s", storage.MaskID(d.HolderPersonalID), storage.MaskID(tt.wantValue))
 			}
 			has := func(r string) bool {
 				for _, x := range d.ReviewReasons {

@@ -1,3 +1,6 @@
+// This file owns the one decision between retry and quarantine: classify,
+// the quarantine reason codes, and how errors are marked permanent.
+
 package pipeline
 
 import (
@@ -5,6 +8,7 @@ import (
 	"errors"
 
 	"sohoa/ocr"
+	"sohoa/signing"
 	"sohoa/storage"
 )
 
@@ -33,24 +37,28 @@ type permanentError struct {
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// Permanent marks err as not worth retrying, with a stable reason code.
-func Permanent(code string, err error) error {
+// permanent marks err, a failure of the pipeline's own checks, as not worth
+// retrying, with a stable reason code.
+func permanent(code string, err error) error {
 	if err == nil {
 		return nil
 	}
 	return &permanentError{code: code, err: err}
 }
 
-// permanentCoder is implemented by errors from other packages that know
-// they are permanent (e.g. an input that killed the OCR child every time).
+// permanentCoder is implemented by errors of packages the pipeline does not
+// import that know they are permanent, with their reason code: ocr/tesseract
+// (cgo) reports an input that killed the OCR child every time as
+// "ocr_crash" and one that exceeded the per-file timeout as "ocr_timeout".
 type permanentCoder interface {
 	PermanentCode() string
 }
 
 // classify is the one place that decides retry versus quarantine. It returns
 // the quarantine code and true for permanent errors, or "" and false for
-// transient ones (S3 or Redis unavailable, a cancelled lease, a timeout).
-func classify(err error) (code string, permanent bool) {
+// transient ones (S3 or Redis unavailable, a cancelled lease, a timeout,
+// a TSA or HSM outage while signing).
+func classify(err error) (code string, perm bool) {
 	if err == nil {
 		return "", false
 	}
@@ -79,6 +87,10 @@ func classify(err error) (code string, permanent bool) {
 		return CodeCorrupt, true
 	case errors.Is(err, storage.ErrInvalid):
 		return CodeInvalid, true
+	case errors.Is(err, signing.ErrRender), errors.Is(err, signing.ErrInvalid), errors.Is(err, signing.ErrNotPDF):
+		// The e-result cannot be rendered, or our own output does not
+		// verify: the same input fails the same way again.
+		return CodeSigning, true
 	}
 	return "", false
 }

@@ -7,13 +7,16 @@ import (
 	"testing"
 
 	"sohoa/ocr"
+	"sohoa/signing"
 	"sohoa/storage"
 )
 
-type crashErr struct{}
+// codedErr stands for an error of a package the pipeline does not import
+// (ocr/tesseract) that carries its reason code.
+type codedErr string
 
-func (crashErr) Error() string         { return "ocr child killed by input" }
-func (crashErr) PermanentCode() string { return CodeOCRCrash }
+func (e codedErr) Error() string         { return "ocr: " + string(e) }
+func (e codedErr) PermanentCode() string { return string(e) }
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
@@ -28,12 +31,21 @@ func TestClassify(t *testing.T) {
 		{"encrypted", fmt.Errorf("c.pdf: %w", ocr.ErrEncrypted), CodeEncrypted, true},
 		{"unsupported", fmt.Errorf("d.pdf: zip: %w", ocr.ErrUnsupported), CodeUnsupported, true},
 		{"unreadable", fmt.Errorf("e.jpg: %w", ocr.ErrUnreadable), CodeUnreadable, true},
+		// ocr/tesseract wraps ocr.ErrUnreadable too; the code it carries wins.
+		{"ocr crash", fmt.Errorf("recognise f.jpg: %w: %w", codedErr("ocr_crash"), ocr.ErrUnreadable), CodeOCRCrash, true},
+		{"ocr timeout", fmt.Errorf("recognise g.jpg: %w", codedErr("ocr_timeout")), CodeOCRTimeout, true},
 		{"corrupt store", fmt.Errorf("get: %w", storage.ErrCorrupt), CodeCorrupt, true},
 		{"invalid manifest", fmt.Errorf("file: %w", storage.ErrInvalid), CodeInvalid, true},
-		{"explicit", Permanent(CodeSigning, errors.New("x")), CodeSigning, true},
-		{"coder", fmt.Errorf("ocr: %w", crashErr{}), CodeOCRCrash, true},
+		{"bad payload", permanent(CodeBadPayload, errors.New("document 3 not in record")), CodeBadPayload, true},
+		{"explicit code", fmt.Errorf("issue: %w", permanent(CodeInvalid, errors.New("no procedure code"))), CodeInvalid, true},
+		{"render", fmt.Errorf("issue: render: %w", signing.ErrRender), CodeSigning, true},
+		{"own output invalid", fmt.Errorf("issue: own output does not verify: %w", signing.ErrInvalid), CodeSigning, true},
+		{"own output not a PDF", fmt.Errorf("issue: own output does not verify: %w", signing.ErrNotPDF), CodeSigning, true},
+		{"sign (TSA down) is transient", fmt.Errorf("issue: sign: %w", errors.New("tsa: connection refused")), "", false},
 		{"network", errors.New("dial tcp 127.0.0.1:17070: connection refused"), "", false},
 		{"cancelled", fmt.Errorf("ocr: %w", context.Canceled), "", false},
+		{"deadline", fmt.Errorf("s3 get: %w", context.DeadlineExceeded), "", false},
+		{"cancelled render", fmt.Errorf("issue: render: %w", context.Canceled), "", false},
 		{"not found is transient", fmt.Errorf("intake: %w", storage.ErrNotFound), "", false},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	_ "embed"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"sohoa/api"
 	"sohoa/storage"
 )
 
@@ -155,7 +155,7 @@ func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
 		if in.Token != "" {
 			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) != 1 {
-				writeError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
+				api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
 				return
 			}
 		}
@@ -173,7 +173,7 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, in.MaxBatchBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "expected multipart/form-data with one or more files")
+		api.WriteError(w, http.StatusBadRequest, "bad_request", "expected multipart/form-data with one or more files")
 		return
 	}
 	batch := newBatchID()
@@ -188,17 +188,17 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("batch exceeds %d bytes", in.MaxBatchBytes))
+				api.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("batch exceeds %d bytes", in.MaxBatchBytes))
 				return
 			}
-			writeError(w, http.StatusBadRequest, "bad_request", "malformed multipart body")
+			api.WriteError(w, http.StatusBadRequest, "bad_request", "malformed multipart body")
 			return
 		}
 		switch part.FormName() {
 		case "dossier_code":
 			dossier = readSmallField(part)
 			if dossier != "" && !storage.ValidDossierCode(dossier) {
-				writeError(w, http.StatusBadRequest, "bad_dossier_code", "dossier_code must look like 000.00.31.H29-250718-0042")
+				api.WriteError(w, http.StatusBadRequest, "bad_dossier_code", "dossier_code must look like 000.00.31.H29-250718-0042")
 				return
 			}
 			continue
@@ -219,14 +219,14 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 		resp.Files = append(resp.Files, sub)
 	}
 	if len(resp.Files) == 0 {
-		writeError(w, http.StatusBadRequest, "no_files", "the request carried no file")
+		api.WriteError(w, http.StatusBadRequest, "no_files", "the request carried no file")
 		return
 	}
 	status := http.StatusCreated
 	if unavailable {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, resp)
+	api.WriteJSON(w, status, resp)
 }
 
 func (in *Intake) submitPart(ctx context.Context, part *multipart.Part, meta storage.IntakeMeta) Submission {
@@ -336,20 +336,20 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 func (in *Intake) getInput(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	if !validInputKey(key) {
-		writeError(w, http.StatusNotFound, "not_found", "no such input")
+		api.WriteError(w, http.StatusNotFound, "not_found", "no such input")
 		return
 	}
 	st, err := in.Status(r.Context(), key)
 	if errors.Is(err, storage.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no such input")
+		api.WriteError(w, http.StatusNotFound, "not_found", "no such input")
 		return
 	}
 	if err != nil {
 		in.log.Error("input status failed", "input_key", key, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "storage temporarily unavailable")
+		api.WriteError(w, http.StatusServiceUnavailable, "unavailable", "storage temporarily unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	api.WriteJSON(w, http.StatusOK, st)
 }
 
 //go:embed web/upload.html
@@ -393,15 +393,4 @@ func newBatchID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]map[string]string{"error": {"code": code, "message": msg}})
 }

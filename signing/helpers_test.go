@@ -73,13 +73,12 @@ func loadSample(t testing.TB, path string) sample {
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
-	var pages []ocr.Page
+	var pages []signing.Page
 	for i, img := range imgs {
 		b := img.Image.Bounds()
-		page := ocr.Page{Number: img.Number, Width: b.Dx(), Height: b.Dy(), DPI: img.DPI}
+		page := signing.Page{Data: img.Data, Image: img.Image, DPI: img.DPI, Width: b.Dx(), Height: b.Dy()}
 		if i < len(tr.Pages) {
-			page.Text = tr.Pages[i].FullText
-			page.Words = fakeWords(page.Text, b.Dx(), img.DPI)
+			page.Words = fakeWords(tr.Pages[i].FullText, b.Dx(), img.DPI)
 		}
 		pages = append(pages, page)
 	}
@@ -104,14 +103,14 @@ func loadSample(t testing.TB, path string) sample {
 		VerifyURL:     signing.VerifyURL("https://sohoa.example.vn", "000.00.31.H29-250718-0042-KQ1", signing.VerifyToken([]byte("k"), "000.00.31.H29-250718-0042-KQ1")),
 	}
 	return sample{name: filepath.Base(path), truth: tr, in: signing.RenderInput{
-		Images: imgs, Pages: pages, Meta: meta,
+		Pages: pages, Meta: meta,
 	}}
 }
 
 // fakeWords lays text out as 13 pt lines from a 2 cm margin.
-func fakeWords(text string, width int, dpi float64) []ocr.Word {
+func fakeWords(text string, width int, dpi float64) []signing.Word {
 	px := func(pt float64) int { return int(pt * dpi / 72) }
-	var out []ocr.Word
+	var out []signing.Word
 	y := px(80)
 	for li, line := range strings.Split(text, "\n") {
 		x := px(57)
@@ -120,7 +119,7 @@ func fakeWords(text string, width int, dpi float64) []ocr.Word {
 			if x+wpx > width {
 				break
 			}
-			out = append(out, ocr.Word{Text: w, Conf: 0.95, Line: li,
+			out = append(out, signing.Word{Text: w, Line: li,
 				Box: image.Rect(x, y, x+wpx, y+px(13))})
 			x += wpx + px(4)
 		}

@@ -2,20 +2,12 @@ package signing
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
-	"path/filepath"
-	"time"
 
 	"golang.org/x/crypto/pkcs12"
 )
@@ -32,130 +24,6 @@ type Keys struct {
 
 // Cert returns the signing certificate.
 func (k *Keys) Cert() *x509.Certificate { return k.Chain[0] }
-
-// Dev key file names inside the directory given to EnsureDevKeys.
-const (
-	DevCAFile   = "ca.pem"
-	devCAKey    = "ca.key"
-	devCertFile = "signer.pem"
-	devKeyFile  = "signer.key"
-)
-
-// EnsureDevKeys returns the development signing key under dir, creating a
-// self-signed CA and a document-signing certificate on first use (ECDSA
-// P-256, 10 years). Later calls reuse the files. Not for production.
-func EnsureDevKeys(dir string) (*Keys, error) {
-	certPath, keyPath := filepath.Join(dir, devCertFile), filepath.Join(dir, devKeyFile)
-	if _, err := os.Stat(certPath); err == nil {
-		k, err := LoadPEM(certPath, keyPath)
-		if err != nil {
-			return nil, fmt.Errorf("ensure dev keys: %w", err)
-		}
-		return k, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("ensure dev keys: %w", err)
-	}
-	now := time.Now().Add(-time.Hour)
-	caKey, ca, err := NewTestCA("sohoa development CA", now)
-	if err != nil {
-		return nil, fmt.Errorf("ensure dev keys: %w", err)
-	}
-	leafKey, leaf, err := NewSignerCert(ca, caKey, "sohoa development signer", now)
-	if err != nil {
-		return nil, fmt.Errorf("ensure dev keys: %w", err)
-	}
-	writes := []struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}{
-		{filepath.Join(dir, DevCAFile), pemCert(ca), 0o644},
-		{filepath.Join(dir, devCAKey), pemKey(caKey), 0o600},
-		{keyPath, pemKey(leafKey), 0o600},
-		{certPath, append(pemCert(leaf), pemCert(ca)...), 0o644},
-	}
-	for _, w := range writes {
-		if err := os.WriteFile(w.path, w.data, w.mode); err != nil {
-			return nil, fmt.Errorf("ensure dev keys: %w", err)
-		}
-	}
-	return &Keys{Signer: leafKey, Chain: []*x509.Certificate{leaf, ca}}, nil
-}
-
-// NewTestCA creates a self-signed ECDSA P-256 CA valid from notBefore for 10 years.
-func NewTestCA(cn string, notBefore time.Time) (*ecdsa.PrivateKey, *x509.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"sohoa"}, Country: []string{"VN"}},
-		NotBefore:             notBefore,
-		NotAfter:              notBefore.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          skid(&key.PublicKey),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("create CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	return key, cert, err
-}
-
-// NewSignerCert issues an ECDSA P-256 document-signing certificate
-// (KU digitalSignature+nonRepudiation, EKU documentSigning) from ca.
-func NewSignerCert(ca *x509.Certificate, caKey crypto.Signer, cn string, notBefore time.Time) (*ecdsa.PrivateKey, *x509.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate signer key: %w", err)
-	}
-	cert, err := IssueCert(ca, caKey, key.Public(), cn, notBefore, []asn1.ObjectIdentifier{OIDDocumentSigning})
-	return key, cert, err
-}
-
-// IssueCert issues a leaf certificate for pub from ca with the given
-// extended key usages (KU digitalSignature+nonRepudiation).
-func IssueCert(ca *x509.Certificate, caKey crypto.Signer, pub crypto.PublicKey, cn string, notBefore time.Time, ekus []asn1.ObjectIdentifier) (*x509.Certificate, error) {
-	tmpl := &x509.Certificate{
-		SerialNumber:       serial(),
-		Subject:            pkix.Name{CommonName: cn, Organization: []string{"sohoa"}, Country: []string{"VN"}},
-		NotBefore:          notBefore,
-		NotAfter:           notBefore.AddDate(5, 0, 0),
-		KeyUsage:           x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-		UnknownExtKeyUsage: ekus,
-		// emailProtection as well: NSS (poppler's pdfsig) rejects a signer
-		// certificate for its "email signer" usage without it.
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
-		BasicConstraintsValid: true,
-		SubjectKeyId:          skid(pub),
-		AuthorityKeyId:        ca.SubjectKeyId,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("issue certificate %q: %w", cn, err)
-	}
-	return x509.ParseCertificate(der)
-}
-
-func serial() *big.Int {
-	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	return n.Add(n, big.NewInt(1))
-}
-
-func skid(pub crypto.PublicKey) []byte {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil
-	}
-	s := sha256.Sum256(der)
-	return s[:20]
-}
 
 func pemCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})

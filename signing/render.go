@@ -19,8 +19,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"sohoa/ocr"
 )
 
 // Default font locations on Debian 12.
@@ -29,9 +27,6 @@ const (
 	DefaultSerifFont     = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf"
 	DefaultSerifBoldFont = "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf"
 )
-
-// vnZone is Vietnam time (UTC+07:00, no DST), used for every printed time.
-var vnZone = time.FixedZone("ICT", 7*3600)
 
 // RendererConfig names the font files. Zero values use the Debian defaults.
 type RendererConfig struct {
@@ -99,27 +94,51 @@ type Metadata struct {
 	VerifyURL     string    // verification URL for the QR code, see VerifyURL
 }
 
-// RenderInput is everything Render needs. Pages[i] is the recognition of
-// Images[i]; Pages may be shorter (pages without OCR get no text layer).
+// RenderInput is everything Render needs: the pages of the e-result, in
+// order, and its metadata.
 type RenderInput struct {
-	Images []ocr.PageImage
-	Pages  []ocr.Page
-	Meta   Metadata
+	Pages []Page
+	Meta  Metadata
+}
+
+// Page is one page of the e-result: the scan image as it was received and,
+// when the page was recognised, how it was turned upright and the words read
+// on it (the invisible text layer). Callers convert their OCR output to it.
+type Page struct {
+	// Data is the page's encoded bytes: JPEG is embedded untouched
+	// (DCTDecode), PNG without re-encoding where its format allows.
+	Data []byte
+	// Image is the decoded page, used when Data is empty or cannot be
+	// passed through.
+	Image image.Image
+	// DPI is the scan resolution; 0 or less assumes an A4-wide page.
+	DPI float64
+	// Rotation (clockwise degrees: 0, 90, 180, 270) and Skew (degrees,
+	// counter-clockwise positive) are what recognition applied to make the
+	// page upright; the image is drawn through them so the words line up.
+	Rotation int
+	Skew     float64
+	// Width and Height are the upright page's size in pixels; 0 derives
+	// them from the image and Rotation.
+	Width, Height int
+	// Words are the recognised words; none gives no text layer.
+	Words []Word
+}
+
+// Word is one recognised word of a page's text layer.
+type Word struct {
+	Text string
+	// Box is in pixels of the upright page (after Rotation and Skew).
+	Box image.Rectangle
+	// Block and Line group the words of one printed line, which share a
+	// font size and baseline in the text layer.
+	Block, Line int
 }
 
 var (
 	hex64        = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	twelveDigits = regexp.MustCompile(`\d{12}`)
 )
-
-// MaskID keeps only the last 4 characters of an identifier.
-func MaskID(id string) string {
-	r := []rune(strings.TrimSpace(id))
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
-}
 
 // VerifyToken derives the 12-character public verification token for a
 // result code with a server-side key, so result codes cannot be enumerated.
@@ -154,6 +173,10 @@ func (m Metadata) validate() error {
 	return errors.Join(errs...)
 }
 
+// ErrRender: the input cannot be rendered (no page, incomplete metadata, an
+// undecodable page image); rendering it again fails the same way.
+var ErrRender = errors.New("input cannot be rendered")
+
 // Render produces the unsigned e-result: one page per image at the scan's
 // resolution (JPEG passed through as DCTDecode, other formats losslessly
 // Flate-encoded), an invisible text layer aligned with the recognised words,
@@ -161,8 +184,18 @@ func (m Metadata) validate() error {
 // + XMP metadata with a PDF/A-2B
 // identification and an sRGB output intent. The output depends only on the
 // input.
+//
+// Errors wrap ErrRender, except those of a cancelled ctx.
 func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
-	if len(in.Images) == 0 {
+	out, err := r.render(ctx, in)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrRender)
+	}
+	return out, err
+}
+
+func (r *Renderer) render(ctx context.Context, in RenderInput) ([]byte, error) {
+	if len(in.Pages) == 0 {
 		return nil, errors.New("render: no page images")
 	}
 	if err := in.Meta.validate(); err != nil {
@@ -184,19 +217,15 @@ func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
 	}
 
 	var kids []string
-	for i, img := range in.Images {
+	for i, page := range in.Pages {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
-		var page *ocr.Page
-		if i < len(in.Pages) {
-			page = &in.Pages[i]
-		}
-		geo, err := pageGeometry(img, page)
+		geo, err := pageGeometry(page)
 		if err != nil {
 			return nil, fmt.Errorf("render page %d: %w", i+1, err)
 		}
-		imObj, err := imageXObject(w, img)
+		imObj, err := imageXObject(w, page)
 		if err != nil {
 			return nil, fmt.Errorf("render page %d: %w", i+1, err)
 		}
@@ -204,9 +233,7 @@ func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
 		m := geo.imageMatrix()
 		fmt.Fprintf(&content, "q %s %s %s %s %s %s cm /Im0 Do Q\n",
 			pdfNum(m[0]), pdfNum(m[1]), pdfNum(m[2]), pdfNum(m[3]), pdfNum(m[4]), pdfNum(m[5]))
-		if page != nil {
-			writeTextLayer(&content, page, geo)
-		}
+		writeTextLayer(&content, page.Words, geo)
 		res := fmt.Sprintf("/XObject <</Im0 %d 0 R", imObj)
 		fonts := fmt.Sprintf("/Font <</OCR %d 0 R", glyphless)
 		pageH := geo.h
@@ -250,36 +277,28 @@ type geometry struct {
 	theta  float64 // radians, counter-clockwise in PDF space
 }
 
-func pageGeometry(img ocr.PageImage, page *ocr.Page) (geometry, error) {
-	px, py, err := imageSize(img)
+func pageGeometry(page Page) (geometry, error) {
+	px, py, err := imageSize(page)
 	if err != nil {
 		return geometry{}, err
 	}
-	dpi := img.DPI
-	if dpi <= 0 && page != nil {
-		dpi = page.DPI
-	}
+	dpi := page.DPI
 	if dpi <= 0 {
 		// Unknown resolution: assume an A4-wide page.
 		dpi = float64(px) * 72 / 595.28
 	}
 	g := geometry{scale: 72 / dpi}
 	g.iw, g.ih = float64(px)*g.scale, float64(py)*g.scale
-	rot := 0
-	skew := 0.0
+	rot := ((page.Rotation % 360) + 360) % 360
 	cw, ch := px, py
-	if page != nil {
-		rot = ((page.Rotation % 360) + 360) % 360
-		skew = page.Skew
-		if rot == 90 || rot == 270 {
-			cw, ch = py, px
-		}
-		if page.Width > 0 && page.Height > 0 {
-			cw, ch = page.Width, page.Height
-		}
+	if rot == 90 || rot == 270 {
+		cw, ch = py, px
+	}
+	if page.Width > 0 && page.Height > 0 {
+		cw, ch = page.Width, page.Height
 	}
 	g.w, g.h = float64(cw)*g.scale, float64(ch)*g.scale
-	g.theta = (-float64(rot) + skew) * math.Pi / 180
+	g.theta = (-float64(rot) + page.Skew) * math.Pi / 180
 	return g, nil
 }
 
@@ -304,7 +323,7 @@ func (g geometry) imageMatrix() [6]float64 {
 	}
 }
 
-func imageSize(img ocr.PageImage) (int, int, error) {
+func imageSize(img Page) (int, int, error) {
 	if len(img.Data) > 0 {
 		cfg, _, err := image.DecodeConfig(bytes.NewReader(img.Data))
 		if err == nil {
@@ -323,7 +342,7 @@ func imageSize(img ocr.PageImage) (int, int, error) {
 
 // imageXObject embeds the page image without loss: JPEG bytes as DCTDecode,
 // anything else as Flate-compressed samples (1-bit when the image is bitonal).
-func imageXObject(w *pdfWriter, img ocr.PageImage) (int, error) {
+func imageXObject(w *pdfWriter, img Page) (int, error) {
 	if len(img.Data) > 0 && bytes.HasPrefix(img.Data, []byte{0xff, 0xd8}) {
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(img.Data))
 		if err != nil {
@@ -533,11 +552,11 @@ func (r *Renderer) embedFont(w *pdfWriter, f *ttfFont, runes []rune) int {
 // writeTextLayer writes the recognised words in text render mode 3
 // (invisible), each word horizontally scaled to its box, with a trailing space
 // between words of a line so text extraction keeps word boundaries.
-func writeTextLayer(b *bytes.Buffer, page *ocr.Page, g geometry) {
+func writeTextLayer(b *bytes.Buffer, words []Word, g geometry) {
 	type key struct{ block, line int }
 	var order []key
-	lines := map[key][]ocr.Word{}
-	for _, wd := range page.Words {
+	lines := map[key][]Word{}
+	for _, wd := range words {
 		if strings.TrimSpace(wd.Text) == "" || wd.Box.Empty() {
 			continue
 		}

@@ -2,13 +2,14 @@ package signing_test
 
 import (
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"sohoa/ocr"
+	"sohoa/signing"
 )
 
 // TestRenderDecodedImages covers pages given only as decoded pixels (no
@@ -44,8 +45,7 @@ func TestRenderDecodedImages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base.in
-			in.Images = []ocr.PageImage{{Number: 1, Image: tc.img, DPI: 72}}
-			in.Pages = []ocr.Page{{Number: 1, Rotation: tc.rot, DPI: 72, Words: []ocr.Word{
+			in.Pages = []signing.Page{{Image: tc.img, DPI: 72, Rotation: tc.rot, Words: []signing.Word{
 				{Text: "Nguyễn", Box: image.Rect(20, 40, 80, 52)},
 				{Text: "Thị", Box: image.Rect(85, 40, 110, 52)},
 			}}}
@@ -65,5 +65,28 @@ func TestRenderDecodedImages(t *testing.T) {
 				t.Errorf("pdftotext: got %q, want it to contain %q", txt, "Nguyễn Thị")
 			}
 		})
+	}
+}
+
+// TestRenderErrors: input that cannot be rendered wraps ErrRender (the same
+// input fails again); a cancelled context does not.
+func TestRenderErrors(t *testing.T) {
+	r := newRenderer(t)
+	base := loadSample(t, corpusSamples(t)[0])
+	noPages := base.in
+	noPages.Pages = nil
+	badMeta := base.in
+	badMeta.Meta.ResultCode = ""
+	badImage := base.in
+	badImage.Pages = []signing.Page{{Data: []byte("not an image"), DPI: 300}}
+	for name, in := range map[string]signing.RenderInput{"no pages": noPages, "metadata": badMeta, "image": badImage} {
+		if _, err := r.Render(context.Background(), in); !errors.Is(err, signing.ErrRender) {
+			t.Errorf("%s: got %v, want ErrRender", name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.Render(ctx, base.in); !errors.Is(err, context.Canceled) || errors.Is(err, signing.ErrRender) {
+		t.Errorf("cancelled: got %v, want context.Canceled without ErrRender", err)
 	}
 }

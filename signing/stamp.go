@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	qrcode "github.com/skip2/go-qrcode"
+
+	"sohoa/storage"
 )
 
 // Stamp geometry, in points.
@@ -50,7 +52,7 @@ func (r *Renderer) stampLayout(m Metadata) stamp {
 	for _, s := range []string{
 		"Mã kết quả: " + m.ResultCode,
 		agencyLabel + m.Agency,
-		timeLabel + m.ConvertedAt.In(vnZone).Format("2006-01-02T15:04:05-07:00"),
+		timeLabel + m.ConvertedAt.In(storage.Vietnam()).Format("2006-01-02T15:04:05-07:00"),
 		valid,
 		"Mã băm: " + hash,
 	} {
@@ -150,10 +152,10 @@ func (r *Renderer) qrPayload(m Metadata) string {
 	lines := []string{
 		"Mã hồ sơ: " + m.DossierCode,
 		"Mã TTHC: " + m.ProcedureCode,
-		"Người được cấp: " + MaskID(m.HolderID),
+		"Người được cấp: " + storage.MaskID(m.HolderID),
 		"Giấy tờ: " + m.Title,
 		"Hệ thống: " + r.system,
-		"Thời gian cấp: " + m.ConvertedAt.In(vnZone).Format("2006-01-02T15:04:05-07:00"),
+		"Thời gian cấp: " + m.ConvertedAt.In(storage.Vietnam()).Format("2006-01-02T15:04:05-07:00"),
 		"Hiệu lực: " + valid,
 	}
 	if m.ValidityScope != "" {
@@ -193,7 +195,7 @@ type docInfo struct {
 }
 
 func (r *Renderer) infoFields(m Metadata) docInfo {
-	t := m.ConvertedAt.In(vnZone)
+	t := m.ConvertedAt.In(storage.Vietnam())
 	title := m.Title
 	if title == "" {
 		title = m.ResultCode

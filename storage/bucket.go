@@ -10,6 +10,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"time"
@@ -40,6 +42,13 @@ type ObjectInfo struct {
 	SHA256    string
 	VersionID string
 	ModTime   time.Time
+}
+
+// SHA256Hex is the lowercase hex SHA-256 of b: the checksum form of
+// Bucket.PutOnce and ObjectInfo.SHA256.
+func SHA256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 // Bucket is the driver contract every object store implements (storage/s3 on

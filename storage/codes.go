@@ -54,5 +54,5 @@ func ParseResultCode(s string) (code, dossier string, seq int, err error) {
 
 // FormatDossierCode builds {agency}-{yymmdd}-{seq:04d}.
 func FormatDossierCode(agency string, day time.Time, seq int) string {
-	return fmt.Sprintf("%s-%s-%04d", agency, day.In(vnZone()).Format("060102"), seq)
+	return fmt.Sprintf("%s-%s-%04d", agency, day.In(Vietnam()).Format("060102"), seq)
 }

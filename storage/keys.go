@@ -101,7 +101,7 @@ func QuarantineKey(inputKey string) string { return prefixQuarantine + inputKey 
 // ResultPrefix is the folder of an agency's results for one month (in
 // Vietnam time).
 func ResultPrefix(agency string, month time.Time) string {
-	m := month.In(vnZone())
+	m := month.In(Vietnam())
 	return fmt.Sprintf("%s%s/%04d/%02d/", prefixResults, agency, m.Year(), int(m.Month()))
 }
 
@@ -185,7 +185,7 @@ func AuditPrefix() string { return prefixAudit }
 // DossierDayPrefix is the folder of dossier-sequence claims of one agency
 // and day (yymmdd in Vietnam time).
 func DossierDayPrefix(agency string, day time.Time) string {
-	return prefixDossiers + agency + "/" + day.In(vnZone()).Format("060102") + "/"
+	return prefixDossiers + agency + "/" + day.In(Vietnam()).Format("060102") + "/"
 }
 
 // DossierKey claims dossier sequence seq of an agency and day.
@@ -230,7 +230,3 @@ func redactKey(key string) string {
 }
 
 var longDigits = regexp.MustCompile(`[0-9]{9,}`)
-
-// vnZone is Asia/Ho_Chi_Minh. Vietnam has kept UTC+7 without daylight saving
-// since 1975, so a fixed zone is exact and needs no tzdata.
-func vnZone() *time.Location { return time.FixedZone("ICT", 7*60*60) }

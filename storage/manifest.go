@@ -177,6 +177,11 @@ func isHex64(s string) bool {
 	return true
 }
 
+// Vietnam is Asia/Ho_Chi_Minh, the zone of every civil date and printed
+// time. Vietnam has kept UTC+7 without daylight saving since 1975, so a
+// fixed zone is exact and needs no tzdata.
+func Vietnam() *time.Location { return time.FixedZone("ICT", 7*60*60) }
+
 // Date is a civil date (no time, no zone), JSON "2006-01-02". Dates on
 // Vietnamese papers are read in Asia/Ho_Chi_Minh.
 type Date struct {
@@ -187,7 +192,7 @@ type Date struct {
 
 // DateOf is the date of t in Vietnam.
 func DateOf(t time.Time) Date {
-	y, m, d := t.In(vnZone()).Date()
+	y, m, d := t.In(Vietnam()).Date()
 	return Date{y, m, d}
 }
 
@@ -206,7 +211,7 @@ func (d Date) IsZero() bool { return d == Date{} }
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
 
 // Start is 00:00:00 of d in Vietnam.
-func (d Date) Start() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, vnZone()) }
+func (d Date) Start() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, Vietnam()) }
 
 // Before reports whether d is strictly before e.
 func (d Date) Before(e Date) bool { return d.Start().Before(e.Start()) }

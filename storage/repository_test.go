@@ -2,8 +2,6 @@ package storage_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +16,7 @@ import (
 	"sohoa/storage/storagetest"
 )
 
-var day = time.Date(2025, 7, 18, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600))
+var day = time.Date(2025, 7, 18, 9, 0, 0, 0, storage.Vietnam())
 
 func newRepo(t *testing.T) (*storage.Repository, *mem.Bucket) {
 	t.Helper()
@@ -572,7 +570,7 @@ func TestSealedJSON(t *testing.T) {
 		t.Fatalf("GetSealedJSON = %+v, %v; want %+v", out, err, in)
 	}
 	// The same body under another key does not open: it is bound to its key.
-	if err := b.PutOnce(ctx, "records/b.json", body, sha256Hex(body)); err != nil {
+	if err := b.PutOnce(ctx, "records/b.json", body, storage.SHA256Hex(body)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.GetSealedJSON(ctx, "records/b.json", &out); !errors.Is(err, storage.ErrCorrupt) {
@@ -581,9 +579,4 @@ func TestSealedJSON(t *testing.T) {
 	if err := r.PutSealedJSON(ctx, "records/a.json", in); !errors.Is(err, storage.ErrExists) {
 		t.Errorf("second write: %v, want ErrExists", err)
 	}
-}
-
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

@@ -137,6 +137,17 @@ func NormalizeHolderID(idType, id string) (string, string, error) {
 	return idType, id, nil
 }
 
+// MaskID hides a personal ID for display, keeping its length and last four
+// characters: "001099872198" → "********2198". Surrounding space is
+// dropped; an ID of four characters or fewer is all stars.
+func MaskID(id string) string {
+	r := []rune(strings.TrimSpace(id))
+	if len(r) <= 4 {
+		return strings.Repeat("*", len(r))
+	}
+	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
+}
+
 // indexHMAC is HMAC-SHA256(key, idType‖0x00‖id) in key base32, over the
 // normalised type and ID.
 func indexHMAC(key []byte, idType, id string) string {

@@ -163,3 +163,19 @@ func FuzzParseKeyRing(f *testing.F) {
 		}
 	})
 }
+
+func TestMaskID(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"001099872198", "********2198"},
+		{"0790729532776", "*********2776"},
+		{" 092086611398\n", "********1398"},
+		{"Nguyễn", "**uyễn"},
+		{"123", "***"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := MaskID(tt.in); got != tt.want {
+			t.Errorf("MaskID(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

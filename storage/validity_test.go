@@ -6,7 +6,7 @@ import (
 )
 
 func TestValidAt(t *testing.T) {
-	vn := vnZone()
+	vn := Vietnam()
 	at := func(s string) time.Time {
 		tm, err := time.ParseInLocation("2006-01-02 15:04:05", s, vn)
 		if err != nil {

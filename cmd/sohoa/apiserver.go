@@ -65,7 +65,7 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	}
 	var clientCAs *x509.CertPool
 	if ac.ClientCA != "" {
-		if clientCAs, err = api.LoadCertPool(ac.ClientCA); err != nil {
+		if clientCAs, err = signing.LoadCertPool(ac.ClientCA); err != nil {
 			return nil, err
 		}
 	}

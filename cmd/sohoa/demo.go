@@ -103,7 +103,11 @@ func runDemo(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 			var ts, hs []string
 			for _, d := range rec.Result.Documents {
 				ts = append(ts, d.DocType)
-				hs = append(hs, maskID(d.HolderPersonalID))
+				h := "-"
+				if d.HolderPersonalID != "" {
+					h = storage.MaskID(d.HolderPersonalID)
+				}
+				hs = append(hs, h)
 			}
 			if len(ts) > 0 {
 				docTypes, holders = strings.Join(ts, "+"), strings.Join(hs, "+")
@@ -151,16 +155,4 @@ func reviewReasons(ds []pipeline.Decision) []string {
 		out = append(out, d.Reasons...)
 	}
 	return out
-}
-
-// maskID shows only the last 4 characters of an identifier.
-func maskID(id string) string {
-	if id == "" {
-		return "-"
-	}
-	r := []rune(id)
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
 }

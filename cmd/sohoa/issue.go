@@ -10,11 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"sohoa/ocr"
 	"sohoa/pipeline"
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 // runIssue makes a signed e-result from one scan, offline: OCR, extraction,
@@ -75,7 +75,7 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	}
 	now := cfg.now()
 	if *dossier == "" {
-		*dossier = fmt.Sprintf("%s-%s-0000", cfg.AgencyCode, now.In(time.FixedZone("ICT", 7*3600)).Format("060102"))
+		*dossier = storage.FormatDossierCode(cfg.AgencyCode, now, 0)
 		fmt.Fprintf(stderr, "sohoa issue: no --dossier-code, using local test code %s\n", *dossier)
 	}
 	if *resultCode == "" {
@@ -85,7 +85,10 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("qr key: %w", err)
 	}
-	renderer, err := signing.NewRenderer(signing.RendererConfig{})
+	iss, err := pipeline.NewPDFIssuer(pipeline.IssuerOptions{
+		Keys: keys, Roots: roots, QRKey: qk, VerifyBaseURL: cfg.VerifyBaseURL,
+		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts,
+	})
 	if err != nil {
 		return err
 	}
@@ -94,10 +97,6 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		origin = "born_digital"
 	}
 	sum := sha256.Sum256(data)
-	iss := &eresultIssuer{
-		renderer: renderer, keys: keys, closeKeys: closeKeys, roots: roots, layouts: layouts, qrKey: qk,
-		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: cfg.Sign.TSAURL,
-	}
 	res, err := iss.Issue(ctx, pipeline.IssueRequest{
 		ResultCode: *resultCode, DossierCode: *dossier, ProcedureCode: *procedure, Origin: origin,
 		Document: doc, Pages: dp, Images: di, SourceSHA256: hex.EncodeToString(sum[:]), ConvertedAt: now,

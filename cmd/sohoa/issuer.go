@@ -1,106 +1,36 @@
 package main
 
 import (
-	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 
-	"sohoa/api"
 	"sohoa/ocr"
 	"sohoa/pipeline"
-	"sohoa/signing"
 )
 
-// eresultIssuer renders, signs and verifies e-results for the pipeline.
-type eresultIssuer struct {
-	renderer   *signing.Renderer
-	keys       *signing.Keys
-	closeKeys  func() error
-	roots      *x509.CertPool
-	layouts    *ocr.Layouts
-	qrKey      []byte
-	verifyBase string
-	agency     string
-	agencyCode string
-	tsaURL     string
-}
-
-func newIssuer(ctx context.Context, cfg *config, layouts *ocr.Layouts) (pipeline.Issuer, error) {
+// newIssuer builds the pipeline's issuer from the signing configuration.
+// The returned function releases the signing key.
+func newIssuer(cfg *config, layouts *ocr.Layouts) (*pipeline.PDFIssuer, func() error, error) {
 	keys, closeKeys, err := cfg.openSigner()
 	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		return nil, nil, fmt.Errorf("signing key: %w", err)
 	}
 	roots, err := cfg.trustRoots()
 	if err != nil {
 		closeKeys()
-		return nil, err
-	}
-	r, err := signing.NewRenderer(signing.RendererConfig{})
-	if err != nil {
-		closeKeys()
-		return nil, err
+		return nil, nil, err
 	}
 	qk, err := cfg.qrKey()
 	if err != nil {
 		closeKeys()
-		return nil, err
+		return nil, nil, err
 	}
-	return &eresultIssuer{
-		renderer: r, keys: keys, closeKeys: closeKeys, roots: roots, layouts: layouts, qrKey: qk,
-		verifyBase: cfg.VerifyBaseURL, agency: cfg.AgencyName, agencyCode: cfg.AgencyCode, tsaURL: cfg.Sign.TSAURL,
-	}, nil
-}
-
-func (e *eresultIssuer) Close() error { return e.closeKeys() }
-
-// Issue implements pipeline.Issuer. It verifies its own output with the
-// strict verifier before handing it back: a result that would not verify
-// is never filed.
-func (e *eresultIssuer) Issue(ctx context.Context, req pipeline.IssueRequest) (pipeline.Issued, error) {
-	d := req.Document
-	title := d.DocType
-	if l, ok := e.layouts.Layout(d.DocType); ok && l.Name != "" {
-		title = l.Name
-	}
-	meta := signing.Metadata{
-		Title:         title,
-		ResultCode:    req.ResultCode,
-		DossierCode:   req.DossierCode,
-		ProcedureCode: req.ProcedureCode,
-		DocType:       d.DocType,
-		Agency:        e.agency,
-		AgencyCode:    e.agencyCode,
-		IssueDate:     d.Fields["issue_date"].Value,
-		HolderID:      d.HolderPersonalID,
-		SourceSHA256:  req.SourceSHA256,
-		ConvertedAt:   req.ConvertedAt,
-		BornDigital:   req.Origin == "born_digital",
-		VerifyURL:     signing.VerifyURL(e.verifyBase, req.ResultCode, api.QRToken(e.qrKey, req.ResultCode)),
-	}
-	if d.ValidUntil != nil {
-		meta.ValidUntil = *d.ValidUntil
-	}
-	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Images: req.Images, Pages: req.Pages, Meta: meta})
-	if err != nil {
-		return pipeline.Issued{}, pipeline.Permanent(pipeline.CodeSigning, fmt.Errorf("render: %w", err))
-	}
-	signed, err := signing.Sign(ctx, unsigned, e.keys, signing.SignOptions{
-		Reason: "Ket qua dien tu " + req.ResultCode, TSAURL: e.tsaURL,
+	iss, err := pipeline.NewPDFIssuer(pipeline.IssuerOptions{
+		Keys: keys, Roots: roots, QRKey: qk, VerifyBaseURL: cfg.VerifyBaseURL,
+		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts,
 	})
 	if err != nil {
-		// A TSA or HSM outage is worth retrying.
-		return pipeline.Issued{}, fmt.Errorf("sign: %w", err)
+		closeKeys()
+		return nil, nil, err
 	}
-	v, err := signing.Verify(signed, signing.VerifyOptions{Roots: e.roots})
-	if err != nil || !v.Valid {
-		return pipeline.Issued{}, pipeline.Permanent(pipeline.CodeSigning, fmt.Errorf("own output does not verify: %v %v", err, v.Reasons))
-	}
-	level := "B-B"
-	if v.Timestamp != nil {
-		level = "B-T"
-	}
-	cs := sha256.Sum256(e.keys.Cert().Raw)
-	return pipeline.Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: hex.EncodeToString(cs[:]), SigningTime: v.SigningTime}, nil
+	return iss, closeKeys, nil
 }

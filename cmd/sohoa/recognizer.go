@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,24 +9,21 @@ import (
 	"strings"
 	"sync"
 
-	"sohoa/ocr"
 	"sohoa/ocr/tesseract"
 	"sohoa/pipeline"
 )
 
-// recognizer adapts the supervised Tesseract pool to the pipeline: it turns
-// the pool's "this input killed the child" and per-file timeouts into
-// permanent errors with stable quarantine codes.
-type recognizer struct{ pool *tesseract.Pool }
-
-func newRecognizer(ctx context.Context, cfg *config, children int, log *slog.Logger) (pipeline.Recognizer, func() error, error) {
+// newRecognizer starts the supervised Tesseract pool the OCR stage runs.
+// Its poison-input errors carry their quarantine codes; pipeline classifies
+// them.
+func newRecognizer(cfg *config, children int, log *slog.Logger) (pipeline.Recognizer, func() error, error) {
 	// Tesseract and Leptonica print warnings on stderr; keep them in the
 	// structured log, at debug level, instead of the terminal.
 	pool, err := newOCRPool(cfg, children, log, &lineLogger{log: log, msg: "ocr child stderr"})
 	if err != nil {
 		return nil, nil, err
 	}
-	return recognizer{pool}, pool.Close, nil
+	return pool, pool.Close, nil
 }
 
 // newOCRPool starts the supervised OCR children with cfg's OCR settings;
@@ -49,19 +44,6 @@ func newOCRPool(cfg *config, children int, log *slog.Logger, stderr io.Writer) (
 		return nil, fmt.Errorf("start OCR pool: %w", err)
 	}
 	return pool, nil
-}
-
-func (r recognizer) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
-	pages, imgs, err := r.pool.Process(ctx, data, name)
-	switch {
-	case err == nil:
-		return pages, imgs, nil
-	case errors.Is(err, tesseract.ErrChildCrashed):
-		return nil, nil, pipeline.Permanent(pipeline.CodeOCRCrash, err)
-	case errors.Is(err, tesseract.ErrTimeout):
-		return nil, nil, pipeline.Permanent(pipeline.CodeOCRTimeout, err)
-	}
-	return nil, nil, err
 }
 
 // lineLogger turns written lines into debug log records.

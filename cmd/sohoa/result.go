@@ -83,14 +83,6 @@ func parseResultArgs(fs *flagSet, args []string) (resultConfig, *config, error) 
 	return cfg, conf, nil
 }
 
-// resultStore is what `sohoa result` needs from the repository.
-type resultStore interface {
-	AppendStatus(ctx context.Context, resultCode string, e storage.StatusEvent) error
-	Supersede(ctx context.Context, oldCode, newCode, actor string) error
-	Validity(ctx context.Context, resultCode string, at time.Time) (storage.Validity, error)
-	Events(ctx context.Context, resultCode string) ([]storage.StatusEvent, error)
-}
-
 func runResult(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	cfg, conf, err := parseResultArgs(fs, args)
 	if err != nil {
@@ -105,7 +97,7 @@ func runResult(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 }
 
 // applyResult performs the action and prints the result's state as JSON.
-func applyResult(ctx context.Context, s resultStore, cfg resultConfig, stdout io.Writer) error {
+func applyResult(ctx context.Context, s *storage.Repository, cfg resultConfig, stdout io.Writer) error {
 	status := map[string]string{"revoke": storage.StatusRevoked, "suspend": storage.StatusSuspended, "reinstate": storage.StatusActive}
 	switch cfg.Action {
 	case "revoke", "suspend", "reinstate":

@@ -61,20 +61,18 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 			rt.Close()
 			return nil, fmt.Errorf("load layouts: %w", err)
 		}
-		rec, closeRec, err := newRecognizer(ctx, cfg, ocrWorkers, log)
+		rec, closeRec, err := newRecognizer(cfg, ocrWorkers, log)
 		if err != nil {
 			rt.Close()
 			return nil, err
 		}
 		rt.closeFns = append(rt.closeFns, closeRec)
-		iss, err := newIssuer(ctx, cfg, layouts)
+		iss, closeIss, err := newIssuer(cfg, layouts)
 		if err != nil {
 			rt.Close()
 			return nil, err
 		}
-		if c, ok := iss.(interface{ Close() error }); ok {
-			rt.closeFns = append(rt.closeFns, c.Close)
-		}
+		rt.closeFns = append(rt.closeFns, closeIss)
 		procs, err := loadProcedures(cfg, layouts)
 		if err != nil {
 			rt.Close()

@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 // runVerify strictly verifies a signed e-result. Exit status: 0 valid,
@@ -53,10 +53,10 @@ func printVerdict(w io.Writer, file string, v signing.Verdict) {
 		fmt.Fprintf(w, "  signer:       %s\n", v.Signer)
 	}
 	if !v.SigningTime.IsZero() {
-		fmt.Fprintf(w, "  signing time: %s (claimed by the signer)\n", v.SigningTime.In(time.FixedZone("ICT", 7*3600)).Format("2006-01-02T15:04:05-07:00"))
+		fmt.Fprintf(w, "  signing time: %s (claimed by the signer)\n", v.SigningTime.In(storage.Vietnam()).Format("2006-01-02T15:04:05-07:00"))
 	}
 	if v.Timestamp != nil {
-		fmt.Fprintf(w, "  timestamp:    %s (RFC 3161)\n", v.Timestamp.In(time.FixedZone("ICT", 7*3600)).Format("2006-01-02T15:04:05-07:00"))
+		fmt.Fprintf(w, "  timestamp:    %s (RFC 3161)\n", v.Timestamp.In(storage.Vietnam()).Format("2006-01-02T15:04:05-07:00"))
 	}
 	if v.SubFilter != "" {
 		fmt.Fprintf(w, "  subfilter:    %s\n  byte range:   %v\n", v.SubFilter, v.ByteRange)

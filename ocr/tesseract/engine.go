@@ -58,8 +58,6 @@ type Engine struct {
 	rr     *rereader // second reads of number-like words; made on first use
 }
 
-var _ ocr.Engine = (*Engine)(nil)
-
 // newClient makes a gosseract client for opts' language and data with the
 // given page segmentation mode.
 func newClient(opts Options, psm gosseract.PageSegMode) (*gosseract.Client, error) {

@@ -18,15 +18,25 @@ import (
 var (
 	// ErrChildCrashed: the OCR child process died while processing this
 	// input, on every attempt (segfault, out-of-memory kill, abort). The
-	// input is poison: it also matches ocr.ErrUnreadable, so it is
-	// quarantined, not retried.
-	ErrChildCrashed = errors.New("input killed the OCR child process")
+	// input is poison: it also matches ocr.ErrUnreadable. Its
+	// PermanentCode is "ocr_crash".
+	ErrChildCrashed error = &poisonError{msg: "input killed the OCR child process", code: "ocr_crash"}
 	// ErrTimeout: the input took longer than the per-file timeout; the
-	// child was killed.
-	ErrTimeout = errors.New("OCR per-file timeout exceeded")
+	// child was killed. Its PermanentCode is "ocr_timeout".
+	ErrTimeout error = &poisonError{msg: "OCR per-file timeout exceeded", code: "ocr_timeout"}
 	// ErrPoolClosed: Process was called after Close.
 	ErrPoolClosed = errors.New("OCR pool closed")
 )
+
+// poisonError is a sentinel for an input that fails the same way on every
+// attempt, so retrying it is pointless.
+type poisonError struct{ msg, code string }
+
+func (e *poisonError) Error() string { return e.msg }
+
+// PermanentCode is the failure's stable reason code (the quarantine code
+// the pipeline records).
+func (e *poisonError) PermanentCode() string { return e.code }
 
 // PoolOptions configure a Pool. The zero value runs one child of the
 // current executable (`<self> ocr-child`).

@@ -6,8 +6,6 @@ package mem
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
@@ -44,11 +42,6 @@ func New() *Bucket {
 
 var _ storage.Bucket = (*Bucket)(nil)
 
-func sumHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
 // PutOnce implements storage.Bucket.
 func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error {
 	if err := ctx.Err(); err != nil {
@@ -57,7 +50,7 @@ func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex
 	if key == "" {
 		return fmt.Errorf("mem put: empty key: %w", storage.ErrInvalid)
 	}
-	if got := sumHex(body); got != sha256hex {
+	if got := storage.SHA256Hex(body); got != sha256hex {
 		return fmt.Errorf("mem put %s: body sha256 %s, caller says %s: %w", key, got, sha256hex, storage.ErrCorrupt)
 	}
 	b.mu.Lock()
@@ -99,7 +92,7 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, storage.ObjectInf
 	b.mu.RLock()
 	body := bytes.Clone(o.body)
 	b.mu.RUnlock()
-	if got := sumHex(body); got != info.SHA256 {
+	if got := storage.SHA256Hex(body); got != info.SHA256 {
 		return nil, storage.ObjectInfo{}, fmt.Errorf("mem get %s: %w", key, storage.ErrCorrupt)
 	}
 	return body, info, nil

@@ -1,8 +1,6 @@
 package s3
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -13,8 +11,3 @@ func credentialsFor(e env) *credentials.Credentials {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}

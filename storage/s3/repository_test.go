@@ -17,7 +17,7 @@ import (
 	"sohoa/storage/storagetest"
 )
 
-var day = time.Date(2025, 7, 18, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600))
+var day = time.Date(2025, 7, 18, 9, 0, 0, 0, storage.Vietnam())
 
 func newRepo(t *testing.T) (*storage.Repository, *Bucket) {
 	t.Helper()
@@ -101,7 +101,7 @@ func TestCorruptPDFDetectedOnS3(t *testing.T) {
 func TestServerKeepsSHA256Checksum(t *testing.T) {
 	b := newBucket(t)
 	body := []byte("checksummed body")
-	sum := sha(body)
+	sum := storage.SHA256Hex(body)
 	if err := b.PutOnce(t.Context(), "c", body, sum); err != nil {
 		t.Fatal(err)
 	}

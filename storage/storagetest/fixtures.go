@@ -77,7 +77,7 @@ const FillHits = 5
 // other result has a holder of its own.
 func Fill(tb testing.TB, r *storage.Repository, n, workers int) {
 	tb.Helper()
-	day := time.Date(2025, 7, 18, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600))
+	day := time.Date(2025, 7, 18, 9, 0, 0, 0, storage.Vietnam())
 	ctx := context.WithoutCancel(tb.Context())
 	jobs := make(chan int)
 	var (

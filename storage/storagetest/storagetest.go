@@ -5,8 +5,6 @@ package storagetest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,14 +30,9 @@ type Harness struct {
 	Writers int
 }
 
-func sum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
 func put(t *testing.T, b storage.Bucket, key string, body []byte) {
 	t.Helper()
-	if err := b.PutOnce(t.Context(), key, body, sum(body)); err != nil {
+	if err := b.PutOnce(t.Context(), key, body, storage.SHA256Hex(body)); err != nil {
 		t.Fatalf("PutOnce(%s): %v", key, err)
 	}
 }
@@ -70,15 +63,15 @@ func testPutGet(t *testing.T, h Harness) {
 	if !bytes.Equal(got, body) {
 		t.Errorf("Get body = %q, want %q", got, body)
 	}
-	if info.Key != "results/a/b.pdf" || info.Size != int64(len(body)) || info.SHA256 != sum(body) {
-		t.Errorf("Get info = %+v, want key results/a/b.pdf size %d sha256 %s", info, len(body), sum(body))
+	if info.Key != "results/a/b.pdf" || info.Size != int64(len(body)) || info.SHA256 != storage.SHA256Hex(body) {
+		t.Errorf("Get info = %+v, want key results/a/b.pdf size %d sha256 %s", info, len(body), storage.SHA256Hex(body))
 	}
 }
 
 func testExists(t *testing.T, h Harness) {
 	b := h.New(t)
 	put(t, b, "k", []byte("first"))
-	err := b.PutOnce(t.Context(), "k", []byte("second"), sum([]byte("second")))
+	err := b.PutOnce(t.Context(), "k", []byte("second"), storage.SHA256Hex([]byte("second")))
 	if !errors.Is(err, storage.ErrExists) {
 		t.Fatalf("second PutOnce error = %v, want ErrExists", err)
 	}
@@ -90,7 +83,7 @@ func testExists(t *testing.T, h Harness) {
 
 func testWrongChecksum(t *testing.T, h Harness) {
 	b := h.New(t)
-	err := b.PutOnce(t.Context(), "k", []byte("body"), sum([]byte("other")))
+	err := b.PutOnce(t.Context(), "k", []byte("body"), storage.SHA256Hex([]byte("other")))
 	if !errors.Is(err, storage.ErrCorrupt) {
 		t.Fatalf("PutOnce with wrong sha256 error = %v, want ErrCorrupt", err)
 	}
@@ -128,8 +121,8 @@ func testStat(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatalf("Stat: %v", err)
 	}
-	if info.Size != 1000 || info.SHA256 != sum(body) || info.Key != "s/k.json" || info.ModTime.IsZero() {
-		t.Errorf("Stat = %+v, want size 1000, sha256 %s, key s/k.json, a mod time", info, sum(body))
+	if info.Size != 1000 || info.SHA256 != storage.SHA256Hex(body) || info.Key != "s/k.json" || info.ModTime.IsZero() {
+		t.Errorf("Stat = %+v, want size 1000, sha256 %s, key s/k.json, a mod time", info, storage.SHA256Hex(body))
 	}
 }
 
@@ -146,8 +139,8 @@ func testOpen(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	if !bytes.Equal(got, body) || info.SHA256 != sum(body) {
-		t.Errorf("Open read %d bytes (sha256 %s), want %d (%s)", len(got), info.SHA256, len(body), sum(body))
+	if !bytes.Equal(got, body) || info.SHA256 != storage.SHA256Hex(body) {
+		t.Errorf("Open read %d bytes (sha256 %s), want %d (%s)", len(got), info.SHA256, len(body), storage.SHA256Hex(body))
 	}
 }
 
@@ -206,8 +199,8 @@ func testEmpty(t *testing.T, h Harness) {
 	b := h.New(t)
 	put(t, b, "empty", nil)
 	got, info, err := b.Get(t.Context(), "empty")
-	if err != nil || len(got) != 0 || info.SHA256 != sum(nil) {
-		t.Errorf("Get empty = %d bytes, sha256 %s, %v; want 0, %s, nil", len(got), info.SHA256, err, sum(nil))
+	if err != nil || len(got) != 0 || info.SHA256 != storage.SHA256Hex(nil) {
+		t.Errorf("Get empty = %d bytes, sha256 %s, %v; want 0, %s, nil", len(got), info.SHA256, err, storage.SHA256Hex(nil))
 	}
 }
 
@@ -250,7 +243,7 @@ func testConcurrent(t *testing.T, h Harness) {
 	for i := range n {
 		wg.Go(func() {
 			body := []byte(fmt.Sprintf(`{"writer":%d}`, i))
-			err := b.PutOnce(ctx, key, body, sum(body))
+			err := b.PutOnce(ctx, key, body, storage.SHA256Hex(body))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -1,0 +1,131 @@
+// This file owns the dates read from running text: the place-and-date
+// line, and valid_until from a printed validity period or the layout's
+// policy.
+
+package ocr
+
+import (
+	"regexp"
+	"strings"
+)
+
+// placeDate finds "<place>, ngày dd tháng mm năm yyyy".
+func (dc *docContext) placeDate(region string) (extracted, bool) {
+	var found []extracted
+	end := len(dc.lines)
+	if region == "header" && dc.title >= 0 {
+		end = dc.title
+	}
+	for i := 0; i < end; i++ {
+		for _, seg := range dc.lines[i].segs {
+			ws := seg.words
+			// Repair look-alikes in number-like tokens before matching.
+			var parts []string
+			repairs := 0
+			for _, w := range ws {
+				if fixed, n, ok := repairDigits(strings.Trim(w.Text, ",.")); ok && n > 0 {
+					parts = append(parts, fixed)
+					repairs += n
+				} else {
+					parts = append(parts, w.Text)
+				}
+			}
+			f := foldText(strings.Join(parts, " "))
+			m := wordDateRe.FindStringSubmatch(f)
+			if m == nil {
+				continue
+			}
+			v, ok := formatDate(m[1], m[2], m[3])
+			ex := extracted{value: v, conf: wordsConf(ws), repairs: repairs, invalid: !ok}
+			if !ok {
+				ex.value = m[1] + "/" + m[2] + "/" + m[3]
+			}
+			if dp := WrittenDateParts(ws); len(dp) > 0 {
+				settleWrittenDate(&ex, ws, dp[0])
+			}
+			for k := 0; k < ex.repairs; k++ {
+				ex.conf *= repairPenalty
+			}
+			found = append(found, ex)
+		}
+	}
+	if len(found) == 0 {
+		return extracted{}, false
+	}
+	if region == "last" {
+		return found[len(found)-1], true
+	}
+	return found[0], true
+}
+
+// Printed validity periods: "có giá trị 30 ngày kể từ ngày cấp", "trong
+// thời hạn 06 tháng, kể từ ngày cấp"; the loose form tolerates a mangled
+// ending ("kể từ ngày căng").
+var (
+	validityRe      = regexp.MustCompile(`(\d{1,3})\s*(thang|nam|ngay)\b[^.]{0,30}?\bke tu ngay cap`)
+	validityLooseRe = regexp.MustCompile(`gia tri[^.]{0,40}?\b(\d{1,3})\s*(thang|nam|ngay)\b[^.]{0,12}?\bke tu`)
+)
+
+// validUntil computes valid_until from the printed period or the policy.
+func (dc *docContext) validUntil(rule *ValidityRule, issue extracted) (*string, string) {
+	if issue.value == "" || issue.invalid {
+		if rule.Required || rule.PolicyMonths > 0 {
+			return nil, reasonNoValidity
+		}
+		return nil, ""
+	}
+	d, m, y, ok := parseDMY(issue.value)
+	if !ok {
+		return nil, reasonNoValidity
+	}
+	if rule.Printed {
+		var all []string
+		for _, l := range dc.lines {
+			all = append(all, l.text())
+		}
+		text := foldKeep(strings.Join(all, " "), ".")
+		mm := validityRe.FindStringSubmatch(text)
+		if mm == nil {
+			mm = validityLooseRe.FindStringSubmatch(text)
+		}
+		if mm != nil {
+			n := atoiSmall(mm[1])
+			var nd, nm, ny int
+			switch mm[2] {
+			case "thang":
+				nd, nm, ny = addMonths(d, m, y, n)
+			case "nam":
+				nd, nm, ny = addMonths(d, m, y, 12*n)
+			default:
+				nd, nm, ny = addDays(d, m, y, n)
+			}
+			s := formatDMY(nd, nm, ny)
+			return &s, ""
+		}
+	}
+	if rule.PolicyMonths > 0 {
+		nd, nm, ny := addMonths(d, m, y, rule.PolicyMonths)
+		s := formatDMY(nd, nm, ny)
+		return &s, ""
+	}
+	if rule.Required {
+		return nil, reasonNoValidity
+	}
+	return nil, ""
+}
+
+func atoiSmall(s string) int {
+	n := 0
+	for _, r := range s {
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
+
+func formatDMY(d, m, y int) string {
+	b := []byte("00/00/0000")
+	b[0], b[1] = byte('0'+d/10), byte('0'+d%10)
+	b[3], b[4] = byte('0'+m/10), byte('0'+m%10)
+	b[6], b[7], b[8], b[9] = byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10)
+	return string(b)
+}

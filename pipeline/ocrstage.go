@@ -1,0 +1,190 @@
+// This file owns the OCR stage: recognise an intake, store its page images,
+// extract its documents, decide each one's fate and dispatch the follow-ups.
+
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hibiken/asynq"
+
+	"sohoa/ocr"
+	"sohoa/storage"
+)
+
+func (p *Pipeline) intakeMeta(ctx context.Context, inputKey string) ([]byte, storage.IntakeMeta, error) {
+	data, meta, err := p.o.Repo.Intake(ctx, inputKey)
+	if err != nil {
+		return nil, meta, fmt.Errorf("read intake %s: %w", inputKey, err)
+	}
+	return data, meta, nil
+}
+
+// OCR runs the OCR stage for one intake object. It is idempotent: a record
+// already written means the work is done and only the follow-up tasks are
+// (re-)enqueued.
+func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
+	var rec Record
+	err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec)
+	switch {
+	case err == nil:
+		return p.dispatch(ctx, &rec)
+	case !errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("read record: %w", err)
+	}
+	if done, err := p.o.Repo.Exists(ctx, storage.QuarantineKey(inputKey)); err != nil {
+		return fmt.Errorf("check quarantine: %w", err)
+	} else if done {
+		return nil
+	}
+	if p.o.Recognizer == nil || p.o.Layouts == nil {
+		return errors.New("ocr stage: no recognizer or layouts configured")
+	}
+
+	data, meta, err := p.intakeMeta(ctx, inputKey)
+	if err != nil {
+		return err
+	}
+	pages, images, err := p.o.Recognizer.Process(ctx, data, meta.Name)
+	if err != nil {
+		return fmt.Errorf("recognise %s: %w", meta.Name, err)
+	}
+	rec = Record{
+		SchemaVersion:   1,
+		InputKey:        inputKey,
+		File:            meta.Name,
+		PipelineVersion: Version,
+		CreatedAt:       p.o.Now().UTC(),
+		Intake: IntakeSummary{
+			DossierCode:   meta.DossierCode,
+			ProcedureCode: meta.ProcedureCode,
+			Source:        meta.Source,
+		},
+	}
+	for _, img := range images {
+		ext := "png"
+		if img.Format == "jpeg" {
+			ext = "jpg"
+		}
+		key := storage.PageKey(inputKey, img.Number, ext)
+		if err := p.o.Repo.Bucket().PutOnce(ctx, key, img.Data, storage.SHA256Hex(img.Data)); err != nil && !errors.Is(err, storage.ErrExists) {
+			return fmt.Errorf("store page %d image: %w", img.Number, err)
+		}
+		rec.Images = append(rec.Images, ImageRef{Page: img.Number, Key: key, Format: img.Format, DPI: img.DPI})
+	}
+	for _, pg := range pages {
+		if slices.Contains(pg.Flags, ocr.FlagActiveContent) {
+			p.o.Logger.Warn("active content in source PDF ignored", "input_key", inputKey, "page", pg.Number)
+		}
+	}
+	docs := ocr.Extract(pages, p.o.Layouts)
+	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
+	rec.Decisions = decide(pages, images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
+		if !errors.Is(err, storage.ErrExists) {
+			return fmt.Errorf("write record: %w", err)
+		}
+		// A concurrent run of this task got there first: follow its record.
+		if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
+			return fmt.Errorf("read concurrent record: %w", err)
+		}
+	}
+	return p.dispatch(ctx, &rec)
+}
+
+// decide chooses, per document, whether it is issued, reviewed or kept.
+// Problems of the whole file (an unreadable page, no document at all) send
+// every document to review: a dossier is never silently shortened.
+func decide(pages []ocr.Page, images []ocr.PageImage, docs []ocr.Document, ls *ocr.Layouts, in IntakeSummary, procedures map[string]string) []Decision {
+	var fileReasons []string
+	for _, img := range images {
+		// Too coarse to be filed as a legal copy: a person rescans it.
+		if int(img.DPI+0.5) < storage.MinDigitizationDPI {
+			fileReasons = append(fileReasons, fmt.Sprintf("page_%d_dpi_below_%d", img.Number, storage.MinDigitizationDPI))
+		}
+	}
+	for _, pg := range pages {
+		for _, f := range pg.Flags {
+			// Blank and degenerate pages make the dossier incomplete;
+			// other flags (ignored active content, an uncertain
+			// orientation that still read well) are only recorded.
+			if f == ocr.FlagBlank || f == ocr.FlagDegenerate {
+				fileReasons = append(fileReasons, fmt.Sprintf("page_%d_%s", pg.Number, f))
+			}
+		}
+	}
+	if len(docs) == 0 {
+		fileReasons = append(fileReasons, "no_document_recognised")
+	}
+	out := make([]Decision, 0, len(docs))
+	seq := 0
+	for i, d := range docs {
+		dec := Decision{Doc: i}
+		// Results are documents of a known type that is not an application
+		// form; forms are dossier components, digitised but not issued.
+		l, known := ls.Layout(d.DocType)
+		isResult := known && !l.Application
+		if isResult {
+			seq++
+		}
+		switch {
+		case len(fileReasons) > 0:
+			dec.Action = ActionReview
+			dec.Reasons = append(slices.Clone(fileReasons), d.ReviewReasons...)
+		case d.NeedsReview:
+			dec.Action = ActionReview
+			dec.Reasons = slices.Clone(d.ReviewReasons)
+		case !isResult:
+			dec.Action = ActionKeep
+		case d.HolderPersonalID == "":
+			dec.Action = ActionReview
+			dec.Reasons = []string{"holder_id_missing"}
+		case in.ProcedureCode == "" && procedures[d.DocType] == "":
+			dec.Action = ActionReview
+			dec.Reasons = []string{"procedure_code_unknown"}
+		default:
+			dec.Action = ActionIssue
+		}
+		if isResult && in.DossierCode != "" {
+			dec.ResultCode = fmt.Sprintf("%s-KQ%d", in.DossierCode, seq)
+		}
+		out = append(out, dec)
+	}
+	if len(docs) == 0 {
+		out = append(out, Decision{Doc: -1, Action: ActionReview, Reasons: fileReasons})
+	}
+	return out
+}
+
+// dispatch enqueues the issue tasks of a record and writes its review item.
+func (p *Pipeline) dispatch(ctx context.Context, rec *Record) error {
+	var review []Decision
+	for _, d := range rec.Decisions {
+		switch d.Action {
+		case ActionIssue:
+			if p.o.Queue == nil {
+				return errors.New("dispatch: no queue configured")
+			}
+			t, err := NewIssueTask(rec.InputKey, d.Doc)
+			if err != nil {
+				return err
+			}
+			if _, err := p.o.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				return fmt.Errorf("enqueue issue of document %d: %w", d.Doc, err)
+			}
+		case ActionReview:
+			review = append(review, d)
+		}
+	}
+	if len(review) == 0 {
+		return nil
+	}
+	item := ReviewItem{InputKey: rec.InputKey, File: rec.File, Documents: review, CreatedAt: rec.CreatedAt}
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.ReviewKey(rec.InputKey), item); err != nil && !errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("write review item: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+// This file owns filing a signed result and reading it back: the PDF, its
+// manifest, the code, sha256 and input lookups, and result IDs.
+
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// NewResult is what File needs: the signed PDF, the manifest fields the
+// caller knows, and the holder data that File seals.
+type NewResult struct {
+	PDF          []byte
+	Manifest     Manifest // ID, Holder, File.{ObjectKey,SHA256,Size}, CreatedAt, SchemaVersion are set by File
+	HolderIDType string
+	HolderID     string
+	HolderName   string
+	Extracted    map[string]ExtractedField
+	Actor        string // who filed it, recorded in the issued event
+}
+
+// pointer is the body of every lookup object (codes/, sha256/, inputs/).
+type pointer struct {
+	ID          string `json:"id"`
+	ResultCode  string `json:"result_code"`
+	ManifestKey string `json:"manifest_key"`
+}
+
+// File files a signed result: the PDF, its manifest, the code, sha256 and
+// input lookups, the citizen index entry and the initial "active" event,
+// each create-once. It is idempotent by result code: a retried or
+// concurrent call returns the stored manifest and nil, and completes any
+// write an interrupted earlier call left out. If the stored PDF differs
+// from req.PDF (a retry re-signed), the stored bytes win and the manifest
+// describes them. Filing a code already filed for a different holder
+// returns the stored manifest and an error wrapping ErrExists.
+func (r *Repository) File(ctx context.Context, req NewResult) (Manifest, error) {
+	m := req.Manifest
+	if err := m.check(); err != nil {
+		return Manifest{}, fmt.Errorf("file result: %w", err)
+	}
+	if !bytes.HasPrefix(req.PDF, []byte("%PDF-")) {
+		return Manifest{}, fmt.Errorf("file result %s: body is not a PDF: %w", m.ResultCode, ErrInvalid)
+	}
+	idType, id, err := NormalizeHolderID(req.HolderIDType, req.HolderID)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+	}
+	ptr, err := r.claimCode(ctx, m)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+	}
+
+	pdfKey := strings.TrimSuffix(ptr.ManifestKey, manifestSuffix) + ".pdf"
+	m.File.SHA256, m.File.Size = SHA256Hex(req.PDF), int64(len(req.PDF))
+	if err := r.putOnce(ctx, pdfKey, req.PDF); errors.Is(err, ErrExists) {
+		info, err := r.b.Stat(ctx, pdfKey)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("file result %s: stat stored pdf: %w", m.ResultCode, err)
+		}
+		m.File.SHA256, m.File.Size = info.SHA256, info.Size
+	} else if err != nil {
+		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+	}
+
+	m.SchemaVersion = SchemaVersion
+	m.ID = ptr.ID
+	m.File.ObjectKey = pdfKey
+	m.CreatedAt = r.now().In(Vietnam()).Truncate(time.Millisecond)
+	kid := r.keys.IndexKID
+	m.Holder = Holder{IDType: idType, KID: kid, IDHMAC: indexHMAC(r.keys.IndexKeys[kid], idType, id)}
+	m.Holder.IDEnc, err = seal(r.keys, holderAAD(m.ID, m.ResultCode, r.keys.SealKID),
+		Sealed{IDType: idType, ID: id, Name: req.HolderName, Extracted: req.Extracted})
+	if err != nil {
+		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+	}
+
+	stored := m
+	created := true
+	if err := r.PutJSON(ctx, ptr.ManifestKey, m); errors.Is(err, ErrExists) {
+		created = false
+		if stored, err = r.readManifest(ctx, ptr.ManifestKey); err != nil {
+			return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+		}
+	} else if err != nil {
+		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+	}
+	if err := r.writeLookups(ctx, stored, ptr.ManifestKey, req.Actor); err != nil {
+		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
+	}
+	if !created {
+		if k, ok := r.keys.IndexKeys[stored.Holder.KID]; ok && indexHMAC(k, idType, id) != stored.Holder.IDHMAC {
+			return stored, fmt.Errorf("file result %s: already filed for a different holder: %w", m.ResultCode, ErrExists)
+		}
+		r.log.InfoContext(ctx, "result already filed", "result_code", stored.ResultCode, "id", stored.ID)
+		return stored, nil
+	}
+	r.log.InfoContext(ctx, "result filed", "result_code", stored.ResultCode, "id", stored.ID,
+		"sha256", stored.File.SHA256, "size", stored.File.Size)
+	return stored, nil
+}
+
+// claimCode reserves the result code for a new UUID, or returns the pointer
+// an earlier call stored.
+func (r *Repository) claimCode(ctx context.Context, m Manifest) (pointer, error) {
+	id, err := newResultID()
+	if err != nil {
+		return pointer{}, err
+	}
+	month, err := uuidTime(id)
+	if err != nil {
+		return pointer{}, err
+	}
+	ptr := pointer{ID: id, ResultCode: m.ResultCode, ManifestKey: ResultManifestKey(m.Issuer.AgencyCode, month, id)}
+	err = r.PutJSON(ctx, CodeKey(m.ResultCode), ptr)
+	if err == nil {
+		return ptr, nil
+	}
+	if !errors.Is(err, ErrExists) {
+		return pointer{}, err
+	}
+	return r.pointer(ctx, CodeKey(m.ResultCode))
+}
+
+func (r *Repository) pointer(ctx context.Context, key string) (pointer, error) {
+	var p pointer
+	if err := r.getJSON(ctx, key, &p, maxPointerBytes); err != nil {
+		return pointer{}, err
+	}
+	if _, err := uuidTime(p.ID); err != nil || !IsManifestKey(p.ManifestKey) {
+		return pointer{}, fmt.Errorf("lookup %s: malformed pointer: %w", key, ErrCorrupt)
+	}
+	return p, nil
+}
+
+// writeLookups writes everything derived from a stored manifest, each
+// create-once, treating ErrExists as done.
+func (r *Repository) writeLookups(ctx context.Context, m Manifest, manifestKey, actor string) error {
+	ptr := pointer{ID: m.ID, ResultCode: m.ResultCode, ManifestKey: manifestKey}
+	puts := []struct {
+		key string
+		v   any
+	}{
+		{SHA256Key(m.File.SHA256), ptr},
+		{IndexKey(m.Holder.KID, m.Holder.IDHMAC, m.ID), entryOf(m, manifestKey)},
+		{EventKey(m.ID, 0, StatusActive), StatusEvent{At: m.CreatedAt, Status: StatusActive, ReasonCode: ReasonCodeIssued, Actor: actor}},
+	}
+	if m.InputKey != "" {
+		puts = append(puts, struct {
+			key string
+			v   any
+		}{InputKey(m.InputKey, m.ID), ptr})
+	}
+	for _, p := range puts {
+		if err := r.PutJSON(ctx, p.key, p.v); err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Repository) readManifest(ctx context.Context, key string) (Manifest, error) {
+	var m Manifest
+	if err := r.getJSON(ctx, key, &m, maxManifestBytes); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}
+
+func (r *Repository) byPointer(ctx context.Context, key string) (Manifest, error) {
+	p, err := r.pointer(ctx, key)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m, err := r.readManifest(ctx, p.ManifestKey)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if m.ID != p.ID || m.ResultCode != p.ResultCode {
+		return Manifest{}, fmt.Errorf("lookup %s: manifest %s does not match: %w", key, p.ManifestKey, ErrCorrupt)
+	}
+	return m, nil
+}
+
+// Get returns the manifest of a result code (KQ(n) accepted).
+func (r *Repository) Get(ctx context.Context, resultCode string) (Manifest, error) {
+	code, _, _, err := ParseResultCode(resultCode)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m, err := r.byPointer(ctx, CodeKey(code))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("result %s: %w", code, err)
+	}
+	return m, nil
+}
+
+// BySHA256 returns the manifest of the result whose signed PDF has this
+// SHA-256 (hex, case-insensitive).
+func (r *Repository) BySHA256(ctx context.Context, sha256hex string) (Manifest, error) {
+	h := strings.ToLower(strings.TrimPrefix(sha256hex, "sha256:"))
+	if !isHex64(h) {
+		return Manifest{}, fmt.Errorf("by sha256: not a hex SHA-256: %w", ErrInvalid)
+	}
+	m, err := r.byPointer(ctx, SHA256Key(h))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("by sha256: %w", err)
+	}
+	return m, nil
+}
+
+// ByInputKey returns the manifests of the results made from one intake,
+// ordered by result code. None is an empty slice and nil.
+func (r *Repository) ByInputKey(ctx context.Context, inputKey string) ([]Manifest, error) {
+	if !ValidInputKey(inputKey) {
+		return nil, fmt.Errorf("by input key: malformed input key: %w", ErrInvalid)
+	}
+	var keys []string
+	if err := r.b.List(ctx, InputsPrefix(inputKey), func(o ObjectInfo) error {
+		keys = append(keys, o.Key)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("by input key %s: %w", inputKey, err)
+	}
+	out := make([]Manifest, 0, len(keys))
+	for _, k := range keys {
+		m, err := r.byPointer(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("by input key: %w", err)
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ResultCode < out[j].ResultCode })
+	return out, nil
+}
+
+// OpenPDF returns the signed PDF of a result, verified against both the
+// store's recorded checksum and the manifest's sha256: a mismatch is
+// ErrCorrupt and no bytes.
+func (r *Repository) OpenPDF(ctx context.Context, resultCode string) (io.ReadCloser, Manifest, error) {
+	m, err := r.Get(ctx, resultCode)
+	if err != nil {
+		return nil, Manifest{}, err
+	}
+	data, _, err := r.b.Get(ctx, m.File.ObjectKey)
+	if err != nil {
+		return nil, Manifest{}, fmt.Errorf("open pdf %s: %w", m.ResultCode, err)
+	}
+	if got := SHA256Hex(data); got != m.File.SHA256 {
+		return nil, Manifest{}, fmt.Errorf("open pdf %s: sha256 %s, manifest says %s: %w", m.ResultCode, got, m.File.SHA256, ErrCorrupt)
+	}
+	return io.NopCloser(bytes.NewReader(data)), m, nil
+}
+
+// newResultID is a UUIDv7 whose last group is not all decimal digits: that
+// 12-character group would otherwise look like a citizen ID in a key
+// (p ≈ 0.4 %), and CheckKey refuses such keys.
+func newResultID() (string, error) {
+	for {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return "", fmt.Errorf("new result id: %w", err)
+		}
+		s := u.String()
+		if strings.ContainsAny(s[24:], "abcdef") {
+			return s, nil
+		}
+	}
+}
+
+// uuidTime is the creation time carried by a UUIDv7.
+func uuidTime(id string) (time.Time, error) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 || u.String() != id {
+		return time.Time{}, fmt.Errorf("result id %q: not a canonical UUIDv7: %w", id, ErrInvalid)
+	}
+	var b [8]byte
+	copy(b[2:], u[:6])
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:]))), nil
+}
