@@ -17,26 +17,21 @@ import (
 	"time"
 
 	"golang.org/x/image/tiff"
+
+	"sohoa/internal/testenv"
 )
 
 var updateInputGolden = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // inputCorpusDir returns the shared corpus directory (SOHOA_CORPUS overrides
-// the default); it skips the test when absent, or fails it when CI=true.
+// the default); it skips the test when absent, or fails it in strict mode.
 func inputCorpusDir(t testing.TB, sub string) string {
 	t.Helper()
 	root := os.Getenv("SOHOA_CORPUS")
 	if root == "" {
 		root = "../../shared/corpus" // ../shared beside the checkout
 	}
-	dir := filepath.Join(root, sub)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus %s missing: %v", dir, err)
-		}
-		t.Skipf("corpus %s missing: %v", dir, err)
-	}
-	return dir
+	return testenv.MustHaveFile(t, filepath.Join(root, sub), "the corpus is ../shared/corpus beside the checkout (or set SOHOA_CORPUS)")
 }
 
 func sentinelName(err error) string {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"sohoa/internal/testenv"
 	"sohoa/signing"
 	"sohoa/signing/signingtest"
 )
@@ -22,9 +23,9 @@ var update = flag.Bool("update", false, "rewrite testdata/sample_eresult.png")
 // checks each e-result with the verifier, pdfsig (CA trusted through an NSS
 // db), qpdf --check and pdftotext.
 func TestCorpusEResults(t *testing.T) {
-	pdfsig := requireTool(t, "pdfsig")
-	qpdf := requireTool(t, "qpdf")
-	pdftotext := requireTool(t, "pdftotext")
+	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
+	qpdf := testenv.MustHaveExecPath(t, "qpdf")
+	pdftotext := testenv.MustHaveExecPath(t, "pdftotext")
 	keys, caFile := devKeys(t)
 	db := nssDB(t, caFile)
 	opts := rootsFrom(t, caFile)
@@ -69,7 +70,7 @@ func TestCorpusEResults(t *testing.T) {
 
 // TestTimestampedSignature signs with an in-process RFC 3161 TSA (PAdES B-T).
 func TestTimestampedSignature(t *testing.T) {
-	pdfsig := requireTool(t, "pdfsig")
+	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
 	dir := t.TempDir()
 	keys, err := signing.EnsureDevKeys(dir)
 	if err != nil {
@@ -118,7 +119,7 @@ func TestTimestampedSignature(t *testing.T) {
 // TestStampRaster rasterises page 1 and checks that the stamp (upper right)
 // and the QR code (upper left) are drawn.
 func TestStampRaster(t *testing.T) {
-	pdftoppm := requireTool(t, "pdftoppm")
+	pdftoppm := testenv.MustHaveExecPath(t, "pdftoppm")
 	keys, _ := devKeys(t)
 	s := loadSample(t, corpusSamples(t)[0])
 	signed := renderSign(t, s, keys, "")
