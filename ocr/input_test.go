@@ -503,6 +503,9 @@ func TestIsDegenerate(t *testing.T) {
 // bytes. Seeds: the small files under testdata/input/ plus synthetic ones.
 func FuzzOpen(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "input", "seed_*"))
+	if len(seeds) < 4 {
+		f.Fatalf("%d seed files match testdata/input/seed_*, want the 4 committed (G4 TIFF, PDF with JS, JPEG, zero-page PDF)", len(seeds))
+	}
 	for _, s := range seeds {
 		data, err := os.ReadFile(s)
 		if err != nil {
