@@ -39,11 +39,14 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
-# Every test, unit and integration, against the real local stack.
+# Every test, unit and integration, against the real local stack. Strict:
+# a missing tool or service fails the run instead of skipping a test
+# (internal/testenv).
 test: deps build stack check
 	@eval "$$(bash $(STACK) env)"; \
-	  $(GO) test -count=1 -timeout 25m ./... 2>&1 | tee .local/logs/test.log
+	  SOHOA_TEST_STRICT=1 $(GO) test -count=1 -timeout 25m ./... 2>&1 | tee .local/logs/test.log
 
 unit:
 	$(GO) test -short -count=1 ./...

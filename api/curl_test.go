@@ -7,25 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"sohoa/internal/testenv"
 	"sohoa/signing"
 )
 
 // TestCurlExamples runs testdata/curl_examples.sh, the README's examples,
 // against a TLS test server with the dev credentials.
 func TestCurlExamples(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl not installed")
-		}
-		t.Skip("curl not installed")
-	}
+	testenv.MustHaveExecPath(t, "curl")
+	bash := testenv.MustHaveExecPath(t, "bash")
 	f := newFixture(t, fixtureOpts{})
 	token, err := DevToken(f.dev, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	code := f.gks[0]
-	cmd := exec.CommandContext(t.Context(), "bash", "testdata/curl_examples.sh")
+	cmd := exec.CommandContext(t.Context(), bash, "testdata/curl_examples.sh")
 	cmd.Env = append(os.Environ(),
 		"SOHOA_API="+f.srv.URL,
 		"SOHOA_KEYS="+f.dev.Dir,

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -14,10 +13,8 @@ import (
 	"sohoa/audit"
 	"sohoa/signing"
 	"sohoa/storage"
+	"sohoa/storage/storagetest"
 )
-
-// citizenIDRe is a 12-digit citizen ID standing as its own token.
-var citizenIDRe = regexp.MustCompile(`\b\d{12}\b`)
 
 // mix returns request i of the load mix: allowed and denied reads over
 // every route, several credentials, public pages.
@@ -85,18 +82,15 @@ func TestLoadAuditCompleteAndPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids, names []string
+	for _, h := range holders {
+		ids, names = append(ids, h.id), append(names, h.name)
+	}
 	for name, text := range map[string]string{"logs": f.logs.String(), "audit": auditBytes.String()} {
-		if text == "" {
-			t.Fatalf("%s: empty; the check would be vacuous", name)
-		}
-		if m := citizenIDRe.FindString(text); m != "" {
-			t.Errorf("%s contain a 12-digit ID-like token ****%s", name, m[8:])
-		}
-		for _, h := range holders {
-			if strings.Contains(text, h.name) || strings.Contains(text, h.id) {
-				t.Errorf("%s contain a holder's name or ID", name)
-			}
-		}
+		t.Run(name, func(t *testing.T) {
+			n := storagetest.CheckLog(t, text, ids, names)
+			t.Logf("%d lines checked", n)
+		})
 	}
 	// The audit does hold the keyed hash of the searched citizen.
 	if !strings.Contains(auditBytes.String(), audit.CitizenHash(f.auditKey, "CCCD", holders[1].id)) {

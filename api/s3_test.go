@@ -4,12 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
 
 	"sohoa/audit"
+	"sohoa/internal/testenv"
 	"sohoa/storage"
 	"sohoa/storage/s3"
 )
@@ -18,13 +18,9 @@ import (
 // log on the local stack's S3 server (versitygw with versioning and object
 // lock), in a bucket of its own.
 func TestS3RepositoryAndAudit(t *testing.T) {
-	endpoint, access, secret := os.Getenv("SOHOA_S3_ENDPOINT"), os.Getenv("SOHOA_S3_ACCESS_KEY"), os.Getenv("SOHOA_S3_SECRET_KEY")
-	if endpoint == "" || access == "" || secret == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SOHOA_S3_ENDPOINT, SOHOA_S3_ACCESS_KEY, SOHOA_S3_SECRET_KEY are unset (run deploy/local/stack.sh start)")
-		}
-		t.Skip("S3 stack not configured: eval \"$(deploy/local/stack.sh env)\"")
-	}
+	s3env := testenv.MustHaveEnv(t, "SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY")
+	endpoint, access, secret := s3env[0], s3env[1], s3env[2]
+	testenv.MustHaveService(t, "S3", endpoint)
 	var rb [6]byte
 	rand.Read(rb[:])
 	name := "sohoa-test-api-" + hex.EncodeToString(rb[:])

@@ -31,8 +31,10 @@ type Intake struct {
 	repo   *storage.Repository
 	queue  Enqueuer
 	agency string
-	now    func() time.Time
 	log    *slog.Logger
+	// Now is the clock of dossier codes and upload times; NewIntake sets
+	// time.Now.
+	Now func() time.Time
 	// MaxFileBytes caps one uploaded file; MaxBatchBytes one request.
 	MaxFileBytes  int64
 	MaxBatchBytes int64
@@ -50,7 +52,7 @@ func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log 
 		agencyCode = "000.00.00.H00"
 	}
 	return &Intake{
-		repo: repo, queue: queue, agency: agencyCode, now: time.Now, log: log,
+		repo: repo, queue: queue, agency: agencyCode, Now: time.Now, log: log,
 		MaxFileBytes: 64 << 20, MaxBatchBytes: 1 << 30,
 		uploadTmpl: template.Must(template.New("upload").Parse(uploadPage)),
 	}
@@ -98,13 +100,13 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		meta = old
 	} else {
 		if meta.DossierCode == "" {
-			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.now())
+			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now())
 			if err != nil {
 				return sub, fmt.Errorf("allocate dossier code: %w", err)
 			}
 			meta.DossierCode = code
 		}
-		meta.UploadedAt = in.now().UTC()
+		meta.UploadedAt = in.Now().UTC()
 		meta.Size = int64(len(data))
 		if key, err = in.repo.PutIntake(ctx, data, meta); err != nil {
 			return sub, fmt.Errorf("store intake %s: %w", meta.Name, err)

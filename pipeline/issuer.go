@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 
 	"sohoa/ocr"
 	"sohoa/signing"
@@ -40,6 +41,8 @@ type IssuerOptions struct {
 	// Fonts are the renderer's font files; the zero value uses the Debian
 	// defaults.
 	Fonts signing.RendererConfig
+	// Now is the clock of the claimed signing time; nil is time.Now.
+	Now func() time.Time
 }
 
 // PDFIssuer renders, signs and verifies e-results. It is safe for
@@ -62,6 +65,9 @@ func NewPDFIssuer(o IssuerOptions) (*PDFIssuer, error) {
 	r, err := signing.NewRenderer(o.Fonts)
 	if err != nil {
 		return nil, fmt.Errorf("new issuer: %w", err)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return &PDFIssuer{o: o, renderer: r}, nil
 }
@@ -100,7 +106,7 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 		return Issued{}, fmt.Errorf("render: %w", err)
 	}
 	signed, err := signing.Sign(ctx, unsigned, e.o.Keys, signing.SignOptions{
-		Reason: "Ket qua dien tu " + req.ResultCode, TSAURL: e.o.TSAURL,
+		Reason: "Ket qua dien tu " + req.ResultCode, TSAURL: e.o.TSAURL, Time: e.o.Now(),
 	})
 	if err != nil {
 		// A TSA or HSM outage is worth retrying.

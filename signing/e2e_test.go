@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -11,20 +12,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"sohoa/internal/testenv"
 	"sohoa/signing"
 	"sohoa/signing/signingtest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/sample_eresult.png")
+var update = flag.Bool("update", false, "rewrite testdata/sample_eresult.png from the rendered e-result")
 
 // TestCorpusEResults renders and signs every JPEG/PNG of the dev corpus and
 // checks each e-result with the verifier, pdfsig (CA trusted through an NSS
 // db), qpdf --check and pdftotext.
 func TestCorpusEResults(t *testing.T) {
-	pdfsig := requireTool(t, "pdfsig")
-	qpdf := requireTool(t, "qpdf")
-	pdftotext := requireTool(t, "pdftotext")
+	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
+	qpdf := testenv.MustHaveExecPath(t, "qpdf")
+	pdftotext := testenv.MustHaveExecPath(t, "pdftotext")
 	keys, caFile := devKeys(t)
 	db := nssDB(t, caFile)
 	opts := rootsFrom(t, caFile)
@@ -69,7 +72,7 @@ func TestCorpusEResults(t *testing.T) {
 
 // TestTimestampedSignature signs with an in-process RFC 3161 TSA (PAdES B-T).
 func TestTimestampedSignature(t *testing.T) {
-	pdfsig := requireTool(t, "pdfsig")
+	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
 	dir := t.TempDir()
 	keys, err := signing.EnsureDevKeys(dir)
 	if err != nil {
@@ -115,26 +118,35 @@ func TestTimestampedSignature(t *testing.T) {
 	}
 }
 
+// rasterPage1 rasterises page 1 of pdf at dpi with pdftoppm and returns
+// the PNG and its decoded image.
+func rasterPage1(t *testing.T, pdftoppm string, pdf []byte, dpi int) ([]byte, image.Image) {
+	t.Helper()
+	prefix := filepath.Join(t.TempDir(), "p")
+	if out, err := exec.Command(pdftoppm, "-r", fmt.Sprint(dpi), "-png", "-f", "1", "-l", "1", "-singlefile",
+		writeTemp(t, "e.pdf", pdf), prefix).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(prefix + ".png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, img
+}
+
 // TestStampRaster rasterises page 1 and checks that the stamp (upper right)
-// and the QR code (upper left) are drawn.
+// and the QR code (upper left) are drawn, and that the page matches the
+// golden sample by pixels.
 func TestStampRaster(t *testing.T) {
-	pdftoppm := requireTool(t, "pdftoppm")
+	pdftoppm := testenv.MustHaveExecPath(t, "pdftoppm")
 	keys, _ := devKeys(t)
 	s := loadSample(t, corpusSamples(t)[0])
 	signed := renderSign(t, s, keys, "")
-	f := writeTemp(t, "e.pdf", signed)
-	prefix := filepath.Join(t.TempDir(), "p")
-	if out, err := exec.Command(pdftoppm, "-r", "50", "-png", "-f", "1", "-l", "1", "-singlefile", f, prefix).CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v\n%s", err, out)
-	}
-	pngData, err := os.ReadFile(prefix + ".png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(pngData))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, img := rasterPage1(t, pdftoppm, signed, 50)
 	b := img.Bounds()
 	// At 50 dpi 1 pt = 0.694 px. Stamp: right 245 pt, top 90 pt. QR: left 80 pt, top 80 pt.
 	px := func(pt float64) int { return int(pt * 50 / 72) }
@@ -165,16 +177,55 @@ func TestStampRaster(t *testing.T) {
 			t.Errorf("%s region: got %d white pixels of %d, want a white box (>= %d)", name, white, total, total/4)
 		}
 	}
+
+	// Page 1 at 60 dpi against the golden sample (also the README's image),
+	// by pixels. The inputs are fixed (corpus sample, conversion time,
+	// verification URL); only the signing time varies, and it is not drawn.
+	gotPNG, got := rasterPage1(t, pdftoppm, signed, goldenDPI)
 	golden := filepath.Join("testdata", "sample_eresult.png")
 	if *update {
-		if out, err := exec.Command(pdftoppm, "-r", "60", "-png", "-f", "1", "-l", "1", "-singlefile", f, strings.TrimSuffix(golden, ".png")).CombinedOutput(); err != nil {
-			t.Fatalf("pdftoppm: %v\n%s", err, out)
+		if err := os.WriteFile(golden, gotPNG, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if _, err := os.Stat(golden); err != nil {
-		t.Errorf("sample PNG missing (run go test -run TestStampRaster -update): %v", err)
+	wantPNG, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden (run go test -run TestStampRaster -update to create it): %v", err)
+	}
+	want, err := png.Decode(bytes.NewReader(wantPNG))
+	if err != nil {
+		t.Fatalf("decode golden: %v", err)
+	}
+	if err := compareRaster(got, want); err != nil {
+		kept := filepath.Join(t.ArtifactDir(), "sample_eresult.png")
+		if werr := os.WriteFile(kept, gotPNG, 0o644); werr != nil {
+			t.Log(werr)
+		}
+		t.Errorf("page 1 differs from %s: %v\nrendered page: %s (kept with -artifacts); if the change is intended, run go test -run TestStampRaster -update", golden, err, kept)
+	}
+
+	// The comparison catches what a regression would change: other stamp
+	// text, a stamp left out.
+	variants := map[string]func(in *signing.RenderInput){
+		"other conversion time": func(in *signing.RenderInput) {
+			in.Meta.ConvertedAt = in.Meta.ConvertedAt.Add(25*time.Hour + 11*time.Minute)
+		},
+		"other result code": func(in *signing.RenderInput) { in.Meta.ResultCode = "000.00.31.H29-250718-0042-KQ2" },
+	}
+	for name, change := range variants {
+		v := s
+		change(&v.in)
+		_, img := rasterPage1(t, pdftoppm, renderSign(t, v, keys, ""), goldenDPI)
+		if err := compareRaster(img, want); err == nil {
+			t.Errorf("%s: the page compares equal to the golden, want a difference", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
 	}
 }
+
+// goldenDPI is the resolution of testdata/sample_eresult.png.
+const goldenDPI = 60
 
 // TestRenderDeterministic: the same input gives the same unsigned bytes.
 func TestRenderDeterministic(t *testing.T) {

@@ -15,24 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"sohoa/internal/testenv"
 	"sohoa/ocr"
 	"sohoa/signing"
 )
 
 const corpusDir = "../../shared/corpus/dev"
-
-// requireTool skips (or fails under CI=true) when an external tool is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("required tool %s not found: %v", name, err)
-		}
-		t.Skipf("tool %s not found: %v", name, err)
-	}
-	return p
-}
 
 type truth struct {
 	File   string            `json:"file"`
@@ -136,10 +124,7 @@ func corpusSamples(t testing.TB) []string {
 		files = append(files, m...)
 	}
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no corpus files in %s", corpusDir)
-		}
-		t.Skipf("no corpus files in %s", corpusDir)
+		testenv.Missing(t, "no corpus files in "+corpusDir, "the corpus is ../shared/corpus beside the checkout")
 	}
 	return files
 }
@@ -192,7 +177,7 @@ func renderSign(t testing.TB, s sample, keys *signing.Keys, tsaURL string) []byt
 // nssDB creates an NSS database trusting caFile for pdfsig.
 func nssDB(t testing.TB, caFile string) string {
 	t.Helper()
-	certutil := requireTool(t, "certutil")
+	certutil := testenv.MustHaveExecPath(t, "certutil")
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"-N", "-d", "sql:" + dir, "--empty-password"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"sohoa/internal/testenv"
 	"sohoa/signing"
 )
 
@@ -32,26 +33,27 @@ func TestEnsureDevKeysReuses(t *testing.T) {
 	}
 }
 
+// signVerify signs a corpus sample with keys and checks the result with
+// the verifier and with poppler's pdfsig (required in strict mode).
 func signVerify(t *testing.T, keys *signing.Keys, caFile string) {
 	t.Helper()
+	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
 	s := loadSample(t, corpusSamples(t)[0])
 	signed := renderSign(t, s, keys, "")
 	v, err := signing.Verify(signed, rootsFrom(t, caFile))
 	if err != nil || !v.Valid {
 		t.Fatalf("Verify: valid=%v err=%v reasons=%v", v.Valid, err, v.Reasons)
 	}
-	if pdfsig, err := exec.LookPath("pdfsig"); err == nil {
-		out, _ := exec.Command(pdfsig, "-nssdir", nssDB(t, caFile), writeTemp(t, "x.pdf", signed)).CombinedOutput()
-		if !contains(out, "Signature is Valid") || !contains(out, "Certificate is Trusted") {
-			t.Errorf("pdfsig: %s", out)
-		}
+	out, _ := exec.Command(pdfsig, "-nssdir", nssDB(t, caFile), writeTemp(t, "x.pdf", signed)).CombinedOutput()
+	if !contains(out, "Signature is Valid") || !contains(out, "Certificate is Trusted") {
+		t.Errorf("pdfsig: %s", out)
 	}
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 
 func TestPKCS12(t *testing.T) {
-	openssl := requireTool(t, "openssl")
+	openssl := testenv.MustHaveExecPath(t, "openssl")
 	dir := t.TempDir()
 	if _, err := signing.EnsureDevKeys(dir); err != nil {
 		t.Fatal(err)
@@ -79,14 +81,9 @@ func TestPKCS12(t *testing.T) {
 // TestPKCS11SoftHSM creates a SoftHSM2 token in a temp dir, imports the dev
 // signing key, signs through PKCS#11 and verifies.
 func TestPKCS11SoftHSM(t *testing.T) {
-	util := requireTool(t, "softhsm2-util")
+	util := testenv.MustHaveExecPath(t, "softhsm2-util")
 	const module = "/usr/lib/softhsm/libsofthsm2.so"
-	if _, err := os.Stat(module); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SoftHSM2 module missing: %v", err)
-		}
-		t.Skipf("SoftHSM2 module missing: %v", err)
-	}
+	testenv.MustHaveFile(t, module, "make deps installs softhsm2")
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.Mkdir(tokens, 0o700); err != nil {

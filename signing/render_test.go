@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"sohoa/internal/testenv"
 	"sohoa/signing"
 )
 
@@ -16,8 +17,8 @@ import (
 // encoded bytes) in bitonal, grey and colour, and a page recognised after a
 // 90° rotation: each must give a well-formed PDF with the text layer.
 func TestRenderDecodedImages(t *testing.T) {
-	qpdf := requireTool(t, "qpdf")
-	pdftotext := requireTool(t, "pdftotext")
+	qpdf := testenv.MustHaveExecPath(t, "qpdf")
+	pdftotext := testenv.MustHaveExecPath(t, "pdftotext")
 	base := loadSample(t, corpusSamples(t)[0])
 	mk := func(m func(x, y int) color.Color, w, h int) image.Image {
 		img := image.NewRGBA(image.Rect(0, 0, w, h))

@@ -2,26 +2,45 @@ package signing
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"image"
 	"math"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"sohoa/internal/testenv"
 )
 
 // FuzzCheckStructure: the byte-level checks never panic and never accept a
-// file whose ByteRange does not reach its end.
+// file whose ByteRange does not reach its end. The seeds include a real
+// signed e-result (which passes) and tampered copies of it, so the fuzzer
+// starts on the accept path, not only from inputs rejected at once.
 func FuzzCheckStructure(f *testing.F) {
-	f.Add([]byte("%PDF-1.7\n/ByteRange [0 10 20 5] /Contents <00>\n%%EOF\n"))
-	f.Add([]byte("/ByteRange[0 1 2 3]"))
-	f.Add([]byte("/ByteRange [0 99999999999 1 1]"))
-	f.Add([]byte("/SubFilter /adbe.pkcs7.detached /Contents <3003020100> /ByteRange [0 55 67 9] %%EOF\n"))
-	if seeds, _ := filepath.Glob(filepath.Join("testdata", "*.pdf")); len(seeds) > 0 {
-		for _, s := range seeds {
-			if b, err := os.ReadFile(s); err == nil {
-				f.Add(b)
-			}
+	seeds := [][]byte{
+		[]byte("%PDF-1.7\n/ByteRange [0 10 20 5] /Contents <00>\n%%EOF\n"),
+		[]byte("/ByteRange[0 1 2 3]"),
+		[]byte("/ByteRange [0 99999999999 1 1]"),
+		[]byte("/SubFilter /adbe.pkcs7.detached /Contents <3003020100> /ByteRange [0 55 67 9] %%EOF\n"),
+		buildSigned(tinyCMS, "%%EOF\n"), // small and accepted
+	}
+	signed := signedSeed(f)
+	seeds = append(seeds,
+		signed,
+		append(bytes.Clone(signed), "1 0 obj\n<<>>\nendobj\n%%EOF\n"...), // an appended revision
+		signed[:len(signed)-8], // truncated
+		bytes.Replace(signed, []byte("/ByteRange ["), []byte("/ByteRange[ "), 1),
+	)
+	accepted := 0
+	for _, s := range seeds {
+		if _, reasons := checkStructure(s); len(reasons) == 0 {
+			accepted++
 		}
+		f.Add(s)
+	}
+	if _, reasons := checkStructure(signed); len(reasons) > 0 || len(seeds) < 9 || accepted < 2 {
+		f.Fatalf("%d seeds, %d of them accepted (genuine signed file: %v); want at least 9, the genuine file among those accepted", len(seeds), accepted, reasons)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, reasons := checkStructure(data)
@@ -37,24 +56,67 @@ func FuzzCheckStructure(f *testing.F) {
 	})
 }
 
-func TestCheckStructureTable(t *testing.T) {
-	body := "%PDF-1.7\n<</Type /Sig /SubFilter /adbe.pkcs7.detached /ByteRange [0 AAAA BBBB CCCC] /Contents "
-	build := func(contents, tail string) []byte {
-		// Fix the ByteRange numbers once the layout is known (fixed width).
-		s := body + contents + " >>\n" + tail
-		b := []byte(s)
-		start := bytes.Index(b, []byte("/Contents ")) + len("/Contents ")
-		end := start + len(contents)
-		set := func(ph string, v int) {
-			i := bytes.Index(b, []byte(ph))
-			copy(b[i:i+4], []byte(pad4(v)))
-		}
-		set("AAAA", start)
-		set("BBBB", end)
-		set("CCCC", len(b)-end)
-		return b
+// signedSeed renders a one-page e-result from a small synthetic scan and
+// signs it with throwaway dev keys (a few kilobytes, so fuzzing stays
+// fast).
+func signedSeed(f *testing.F) []byte {
+	f.Helper()
+	r, err := NewRenderer(RendererConfig{})
+	if err != nil {
+		testenv.Missing(f, fmt.Sprintf("renderer fonts: %v", err), "make deps installs fonts-liberation2")
 	}
-	cms := "<3003020100" + "0000>" // SEQUENCE{INTEGER 0} + zero padding
+	img := image.NewGray(image.Rect(0, 0, 120, 170))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(255 - i%7*20)
+	}
+	at := time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC)
+	in := RenderInput{
+		Pages: []Page{{Image: img, DPI: 72, Words: []Word{{Text: "Giấy", Box: image.Rect(10, 10, 40, 22)}}}},
+		Meta: Metadata{
+			Title: "Giấy khai sinh", ResultCode: "000.00.31.H29-250718-0042-KQ1", DossierCode: "000.00.31.H29-250718-0042",
+			Agency: "UBND phường Hưng Phú", AgencyCode: "000.00.31.H29", ConvertedAt: at,
+			SourceSHA256: strings.Repeat("ab", 32), VerifyURL: "https://sohoa.example.vn/v/000.00.31.H29-250718-0042-KQ1?k=abc",
+		},
+	}
+	pdf, err := r.Render(context.Background(), in)
+	if err != nil {
+		f.Fatalf("render seed: %v", err)
+	}
+	keys, err := EnsureDevKeys(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	signed, err := Sign(context.Background(), pdf, keys, SignOptions{Name: "fuzz seed", Time: at})
+	if err != nil {
+		f.Fatalf("sign seed: %v", err)
+	}
+	return signed
+}
+
+// tinyCMS is SEQUENCE{INTEGER 0} with zero padding: DER the structure
+// checks accept as a CMS blob.
+const tinyCMS = "<3003020100" + "0000>"
+
+// buildSigned is a minimal file with one signature dictionary whose
+// ByteRange excludes exactly contents, followed by tail.
+func buildSigned(contents, tail string) []byte {
+	const body = "%PDF-1.7\n<</Type /Sig /SubFilter /adbe.pkcs7.detached /ByteRange [0 AAAA BBBB CCCC] /Contents "
+	// Fix the ByteRange numbers once the layout is known (fixed width).
+	b := []byte(body + contents + " >>\n" + tail)
+	start := bytes.Index(b, []byte("/Contents ")) + len("/Contents ")
+	end := start + len(contents)
+	set := func(ph string, v int) {
+		i := bytes.Index(b, []byte(ph))
+		copy(b[i:i+4], []byte(pad4(v)))
+	}
+	set("AAAA", start)
+	set("BBBB", end)
+	set("CCCC", len(b)-end)
+	return b
+}
+
+func TestCheckStructureTable(t *testing.T) {
+	build, cms := buildSigned, tinyCMS
 	tests := []struct {
 		name  string
 		data  []byte

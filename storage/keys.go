@@ -5,8 +5,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
-	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +29,9 @@ const (
 	prefixAudit      = "audit/"
 	prefixDossiers   = "dossiers/"
 
+	jsonSuffix     = ".json"
+	metaSuffix     = ".meta.json"
+	pdfSuffix      = ".pdf"
 	manifestSuffix = ".manifest.json"
 )
 
@@ -48,16 +50,23 @@ func InputKeyOf(data []byte) string {
 }
 
 // ValidInputKey reports whether s has the shape InputKeyOf produces.
-func ValidInputKey(s string) bool {
+func ValidInputKey(s string) bool { return validKeyHash(s) }
+
+// validKeyHash reports whether s is keyHash of a SHA-256 (or HMAC-SHA256):
+// 52 characters of lowercase base32 in canonical form (the unused low bits
+// of the last character zero), as InputKeyOf, CodeKey, SHA256Key and
+// indexHMAC write them.
+func validKeyHash(s string) bool {
 	if len(s) != 52 {
 		return false
 	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
 			return false
 		}
 	}
-	return true
+	b, err := keyEncoding.DecodeString(strings.ToUpper(s))
+	return err == nil && len(b) == sha256.Size && keyHash(b) == s
 }
 
 // InputSHA256 is the hex SHA-256 of the intake named by inputKey.
@@ -73,30 +82,31 @@ func InputSHA256(inputKey string) (string, error) {
 func IntakeKey(inputKey string) string { return prefixIntake + inputKey }
 
 // IntakeMetaKey holds the IntakeMeta written beside an intake object.
-func IntakeMetaKey(inputKey string) string { return prefixIntake + inputKey + ".meta.json" }
+func IntakeMetaKey(inputKey string) string { return prefixIntake + inputKey + metaSuffix }
 
-// PageKey is page n (1-based) rendered from an intake; ext is "jpg" or "png".
+// PageKey is page n (1-based) rendered from an intake; ext is one of
+// pageExts ("jpg" or "png").
 func PageKey(inputKey string, n int, ext string) string {
 	return fmt.Sprintf("%s%s/%d.%s", prefixPages, inputKey, n, ext)
 }
 
 // RecordKey is the extraction record of an intake (the OCR stage output).
-func RecordKey(inputKey string) string { return prefixRecords + inputKey + ".json" }
+func RecordKey(inputKey string) string { return prefixRecords + inputKey + jsonSuffix }
 
 // ReviewKey marks an intake sent to human review.
-func ReviewKey(inputKey string) string { return prefixReview + inputKey + ".json" }
+func ReviewKey(inputKey string) string { return prefixReview + inputKey + jsonSuffix }
 
 // ApprovalKey records a person's decision on document doc of an intake
 // that was sent to review.
 func ApprovalKey(inputKey string, doc int) string {
-	return fmt.Sprintf("%s%s/%d.json", prefixApprovals, inputKey, doc)
+	return fmt.Sprintf("%s%s/%d%s", prefixApprovals, inputKey, doc, jsonSuffix)
 }
 
 // ReviewPrefix is the folder of the review queue.
 func ReviewPrefix() string { return prefixReview }
 
 // QuarantineKey records why an intake failed permanently.
-func QuarantineKey(inputKey string) string { return prefixQuarantine + inputKey + ".json" }
+func QuarantineKey(inputKey string) string { return prefixQuarantine + inputKey + jsonSuffix }
 
 // ResultPrefix is the folder of an agency's results for one month (in
 // Vietnam time).
@@ -108,7 +118,7 @@ func ResultPrefix(agency string, month time.Time) string {
 // ResultPDFKey is the signed PDF of a result. The month comes from the
 // UUIDv7 timestamp, so it is stable across retries.
 func ResultPDFKey(agency string, month time.Time, id string) string {
-	return ResultPrefix(agency, month) + id + ".pdf"
+	return ResultPrefix(agency, month) + id + pdfSuffix
 }
 
 // ResultManifestKey is the manifest beside the PDF.
@@ -126,7 +136,7 @@ func EventsPrefix(id string) string { return prefixEvents + id + "/" }
 
 // EventKey is status event seq (0-based, append-only) of a result.
 func EventKey(id string, seq int, status string) string {
-	return fmt.Sprintf("%s%06d-%s.json", EventsPrefix(id), seq, status)
+	return fmt.Sprintf("%s%06d-%s%s", EventsPrefix(id), seq, status, jsonSuffix)
 }
 
 // CodeKey is the result-code lookup; the code is hashed so the key has a
@@ -153,7 +163,7 @@ func InputsPrefix(inputKey string) string { return prefixInputs + inputKey + "/"
 func InputKey(inputKey, id string) string { return InputsPrefix(inputKey) + id }
 
 // IndexPrefix is one holder's folder in the citizen index under key kid;
-// idHMAC is IndexHMAC's hex output, never the ID itself.
+// idHMAC is indexHMAC's output (base32), never the ID itself.
 func IndexPrefix(kid, idHMAC string) string { return prefixIndex + kid + "/" + idHMAC + "/" }
 
 // IndexKey is one index entry: holder idHMAC has result id.
@@ -162,7 +172,7 @@ func IndexKey(kid, idHMAC, id string) string { return IndexPrefix(kid, idHMAC) +
 // AuditKey is audit batch seq. The number is zero-padded to 20 digits so
 // keys sort in sequence order.
 func AuditKey(seq uint64) string {
-	return fmt.Sprintf("%s%08d/%06d-%06d.json", prefixAudit, seq/1e12, seq/1e6%1e6, seq%1e6)
+	return fmt.Sprintf("%s%08d/%06d-%06d%s", prefixAudit, seq/1e12, seq/1e6%1e6, seq%1e6, jsonSuffix)
 }
 
 // ParseAuditKey returns the sequence number of an AuditKey.
@@ -193,40 +203,264 @@ func DossierKey(agency string, day time.Time, seq int) string {
 	return fmt.Sprintf("%s%04d", DossierDayPrefix(agency, day), seq)
 }
 
-// idLikeToken matches a run of exactly 12 digits standing as its own token,
-// the shape of a citizen ID.
-var idLikeToken = regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{12}([^0-9A-Za-z]|$)`)
+// ---- the key grammar ----
 
-// CheckKey refuses keys that are empty, absolute, contain a "." or ".."
-// segment, control characters, or a 12-digit token (a citizen ID must never
-// enter a key). Every write through Repository passes it.
+// CheckKey accepts an object key only if it has the layout of one of the
+// key functions above (CheckKeyLayout) and is not a folder. Every write
+// through Repository passes it, and `sohoa index lint` runs it over a whole
+// bucket. Errors wrap ErrInvalid and name the rule, never the key's text.
 func CheckKey(key string) error {
-	if key == "" || len(key) > 1024 || strings.HasPrefix(key, "/") || strings.HasSuffix(key, "/") {
-		return fmt.Errorf("object key %s: %w", redactKey(key), ErrInvalid)
+	if strings.HasSuffix(key, "/") {
+		return fmt.Errorf("object key %s: ends in \"/\": a folder, not an object: %w", redactKey(key, ""), ErrInvalid)
 	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return fmt.Errorf("object key %s: bad segment: %w", redactKey(key), ErrInvalid)
-		}
-	}
-	for _, r := range key {
-		if r < 0x20 || r == 0x7f || r == '\\' {
-			return fmt.Errorf("object key %s: control character: %w", redactKey(key), ErrInvalid)
-		}
-	}
-	if idLikeToken.MatchString(key) {
-		return fmt.Errorf("object key %s: contains a 12-digit token: %w", redactKey(key), ErrInvalid)
-	}
-	return nil
+	return CheckKeyLayout(key)
 }
 
-// redactKey quotes key and masks every digit run of 9 or more in the
-// quoted form, so a rejected key can be named in an error without leaking an
-// ID (quoting first: an escape like \x80 can join digits into a run).
-func redactKey(key string) string {
-	return longDigits.ReplaceAllStringFunc(strconv.Quote(key), func(s string) string {
-		return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
-	})
+// CheckKeyLayout accepts key only if it is, field for field, what one of
+// the exported key functions of this file formats: a fixed prefix, then
+// base32 hashes of the right length, result UUIDs, agency codes, dates,
+// small integers, a status or a page format, joined by the functions' fixed
+// separators and suffixes; or a folder one of the *Prefix functions returns
+// (or a top-level prefix such as "intake/"). Anything else is refused, so a
+// citizen ID or a name cannot hide in any part of a key. The error wraps
+// ErrInvalid and names the layout and the field that failed; the key itself
+// is redacted to its fixed prefix and length.
+func CheckKeyLayout(key string) error {
+	var (
+		best     *keyLayout
+		bestFail keyFailure
+	)
+	for i := range keyLayouts {
+		l := &keyLayouts[i]
+		f, ok := l.match(key)
+		if ok {
+			return nil
+		}
+		if f.off > 0 && (best == nil || f.off > bestFail.off) {
+			best, bestFail = l, f
+		}
+	}
+	if best == nil {
+		return fmt.Errorf("object key %s: no layout starts so (want one of %s): %w",
+			redactKey(key, ""), strings.Join(topPrefixes, ", "), ErrInvalid)
+	}
+	return fmt.Errorf("object key %s: does not match %s (%s): %s: %w",
+		redactKey(key, best.parts[0].lit), best.fn, best, bestFail.describe(best), ErrInvalid)
 }
 
-var longDigits = regexp.MustCompile(`[0-9]{9,}`)
+// redactKey names a refused key without its text: the fixed prefix it
+// starts with (a constant of this file, or nothing) and its length.
+func redactKey(key, prefix string) string {
+	if prefix != "" && strings.HasPrefix(key, prefix) {
+		return fmt.Sprintf("%s… (%d bytes)", prefix, len(key))
+	}
+	return fmt.Sprintf("(%d bytes)", len(key))
+}
+
+// A keyLayout is the grammar of what one key function formats: fixed text
+// and typed fields, in order. Two fields are never adjacent, so a field's
+// value ends where the next fixed text starts.
+type keyLayout struct {
+	fn    string // the function that formats it, as named in errors
+	parts []keyPart
+}
+
+// A keyPart is fixed text (lit) or a field.
+type keyPart struct {
+	lit   string
+	field *keyField
+}
+
+// A keyField is a typed part of a key.
+type keyField struct {
+	name  string // as shown in layouts: "{input}"
+	want  string // what a value must be, for errors
+	valid func(string) bool
+}
+
+func lit(s string) keyPart                         { return keyPart{lit: s} }
+func fld(f *keyField) keyPart                      { return keyPart{field: f} }
+func layout(fn string, parts ...keyPart) keyLayout { return keyLayout{fn: fn, parts: parts} }
+
+// String is the layout as a pattern, e.g. "pages/{input}/{page}.{ext}".
+func (l *keyLayout) String() string {
+	var b strings.Builder
+	for _, p := range l.parts {
+		if p.field != nil {
+			b.WriteString(p.field.name)
+		} else {
+			b.WriteString(p.lit)
+		}
+	}
+	return b.String()
+}
+
+// keyFailure is where a key stopped matching a layout: at byte off, part
+// index part (len(parts) for text after the end).
+type keyFailure struct{ off, part int }
+
+func (f keyFailure) describe(l *keyLayout) string {
+	if f.part >= len(l.parts) {
+		return fmt.Sprintf("unexpected text after byte %d", f.off)
+	}
+	p := l.parts[f.part]
+	if p.field != nil {
+		return fmt.Sprintf("%s at byte %d must be %s", p.field.name, f.off, p.field.want)
+	}
+	return fmt.Sprintf("want %q at byte %d", p.lit, f.off)
+}
+
+func (l *keyLayout) match(key string) (keyFailure, bool) {
+	rest, off := key, 0
+	for i, p := range l.parts {
+		if p.field == nil {
+			if !strings.HasPrefix(rest, p.lit) {
+				return keyFailure{off, i}, false
+			}
+			rest, off = rest[len(p.lit):], off+len(p.lit)
+			continue
+		}
+		end := len(rest)
+		if i+1 < len(l.parts) {
+			if j := strings.Index(rest, l.parts[i+1].lit); j >= 0 {
+				end = j
+			}
+		}
+		if !p.field.valid(rest[:end]) {
+			return keyFailure{off, i}, false
+		}
+		rest, off = rest[end:], off+end
+	}
+	if rest != "" {
+		return keyFailure{off, len(l.parts)}, false
+	}
+	return keyFailure{}, true
+}
+
+// The fields of keys, each with the same rule the code that makes its
+// values uses.
+var (
+	fieldInput  = &keyField{"{input}", "an input key (52 characters of lowercase base32, InputKeyOf)", validKeyHash}
+	fieldHash   = &keyField{"{hash}", "a SHA-256 in 52 characters of lowercase base32", validKeyHash}
+	fieldHMAC   = &keyField{"{hmac}", "an index HMAC in 52 characters of lowercase base32", validKeyHash}
+	fieldID     = &keyField{"{id}", "a result ID (lowercase UUIDv7, last group not all digits)", validResultID}
+	fieldAgency = &keyField{"{agency}", "a 13-character agency code", ValidAgencyCode}
+	fieldKID    = &keyField{"{kid}", "a key id ([a-z0-9][a-z0-9_-]{0,15}, at most 8 digits in a row)", validKID}
+	fieldYear   = &keyField{"{yyyy}", "a 4-digit year", func(s string) bool { return len(s) == 4 && allDigits(s) }}
+	fieldMonth  = &keyField{"{mm}", "a month 01-12", func(s string) bool { _, err := time.Parse("01", s); return len(s) == 2 && err == nil }}
+	fieldDay    = &keyField{"{yymmdd}", "a date yymmdd", func(s string) bool {
+		_, err := time.Parse("060102", s)
+		return len(s) == 6 && allDigits(s) && err == nil
+	}}
+	fieldPage   = &keyField{"{page}", "a page number 1-9999", func(s string) bool { return smallInt(s) && s != "0" }}
+	fieldDoc    = &keyField{"{doc}", "a document index 0-9999", smallInt}
+	fieldExt    = &keyField{"{ext}", "a page format (" + strings.Join(pageExts, ", ") + ")", func(s string) bool { return slices.Contains(pageExts, s) }}
+	fieldSeq    = &keyField{"{seq}", "a 6-digit event number", func(s string) bool { return len(s) == 6 && allDigits(s) }}
+	fieldStatus = &keyField{"{status}", "a status (" + strings.Join(statuses, ", ") + ")", func(s string) bool { return slices.Contains(statuses, s) }}
+	fieldAudit8 = &keyField{"{seq/1e12}", "8 digits", func(s string) bool { return len(s) == 8 && allDigits(s) }}
+	fieldAudit6 = &keyField{"{seq%1e12}", "6 digits", func(s string) bool { return len(s) == 6 && allDigits(s) }}
+	fieldClaim  = &keyField{"{seq}", "a 4-digit dossier sequence", func(s string) bool { return len(s) == 4 && allDigits(s) }}
+
+	// pageExts are the page image formats PageKey is given.
+	pageExts = []string{"jpg", "png"}
+	// statuses are the result statuses EventKey is given.
+	statuses = []string{StatusActive, StatusSuspended, StatusRevoked, StatusSuperseded}
+	// topPrefixes are the top-level folders of the bucket.
+	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
+		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
+		prefixIndex, prefixAudit, prefixDossiers}
+)
+
+// keyLayouts is the grammar of every key function, in the order of this
+// file, then the folders.
+var keyLayouts = append([]keyLayout{
+	layout("IntakeKey", lit(prefixIntake), fld(fieldInput)),
+	layout("IntakeMetaKey", lit(prefixIntake), fld(fieldInput), lit(metaSuffix)),
+	layout("PageKey", lit(prefixPages), fld(fieldInput), lit("/"), fld(fieldPage), lit("."), fld(fieldExt)),
+	layout("RecordKey", lit(prefixRecords), fld(fieldInput), lit(jsonSuffix)),
+	layout("ReviewKey", lit(prefixReview), fld(fieldInput), lit(jsonSuffix)),
+	layout("ApprovalKey", lit(prefixApprovals), fld(fieldInput), lit("/"), fld(fieldDoc), lit(jsonSuffix)),
+	layout("QuarantineKey", lit(prefixQuarantine), fld(fieldInput), lit(jsonSuffix)),
+	layout("ResultPDFKey", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldID), lit(pdfSuffix)),
+	layout("ResultManifestKey", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldID), lit(manifestSuffix)),
+	layout("EventKey", lit(prefixEvents), fld(fieldID), lit("/"), fld(fieldSeq), lit("-"), fld(fieldStatus), lit(jsonSuffix)),
+	layout("CodeKey", lit(prefixCodes), fld(fieldHash)),
+	layout("SHA256Key", lit(prefixSHA256), fld(fieldHash)),
+	layout("InputKey", lit(prefixInputs), fld(fieldInput), lit("/"), fld(fieldID)),
+	layout("IndexKey", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/"), fld(fieldID)),
+	layout("AuditKey", lit(prefixAudit), fld(fieldAudit8), lit("/"), fld(fieldAudit6), lit("-"), fld(fieldAudit6), lit(jsonSuffix)),
+	layout("DossierKey", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/"), fld(fieldClaim)),
+
+	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
+	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
+	layout("InputsPrefix", lit(prefixInputs), fld(fieldInput), lit("/")),
+	layout("IndexPrefix", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/")),
+	layout("DossierDayPrefix", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/")),
+}, topFolders()...)
+
+// topFolders are the top-level prefixes as folders ("review/" is
+// ReviewPrefix, "audit/" AuditPrefix).
+func topFolders() []keyLayout {
+	var ls []keyLayout
+	for _, p := range topPrefixes {
+		ls = append(ls, layout("folder", lit(p)))
+	}
+	return ls
+}
+
+// validResultID reports whether s is a result ID as newResultID makes it:
+// a canonical lowercase UUIDv7 (RFC 9562 variant) whose last group of 12
+// characters holds a letter, so it never reads as a citizen ID.
+func validResultID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return s[14] == '7' && strings.IndexByte("89ab", s[19]) >= 0 && strings.ContainsAny(s[24:], "abcdef")
+}
+
+// maxKIDDigits is the longest run of digits a kid may hold: fewer than a
+// CMND (9), a tax code (10) or a CCCD (12), so a kid never reads as an ID.
+const maxKIDDigits = 8
+
+// validKID reports whether s can name a key of a Keys ring (and so appear
+// in index keys).
+func validKID(s string) bool {
+	if !kidRe.MatchString(s) {
+		return false
+	}
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			if run++; run > maxKIDDigits {
+				return false
+			}
+		} else {
+			run = 0
+		}
+	}
+	return true
+}
+
+// smallInt reports whether s is a decimal 0-9999 without leading zeros.
+func smallInt(s string) bool {
+	return len(s) >= 1 && len(s) <= 4 && allDigits(s) && (s == "0" || s[0] != '0')
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -7,12 +7,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -101,37 +107,257 @@ func TestKeysHaveNoLongDigitRuns(t *testing.T) {
 }
 
 func TestCheckKey(t *testing.T) {
+	in := InputKeyOf([]byte("test"))
+	id := "0198a1b2-c3d4-7e5f-8a6b-7c8d9e0fa1b2"
 	tests := []struct {
-		key string
-		ok  bool
+		key  string
+		ok   bool
+		want string // in the error
 	}{
-		{"index/k1/abc/0198a1b2-c3d4-7e5f-8a6b-7c8d9e0fa1b2", true},
-		{"audit/00000000000000000042.json", true}, // 20 digits: not an ID token
-		{"results/x/001199012345.pdf", false},
-		{"index/k1/001199012345/x", false},
-		{"a-001199012345", false},
-		{"abc001199012345def", true}, // inside a hex-like token, not standing alone
-		{"", false},
-		{"/abs", false},
-		{"dir/", false},
-		{"a//b", false},
-		{"a/../b", false},
-		{"a/./b", false},
-		{"a\nb", false},
-		{`a\b`, false},
+		{"index/k1/" + indexHMAC(make([]byte, 32), "CCCD", "001199012345") + "/" + id, true, ""},
+		{"audit/00000000/000000-000042.json", true, ""},
+		{"audit/00000000000000000042.json", false, "AuditKey"}, // an older layout
+		{"results/000.00.31.H29/2026/02/001199012345.pdf", false, "{id}"},
+		{"results/000.00.31.H29/2026/13/" + id + ".pdf", false, "{mm}"},
+		{"results/000.00.31.H29/2026/02/" + id + ".pdf.bak", false, "ResultPDFKey"},
+		{"results/000.00.31.H29/2026/02/", false, "folder"},
+		{"index/k1/001199012345/x", false, "{hmac}"},
+		{"index/001199012345/" + indexHMAC(make([]byte, 32), "CCCD", "1") + "/" + id, false, "{kid}"},
+		{"events/0198a1b2-c3d4-7e5f-8a6b-001199012345/000000-active.json", false, "{id}"}, // UUID ending in an ID
+		{"events/0198a1b2-c3d4-4e5f-8a6b-7c8d9e0fa1b2/000000-active.json", false, "{id}"}, // UUIDv4
+		{"events/" + id + "/000000-deleted.json", false, "{status}"},
+		{"pages/" + in + "/0.png", false, "{page}"},
+		{"pages/" + in + "/01.png", false, "{page}"},
+		{"pages/" + in + "/1.gif", false, "{ext}"},
+		{"intake/" + in[:51] + "b", false, "{input}"}, // not canonical base32
+		{"intake/" + strings.ToUpper(in), false, "{input}"},
+		{"intake/" + in + "/../x", false, "IntakeKey"},
+		{"dossiers/000.00.31.H29/260230/0001", false, "{yymmdd}"},
+		{"a-001199012345", false, "no layout"},
+		{"abc001199012345def", false, "no layout"},
+		{"", false, "no layout"},
+		{"/abs", false, "no layout"},
+		{"dir/", false, "folder"},
+		{"intake/", false, "folder"},
+		{"a//b", false, "no layout"},
+		{"a\nb", false, "no layout"},
+		{`a\b`, false, "no layout"},
 	}
 	for _, tc := range tests {
 		err := CheckKey(tc.key)
 		if (err == nil) != tc.ok {
 			t.Errorf("CheckKey(%q) = %v, want ok=%v", tc.key, err, tc.ok)
 		}
-		if err != nil {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckKey(%q) error %v does not wrap ErrInvalid", tc.key, err)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckKey(%q) error %q does not name %q", tc.key, err, tc.want)
+		}
+		if strings.Contains(err.Error(), "001199012345") || strings.Contains(err.Error(), "1199") {
+			t.Errorf("CheckKey(%q) error %q leaks the ID", tc.key, err)
+		}
+	}
+}
+
+// keySample is one exported key or prefix function called with sample
+// arguments; plant calls it again with one argument replaced by a value
+// that must never reach a key (nil when the function takes nothing that
+// could carry one).
+type keySample struct {
+	fn     string
+	key    string
+	folder bool
+	plant  func(s string, n int) []string
+}
+
+// keySamples calls every exported *Key and *Prefix function of keys.go.
+func keySamples() []keySample {
+	in := InputKeyOf([]byte("test"))
+	id := "0198a1b2-c3d4-7e5f-8a6b-7c8d9e0fa1b2"
+	mac := indexHMAC(bytes.Repeat([]byte{1}, 32), "CCCD", "001199012345")
+	const agency = "000.00.31.H29"
+	month := time.Date(2026, 1, 31, 20, 0, 0, 0, time.UTC)
+	sum := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	one := func(f func(string) string) func(string, int) []string {
+		return func(s string, _ int) []string { return []string{f(s)} }
+	}
+	return []keySample{
+		{"IntakeKey", IntakeKey(in), false, one(IntakeKey)},
+		{"IntakeMetaKey", IntakeMetaKey(in), false, one(IntakeMetaKey)},
+		{"PageKey", PageKey(in, 3, "png"), false, func(s string, n int) []string {
+			return []string{PageKey(s, 3, "png"), PageKey(in, n, "png"), PageKey(in, 3, s)}
+		}},
+		{"RecordKey", RecordKey(in), false, one(RecordKey)},
+		{"ReviewKey", ReviewKey(in), false, one(ReviewKey)},
+		{"ApprovalKey", ApprovalKey(in, 2), false, func(s string, n int) []string {
+			return []string{ApprovalKey(s, 2), ApprovalKey(in, n)}
+		}},
+		{"ReviewPrefix", ReviewPrefix(), true, nil},
+		{"QuarantineKey", QuarantineKey(in), false, one(QuarantineKey)},
+		{"ResultPrefix", ResultPrefix(agency, month), true, func(s string, _ int) []string {
+			return []string{ResultPrefix(s, month)}
+		}},
+		{"ResultPDFKey", ResultPDFKey(agency, month, id), false, func(s string, _ int) []string {
+			return []string{ResultPDFKey(s, month, id), ResultPDFKey(agency, month, s)}
+		}},
+		{"ResultManifestKey", ResultManifestKey(agency, month, id), false, func(s string, _ int) []string {
+			return []string{ResultManifestKey(s, month, id), ResultManifestKey(agency, month, s)}
+		}},
+		{"EventsPrefix", EventsPrefix(id), true, one(EventsPrefix)},
+		{"EventKey", EventKey(id, 7, StatusRevoked), false, func(s string, n int) []string {
+			return []string{EventKey(s, 7, StatusRevoked), EventKey(id, n, StatusRevoked), EventKey(id, 7, s)}
+		}},
+		// CodeKey and SHA256Key hash what they are given: any code is safe.
+		{"CodeKey", CodeKey("000.00.31.H29-250718-0042-KQ1"), false, nil},
+		{"SHA256Key", SHA256Key(sum), false, nil},
+		{"InputsPrefix", InputsPrefix(in), true, one(InputsPrefix)},
+		{"InputKey", InputKey(in, id), false, func(s string, _ int) []string {
+			return []string{InputKey(s, id), InputKey(in, s)}
+		}},
+		{"IndexPrefix", IndexPrefix("k1", mac), true, func(s string, _ int) []string {
+			return []string{IndexPrefix(s, mac), IndexPrefix("k1", s)}
+		}},
+		{"IndexKey", IndexKey("k1", mac, id), false, func(s string, _ int) []string {
+			return []string{IndexKey(s, mac, id), IndexKey("k1", s, id), IndexKey("k1", mac, s)}
+		}},
+		// Any uint64 is a valid audit sequence: its 20 digits are split 8/6/6.
+		{"AuditKey", AuditKey(42), false, nil},
+		{"AuditPrefix", AuditPrefix(), true, nil},
+		{"DossierDayPrefix", DossierDayPrefix(agency, month), true, func(s string, _ int) []string {
+			return []string{DossierDayPrefix(s, month)}
+		}},
+		{"DossierKey", DossierKey(agency, month, 42), false, func(s string, n int) []string {
+			return []string{DossierKey(s, month, 42), DossierKey(agency, month, n)}
+		}},
+	}
+}
+
+// TestEveryKeyFunctionHasALayout: every exported function of keys.go that
+// formats a key or prefix is sampled here and its output passes the
+// grammar; object keys pass CheckKey, folders only CheckKeyLayout. A new key
+// function without a layout fails this test.
+func TestEveryKeyFunctionHasALayout(t *testing.T) {
+	sampled := map[string]bool{}
+	for _, s := range keySamples() {
+		sampled[s.fn] = true
+		if err := CheckKeyLayout(s.key); err != nil {
+			t.Errorf("%s = %q fails CheckKeyLayout: %v", s.fn, s.key, err)
+		}
+		if err := CheckKey(s.key); (err == nil) == s.folder {
+			t.Errorf("%s = %q: CheckKey = %v, want ok=%v", s.fn, s.key, err, !s.folder)
+		}
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "keys.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var formatters []string
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil || !fd.Name.IsExported() {
+			continue
+		}
+		name := fd.Name.Name
+		res := fd.Type.Results
+		returnsString := res != nil && len(res.List) == 1 && len(res.List[0].Names) <= 1 && types.ExprString(res.List[0].Type) == "string"
+		if returnsString && (strings.HasSuffix(name, "Key") || strings.HasSuffix(name, "Prefix")) {
+			formatters = append(formatters, name)
+			if !sampled[name] {
+				t.Errorf("key function %s is not sampled in keySamples (and may lack a layout in keyLayouts)", name)
+			}
+		}
+	}
+	if len(formatters) < 20 {
+		t.Fatalf("found %d key functions in keys.go (%v), want at least 20: is the parse right?", len(formatters), formatters)
+	}
+	for _, l := range keyLayouts {
+		if l.fn != "folder" && !slices.Contains(formatters, l.fn) {
+			t.Errorf("layout %s (%s) names no key function of keys.go", l.fn, &l)
+		}
+	}
+}
+
+// plants are values that must never reach a key: a citizen ID and holder
+// names, ASCII-folded and with diacritics.
+var plants = []string{"001199012345", "nguyen-thi-thu-trang", "nguyenthithutrang", "Nguyễn Thị Thu Trang", "nguyễn", "Ánh"}
+
+// TestCheckKeyLayoutRefusesPlants puts a planted ID or name in every
+// position of every key: through each argument of its function, in place of
+// each segment, between segments and after the key. Each must be refused,
+// with an error that does not repeat the plant.
+func TestCheckKeyLayoutRefusesPlants(t *testing.T) {
+	const plantedNumber = 1199012345 // 001199012345 as an int
+	for _, s := range keySamples() {
+		var bad []string
+		if s.plant != nil {
+			for _, p := range plants {
+				bad = append(bad, s.plant(p, plantedNumber)...)
+			}
+		}
+		segs := strings.Split(strings.TrimSuffix(s.key, "/"), "/")
+		for i := range segs {
+			for _, p := range plants {
+				with := slices.Clone(segs)
+				with[i] = p
+				bad = append(bad, strings.Join(with, "/"))
+				bad = append(bad, strings.Join(slices.Insert(slices.Clone(segs), i+1, p), "/"))
+				with = slices.Clone(segs)
+				with[i] += p
+				bad = append(bad, strings.Join(with, "/"))
+				with = slices.Clone(segs)
+				with[i] = p + with[i]
+				bad = append(bad, strings.Join(with, "/"))
+			}
+		}
+		for _, p := range plants {
+			bad = append(bad, s.key+p, s.key+"-"+p, s.key+"/"+p)
+		}
+		for _, k := range bad {
+			err := CheckKeyLayout(k)
+			if err == nil {
+				t.Errorf("%s: CheckKeyLayout accepted planted key %q", s.fn, k)
+				continue
+			}
 			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("CheckKey(%q) error %v does not wrap ErrInvalid", tc.key, err)
+				t.Errorf("%s: error %v does not wrap ErrInvalid", s.fn, err)
 			}
-			if strings.Contains(err.Error(), "001199012345") {
-				t.Errorf("CheckKey(%q) error %q leaks the ID", tc.key, err)
+			msg := err.Error()
+			for _, leak := range []string{"1199", "nguy", "Nguy", "trang", "Ánh"} {
+				if strings.Contains(msg, leak) {
+					t.Errorf("%s: error %q repeats the plant", s.fn, msg)
+				}
 			}
+		}
+	}
+}
+
+func TestValidKID(t *testing.T) {
+	tests := []struct {
+		kid string
+		ok  bool
+	}{
+		{"k1", true},
+		{"2026-01", true},
+		{"k20260101", true}, // 8 digits in a row
+		{"k202601011", false},
+		{"001199012345", false},
+		{"nguyen-thi-thu-trang", false}, // 20 characters
+		{"nguyễn", false},
+		{"K1", false},
+		{"-k1", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := validKID(tc.kid); got != tc.ok {
+			t.Errorf("validKID(%q) = %v, want %v", tc.kid, got, tc.ok)
+		}
+		if _, _, err := ParseKeyRing(tc.kid + ":" + strings.Repeat("ab", 32)); (err == nil) != tc.ok {
+			t.Errorf("ParseKeyRing with kid %q: %v, want ok=%v", tc.kid, err, tc.ok)
 		}
 	}
 }
@@ -184,17 +410,39 @@ func FuzzParseResultCode(f *testing.F) {
 	})
 }
 
+// idLikeToken is a 12-digit run standing as its own token, the shape of a
+// citizen ID.
+var idLikeToken = regexp.MustCompile(`(^|[^0-9A-Za-z])[0-9]{12}([^0-9A-Za-z]|$)`)
+
 func FuzzCheckKey(f *testing.F) {
-	for _, s := range []string{"a/b", "x/001199012345", "audit/00000000000000000042.json", "a/../b"} {
+	for _, s := range keySamples() {
+		f.Add(s.key)
+	}
+	for _, s := range []string{"a/b", "x/001199012345", "audit/00000000000000000042.json", "a/../b", "intake/nguyễn"} {
 		f.Add(s)
 	}
+	longDigits := regexp.MustCompile(`[0-9]{9,}`)
 	f.Fuzz(func(t *testing.T, key string) {
-		err := CheckKey(key)
-		if err == nil && idLikeToken.MatchString(key) {
-			t.Fatalf("CheckKey(%q) accepted a 12-digit token", key)
+		err := CheckKeyLayout(key)
+		if err == nil {
+			if idLikeToken.MatchString(key) {
+				t.Fatalf("CheckKeyLayout(%q) accepted a 12-digit token", key)
+			}
+			for _, r := range key {
+				if r < 0x21 || r > 0x7e {
+					t.Fatalf("CheckKeyLayout(%q) accepted a character outside printable ASCII", key)
+				}
+			}
+			if strings.Contains(key, "//") || strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
+				t.Fatalf("CheckKeyLayout(%q) accepted an empty or dot segment", key)
+			}
+			return
 		}
-		if err != nil && longDigits.MatchString(err.Error()) {
-			t.Fatalf("CheckKey error %q shows a long digit run", err)
+		if longDigits.MatchString(err.Error()) {
+			t.Fatalf("CheckKeyLayout error %q shows a long digit run", err)
+		}
+		if !utf8.ValidString(err.Error()) || strings.ContainsFunc(err.Error(), func(r rune) bool { return r > 0x7e && r != '…' }) {
+			t.Fatalf("CheckKeyLayout error %q shows text of the key", err)
 		}
 	})
 }

@@ -513,7 +513,7 @@ func TestIntake(t *testing.T) {
 func TestSmallObjectHelpers(t *testing.T) {
 	r, _ := newRepo(t)
 	ctx := t.Context()
-	key := storage.RecordKey(strings.Repeat("ab", 32))
+	key := storage.RecordKey(storage.InputKeyOf([]byte("small objects")))
 	if ok, err := r.Exists(ctx, key); ok || err != nil {
 		t.Fatalf("Exists before write = %v, %v; want false, nil", ok, err)
 	}
@@ -555,10 +555,11 @@ func TestSealedJSON(t *testing.T) {
 		Name string `json:"name"`
 	}
 	in := rec{ID: storagetest.HolderID(3), Name: storagetest.HolderName(3)}
-	if err := r.PutSealedJSON(ctx, "records/a.json", in); err != nil {
+	ka, kb := storage.RecordKey(storage.InputKeyOf([]byte("a"))), storage.RecordKey(storage.InputKeyOf([]byte("b")))
+	if err := r.PutSealedJSON(ctx, ka, in); err != nil {
 		t.Fatal(err)
 	}
-	body, _, err := b.Get(ctx, "records/a.json")
+	body, _, err := b.Get(ctx, ka)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,17 +567,17 @@ func TestSealedJSON(t *testing.T) {
 		t.Fatalf("sealed body shows the plaintext: %s", body)
 	}
 	var out rec
-	if err := r.GetSealedJSON(ctx, "records/a.json", &out); err != nil || out != in {
+	if err := r.GetSealedJSON(ctx, ka, &out); err != nil || out != in {
 		t.Fatalf("GetSealedJSON = %+v, %v; want %+v", out, err, in)
 	}
 	// The same body under another key does not open: it is bound to its key.
-	if err := b.PutOnce(ctx, "records/b.json", body, storage.SHA256Hex(body)); err != nil {
+	if err := b.PutOnce(ctx, kb, body, storage.SHA256Hex(body)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.GetSealedJSON(ctx, "records/b.json", &out); !errors.Is(err, storage.ErrCorrupt) {
+	if err := r.GetSealedJSON(ctx, kb, &out); !errors.Is(err, storage.ErrCorrupt) {
 		t.Errorf("moved body: %v, want ErrCorrupt", err)
 	}
-	if err := r.PutSealedJSON(ctx, "records/a.json", in); !errors.Is(err, storage.ErrExists) {
+	if err := r.PutSealedJSON(ctx, ka, in); !errors.Is(err, storage.ErrExists) {
 		t.Errorf("second write: %v, want ErrExists", err)
 	}
 }

@@ -264,15 +264,14 @@ func (r *Repository) OpenPDF(ctx context.Context, resultCode string) (io.ReadClo
 
 // newResultID is a UUIDv7 whose last group is not all decimal digits: that
 // 12-character group would otherwise look like a citizen ID in a key
-// (p ≈ 0.4 %), and CheckKey refuses such keys.
+// (p ≈ 0.4 %), and CheckKey refuses such keys (validResultID).
 func newResultID() (string, error) {
 	for {
 		u, err := uuid.NewV7()
 		if err != nil {
 			return "", fmt.Errorf("new result id: %w", err)
 		}
-		s := u.String()
-		if strings.ContainsAny(s[24:], "abcdef") {
+		if s := u.String(); validResultID(s) {
 			return s, nil
 		}
 	}

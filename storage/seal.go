@@ -40,8 +40,8 @@ func (k Keys) validate() error {
 			return fmt.Errorf("%s keys: current kid %q has no key: %w", ring.name, ring.cur, ErrInvalid)
 		}
 		for kid, key := range ring.keys {
-			if !kidRe.MatchString(kid) {
-				return fmt.Errorf("%s keys: kid %q: want [a-z0-9_-]{1,16}: %w", ring.name, kid, ErrInvalid)
+			if !validKID(kid) {
+				return fmt.Errorf("%s keys: kid %q: want [a-z0-9][a-z0-9_-]{0,15} with at most %d digits in a row: %w", ring.name, kid, maxKIDDigits, ErrInvalid)
 			}
 			if len(key) != 32 {
 				return fmt.Errorf("%s keys: kid %q: want 32 bytes, got %d: %w", ring.name, kid, len(key), ErrInvalid)
@@ -65,7 +65,7 @@ func ParseKeyRing(s string) (keys map[string][]byte, current string, err error) 
 		if !ok {
 			kid, hx = "k1", part
 		}
-		if !kidRe.MatchString(kid) {
+		if !validKID(kid) {
 			return nil, "", fmt.Errorf("key ring entry %d: bad kid: %w", i+1, ErrInvalid)
 		}
 		key, err := hex.DecodeString(hx)

@@ -12,19 +12,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sohoa/internal/testenv"
 )
 
 // TestCheckRedisRefusesVolatileConfig starts real redis-servers and checks
 // the worker's startup guard: AOF off or an evicting memory policy is
 // refused with a message naming the setting; the right config passes.
 func TestCheckRedisRefusesVolatileConfig(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if processEnv()["CI"] == "true" {
-			t.Fatal("redis-server is required (make deps installs it)")
-		}
-		t.Skip("redis-server not installed")
-	}
+	bin := testenv.MustHaveExecPath(t, "redis-server")
 	tests := []struct {
 		name      string
 		args      []string

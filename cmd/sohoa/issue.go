@@ -87,7 +87,7 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	}
 	iss, err := pipeline.NewPDFIssuer(pipeline.IssuerOptions{
 		Keys: keys, Roots: roots, QRKey: qk, VerifyBaseURL: cfg.VerifyBaseURL,
-		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts,
+		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts, Now: cfg.now,
 	})
 	if err != nil {
 		return err

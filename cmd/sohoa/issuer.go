@@ -26,7 +26,7 @@ func newIssuer(cfg *config, layouts *ocr.Layouts) (*pipeline.PDFIssuer, func() e
 	}
 	iss, err := pipeline.NewPDFIssuer(pipeline.IssuerOptions{
 		Keys: keys, Roots: roots, QRKey: qk, VerifyBaseURL: cfg.VerifyBaseURL,
-		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts,
+		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts, Now: cfg.now,
 	})
 	if err != nil {
 		closeKeys()

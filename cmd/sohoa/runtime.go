@@ -87,6 +87,7 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	}
 	rt.pipe = pipe
 	rt.intake = pipeline.NewIntake(repo, rt.client, cfg.AgencyCode, log)
+	rt.intake.Now = cfg.now
 	return rt, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"sohoa/internal/testenv"
 	"sohoa/ocr"
 )
 
@@ -77,8 +78,6 @@ func TestMain(m *testing.M) {
 	os.Exit(0)
 }
 
-// requireTesseract skips (or, with CI=true, fails) when the tesseract
-// data is not installed.
 // testEngine is a real engine closed when the test ends.
 func testEngine(t testing.TB) *Engine {
 	t.Helper()
@@ -90,15 +89,12 @@ func testEngine(t testing.TB) *Engine {
 	return eng
 }
 
+// requireTesseract skips (or, in strict mode, fails) when the tesseract
+// data is not installed.
 func requireTesseract(t testing.TB) {
 	t.Helper()
 	for _, f := range []string{"vie.traineddata", "osd.traineddata"} {
-		if _, err := os.Stat(filepath.Join("/usr/share/tesseract-ocr/5/tessdata", f)); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("tesseract data missing: %v", err)
-			}
-			t.Skipf("tesseract data missing: %v", err)
-		}
+		testenv.MustHaveFile(t, filepath.Join("/usr/share/tesseract-ocr/5/tessdata", f), "make deps installs tesseract-ocr-vie and -osd")
 	}
 }
 
@@ -108,14 +104,7 @@ func corpusDir(t testing.TB) string {
 	if root == "" {
 		root = "../../../shared/corpus" // ../shared beside the checkout
 	}
-	dir := filepath.Join(root, "dev")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing: %v", err)
-		}
-		t.Skipf("corpus missing: %v", err)
-	}
-	return dir
+	return testenv.MustHaveFile(t, filepath.Join(root, "dev"), "the corpus is ../shared/corpus beside the checkout (or set SOHOA_CORPUS)")
 }
 
 type truthPage struct {
@@ -638,9 +627,7 @@ var benchFiles = []string{"scan_0006.jpg", "scan_0007.tif", "scan_0025.pdf"}
 func BenchmarkTesseractCLI(b *testing.B) {
 	requireTesseract(b)
 	dir := corpusDir(b)
-	if _, err := exec.LookPath("tesseract"); err != nil {
-		b.Skip("tesseract CLI missing")
-	}
+	tess := testenv.MustHaveExecPath(b, "tesseract")
 	tmp := b.TempDir()
 	for _, f := range benchFiles {
 		data, err := os.ReadFile(filepath.Join(dir, f))
@@ -657,7 +644,7 @@ func BenchmarkTesseractCLI(b *testing.B) {
 		}
 		b.Run(f, func(b *testing.B) {
 			for b.Loop() {
-				cmd := exec.Command("tesseract", in, "-", "-l", "vie")
+				cmd := exec.Command(tess, in, "-", "-l", "vie")
 				cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					b.Fatalf("tesseract: %v: %s", err, out)

@@ -10,31 +10,22 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"sohoa/internal/testenv"
 	"sohoa/storage"
 	"sohoa/storage/storagetest"
 )
 
-// env is the local stack's S3 settings; without them the test skips, or
-// fails under CI=true.
+// env is the local stack's S3 settings; without them (or without the
+// server) the test skips, or fails in strict mode (internal/testenv).
 type env struct {
-	endpoint, access, secret, localDir string
+	endpoint, access, secret string
 }
 
 func stackEnv(t testing.TB) env {
 	t.Helper()
-	e := env{
-		endpoint: os.Getenv("SOHOA_S3_ENDPOINT"),
-		access:   os.Getenv("SOHOA_S3_ACCESS_KEY"),
-		secret:   os.Getenv("SOHOA_S3_SECRET_KEY"),
-		localDir: os.Getenv("SOHOA_LOCAL_DIR"),
-	}
-	if e.endpoint == "" || e.access == "" || e.secret == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SOHOA_S3_ENDPOINT, SOHOA_S3_ACCESS_KEY, SOHOA_S3_SECRET_KEY are unset (run deploy/local/stack.sh start)")
-		}
-		t.Skip("S3 stack not configured: eval \"$(deploy/local/stack.sh env)\"")
-	}
-	return e
+	v := testenv.MustHaveEnv(t, "SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY")
+	testenv.MustHaveService(t, "S3", v[0])
+	return env{endpoint: v[0], access: v[1], secret: v[2]}
 }
 
 func bucketName(t testing.TB) string {
@@ -63,10 +54,8 @@ func newBucket(t testing.TB) *Bucket {
 // of key: <data dir>/<bucket>/<key>.
 func backingFile(t *testing.T, b *Bucket, key string) string {
 	t.Helper()
-	dir := os.Getenv("SOHOA_LOCAL_DIR")
-	if dir == "" {
-		t.Skip("SOHOA_LOCAL_DIR unset: cannot reach the server's backing files")
-	}
+	// The server's backing files are under the stack's local folder.
+	dir := testenv.MustHaveEnv(t, "SOHOA_LOCAL_DIR")[0]
 	return filepath.Join(dir, "s3", "data", b.Name(), filepath.FromSlash(key))
 }
 
