@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/internal/testenv"
 	"sohoa/signing"
 	"sohoa/storage"
 	"sohoa/storage/mem"
@@ -36,24 +37,6 @@ import (
 var holders = []struct{ id, name string }{
 	{"001199012345", "Nguyễn Thị Ánh Tuyết"},
 	{"079203004567", "Trần Văn Bình"},
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // recordingAuditor remembers every committed record by request ID and
@@ -95,7 +78,7 @@ type fixture struct {
 	repo     *storage.Repository
 	log      *audit.Log
 	rec      *recordingAuditor
-	logs     *syncBuffer
+	logs     *testenv.Buffer
 	serverCA *x509.CertPool
 	auditKey []byte
 	qrKey    []byte
@@ -132,7 +115,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.authFail.RPS == 0 {
 		o.authFail = RateLimit{RPS: 1e6, Burst: 1e6}
 	}
-	f := &fixture{t: t, logs: &syncBuffer{}, sha: map[string]string{}, pdfs: map[string][]byte{}, creds: map[string]cred{}}
+	f := &fixture{t: t, logs: &testenv.Buffer{}, sha: map[string]string{}, pdfs: map[string][]byte{}, creds: map[string]cred{}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
 	dev, err := EnsureDevClients(dir)

@@ -37,7 +37,7 @@ func TestDemoCorpus(t *testing.T) {
 	if _, err := os.Stat(corpus); err != nil {
 		t.Fatalf("dev corpus missing beside the checkout: %v", err)
 	}
-	var out, logs syncBuffer
+	var out, logs testenv.Buffer
 	if rc := runCmd(context.Background(), []string{"demo", "--corpus", corpus}, &out, &logs); rc != 0 {
 		t.Fatalf("demo exited %d\nstdout:\n%s\nlog:\n%s", rc, out.String(), logs.String())
 	}

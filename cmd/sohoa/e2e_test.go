@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,24 +24,6 @@ import (
 	"sohoa/pipeline"
 	"sohoa/storage/storagetest"
 )
-
-// syncBuffer collects a subcommand's stderr (its log) safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // requireStack skips (or, when strict, fails) when the local stack is not up.
 func requireStack(t *testing.T) {
@@ -78,10 +59,10 @@ func freeAddr(t *testing.T) string {
 }
 
 // startCommand runs a long-lived subcommand until the test ends.
-func startCommand(t *testing.T, args ...string) *syncBuffer {
+func startCommand(t *testing.T, args ...string) *testenv.Buffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	done := make(chan int, 1)
 	go func() { done <- runCmd(ctx, args, logs, logs) }()
 	t.Cleanup(func() {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -422,7 +421,7 @@ func TestPoolChildKilledMidRequest(t *testing.T) {
 }
 
 func TestPoolPoisonInput(t *testing.T) {
-	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &syncBuffer{}})
+	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &testenv.Buffer{}})
 	_, _, err := p.Process(context.Background(), []byte("a"), "segv")
 	if !errors.Is(err, ErrChildCrashed) {
 		t.Fatalf("got %v, want ErrChildCrashed", err)
@@ -542,7 +541,7 @@ func TestPoolMemoryLimitKillsChildOnly(t *testing.T) {
 		t.Skip("allocates")
 	}
 	requireTesseract(t)
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	p := testPool(t, "ocr-small-memory", PoolOptions{CrashRetries: -1, Stderr: &stderr})
 	// A valid 7500×7500 PNG: 56 MP passes the pixel limit, but decoding
 	// and recognising it needs more address space than the child has left.
@@ -562,25 +561,6 @@ func TestPoolMemoryLimitKillsChildOnly(t *testing.T) {
 	if _, _, err := p.Process(context.Background(), []byte("not an image"), "next.txt"); !errors.Is(err, ocr.ErrUnsupported) {
 		t.Fatalf("after the memory kill: got %v, want ocr.ErrUnsupported from a fresh child", err)
 	}
-}
-
-// syncBuffer is a strings.Builder safe for the concurrent writes of
-// exec's stderr copier and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func hasFlag(p ocr.Page, f string) bool {
