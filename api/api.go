@@ -85,6 +85,7 @@ type server struct {
 	authFail *limiter
 	log      *slog.Logger
 	now      func() time.Time
+	access   accessKeys
 }
 
 // New returns the API handler. Mount it at the server root.
@@ -120,7 +121,8 @@ func New(opts Options) (http.Handler, error) {
 		opts.AuthFailRateLimit = RateLimit{RPS: 20, Burst: 100}
 	}
 	s := &server{opts: opts, auth: newAuthenticator(opts.Clients, opts.ClientCAs),
-		limits: newLimiter(10000), public: newLimiter(10000), authFail: newLimiter(10000), log: opts.Logger, now: opts.Now}
+		limits: newLimiter(10000), public: newLimiter(10000), authFail: newLimiter(10000), log: opts.Logger, now: opts.Now,
+		access: newAccessKeys(opts.AuditKey)}
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

@@ -26,8 +26,8 @@ func (f *fixture) protectedCalls() map[string]call {
 	code := f.gks[0]
 	return map[string]call{
 		"search":   {method: "POST", path: "/v1/results:search", body: searchBody(0, "")},
-		"metadata": {method: "GET", path: "/v1/results/" + code},
-		"pdf":      {method: "GET", path: "/v1/results/" + code + "/pdf"},
+		"metadata": {method: "GET", path: "/v1/results/" + code, access: true},
+		"pdf":      {method: "GET", path: "/v1/results/" + code + "/pdf", access: true},
 		"status":   {method: "GET", path: "/v1/results/" + code + "/status"},
 		"verify":   {method: "POST", path: "/v1/verify", body: []byte(`{"sha256":"` + f.sha[code] + `"}`)},
 		"revoke":   {method: "POST", path: "/v1/results/" + f.gks[1] + "/revoke", body: []byte(`{"decision_ref":"QD-77/2025"}`)},
@@ -124,8 +124,8 @@ func TestDocTypeLimitLooksLikeUnknown(t *testing.T) {
 	hc := f.client(c)
 	unknown := "000.00.31.H29-250718-0999-KQ1"
 	for _, suffix := range []string{"", "/pdf", "/status"} {
-		hidden := f.do(hc, c, call{method: "GET", path: "/v1/results/" + f.gplx[0] + suffix})
-		missing := f.do(hc, c, call{method: "GET", path: "/v1/results/" + unknown + suffix})
+		hidden := f.do(hc, c, call{method: "GET", path: "/v1/results/" + f.gplx[0] + suffix, access: suffix != "/status"})
+		missing := f.do(hc, c, call{method: "GET", path: "/v1/results/" + unknown + suffix, access: suffix != "/status"})
 		if hidden.status != 404 || missing.status != 404 {
 			t.Fatalf("%s: got %d and %d, want 404 and 404", suffix, hidden.status, missing.status)
 		}
@@ -191,7 +191,7 @@ func TestEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("metadata of a revoked result", func(t *testing.T) {
-		got := f.do(hc, c, call{method: "GET", path: "/v1/results/" + f.revoked})
+		got := f.do(hc, c, call{method: "GET", path: "/v1/results/" + f.revoked, access: true})
 		var rv resultView
 		if err := json.Unmarshal(got.body, &rv); err != nil || got.status != 200 {
 			t.Fatalf("got %d %s", got.status, got.body)
@@ -205,14 +205,15 @@ func TestEndpoints(t *testing.T) {
 	})
 	t.Run("pdf with ETag and conditional GET", func(t *testing.T) {
 		code := f.gks[0]
-		got := f.do(hc, c, call{method: "GET", path: "/v1/results/" + code + "/pdf"})
+		got := f.do(hc, c, call{method: "GET", path: "/v1/results/" + code + "/pdf", access: true})
 		if got.status != 200 || !bytes.Equal(got.body, f.pdfs[code]) {
 			t.Fatalf("got %d, %d bytes; want 200 and the stored PDF", got.status, len(got.body))
 		}
 		if et := got.header.Get("ETag"); et != `"`+f.sha[code]+`"` {
 			t.Errorf("got ETag %s, want the sha256", et)
 		}
-		req, _ := http.NewRequest("GET", f.srv.URL+"/v1/results/"+code+"/pdf", nil)
+		tok, _ := newAccessKeys(f.auditKey).issue(c.client, code, audit.CitizenHash(f.auditKey, "CCCD", holders[0].id), time.Now())
+		req, _ := http.NewRequest("GET", f.srv.URL+"/v1/results/"+code+"/pdf?access="+tok, nil)
 		req.Header.Set("X-Purpose-Procedure", testProcedure)
 		req.Header.Set("X-Purpose-Dossier", testDossier)
 		req.Header.Set("If-None-Match", got.header.Get("ETag"))
@@ -340,7 +341,7 @@ func TestCorruptPDFIs502(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.creds["demo-mtls"]
-	got := f.do(f.client(c), c, call{method: "GET", path: "/v1/results/" + code + "/pdf"})
+	got := f.do(f.client(c), c, call{method: "GET", path: "/v1/results/" + code + "/pdf", access: true})
 	if got.status != http.StatusBadGateway || errCode(t, got.body) != "integrity_failure" {
 		t.Fatalf("got %d %s, want 502 integrity_failure", got.status, got.body)
 	}
@@ -447,7 +448,7 @@ func TestFailedAuthIsRateLimitedPerIP(t *testing.T) {
 	}
 	// A valid client from the same IP is unaffected.
 	c := f.creds["demo-mtls"]
-	if r := f.do(f.client(c), c, call{method: "GET", path: "/v1/results/" + f.gks[0]}); r.status != 200 {
+	if r := f.do(f.client(c), c, call{method: "GET", path: "/v1/results/" + f.gks[0], access: true}); r.status != 200 {
 		t.Errorf("valid client: got %d, want 200", r.status)
 	}
 }

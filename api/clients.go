@@ -150,7 +150,7 @@ func loadClient(cc ClientConfig, baseDir string) (*Client, error) {
 	}
 	for _, s := range c.Scopes {
 		switch s {
-		case ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke:
+		case ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke, ScopeReadByCode:
 		default:
 			return nil, fmt.Errorf("unknown scope %q", s)
 		}

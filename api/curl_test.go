@@ -15,6 +15,7 @@ import (
 // against a TLS test server with the dev credentials.
 func TestCurlExamples(t *testing.T) {
 	testenv.MustHaveExecPath(t, "curl")
+	testenv.MustHaveExecPath(t, "jq")
 	bash := testenv.MustHaveExecPath(t, "bash")
 	f := newFixture(t, fixtureOpts{})
 	token, err := DevToken(f.dev, time.Now())
@@ -44,6 +45,7 @@ func TestCurlExamples(t *testing.T) {
 		`"matched":true`,                      // verify
 		`"code":"unauthenticated"`,            // no credential
 		"HTTP 401",
+		`"code":"citizen_context_required"`, "HTTP 403", // by code without a handle
 		"<strong>Còn hiệu lực</strong>", // QR page
 		`"reason":"REVOKED"`,            // revoke
 		`"openapi": "3.0.3"`,

@@ -66,8 +66,9 @@ func (a *recordingAuditor) get(id string) (audit.Record, bool) {
 
 // cred is one way of calling the API.
 type cred struct {
-	cert  *tls.Certificate
-	token string
+	cert   *tls.Certificate
+	token  string
+	client string // the client ID it authenticates as, for access handles
 }
 
 type fixture struct {
@@ -162,6 +163,9 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		ClientConfig{ID: "search-only", Name: "Search only (ES256)", AgencyCode: agency, JWTAlg: AlgES256,
 			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
 			Scopes:       []string{ScopeSearch}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
+		ClientConfig{ID: "archive", Name: "Own archive (reads by code)", AgencyCode: agency, JWTAlg: AlgES256,
+			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
+			Scopes:       []string{ScopeReadPDF, ScopeReadByCode}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
 		ClientConfig{ID: "slow", Name: "Rate limited", AgencyCode: agency, JWTAlg: AlgES256,
 			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
 			Scopes:       []string{ScopeSearch}, RateLimit: RateLimit{RPS: 1, Burst: 2}},
@@ -237,11 +241,12 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.creds["demo-mtls"] = cred{cert: &demo}
-	f.creds["demo-jwt"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now())}
-	f.creds["limited"] = cred{cert: limitedCert}
-	f.creds["search-only"] = cred{token: mint(t, esKey, AlgES256, "search-only", DevAudience, time.Now())}
-	f.creds["slow"] = cred{token: mint(t, esKey, AlgES256, "slow", DevAudience, time.Now())}
+	f.creds["demo-mtls"] = cred{cert: &demo, client: DevClient}
+	f.creds["demo-jwt"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now()), client: DevClient}
+	f.creds["limited"] = cred{cert: limitedCert, client: "limited-agency"}
+	f.creds["search-only"] = cred{token: mint(t, esKey, AlgES256, "search-only", DevAudience, time.Now()), client: "search-only"}
+	f.creds["archive"] = cred{token: mint(t, esKey, AlgES256, "archive", DevAudience, time.Now()), client: "archive"}
+	f.creds["slow"] = cred{token: mint(t, esKey, AlgES256, "slow", DevAudience, time.Now()), client: "slow"}
 	f.creds["none"] = cred{}
 	f.creds["wrong-ca"] = cred{cert: rogueCert}
 	f.creds["expired-cert"] = cred{cert: &expired}
@@ -349,6 +354,9 @@ type call struct {
 	method, path, ctype string
 	body                []byte
 	noPurpose           bool
+	// access adds the access handle a search would have returned to this
+	// client for the result in path (/v1/results/{code}…).
+	access bool
 }
 
 type reply struct {
@@ -359,7 +367,13 @@ type reply struct {
 
 func (f *fixture) do(hc *http.Client, c cred, k call) reply {
 	f.t.Helper()
-	req, err := http.NewRequest(k.method, f.srv.URL+k.path, bytes.NewReader(k.body))
+	path := k.path
+	if k.access {
+		code := strings.SplitN(strings.TrimPrefix(path, "/v1/results/"), "/", 2)[0]
+		tok, _ := newAccessKeys(f.auditKey).issue(c.client, code, audit.CitizenHash(f.auditKey, "CCCD", holders[0].id), time.Now())
+		path += "?access=" + tok
+	}
+	req, err := http.NewRequest(k.method, f.srv.URL+path, bytes.NewReader(k.body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -397,4 +411,10 @@ func hmacSHA256(key, msg []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	return m.Sum(nil)
+}
+
+// accessAt is the access handle a search at time at would have returned to
+// client for code (holder 0).
+func (f *fixture) accessAt(client, code string, at time.Time) (string, time.Time) {
+	return newAccessKeys(f.auditKey).issue(client, code, audit.CitizenHash(f.auditKey, "CCCD", holders[0].id), at)
 }

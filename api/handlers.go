@@ -47,6 +47,10 @@ type resultView struct {
 	Size          int64        `json:"size"`
 	SigningTime   time.Time    `json:"signing_time"`
 	Validity      validityView `json:"validity"`
+	// Access is the handle reading this result by code needs (search
+	// answers only; see access.go).
+	Access          string     `json:"access,omitempty"`
+	AccessExpiresAt *time.Time `json:"access_expires_at,omitempty"`
 }
 
 func viewValidity(v storage.Validity) validityView {
@@ -115,14 +119,36 @@ func canonicalCode(r *http.Request) (string, bool) {
 }
 
 // lookup returns the manifest of a result the client may see. Unknown,
-// malformed and forbidden codes all answer the same 404.
-func (s *server) lookup(w http.ResponseWriter, r *http.Request, id identity) (storage.Manifest, bool) {
+// malformed and forbidden codes all answer the same 404. With inContext, the
+// read needs an access handle from a search for that result's citizen
+// (access.go) unless the client may read by code; either way the audit
+// record names the holder's hash.
+func (s *server) lookup(w http.ResponseWriter, r *http.Request, id identity, inContext bool) (storage.Manifest, bool) {
 	e := entryFrom(r.Context())
 	code, ok := canonicalCode(r)
 	if !ok {
 		e.decide(audit.Deny, "not_found")
 		WriteError(w, http.StatusNotFound, "not_found", "no such result")
 		return storage.Manifest{}, false
+	}
+	if inContext && !id.client.HasScope(ScopeReadByCode) {
+		tok := r.URL.Query().Get("access")
+		if tok == "" {
+			tok = r.Header.Get("X-Sohoa-Access")
+		}
+		if tok == "" {
+			e.decide(audit.Deny, "citizen_context_required")
+			WriteError(w, http.StatusForbidden, "citizen_context_required",
+				"read a result with the access handle POST /v1/results:search returns for it (?access=…); reading by code alone needs the read_by_code scope")
+			return storage.Manifest{}, false
+		}
+		hash, err := s.access.check(tok, id.client.ID, code, s.now())
+		if err != nil {
+			e.decide(audit.Deny, "bad_access")
+			WriteError(w, http.StatusForbidden, "bad_access", errBadAccess.Error())
+			return storage.Manifest{}, false
+		}
+		e.rec.CitizenHash = hash
 	}
 	m, err := s.opts.Repo.Get(r.Context(), code)
 	switch {
@@ -137,6 +163,15 @@ func (s *server) lookup(w http.ResponseWriter, r *http.Request, id identity) (st
 		e.decide(audit.Deny, "doc_type_not_allowed")
 		WriteError(w, http.StatusNotFound, "not_found", "no such result")
 		return m, false
+	}
+	if e.rec.CitizenHash == "" {
+		// A read by code: record whose result it was.
+		idType, holder, err := s.opts.Repo.HolderID(r.Context(), m)
+		if err != nil {
+			s.repoError(w, r, err)
+			return m, false
+		}
+		e.rec.CitizenHash = audit.CitizenHash(s.opts.AuditKey, idType, holder)
 	}
 	return m, true
 }
@@ -205,7 +240,10 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 		if !id.client.AllowsDocType(h.DocType) {
 			continue
 		}
-		resp.Results = append(resp.Results, viewResult(h.Manifest, h.Validity))
+		rv := viewResult(h.Manifest, h.Validity)
+		tok, exp := s.access.issue(id.client.ID, h.ResultCode, e.rec.CitizenHash, s.now())
+		rv.Access, rv.AccessExpiresAt = tok, &exp
+		resp.Results = append(resp.Results, rv)
 		e.rec.Returned = append(e.rec.Returned, audit.Returned{ResultCode: h.ResultCode, SHA256: h.File.SHA256})
 	}
 	e.decide(audit.Allow, "scope:search")
@@ -215,7 +253,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 // ---- GET /v1/results/{code} ----
 
 func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
-	m, v, ok := s.resultAt(w, r, id)
+	m, v, ok := s.resultAt(w, r, id, true)
 	if !ok {
 		return
 	}
@@ -226,7 +264,7 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
 // resultAt resolves the result named in the path and its validity at the
 // query's valid_at (default now), recording what is returned in the audit
 // entry. On false, the error response is written.
-func (s *server) resultAt(w http.ResponseWriter, r *http.Request, id identity) (storage.Manifest, storage.Validity, bool) {
+func (s *server) resultAt(w http.ResponseWriter, r *http.Request, id identity, inContext bool) (storage.Manifest, storage.Validity, bool) {
 	e := entryFrom(r.Context())
 	at, ok := s.parseTime(r.URL.Query().Get("valid_at"))
 	if !ok {
@@ -234,7 +272,7 @@ func (s *server) resultAt(w http.ResponseWriter, r *http.Request, id identity) (
 		WriteError(w, http.StatusBadRequest, "bad_valid_at", "valid_at must be an RFC 3339 time")
 		return storage.Manifest{}, storage.Validity{}, false
 	}
-	m, ok := s.lookup(w, r, id)
+	m, ok := s.lookup(w, r, id, inContext)
 	if !ok {
 		return m, storage.Validity{}, false
 	}
@@ -256,7 +294,7 @@ type statusView struct {
 }
 
 func (s *server) status(w http.ResponseWriter, r *http.Request, id identity) {
-	m, v, ok := s.resultAt(w, r, id)
+	m, v, ok := s.resultAt(w, r, id, false)
 	if !ok {
 		return
 	}
@@ -272,7 +310,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, id identity) {
 // a 502 and never corrupt bytes.
 func (s *server) pdf(w http.ResponseWriter, r *http.Request, id identity) {
 	e := entryFrom(r.Context())
-	if _, ok := s.lookup(w, r, id); !ok {
+	if _, ok := s.lookup(w, r, id, true); !ok {
 		return
 	}
 	rc, m, err := s.opts.Repo.OpenPDF(r.Context(), e.rec.ResultCode)
@@ -427,7 +465,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
 		WriteError(w, http.StatusBadRequest, "bad_effective_at", "effective_at must be an RFC 3339 time")
 		return
 	}
-	m, ok := s.lookup(w, r, id)
+	m, ok := s.lookup(w, r, id, false)
 	if !ok {
 		return
 	}

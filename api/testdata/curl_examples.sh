@@ -27,17 +27,20 @@ MTLS=(--cacert "$CACERT" --cert "$CERT" --key "$KEY")
 
 echo "## 1. Search a citizen's valid results (the ID goes in the body, never the URL)"
 curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" -H 'Content-Type: application/json' \
-  -d "{\"holder_id_type\":\"CCCD\",\"holder_id\":\"$CITIZEN_ID\"}" \
-  "$SOHOA_API/v1/results:search"
+  -d "{\"holder_id_type\":\"CCCD\",\"holder_id\":\"$CITIZEN_ID\",\"include_history\":true}" \
+  "$SOHOA_API/v1/results:search" | tee "$OUT/search.json"; echo
+# Each result comes with an access handle (15 minutes, this client, this
+# citizen): reading a result by code needs it.
+ACCESS=$(jq -r --arg c "$CODE" '.results[] | select(.result_code == $c) | .access' "$OUT/search.json")
 
 echo "## 2. Metadata and validity of one result"
-curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" "$SOHOA_API/v1/results/$CODE"
+curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" "$SOHOA_API/v1/results/$CODE?access=$ACCESS"
 
 echo "## 3. Status only (cacheable 5 minutes)"
 curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" "$SOHOA_API/v1/results/$CODE/status?valid_at=2030-01-01T00:00:00%2B07:00"
 
 echo "## 4. Download the signed PDF; its ETag is its sha256"
-curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" -D "$OUT/headers" -o "$OUT/result.pdf" "$SOHOA_API/v1/results/$CODE/pdf"
+curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" -D "$OUT/headers" -o "$OUT/result.pdf" "$SOHOA_API/v1/results/$CODE/pdf?access=$ACCESS"
 etag=$(tr -d '\r' <"$OUT/headers" | awk -F'"' 'tolower($1) ~ /^etag:/ {print $2}')
 sum=$(sha256sum "$OUT/result.pdf" | cut -d' ' -f1)
 [ "$etag" = "$sum" ] && echo "sha256 matches ETag: $sum"
@@ -58,7 +61,10 @@ if [ -n "${SOHOA_TOKEN:-}" ]; then
     "$SOHOA_API/v1/results:search"
 fi
 
-echo "## 8. Without a credential: 401 with a JSON error"
+echo "## 8. By code without an access handle: 403 (codes cannot be enumerated)"
+curl -sS "${MTLS[@]}" "${PURPOSE[@]}" -w ' HTTP %{http_code}\n' "$SOHOA_API/v1/results/$CODE/pdf"
+
+echo "## 8b. Without a credential: 401 with a JSON error"
 curl -sS --cacert "$CACERT" "${PURPOSE[@]}" -w ' HTTP %{http_code}\n' "$SOHOA_API/v1/results/$CODE"
 
 if [ -n "${SOHOA_QR_TOKEN:-}" ]; then

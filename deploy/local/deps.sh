@@ -7,7 +7,7 @@ APT_PKGS=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd tesseract-ocr-eng
   libtesseract-dev libleptonica-dev
   redis-server poppler-utils qpdf softhsm2 opensc libnss3-tools
-  fonts-liberation2 fonts-dejavu-core curl
+  fonts-liberation2 fonts-dejavu-core curl jq
 )
 VERSITYGW_VERSION=v1.8.0
 
