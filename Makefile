@@ -32,6 +32,7 @@ demo: deps build stack
 	  $(BIN) demo --corpus $(CORPUS) 2>.local/logs/demo.log || { tail -n 20 .local/logs/demo.log; exit 1; }; \
 	  bash $(STACK) start-app $(BIN); \
 	  echo; echo "Upload page (counter staff): http://$$SOHOA_INTAKE_ADDR/   (a worker is running: uploads are processed)"; \
+	  echo "  access token (development): $$(cat "$$SOHOA_LOCAL_DIR/keys/intake.token")"; \
 	  echo "Reuse API: https://$$SOHOA_API_ADDR/v1/ (README: Fetching and verifying results)"; \
 	  echo "Logs: .local/logs/ (demo.log, serve.log, worker.log). Stop everything: make stop"
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -143,26 +144,65 @@ const (
 
 // Handler serves the counter intake: the upload page, POST /v1/batches and
 // GET /v1/inputs/{key}.
+//
+// Every route that takes or shows data needs the bearer token (Token; with
+// none configured they refuse: fail closed). The page itself holds no data:
+// it asks the clerk for the token and sends it with each request. State
+// changes from another origin are refused (Origin / Sec-Fetch-Site).
 func (in *Intake) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", in.page)
 	mux.HandleFunc("POST /v1/batches", in.auth(in.postBatch))
 	mux.HandleFunc("GET /v1/inputs/{key}", in.auth(in.getInput))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	return mux
+	return securityHeaders(sameOrigin(mux))
 }
 
 func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if in.Token != "" {
-			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) != 1 {
-				api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
-				return
-			}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if in.Token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sohoa-intake"`)
+			api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
+			return
 		}
 		h(w, r)
 	}
+}
+
+// sameOrigin refuses state-changing requests a browser sends from another
+// site: an Origin header naming another host, or Sec-Fetch-Site cross-site.
+// Scripts (no Origin) are judged by their token alone.
+func sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
+			if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+				api.WriteError(w, http.StatusForbidden, "cross_origin", "requests from another site are refused")
+				return
+			}
+			if o := r.Header.Get("Origin"); o != "" {
+				u, err := url.Parse(o)
+				if err != nil || u.Host != r.Host {
+					api.WriteError(w, http.StatusForbidden, "cross_origin", "requests from another origin are refused")
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets what every intake answer carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // BatchResponse answers POST /v1/batches.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sohoa/storage"
 )
 
 func multipartBody(t *testing.T, fields map[string]string, files map[string][]byte) (*bytes.Buffer, string) {
@@ -176,5 +179,72 @@ func TestBackfillResumes(t *testing.T) {
 	}
 	if n := len(h.queue.ofType(TypeOCR)); n != 4 {
 		t.Errorf("%d OCR tasks, want 4 (txt and hidden files skipped)", n)
+	}
+}
+
+// TestIntakeRefusesWithoutAuthOrFromAnotherOrigin: every data route needs
+// the token (none configured: refused), the status of an input is not
+// readable without it, and a browser post from another site is refused
+// even with a token.
+func TestIntakeRefusesWithoutAuthOrFromAnotherOrigin(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(h.intake.Handler())
+	defer srv.Close()
+	do := func(method, path, token string, hdr map[string]string, fields map[string]string) *http.Response {
+		t.Helper()
+		var body io.Reader
+		ct := ""
+		if method == "POST" {
+			body, ct = multipartBody(t, fields, map[string][]byte{"a.jpg": []byte("scan " + path)})
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	key := storage.InputKeyOf([]byte("anything"))
+	// No token configured: fail closed, whatever the caller sends.
+	for _, tc := range []struct{ method, path, token string }{
+		{"POST", "/v1/batches", ""}, {"POST", "/v1/batches", "guess"}, {"GET", "/v1/inputs/" + key, ""},
+	} {
+		if r := do(tc.method, tc.path, tc.token, nil, nil); r.StatusCode != http.StatusUnauthorized {
+			t.Errorf("no token configured: %s %s with %q = %d, want 401", tc.method, tc.path, tc.token, r.StatusCode)
+		}
+	}
+	h.intake.Token = "counter-secret"
+	if r := do("GET", "/v1/inputs/"+key, "", nil, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status without token = %d, want 401", r.StatusCode)
+	}
+	if r := do("GET", "/v1/inputs/"+key, "wrong", nil, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status with a wrong token = %d, want 401", r.StatusCode)
+	}
+	for name, hdr := range map[string]map[string]string{
+		"foreign Origin":       {"Origin": "https://evil.example"},
+		"cross-site fetch":     {"Sec-Fetch-Site": "cross-site"},
+		"malformed Origin":     {"Origin": "%zz"},
+		"same host other port": {"Origin": "http://127.0.0.1:1"},
+	} {
+		if r := do("POST", "/v1/batches", "counter-secret", hdr, nil); r.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: POST = %d, want 403", name, r.StatusCode)
+		}
+	}
+	r := do("POST", "/v1/batches", "counter-secret", map[string]string{"Origin": srv.URL, "Sec-Fetch-Site": "same-origin"}, nil)
+	if r.StatusCode != http.StatusCreated {
+		t.Errorf("same-origin POST with the token = %d, want 201", r.StatusCode)
+	}
+	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 	}
 }

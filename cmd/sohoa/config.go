@@ -137,7 +137,7 @@ func settings() []setting {
 	return []setting{
 		{"SOHOA_DEV", "dev", "false", "development mode: create development keys, CA and clients under the keys folder when missing (never in production)", gCore, func(c *config) flag.Value { return (*boolValue)(&c.Dev) }},
 		{"SOHOA_LOCAL_DIR", "local-dir", ".local", "folder for local state: audit write-ahead log, backfill checkpoints, development keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.LocalDir) }},
-		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
+		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key, intake.token); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
 		{"SOHOA_CLOCK_OFFSET", "clock-offset", "0s", "development mode only: shift the clock by this much (e.g. 4380h), to test on other dates", gCore, func(c *config) flag.Value { return (*offsetValue)(&c.ClockOffset) }},
 		{"SOHOA_LOG_LEVEL", "log-level", "info", "debug, info, warn or error; logs are JSON on stderr", gCore, func(c *config) flag.Value { return (*levelValue)(&c.LogLevel) }},
 
@@ -179,7 +179,7 @@ func settings() []setting {
 		{"SOHOA_AUDIT_BUCKET", "audit-bucket", "", "bucket holding audit/ (empty: SOHOA_S3_BUCKET)", gAudit, func(c *config) flag.Value { return (*stringValue)(&c.AuditBucket) }},
 
 		{"SOHOA_INTAKE_ADDR", "intake-addr", "127.0.0.1:18080", "counter intake listener: upload page and intake API (plain HTTP; put it behind the office's TLS proxy)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Addr) }},
-		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token intake clients must present (empty: none)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
+		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token every intake request must present (the upload page asks for it); else intake.token in the keys folder", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
 
 		{"SOHOA_API_ADDR", "api-addr", "127.0.0.1:18443", "reuse API listener, TLS (empty disables it)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Addr) }},
 		{"SOHOA_API_CLIENTS", "api-clients", "", "clients.json: the client systems, their scopes, limits and credentials", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Clients) }},
@@ -433,6 +433,9 @@ func (c *config) missingKeys(groups group) []string {
 	}
 	if groups&gAudit != 0 {
 		need(c.AuditKey, "SOHOA_AUDIT_KEY", "audit.key")
+	}
+	if groups&gIntake != 0 {
+		need(c.Intake.Token, "SOHOA_INTAKE_TOKEN", "intake.token")
 	}
 	if groups&gSign != 0 && c.Sign.PKCS11.Module == "" && c.Sign.P12File == "" && c.Sign.KeyFile == "" {
 		miss = append(miss, "SOHOA_SIGN_KEY with SOHOA_SIGN_CERT, or SOHOA_SIGN_P12, or SOHOA_PKCS11_MODULE (the agency's signing key)")

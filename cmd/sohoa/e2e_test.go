@@ -36,6 +36,7 @@ func isolate(t *testing.T, db int) string {
 	t.Helper()
 	local := t.TempDir()
 	t.Setenv("SOHOA_DEV", "1")
+	t.Setenv("SOHOA_INTAKE_TOKEN", testIntakeToken)
 	t.Setenv("SOHOA_LOCAL_DIR", local)
 	t.Setenv("SOHOA_S3_BUCKET", fmt.Sprintf("e2e-%d-%d", db, time.Now().UnixNano()))
 	t.Setenv("SOHOA_REDIS_DB", fmt.Sprint(db))
@@ -47,6 +48,9 @@ func isolate(t *testing.T, db int) string {
 	}
 	return local
 }
+
+// testIntakeToken is the intake's bearer token in these tests.
+const testIntakeToken = "test-intake-token"
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -250,7 +254,13 @@ func mustAbs(t *testing.T, p string) string {
 // postBatch uploads a multipart batch to the intake and decodes the answer.
 func postBatch(t *testing.T, base string, body io.Reader, contentType string) (int, pipeline.BatchResponse) {
 	t.Helper()
-	resp, err := http.Post(base+"/v1/batches", contentType, body)
+	req, err := http.NewRequest("POST", base+"/v1/batches", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+testIntakeToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +277,12 @@ func postBatch(t *testing.T, base string, body io.Reader, contentType string) (i
 func awaitInput(t *testing.T, base, key string, deadline time.Time) (st pipeline.InputStatus, ok bool) {
 	t.Helper()
 	for {
-		r, err := http.Get(base + "/v1/inputs/" + key)
+		req, err := http.NewRequest("GET", base+"/v1/inputs/"+key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+testIntakeToken)
+		r, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,7 @@ var (
 	sealKeyFile  = keyFile{"SOHOA_SEAL_KEY", "seal.key", true}
 	auditKeyFile = keyFile{"SOHOA_AUDIT_KEY", "audit.key", false}
 	qrKeyFile    = keyFile{"SOHOA_QR_KEY", "qr.key", false}
+	intakeToken  = keyFile{"SOHOA_INTAKE_TOKEN", "intake.token", false}
 )
 
 // secret returns the text of k: value when set, else the file in the keys
@@ -101,6 +102,9 @@ func (c *config) repositoryKeys() (storage.Keys, error) {
 }
 
 func (c *config) qrKey() ([]byte, error)    { return c.hexKey(qrKeyFile, c.QRKey) }
+
+// intakeToken is the bearer token of the counter intake.
+func (c *config) intakeToken() (string, error) { return c.secret(intakeToken, c.Intake.Token) }
 func (c *config) auditKey() ([]byte, error) { return c.hexKey(auditKeyFile, c.AuditKey) }
 
 // createKeyFile writes a fresh 32-byte key to path, mode 0600, and returns
@@ -168,13 +172,13 @@ func runKeys(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("keys init: %w", err)
 	}
-	for _, k := range []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile} {
+	for _, k := range []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, intakeToken} {
 		path := filepath.Join(dir, k.file)
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("keys init: %s exists; keys are never overwritten (rotate by adding a key to the ring)", path)
 		}
 	}
-	for _, k := range []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile} {
+	for _, k := range []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, intakeToken} {
 		if _, err := createKeyFile(filepath.Join(dir, k.file), k.ring, strings.TrimSuffix(k.file, ".key")); err != nil {
 			return fmt.Errorf("keys init: %w", err)
 		}

@@ -30,7 +30,9 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		return err
 	}
 	defer rt.Close()
-	rt.intake.Token = cfg.Intake.Token
+	if rt.intake.Token, err = cfg.intakeToken(); err != nil {
+		return err
+	}
 
 	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, rt.intake.Handler(), log)}
 	if cfg.API.Addr != "" {
