@@ -101,11 +101,11 @@ func (c *config) repositoryKeys() (storage.Keys, error) {
 	return k, nil
 }
 
-func (c *config) qrKey() ([]byte, error)    { return c.hexKey(qrKeyFile, c.QRKey) }
+func (c *config) qrKey() ([]byte, error) { return c.hexKey(qrKeyFile, c.QRKey) }
 
 // intakeToken is the bearer token of the counter intake.
 func (c *config) intakeToken() (string, error) { return c.secret(intakeToken, c.Intake.Token) }
-func (c *config) auditKey() ([]byte, error) { return c.hexKey(auditKeyFile, c.AuditKey) }
+func (c *config) auditKey() ([]byte, error)    { return c.hexKey(auditKeyFile, c.AuditKey) }
 
 // createKeyFile writes a fresh 32-byte key to path, mode 0600, and returns
 // its text. A ring gets the key ID "<kind>-<8 random hex>", which no other
