@@ -184,7 +184,10 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		e := &entry{start: s.now()}
 		e.rec.RequestID = newRequestID()
 		e.rec.Method = r.Method
-		w.Header().Set("X-Request-Id", e.rec.RequestID)
+		h := w.Header()
+		h.Set("X-Request-Id", e.rec.RequestID)
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+		h.Set("X-Content-Type-Options", "nosniff")
 		r = r.WithContext(context.WithValue(r.Context(), entryKey{}, e))
 		// ServeMux sets r.Pattern on this same *Request; commit reads it.
 		aw := &auditWriter{ResponseWriter: w, s: s, e: e, r: r}
@@ -269,15 +272,17 @@ func (s *server) commit(r *http.Request, e *entry, status int) error {
 
 // ---- authentication, purpose, rate limit, scope ----
 
-var (
-	procedureRe = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.\-]{0,63}$`)
-	digitRunRe  = regexp.MustCompile(`[0-9]{9,}`)
-)
+// procedureRe is a procedure code of the National Database on
+// administrative procedures (mã TTHC: a level digit, a dot, six digits),
+// optionally followed by the agency code it is carried out at
+// (1.001234.000.00.00.H29). Anything else — a free word, or a citizen ID
+// dressed up with a dot — is refused before it reaches the audit log.
+// digitRunRe is a run of digits long enough to hold a citizen ID.
+var digitRunRe = regexp.MustCompile(`[0-9]{9,}`)
 
-// validProcedure accepts procedure codes like 1.001234.000.00.00.H29 and
-// refuses any long digit run, so a citizen ID can never enter the audit log
-// through this header.
-func validProcedure(s string) bool { return procedureRe.MatchString(s) && !digitRunRe.MatchString(s) }
+var procedureRe = regexp.MustCompile(`^[1-9]\.[0-9]{6}(\.[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2})?$`)
+
+func validProcedure(s string) bool { return procedureRe.MatchString(s) }
 
 type protectedFunc func(w http.ResponseWriter, r *http.Request, id identity)
 

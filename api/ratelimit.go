@@ -2,6 +2,7 @@ package api
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -56,7 +57,16 @@ func (l *limiter) evictIdle(rl RateLimit, now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
-	if len(l.buckets) >= l.maxKeys { // all busy: start over rather than grow
-		clear(l.buckets)
+	if len(l.buckets) >= l.maxKeys {
+		// All busy: forget the longest-idle half rather than grow, so the
+		// keys under attack (the most recent) keep their state.
+		keys := make([]string, 0, len(l.buckets))
+		for k := range l.buckets {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b string) int { return l.buckets[a].last.Compare(l.buckets[b].last) })
+		for _, k := range keys[:len(keys)/2] {
+			delete(l.buckets, k)
+		}
 	}
 }

@@ -210,7 +210,7 @@ func (p *Pipeline) page(ctx context.Context, rec *Record, n int) (ocr.Page, ocr.
 		if ref.Page != n {
 			continue
 		}
-		data, _, err := p.o.Repo.Bucket().Get(ctx, ref.Key)
+		data, err := p.o.Repo.Page(ctx, ref.Key)
 		if err != nil {
 			return pg, ocr.PageImage{}, fmt.Errorf("read page %d image: %w", n, err)
 		}

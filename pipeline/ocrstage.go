@@ -69,9 +69,9 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 		if img.Format == "jpeg" {
 			ext = "jpg"
 		}
-		key := storage.PageKey(inputKey, img.Number, ext)
-		if err := p.o.Repo.Bucket().PutOnce(ctx, key, img.Data, storage.SHA256Hex(img.Data)); err != nil && !errors.Is(err, storage.ErrExists) {
-			return fmt.Errorf("store page %d image: %w", img.Number, err)
+		key, err := p.o.Repo.PutPage(ctx, inputKey, img.Number, ext, img.Data)
+		if err != nil {
+			return err
 		}
 		rec.Images = append(rec.Images, ImageRef{Page: img.Number, Key: key, Format: img.Format, DPI: img.DPI})
 	}

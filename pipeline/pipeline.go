@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -134,14 +136,33 @@ func (p *Pipeline) finish(ctx context.Context, stage, inputKey, file string, err
 		return nil
 	}
 	code, perm := classify(err)
+	// Errors name the file for the clerk (the quarantine record, sealed,
+	// keeps it); file names often carry a citizen's name, so the log does
+	// not.
+	logged := p.withoutFileName(ctx, inputKey, err)
 	if !perm {
-		log.Warn("stage failed, will retry", "err", err)
+		log.Warn("stage failed, will retry", "err", logged)
 		return err
 	}
 	if qerr := p.quarantine(ctx, stage, inputKey, code, err); qerr != nil {
-		log.Error("quarantine write failed, will retry", "err", qerr, "cause_code", code)
+		log.Error("quarantine write failed, will retry", "err", p.withoutFileName(ctx, inputKey, qerr), "cause_code", code)
 		return qerr
 	}
-	log.Warn("input quarantined", "code", code, "err", err)
+	log.Warn("input quarantined", "code", code, "err", logged)
 	return fmt.Errorf("%s quarantined (%s): %w", stage, code, asynq.SkipRetry)
+}
+
+// withoutFileName is err's text with the input's uploaded file name (and
+// its extensionless stem) replaced by "<file>".
+func (p *Pipeline) withoutFileName(ctx context.Context, inputKey string, err error) string {
+	msg := err.Error()
+	var meta storage.IntakeMeta
+	if p.o.Repo.GetSealedJSON(ctx, storage.IntakeMetaKey(inputKey), &meta) != nil || meta.Name == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, meta.Name, "<file>")
+	if stem := strings.TrimSuffix(meta.Name, filepath.Ext(meta.Name)); len(stem) >= 4 {
+		msg = strings.ReplaceAll(msg, stem, "<file>")
+	}
+	return msg
 }

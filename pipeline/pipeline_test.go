@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -486,5 +487,36 @@ func TestReviewApproval(t *testing.T) {
 	}
 	if st, _ := h.intake.Status(ctx, sub.InputKey); st.State != "issued" {
 		t.Errorf("state after approval = %s, want issued", st.State)
+	}
+}
+
+// TestWorkerLogOmitsFileNames: an upload named after its holder is
+// quarantined with its name in the (sealed) quarantine record, but the
+// worker's log line carries the input key, not the name.
+func TestWorkerLogOmitsFileNames(t *testing.T) {
+	h := newHarness(t)
+	var logs bytes.Buffer
+	h.pipe.o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx := context.Background()
+	name := "ho_so_Nguyễn_Thị_Thu_Trang.tif"
+	h.rec.err = fmt.Errorf("recognise %s: first IFD offset is 0: %w", name, ocr.ErrEmpty)
+	sub, err := h.intake.Submit(ctx, []byte("II*\x00\x00\x00\x00\x00"), storage.IntakeMeta{Name: name, Source: SourceCounter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.pipe.Mux().ProcessTask(ctx, h.queue.ofType(TypeOCR)[0]); !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("handler error = %v, want SkipRetry", err)
+	}
+	var q QuarantineItem
+	if err := h.repo.GetSealedJSON(ctx, storage.QuarantineKey(sub.InputKey), &q); err != nil || !strings.Contains(q.Error, name) {
+		t.Fatalf("quarantine record %+v, %v; want it to name the file", q, err)
+	}
+	for _, part := range []string{"Nguyễn", "Trang", name} {
+		if strings.Contains(logs.String(), part) {
+			t.Errorf("worker log shows %q:\n%s", part, logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), sub.InputKey) || !strings.Contains(logs.String(), "<file>") {
+		t.Errorf("worker log lacks the input key or the <file> placeholder:\n%s", logs.String())
 	}
 }

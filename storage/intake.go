@@ -47,7 +47,7 @@ func (r *Repository) PutIntake(ctx context.Context, data []byte, meta IntakeMeta
 		meta.UploadedAt = r.now()
 	}
 	meta.Size = int64(len(data))
-	if err := r.putOnce(ctx, IntakeKey(inputKey), data); err != nil && !errors.Is(err, ErrExists) {
+	if err := r.putBlob(ctx, IntakeKey(inputKey), data); err != nil && !errors.Is(err, ErrExists) {
 		return "", fmt.Errorf("put intake: %w", err)
 	}
 	if err := r.PutSealedJSON(ctx, IntakeMetaKey(inputKey), meta); err != nil && !errors.Is(err, ErrExists) {
@@ -62,7 +62,7 @@ func (r *Repository) Intake(ctx context.Context, inputKey string) ([]byte, Intak
 	if !ValidInputKey(inputKey) {
 		return nil, IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", ErrInvalid)
 	}
-	data, _, err := r.b.Get(ctx, IntakeKey(inputKey))
+	data, err := r.getBlob(ctx, IntakeKey(inputKey))
 	if err != nil {
 		return nil, IntakeMeta{}, fmt.Errorf("intake %s: %w", inputKey, err)
 	}

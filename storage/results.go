@@ -63,12 +63,12 @@ func (r *Repository) File(ctx context.Context, req NewResult) (Manifest, error) 
 
 	pdfKey := strings.TrimSuffix(ptr.ManifestKey, manifestSuffix) + ".pdf"
 	m.File.SHA256, m.File.Size = SHA256Hex(req.PDF), int64(len(req.PDF))
-	if err := r.putOnce(ctx, pdfKey, req.PDF); errors.Is(err, ErrExists) {
-		info, err := r.b.Stat(ctx, pdfKey)
+	if err := r.putBlob(ctx, pdfKey, req.PDF); errors.Is(err, ErrExists) {
+		stored, err := r.getBlob(ctx, pdfKey)
 		if err != nil {
-			return Manifest{}, fmt.Errorf("file result %s: stat stored pdf: %w", m.ResultCode, err)
+			return Manifest{}, fmt.Errorf("file result %s: read stored pdf: %w", m.ResultCode, err)
 		}
-		m.File.SHA256, m.File.Size = info.SHA256, info.Size
+		m.File.SHA256, m.File.Size = SHA256Hex(stored), int64(len(stored))
 	} else if err != nil {
 		return Manifest{}, fmt.Errorf("file result %s: %w", m.ResultCode, err)
 	}
@@ -252,7 +252,7 @@ func (r *Repository) OpenPDF(ctx context.Context, resultCode string) (io.ReadClo
 	if err != nil {
 		return nil, Manifest{}, err
 	}
-	data, _, err := r.b.Get(ctx, m.File.ObjectKey)
+	data, err := r.getBlob(ctx, m.File.ObjectKey)
 	if err != nil {
 		return nil, Manifest{}, fmt.Errorf("open pdf %s: %w", m.ResultCode, err)
 	}

@@ -100,10 +100,7 @@ func TestDemoCorpus(t *testing.T) {
 		if err := repo.GetJSON(ctx, mk, &m); err != nil {
 			t.Fatal(err)
 		}
-		pdf, _, err := repo.Bucket().Get(ctx, m.File.ObjectKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pdf := openPDF(t, repo, m.ResultCode)
 		f := filepath.Join(dir, m.ID+".pdf")
 		if err := os.WriteFile(f, pdf, 0o644); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"sohoa/internal/testenv"
 	"sohoa/pipeline"
+	"sohoa/storage"
 	"sohoa/storage/storagetest"
 )
 
@@ -47,6 +48,58 @@ func isolate(t *testing.T, db int) string {
 		t.Fatalf("flush redis db %d: %v", db, err)
 	}
 	return local
+}
+
+// openPDF reads a result's signed PDF through the repository (decrypted,
+// checked against its manifest).
+func openPDF(t *testing.T, repo *storage.Repository, code string) []byte {
+	t.Helper()
+	rc, _, err := repo.OpenPDF(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// assertEncryptedAtRest reads every scan, page image and result PDF as the
+// bucket holds it: each must be an encrypted blob that shows no PDF, JPEG,
+// PNG or TIFF bytes and not the holder's ID.
+func assertEncryptedAtRest(t *testing.T, repo *storage.Repository, holderID string) {
+	t.Helper()
+	n := 0
+	err := repo.Bucket().List(context.Background(), "", func(oi storage.ObjectInfo) error {
+		k := oi.Key
+		isBlob := strings.HasPrefix(k, "pages/") || strings.HasPrefix(k, "intake/") && !strings.HasSuffix(k, ".json") ||
+			strings.HasPrefix(k, "results/") && strings.HasSuffix(k, ".pdf")
+		if !isBlob {
+			return nil
+		}
+		n++
+		body, _, err := repo.Bucket().Get(context.Background(), k)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(body, []byte("sohoa-blob-1\n")) {
+			t.Errorf("%s is not encrypted at rest", k)
+		}
+		for _, magic := range []string{"%PDF", "\xff\xd8\xff", "\x89PNG", "II*\x00", holderID} {
+			if bytes.Contains(body, []byte(magic)) {
+				t.Errorf("%s shows %q in clear", k, magic)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 {
+		t.Errorf("checked %d encrypted objects, want at least a scan, a page and a PDF", n)
+	}
 }
 
 // testIntakeToken is the intake's bearer token in these tests.
@@ -170,17 +223,10 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := repo.Get(context.Background(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, _, err := repo.Bucket().Get(context.Background(), m.File.ObjectKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(stored, pdf) {
+	if stored := openPDF(t, repo, code); !bytes.Equal(stored, pdf) {
 		t.Fatalf("downloaded %d bytes differ from the %d stored", len(pdf), len(stored))
 	}
+	assertEncryptedAtRest(t, repo, truth.HolderID)
 
 	// Every object key has the layout of storage/keys.go; no key or log line
 	// names the holder (ID or name) outside a hash.

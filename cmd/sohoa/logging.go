@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// newLogger returns a JSON logger on w whose handler masks any run of 12 or
-// more digits: the code never logs a citizen ID on purpose, and this makes
-// sure a wrapped error that quotes one cannot leak it either.
+// newLogger returns a JSON logger on w whose handler masks any 12-digit
+// token: the code never logs a citizen ID on purpose, and this makes sure a
+// wrapped error that quotes one cannot leak it either.
 func newLogger(w io.Writer, levelName string) *slog.Logger {
 	level := slog.LevelInfo
 	switch levelName {
@@ -28,12 +28,34 @@ func newLogger(w io.Writer, levelName string) *slog.Logger {
 // logger is the process's logger at the configured level.
 func (c *config) logger(w io.Writer) *slog.Logger { return newLogger(w, c.LogLevel) }
 
-var longDigits = regexp.MustCompile(`\d{12,}`)
+// digitRun is a run of digits; redact masks those that stand as a citizen
+// ID: exactly 12 digits not joined to letters. Runs inside hashes, request
+// IDs and keys are left alone, so log lines still match audit records.
+var digitRun = regexp.MustCompile(`[0-9]+`)
 
 func redact(s string) string {
-	return longDigits.ReplaceAllStringFunc(s, func(m string) string {
-		return strings.Repeat("*", len(m)-4) + m[len(m)-4:]
-	})
+	idx := digitRun.FindAllStringIndex(s, -1)
+	if idx == nil {
+		return s
+	}
+	isAlnum := func(i int) bool {
+		c := s[i]
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range idx {
+		i, j := m[0], m[1]
+		if j-i != 12 || i > 0 && isAlnum(i-1) || j < len(s) && isAlnum(j) {
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString("********")
+		b.WriteString(s[j-4 : j])
+		last = j
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // redactHandler masks long digit runs in the message and string attributes.

@@ -162,7 +162,7 @@ func showForReview(ctx context.Context, repo *storage.Repository, input string, 
 		if !slices.Contains(d.Pages, ref.Page) {
 			continue
 		}
-		data, _, err := repo.Bucket().Get(ctx, ref.Key)
+		data, err := repo.Page(ctx, ref.Key)
 		if err != nil {
 			return fmt.Errorf("page %d: %w", ref.Page, err)
 		}

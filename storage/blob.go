@@ -1,0 +1,113 @@
+package storage
+
+// blob.go owns encryption at rest of the large objects that show a person:
+// uploaded scans (intake/), page images (pages/) and signed result PDFs
+// (results/…/*.pdf). Each is stored as
+//
+//	"sohoa-blob-1\n" kid "\n" DARE 2.0 stream
+//
+// where DARE is MinIO's Data At Rest Encryption format (github.com/minio/sio:
+// AES-256-GCM in 64 KiB authenticated packages, tamper-evident, truncation
+// detected), under a key derived for this object: HMAC-SHA256(seal key
+// [kid], "sohoa-blob-v1" ‖ 0 ‖ object key). A body copied under another key
+// does not open, and a flipped byte fails as ErrCorrupt. kid names the seal
+// key it was written with, so seal keys rotate like the sealed JSON objects:
+// make a new key current (first in SOHOA_SEAL_KEY), keep the old ones in the
+// ring for reading.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/minio/sio"
+)
+
+const blobMagic = "sohoa-blob-1\n"
+
+func blobKey(key []byte, objectKey string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("sohoa-blob-v1\x00"))
+	m.Write([]byte(objectKey))
+	return m.Sum(nil)
+}
+
+func blobConfig(key []byte) sio.Config {
+	return sio.Config{Key: key, MinVersion: sio.Version20, CipherSuites: []byte{sio.AES_256_GCM}}
+}
+
+// sealBlob encrypts plain for objectKey with the current seal key.
+func (r *Repository) sealBlob(objectKey string, plain []byte) ([]byte, error) {
+	kid := r.keys.SealKID
+	var out bytes.Buffer
+	out.Grow(len(plain) + len(plain)/2048 + 64)
+	out.WriteString(blobMagic)
+	out.WriteString(kid)
+	out.WriteByte('\n')
+	if _, err := sio.Encrypt(&out, bytes.NewReader(plain), blobConfig(blobKey(r.keys.SealKeys[kid], objectKey))); err != nil {
+		return nil, fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	return out.Bytes(), nil
+}
+
+// openBlob decrypts a body sealBlob wrote for objectKey.
+func (r *Repository) openBlob(objectKey string, body []byte) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(body, []byte(blobMagic))
+	if !ok {
+		return nil, fmt.Errorf("decrypt %s: not an encrypted object: %w", objectKey, ErrCorrupt)
+	}
+	kid, stream, ok := bytes.Cut(rest, []byte{'\n'})
+	if !ok || len(kid) > 16 {
+		return nil, fmt.Errorf("decrypt %s: bad header: %w", objectKey, ErrCorrupt)
+	}
+	key, ok := r.keys.SealKeys[string(kid)]
+	if !ok {
+		return nil, fmt.Errorf("decrypt %s: seal key %q is not in the key ring: %w", objectKey, kid, ErrInvalid)
+	}
+	var out bytes.Buffer
+	out.Grow(len(stream))
+	if _, err := sio.Decrypt(&out, bytes.NewReader(stream), blobConfig(blobKey(key, objectKey))); err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+	}
+	return out.Bytes(), nil
+}
+
+// putBlob writes plain to objectKey create-once, encrypted.
+func (r *Repository) putBlob(ctx context.Context, objectKey string, plain []byte) error {
+	body, err := r.sealBlob(objectKey, plain)
+	if err != nil {
+		return err
+	}
+	return r.putOnce(ctx, objectKey, body)
+}
+
+// getBlob reads and decrypts objectKey.
+func (r *Repository) getBlob(ctx context.Context, objectKey string) ([]byte, error) {
+	body, _, err := r.b.Get(ctx, objectKey)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+	}
+	return r.openBlob(objectKey, body)
+}
+
+// PutPage stores page n's image of an intake (ext "jpg" or "png"),
+// encrypted, create-once, and returns its key. A page already stored is
+// not an error.
+func (r *Repository) PutPage(ctx context.Context, inputKey string, n int, ext string, data []byte) (string, error) {
+	key := PageKey(inputKey, n, ext)
+	if err := r.putBlob(ctx, key, data); err != nil && !errors.Is(err, ErrExists) {
+		return "", fmt.Errorf("store page %d: %w", n, err)
+	}
+	return key, nil
+}
+
+// Page returns a page image PutPage stored under key.
+func (r *Repository) Page(ctx context.Context, key string) ([]byte, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	return r.getBlob(ctx, key)
+}
