@@ -14,6 +14,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -39,7 +40,15 @@ type Intake struct {
 	// MaxFileBytes caps one uploaded file; MaxBatchBytes one request.
 	MaxFileBytes  int64
 	MaxBatchBytes int64
-	// Token, when set, is the bearer token counter clients must present.
+	// An upload that sends nothing for UploadIdle, averages less than
+	// MinUploadRate bytes a second after its first UploadIdle, or lasts
+	// longer than MaxUploadTime is cut off, so slow bodies cannot hold
+	// connections. NewIntake sets 30 s, 16 KiB/s and 15 minutes.
+	UploadIdle    time.Duration
+	MinUploadRate float64
+	MaxUploadTime time.Duration
+	// Token is the bearer token intake clients must present; empty refuses
+	// every data route.
 	Token      string
 	uploadTmpl *template.Template
 }
@@ -55,6 +64,7 @@ func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log 
 	return &Intake{
 		repo: repo, queue: queue, agency: agencyCode, Now: time.Now, log: log,
 		MaxFileBytes: 64 << 20, MaxBatchBytes: 1 << 30,
+		UploadIdle: 30 * time.Second, MinUploadRate: 16 << 10, MaxUploadTime: 15 * time.Minute,
 		uploadTmpl: template.Must(template.New("upload").Parse(uploadPage)),
 	}
 }
@@ -212,7 +222,7 @@ type BatchResponse struct {
 }
 
 func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, in.MaxBatchBytes)
+	r.Body = http.MaxBytesReader(w, &rateGuard{rc: http.NewResponseController(w), body: r.Body, in: in, start: time.Now()}, in.MaxBatchBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, "bad_request", "expected multipart/form-data with one or more files")
@@ -228,6 +238,10 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
+			if errors.Is(err, errTooSlow) {
+				api.WriteError(w, http.StatusRequestTimeout, "too_slow", err.Error())
+				return
+			}
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				api.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("batch exceeds %d bytes", in.MaxBatchBytes))
@@ -436,3 +450,32 @@ func newBatchID() string {
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
+
+var errTooSlow = errors.New("upload too slow or too long; send the files again")
+
+// rateGuard ends uploads that stall, crawl or last too long (see
+// Intake.UploadIdle): each read gets a rolling deadline on the connection.
+type rateGuard struct {
+	rc    *http.ResponseController
+	body  io.ReadCloser
+	in    *Intake
+	start time.Time
+	n     int64
+}
+
+func (g *rateGuard) Read(p []byte) (int, error) {
+	now := time.Now()
+	el := now.Sub(g.start)
+	if el > g.in.MaxUploadTime || el > g.in.UploadIdle && float64(g.n)/el.Seconds() < g.in.MinUploadRate {
+		return 0, errTooSlow
+	}
+	_ = g.rc.SetReadDeadline(now.Add(g.in.UploadIdle)) // not every connection supports it
+	n, err := g.body.Read(p)
+	g.n += int64(n)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = errTooSlow
+	}
+	return n, err
+}
+
+func (g *rateGuard) Close() error { return g.body.Close() }

@@ -1,17 +1,21 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sohoa/storage"
 )
@@ -246,5 +250,50 @@ func TestIntakeRefusesWithoutAuthOrFromAnotherOrigin(t *testing.T) {
 	}
 	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+}
+
+// TestIntakeCutsOffSlowUploads: a body that stalls, or crawls below the
+// minimum rate, ends with 408 within a few idle periods, instead of holding
+// the connection for the server's whole read timeout.
+func TestIntakeCutsOffSlowUploads(t *testing.T) {
+	h := newHarness(t)
+	h.intake.Token = "counter-secret"
+	h.intake.UploadIdle, h.intake.MinUploadRate = 300*time.Millisecond, 64<<10
+	srv := httptest.NewServer(h.intake.Handler())
+	defer srv.Close()
+	for name, dribble := range map[string]time.Duration{"stalls": 0, "crawls": 100 * time.Millisecond} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			fmt.Fprintf(conn, "POST /v1/batches HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer counter-secret\r\n"+
+				"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 10000000\r\n\r\n"+
+				"--B\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.jpg\"\r\n\r\n", srv.Listener.Addr())
+			done := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				done <- line
+			}()
+			for {
+				select {
+				case line := <-done:
+					if !strings.Contains(line, "408") || time.Since(start) > 5*time.Second {
+						t.Errorf("got %q after %v, want 408 within a few idle periods", line, time.Since(start))
+					}
+					return
+				case <-time.After(max(dribble, 10*time.Millisecond)):
+					if dribble > 0 {
+						conn.Write([]byte("x"))
+					}
+					if time.Since(start) > 10*time.Second {
+						t.Fatal("slow upload still open after 10 s")
+					}
+				}
+			}
+		})
 	}
 }
