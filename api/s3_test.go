@@ -44,7 +44,7 @@ func TestS3RepositoryAndAudit(t *testing.T) {
 		t.Errorf("got %d records in %d batches, want %d in ≥2", rep.Records, rep.Batches, n)
 	}
 	// The audit batches are locked: no overwrite, no delete of a version.
-	first := storage.AuditKey(1)
+	first := storage.AuditKey(f.log.Writer(), 1, 1) // the open batch
 	if err := b.PutOnce(t.Context(), first, []byte("forged\n"), storage.SHA256Hex([]byte("forged\n"))); !errors.Is(err, storage.ErrExists) {
 		t.Errorf("overwrite of %s: got %v, want ErrExists", first, err)
 	}

@@ -2,16 +2,28 @@
 // request: who asked, for what purpose, about which citizen (as a keyed hash
 // under K_audit, never the ID), what was returned and what was decided.
 //
-// Records are numbered from 1; each carries the hash of its predecessor, so
-// removing, reordering or editing any record breaks the chain. Records are
-// written to object storage in batches (one create-once object per batch) and,
-// before that, to a local write-ahead segment so a process crash loses nothing
-// that was acknowledged to a caller.
+// Each running Log is one writer with its own chain, so any number of
+// processes can log to one bucket without coordinating: a writer has a
+// random ID, and its chain lives under storage.AuditChainPrefix(writer).
+// Records of a chain are numbered from 1 and each carries the hash of its
+// predecessor, so removing, reordering or editing any record breaks the
+// chain. Record 1 is an open record (EventOpen) naming the writer, its start
+// and the last record of every other chain the writer saw when it started,
+// so a later chain vouches for the extent of the earlier ones; the last
+// record of a stopped writer's chain is a close record (EventClose).
+//
+// Records are written to object storage in batches (one create-once object
+// per batch) and, before that, to the writer's local write-ahead log, so a
+// killed process loses nothing that was acknowledged to a caller: the next
+// Log opened on the same WAL folder stores what the dead writer left, in the
+// dead writer's chain, and closes that chain.
 package audit
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -27,15 +39,36 @@ const (
 	Deny  = "deny"
 )
 
+// Event values: records that are not requests.
+const (
+	// EventOpen is record 1 of every chain: its writer, its start (Time)
+	// and the heads of the other chains at that moment.
+	EventOpen = "open"
+	// EventClose is the last record of a chain: its writer stopped (Rule
+	// "stopped"), or died and another writer stored what its write-ahead
+	// log held (Rule "replayed").
+	EventClose = "close"
+)
+
+// Head is the last stored record of a chain, as a writer saw it.
+type Head struct {
+	Writer string `json:"writer"`
+	Seq    uint64 `json:"seq"`
+	Hash   string `json:"hash"`
+}
+
 // Returned is one result handed to a caller.
 type Returned struct {
 	ResultCode string `json:"result_code"`
 	SHA256     string `json:"sha256,omitempty"`
 }
 
-// Record is one request. The zero value of every optional field is omitted.
+// Record is one request, or one event of its chain (Event set). The zero
+// value of every optional field is omitted.
 type Record struct {
+	Writer     string    `json:"writer"` // the chain: storage.ValidAuditWriter
 	Seq        uint64    `json:"seq"`
+	Event      string    `json:"event,omitempty"` // "" for a request; EventOpen, EventClose
 	Time       time.Time `json:"time"`
 	RequestID  string    `json:"request_id"`
 	ClientID   string    `json:"client_id,omitempty"`
@@ -54,8 +87,11 @@ type Record struct {
 	Rule        string     `json:"rule"`
 	Status      int        `json:"status"`
 	LatencyUS   int64      `json:"latency_us"`
-	PrevHash    string     `json:"prev_hash"`
-	Hash        string     `json:"hash,omitempty"`
+	// Heads, in an open record: the last stored record of every other
+	// chain when this writer started.
+	Heads    []Head `json:"heads,omitempty"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // computeHash returns the hex SHA-256 of the record's canonical JSON with the
@@ -71,7 +107,7 @@ func (r Record) computeHash() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// GenesisHash is the PrevHash of record 1.
+// GenesisHash is the PrevHash of record 1 of every chain.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // CitizenHash is the keyed hash of a citizen identifier used in audit records:
@@ -98,4 +134,19 @@ func jsonLine(r Record) ([]byte, error) {
 		return nil, fmt.Errorf("audit: encode record %d: %w", r.Seq, err)
 	}
 	return append(b, '\n'), nil
+}
+
+// NewWriter returns a fresh random writer ID (80 bits, 16 characters of
+// lowercase base32, storage.ValidAuditWriter).
+func NewWriter() (string, error) {
+	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
+	for {
+		b := make([]byte, 10)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("audit: writer ID: %w", err)
+		}
+		if w := strings.ToLower(enc.EncodeToString(b)); storage.ValidAuditWriter(w) {
+			return w, nil
+		}
+	}
 }

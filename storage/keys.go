@@ -169,27 +169,55 @@ func IndexPrefix(kid, idHMAC string) string { return prefixIndex + kid + "/" + i
 // IndexKey is one index entry: holder idHMAC has result id.
 func IndexKey(kid, idHMAC, id string) string { return IndexPrefix(kid, idHMAC) + id }
 
-// AuditKey is audit batch seq. The number is zero-padded to 20 digits so
-// keys sort in sequence order.
-func AuditKey(seq uint64) string {
-	return fmt.Sprintf("%s%08d/%06d-%06d%s", prefixAudit, seq/1e12, seq/1e6%1e6, seq%1e6, jsonSuffix)
+// AuditChainPrefix is the folder of one audit writer's hash chain; writer
+// is a ValidAuditWriter ID.
+func AuditChainPrefix(writer string) string { return prefixAudit + writer + "/" }
+
+// AuditKey is the batch of writer's chain that starts at record first and
+// holds n records. The number is zero-padded to 20 digits (split 8/6/6) so
+// a chain's keys sort in sequence order; n in the key makes a batch cut
+// short after it was stored detectable even when it is the chain's last.
+func AuditKey(writer string, first uint64, n int) string {
+	return fmt.Sprintf("%s%08d/%06d-%06d-%d%s", AuditChainPrefix(writer), first/1e12, first/1e6%1e6, first%1e6, n, jsonSuffix)
 }
 
-// ParseAuditKey returns the sequence number of an AuditKey.
-func ParseAuditKey(key string) (uint64, error) {
-	var hi, mid, lo uint64
+// ParseAuditKey returns the writer, first record and record count of an
+// AuditKey.
+func ParseAuditKey(key string) (writer string, first uint64, n int, err error) {
 	rest, ok := strings.CutPrefix(key, prefixAudit)
 	if ok {
-		_, err := fmt.Sscanf(rest, "%08d/%06d-%06d.json", &hi, &mid, &lo)
-		ok = err == nil && AuditKey(hi*1e12+mid*1e6+lo) == key
+		writer, rest, ok = strings.Cut(rest, "/")
 	}
-	if !ok {
-		return 0, fmt.Errorf("audit key %q: %w", key, ErrInvalid)
+	if ok && ValidAuditWriter(writer) {
+		var hi, mid, lo uint64
+		_, serr := fmt.Sscanf(rest, "%08d/%06d-%06d-%d.json", &hi, &mid, &lo, &n)
+		first = hi*1e12 + mid*1e6 + lo
+		if serr == nil && n >= 1 && n <= MaxAuditBatch && AuditKey(writer, first, n) == key {
+			return writer, first, n, nil
+		}
 	}
-	return hi*1e12 + mid*1e6 + lo, nil
+	return "", 0, 0, fmt.Errorf("audit key %s: %w", redactKey(key, prefixAudit), ErrInvalid)
 }
 
-// AuditPrefix is the folder of audit batches.
+// MaxAuditBatch is the most records one audit batch may hold.
+const MaxAuditBatch = 9999
+
+// ValidAuditWriter reports whether s can name an audit writer (a chain):
+// 16 characters of lowercase base32 (80 random bits) with at most 8 digits
+// in a row, so it never reads as a citizen ID.
+func ValidAuditWriter(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return maxDigitRun(s) <= maxKIDDigits
+}
+
+// AuditPrefix is the folder of every audit chain.
 func AuditPrefix() string { return prefixAudit }
 
 // DossierDayPrefix is the folder of dossier-sequence claims of one agency
@@ -357,8 +385,10 @@ var (
 	fieldExt    = &keyField{"{ext}", "a page format (" + strings.Join(pageExts, ", ") + ")", func(s string) bool { return slices.Contains(pageExts, s) }}
 	fieldSeq    = &keyField{"{seq}", "a 6-digit event number", func(s string) bool { return len(s) == 6 && allDigits(s) }}
 	fieldStatus = &keyField{"{status}", "a status (" + strings.Join(statuses, ", ") + ")", func(s string) bool { return slices.Contains(statuses, s) }}
-	fieldAudit8 = &keyField{"{seq/1e12}", "8 digits", func(s string) bool { return len(s) == 8 && allDigits(s) }}
-	fieldAudit6 = &keyField{"{seq%1e12}", "6 digits", func(s string) bool { return len(s) == 6 && allDigits(s) }}
+	fieldWriter = &keyField{"{writer}", "an audit writer ID (16 characters of lowercase base32)", ValidAuditWriter}
+	fieldAudit8 = &keyField{"{first/1e12}", "8 digits", func(s string) bool { return len(s) == 8 && allDigits(s) }}
+	fieldAudit6 = &keyField{"{first%1e12}", "6 digits", func(s string) bool { return len(s) == 6 && allDigits(s) }}
+	fieldCount  = &keyField{"{n}", "a record count 1-9999", func(s string) bool { return smallInt(s) && s != "0" }}
 	fieldClaim  = &keyField{"{seq}", "a 4-digit dossier sequence", func(s string) bool { return len(s) == 4 && allDigits(s) }}
 
 	// pageExts are the page image formats PageKey is given.
@@ -388,13 +418,14 @@ var keyLayouts = append([]keyLayout{
 	layout("SHA256Key", lit(prefixSHA256), fld(fieldHash)),
 	layout("InputKey", lit(prefixInputs), fld(fieldInput), lit("/"), fld(fieldID)),
 	layout("IndexKey", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/"), fld(fieldID)),
-	layout("AuditKey", lit(prefixAudit), fld(fieldAudit8), lit("/"), fld(fieldAudit6), lit("-"), fld(fieldAudit6), lit(jsonSuffix)),
+	layout("AuditKey", lit(prefixAudit), fld(fieldWriter), lit("/"), fld(fieldAudit8), lit("/"), fld(fieldAudit6), lit("-"), fld(fieldAudit6), lit("-"), fld(fieldCount), lit(jsonSuffix)),
 	layout("DossierKey", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/"), fld(fieldClaim)),
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
 	layout("InputsPrefix", lit(prefixInputs), fld(fieldInput), lit("/")),
 	layout("IndexPrefix", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/")),
+	layout("AuditChainPrefix", lit(prefixAudit), fld(fieldWriter), lit("/")),
 	layout("DossierDayPrefix", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/")),
 }, topFolders()...)
 
@@ -434,21 +465,20 @@ const maxKIDDigits = 8
 
 // validKID reports whether s can name a key of a Keys ring (and so appear
 // in index keys).
-func validKID(s string) bool {
-	if !kidRe.MatchString(s) {
-		return false
-	}
-	run := 0
+func validKID(s string) bool { return kidRe.MatchString(s) && maxDigitRun(s) <= maxKIDDigits }
+
+// maxDigitRun is the length of the longest run of ASCII digits in s.
+func maxDigitRun(s string) int {
+	longest, run := 0, 0
 	for i := 0; i < len(s); i++ {
 		if s[i] >= '0' && s[i] <= '9' {
-			if run++; run > maxKIDDigits {
-				return false
-			}
+			run++
+			longest = max(longest, run)
 		} else {
 			run = 0
 		}
 	}
-	return true
+	return longest
 }
 
 // smallInt reports whether s is a decimal 0-9999 without leading zeros.

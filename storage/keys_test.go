@@ -21,6 +21,9 @@ import (
 	"unicode/utf8"
 )
 
+// testWriter is an audit writer ID as audit.NewWriter makes them.
+const testWriter = "k3xq7mbn2vzrt4wa"
+
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 func golden(t *testing.T, name string, got []byte) {
@@ -62,7 +65,7 @@ func TestKeyLayout(t *testing.T) {
 		{"SHA256Key", SHA256Key("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")},
 		{"InputKey", InputKey(in, id)},
 		{"IndexKey", IndexKey("k1", mac, id)},
-		{"AuditKey", AuditKey(42)},
+		{"AuditKey", AuditKey(testWriter, 42, 500)},
 		{"DossierKey", DossierKey("000.00.31.H29", month, 42)},
 	} {
 		if err := CheckKey(kv.key); err != nil {
@@ -84,19 +87,32 @@ func TestKeysHaveNoLongDigitRuns(t *testing.T) {
 		for _, k := range []string{
 			IntakeKey(in), SHA256Key(hex.EncodeToString(sum[:])), CodeKey(fmt.Sprint("000.00.31.H29-250718-0042-KQ", i)),
 			IndexKey("k1", indexHMAC(sum[:], "CCCD", fmt.Sprintf("%012d", i)), "0198a1b2-c3d4-7e5f-8a6b-7c8d9e0fa1b2"),
-			AuditKey(uint64(i) * 999_999_937),
+			AuditKey(testWriter, uint64(i)*999_999_937, i%MaxAuditBatch+1),
 		} {
 			if run.MatchString(k) {
 				t.Fatalf("key %s has a 12-digit run", k)
 			}
 		}
-		seq := uint64(i) * 999_999_937
-		if got, err := ParseAuditKey(AuditKey(seq)); err != nil || got != seq {
-			t.Fatalf("ParseAuditKey(AuditKey(%d)) = %d, %v", seq, got, err)
+		seq, n := uint64(i)*999_999_937, i%MaxAuditBatch+1
+		if w, got, gotN, err := ParseAuditKey(AuditKey(testWriter, seq, n)); err != nil || w != testWriter || got != seq || gotN != n {
+			t.Fatalf("ParseAuditKey(AuditKey(%s, %d, %d)) = %s, %d, %d, %v", testWriter, seq, n, w, got, gotN, err)
 		}
 	}
-	if _, err := ParseAuditKey("audit/00000000000000000042.json"); err == nil {
-		t.Error("ParseAuditKey accepted a key of another shape")
+	for _, k := range []string{
+		"audit/00000000000000000042.json",                      // the first layout
+		"audit/00000000/000000-000042.json",                    // one chain, no writer
+		"audit/" + testWriter + "/00000000/000000-000042.json", // no count
+		"audit/" + testWriter + "/00000000/000000-000042-0.json",
+		"audit/" + testWriter + "/00000000/000000-000042-10000.json",
+		"audit/" + testWriter + "/00000000/000000-000042-07.json",
+		"audit/" + strings.ToUpper(testWriter) + "/00000000/000000-000042-1.json",
+	} {
+		if _, _, _, err := ParseAuditKey(k); err == nil {
+			t.Errorf("ParseAuditKey accepted %q", k)
+		}
+		if CheckKey(k) == nil {
+			t.Errorf("CheckKey accepted %q", k)
+		}
 	}
 	if got, want := InputKeyOf([]byte("test")), "t6dnbamijr6wlgrp5kqmkwwqcwr36ty3fmfyelgrlvwblmhqbiea"; got != want || !ValidInputKey(got) {
 		t.Errorf("InputKeyOf = %s, want %s", got, want)
@@ -115,8 +131,10 @@ func TestCheckKey(t *testing.T) {
 		want string // in the error
 	}{
 		{"index/k1/" + indexHMAC(make([]byte, 32), "CCCD", "001199012345") + "/" + id, true, ""},
-		{"audit/00000000/000000-000042.json", true, ""},
-		{"audit/00000000000000000042.json", false, "AuditKey"}, // an older layout
+		{"audit/" + testWriter + "/00000000/000000-000042-500.json", true, ""},
+		{"audit/00000000/000000-000042.json", false, "AuditKey"},                    // the one-chain layout
+		{"audit/00000000000000000042.json", false, "AuditKey"},                      // the first layout
+		{"audit/a001199012345bcd/00000000/000000-000001-1.json", false, "{writer}"}, // an ID in the writer
 		{"results/000.00.31.H29/2026/02/001199012345.pdf", false, "{id}"},
 		{"results/000.00.31.H29/2026/13/" + id + ".pdf", false, "{mm}"},
 		{"results/000.00.31.H29/2026/02/" + id + ".pdf.bak", false, "ResultPDFKey"},
@@ -225,7 +243,10 @@ func keySamples() []keySample {
 			return []string{IndexKey(s, mac, id), IndexKey("k1", s, id), IndexKey("k1", mac, s)}
 		}},
 		// Any uint64 is a valid audit sequence: its 20 digits are split 8/6/6.
-		{"AuditKey", AuditKey(42), false, nil},
+		{"AuditKey", AuditKey(testWriter, 42, 500), false, func(s string, n int) []string {
+			return []string{AuditKey(s, 42, 500), AuditKey(testWriter, 42, n)}
+		}},
+		{"AuditChainPrefix", AuditChainPrefix(testWriter), true, one(AuditChainPrefix)},
 		{"AuditPrefix", AuditPrefix(), true, nil},
 		{"DossierDayPrefix", DossierDayPrefix(agency, month), true, func(s string, _ int) []string {
 			return []string{DossierDayPrefix(s, month)}

@@ -85,11 +85,14 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	if err != nil {
 		return nil, err
 	}
+	// Each serve is one audit writer with its own chain and its own locked
+	// folder under audit-wal; it replays what killed writers left there.
 	alog, err := audit.Open(ctx, audit.Options{
-		Store:  rt.repo.Bucket(),
-		WALDir: filepath.Join(cfg.LocalDir, "audit-wal"),
-		Now:    cfg.now,
-		Logger: log,
+		Store:    rt.repo.Bucket(),
+		WALDir:   filepath.Join(cfg.LocalDir, "audit-wal"),
+		MaxDelay: cfg.AuditFlush,
+		Now:      cfg.now,
+		Logger:   log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)

@@ -102,6 +102,7 @@ type config struct {
 	QRKey       string // hex; else qr.key in the keys folder
 	AuditKey    string // hex; else audit.key in the keys folder
 	AuditBucket string
+	AuditFlush  time.Duration // longest a record waits in the WAL before its batch is stored
 
 	Intake struct{ Addr, Token string }
 	API    struct{ Addr, Clients, Cert, Key, ClientCA string }
@@ -186,6 +187,7 @@ func settings() []setting {
 		{"SOHOA_API_CERT", "api-cert", "", "PEM server certificate of the reuse API", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Cert) }},
 		{"SOHOA_API_KEY", "api-key", "", "PEM private key file of the reuse API's server certificate", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Key) }},
 		{"SOHOA_API_CLIENT_CA", "api-client-ca", "", "PEM CA bundle client certificates must chain to (empty: JWT clients only)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ClientCA) }},
+		{"SOHOA_AUDIT_FLUSH_EVERY", "audit-flush-every", "2s", "longest an audit record waits in the local write-ahead log (SOHOA_LOCAL_DIR/audit-wal) before its batch is stored in S3; a batch also closes at 500 records", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.AuditFlush) }},
 
 		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},

@@ -9,12 +9,20 @@ import (
 
 // TestMain lets the test binary act as `sohoa ocr-child` when the OCR pool
 // re-executes it, exactly as the real binary does.
+// With testMainEnv=1 it is the sohoa binary itself, for tests that need a
+// real process (one they can SIGKILL).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "ocr-child" {
 		os.Exit(runCmd(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if os.Getenv(testMainEnv) == "1" {
+		main()
+	}
 	os.Exit(m.Run())
 }
+
+// testMainEnv makes the test binary run main (see TestMain).
+const testMainEnv = "SOHOA_TEST_AS_MAIN"
 
 // runCmd runs a subcommand in this process with the process environment,
 // which tests adjust with t.Setenv.
