@@ -15,14 +15,11 @@ import (
 	"sohoa/storage/s3"
 )
 
-// auditBucket opens the bucket holding audit/: SOHOA_AUDIT_BUCKET, else the
-// repository's.
+// auditBucket opens the repository bucket, which holds audit/ (serve
+// writes the chains there), for reading.
 func (c *config) auditBucket(ctx context.Context) (*s3.Bucket, error) {
 	sc := c.S3
 	sc.Create = false
-	if c.AuditBucket != "" {
-		sc.Bucket = c.AuditBucket
-	}
 	b, err := s3.Open(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("open audit bucket: %w", err)

@@ -99,10 +99,9 @@ type config struct {
 	}
 	TrustCA string
 
-	QRKey       string // hex; else qr.key in the keys folder
-	AuditKey    string // hex; else audit.key in the keys folder
-	AuditBucket string
-	AuditFlush  time.Duration // longest a record waits in the WAL before its batch is stored
+	QRKey      string        // hex; else qr.key in the keys folder
+	AuditKey   string        // hex; else audit.key in the keys folder
+	AuditFlush time.Duration // longest a record waits in the WAL before its batch is stored
 
 	Intake struct{ Addr, Token string }
 	API    struct{ Addr, Clients, Cert, Key, ClientCA string }
@@ -177,7 +176,6 @@ func settings() []setting {
 
 		{"SOHOA_QR_KEY", "", "", "K_qr as hex (at least 32 bytes), keying QR verification tokens; else qr.key in the keys folder", gQR, func(c *config) flag.Value { return (*stringValue)(&c.QRKey) }},
 		{"SOHOA_AUDIT_KEY", "", "", "K_audit as hex (at least 32 bytes), keying citizen hashes in audit records; else audit.key in the keys folder", gAudit, func(c *config) flag.Value { return (*stringValue)(&c.AuditKey) }},
-		{"SOHOA_AUDIT_BUCKET", "audit-bucket", "", "bucket holding audit/ (empty: SOHOA_S3_BUCKET)", gAudit, func(c *config) flag.Value { return (*stringValue)(&c.AuditBucket) }},
 
 		{"SOHOA_INTAKE_ADDR", "intake-addr", "127.0.0.1:18080", "counter intake listener: upload page and intake API (plain HTTP; put it behind the office's TLS proxy)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Addr) }},
 		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token every intake request must present (the upload page asks for it); else intake.token in the keys folder", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
