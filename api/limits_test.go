@@ -1,7 +1,10 @@
 package api
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -43,5 +46,40 @@ func TestPurposeProcedureIsAProcedureCode(t *testing.T) {
 		if got := validProcedure(s); got != want {
 			t.Errorf("validProcedure(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestTLSOffersOnlyAEADWithForwardSecrecy: a TLS 1.2 client that offers only
+// CBC-SHA (or RSA key exchange) suites cannot connect; an ECDHE-GCM one can,
+// and every answer carries HSTS and nosniff.
+func TestTLSOffersOnlyAEADWithForwardSecrecy(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(f.dev.ServerCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(ca)
+	dial := func(suites ...uint16) error {
+		c, err := tls.Dial("tcp", f.srv.Listener.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost",
+			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: suites})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for _, weak := range []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_128_CBC_SHA} {
+		if err := dial(weak); err == nil {
+			t.Errorf("TLS 1.2 with %s was accepted", tls.CipherSuiteName(weak))
+		}
+	}
+	if err := dial(tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); err != nil {
+		t.Errorf("TLS 1.2 with ECDHE-GCM refused: %v", err)
+	}
+	c := f.creds["demo-mtls"]
+	got := f.do(f.client(c), c, call{method: "GET", path: "/v1/results/" + f.gks[0] + "/status"})
+	if got.header.Get("Strict-Transport-Security") == "" || got.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("answer headers lack HSTS or nosniff: %v", got.header)
 	}
 }
