@@ -52,6 +52,9 @@ func FuzzCheckStructure(f *testing.F) {
 			if len(st.cms) == 0 {
 				t.Fatalf("accepted structure without CMS")
 			}
+			if _, err := scanBER(st.cms, maxCMSDepth, maxCMSElements); err != nil || len(st.cms) > maxCMSBytes || st.overLimit {
+				t.Fatalf("accepted a CMS past the bounds (%d bytes): %v", len(st.cms), err)
+			}
 		}
 	})
 }
@@ -59,7 +62,7 @@ func FuzzCheckStructure(f *testing.F) {
 // signedSeed renders a one-page e-result from a small synthetic scan and
 // signs it with throwaway dev keys (a few kilobytes, so fuzzing stays
 // fast).
-func signedSeed(f *testing.F) []byte {
+func signedSeed(f testing.TB) []byte {
 	f.Helper()
 	r, err := NewRenderer(RendererConfig{})
 	if err != nil {

@@ -24,6 +24,11 @@ var (
 	ErrInvalid = errors.New("signature invalid")
 	// ErrNotPDF: the input is not a PDF at all.
 	ErrNotPDF = errors.New("not a PDF file")
+	// ErrLimit: the signature's CMS exceeds the verifier's bounds (its size,
+	// nesting depth or number of elements) and was refused before any
+	// parser saw it. No e-result of ours comes near them: such input is
+	// hostile or broken. It comes with ErrInvalid.
+	ErrLimit = errors.New("signature structure exceeds the verifier's limits")
 )
 
 // VerifyOptions configures Verify.
@@ -81,6 +86,9 @@ func Verify(data []byte, opts VerifyOptions) (Verdict, error) {
 	st, reasons := checkStructure(data)
 	v.Reasons = append(v.Reasons, reasons...)
 	v.SubFilter, v.ByteRange = st.subFilter, st.byteRange
+	if st.overLimit {
+		return v, fmt.Errorf("verify: %w: %w: %v", ErrInvalid, ErrLimit, v.Reasons)
+	}
 	if len(reasons) == 0 {
 		v.Reasons = append(v.Reasons, verifyCMS(data, st, opts, &v)...)
 	}
@@ -99,6 +107,8 @@ type structure struct {
 	byteRange [4]int64
 	subFilter string
 	cms       []byte // DER, padding removed
+	// overLimit: the CMS exceeds the bounds of ber.go; nothing parsed it.
+	overLimit bool
 }
 
 var (
@@ -167,6 +177,21 @@ func checkStructure(data []byte) (structure, []string) {
 		}
 	}
 	st.cms = raw[:len(raw)-len(rest)]
+	// Bound the CMS before any parser walks it (see ber.go): depth and
+	// element count first, so a deeply nested blob is named as such.
+	if _, err := scanBER(st.cms, maxCMSDepth, maxCMSElements); err != nil {
+		switch {
+		case errors.Is(err, errBERTooDeep), errors.Is(err, errBERTooMany):
+			st.overLimit = true
+			return st, append(reasons, fmt.Sprintf("CMS signature structure %v: refused before parsing", err))
+		default:
+			return st, append(reasons, fmt.Sprintf("CMS in /Contents is not valid BER: %v", err))
+		}
+	}
+	if len(st.cms) > maxCMSBytes {
+		st.overLimit = true
+		return st, append(reasons, fmt.Sprintf("CMS in /Contents is %d bytes, more than the %d allowed: refused before parsing", len(st.cms), maxCMSBytes))
+	}
 	// Nothing may follow the signed revision: the only %%EOF after the gap
 	// is at the end of the file (optionally followed by one EOL).
 	tail := data[c:]
