@@ -3,6 +3,7 @@ package signing
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
+
+	"sohoa/storage"
 )
 
 // Sentinel errors.
@@ -56,6 +59,20 @@ type Verdict struct {
 	Timestamp   *time.Time // RFC 3161 time when present and valid
 	SubFilter   string
 	ByteRange   [4]int64
+	// SignerCertSHA256 is the hex SHA-256 of the signing certificate's DER.
+	// SignerCert is nil when the verdict comes from a child process
+	// (ChildVerifier); this is always set with it.
+	SignerCertSHA256 string
+	// SignedSHA256 is the hex SHA-256 of the signed bytes: the two byte
+	// ranges, without the /Contents gap. Unlike the file's SHA-256 it does
+	// not change when the unsigned signature's hex is re-encoded (e.g. its
+	// case changed), so it names what was signed.
+	SignedSHA256 string
+	// ResultCode is the result code in the signed XMP metadata (the
+	// renderer's sohoa:ResultCode), "" when the signed bytes hold none or
+	// more than one. Like SignedSHA256 it is set whenever the byte-level
+	// checks pass; trust it only when Valid.
+	ResultCode string
 }
 
 var allowedSubFilters = []string{"adbe.pkcs7.detached", "ETSI.CAdES.detached"}
@@ -90,6 +107,8 @@ func Verify(data []byte, opts VerifyOptions) (Verdict, error) {
 		return v, fmt.Errorf("verify: %w: %w: %v", ErrInvalid, ErrLimit, v.Reasons)
 	}
 	if len(reasons) == 0 {
+		v.SignedSHA256 = signedDigest(data, st)
+		v.ResultCode = signedResultCode(data, st)
 		v.Reasons = append(v.Reasons, verifyCMS(data, st, opts, &v)...)
 	}
 	if opts.Roots == nil {
@@ -100,6 +119,48 @@ func Verify(data []byte, opts VerifyOptions) (Verdict, error) {
 		return v, fmt.Errorf("verify: %w: %v", ErrInvalid, v.Reasons)
 	}
 	return v, nil
+}
+
+// SignedSHA256 is the hex SHA-256 of the bytes a PDF's one signature covers
+// (Verdict.SignedSHA256), after the byte-level checks of Verify; it checks
+// no cryptography, so use it on files already verified (e.g. our own stored
+// results). A file failing those checks gives an error wrapping ErrInvalid.
+func SignedSHA256(pdf []byte) (string, error) {
+	st, reasons := checkStructure(pdf)
+	if len(reasons) > 0 {
+		return "", fmt.Errorf("signed digest: %w: %v", ErrInvalid, reasons)
+	}
+	return signedDigest(pdf, st), nil
+}
+
+func signedDigest(data []byte, st structure) string {
+	b, c, d := st.byteRange[1], st.byteRange[2], st.byteRange[3]
+	h := sha256.New()
+	h.Write(data[:b])
+	h.Write(data[c : c+d])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var reXMPResultCode = regexp.MustCompile(`<sohoa:ResultCode>([^<]{1,64})</sohoa:ResultCode>`)
+
+// signedResultCode finds the result code of the XMP packet (stamp.go) in
+// the signed ranges: exactly one, well formed, else "".
+func signedResultCode(data []byte, st structure) string {
+	b, c := st.byteRange[1], st.byteRange[2]
+	var found [][]byte
+	for _, part := range [][]byte{data[:b], data[c:]} {
+		for _, m := range reXMPResultCode.FindAllSubmatch(part, 2) {
+			found = append(found, m[1])
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	code, _, _, err := storage.ParseResultCode(string(found[0]))
+	if err != nil {
+		return ""
+	}
+	return code
 }
 
 // structure is what the byte-level checks extract.
@@ -253,6 +314,8 @@ func verifyCMS(data []byte, st structure, opts VerifyOptions, v *Verdict) (reaso
 		return append(reasons, "no signer certificate in the CMS")
 	}
 	v.SignerCert, v.Signer = leaf, leaf.Subject.CommonName
+	sum := sha256.Sum256(leaf.Raw)
+	v.SignerCertSHA256 = hex.EncodeToString(sum[:])
 	var st1 time.Time
 	if err := p7.UnmarshalSignedAttribute(oidSigningTime, &st1); err == nil {
 		v.SigningTime = st1
