@@ -113,6 +113,10 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
+// LoadCerts reads every PEM certificate in path, in file order (at least
+// one).
+func LoadCerts(path string) ([]*x509.Certificate, error) { return readCerts(path) }
+
 // LoadCertPool reads every PEM certificate in path into a pool.
 func LoadCertPool(path string) (*x509.CertPool, error) {
 	certs, err := readCerts(path)

@@ -64,6 +64,19 @@ func FuzzCheckStructure(f *testing.F) {
 // fast).
 func signedSeed(f testing.TB) []byte {
 	f.Helper()
+	keys, err := EnsureDevKeys(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	return signedSeedWith(f, keys)
+}
+
+// seedAt is the conversion and signing time of the seed e-result.
+var seedAt = time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC)
+
+// signedSeedWith is signedSeed signed with keys.
+func signedSeedWith(f testing.TB, keys *Keys) []byte {
+	f.Helper()
 	r, err := NewRenderer(RendererConfig{})
 	if err != nil {
 		testenv.Missing(f, fmt.Sprintf("renderer fonts: %v", err), "make deps installs fonts-liberation2")
@@ -72,12 +85,11 @@ func signedSeed(f testing.TB) []byte {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(255 - i%7*20)
 	}
-	at := time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC)
 	in := RenderInput{
 		Pages: []Page{{Image: img, DPI: 72, Words: []Word{{Text: "Giấy", Box: image.Rect(10, 10, 40, 22)}}}},
 		Meta: Metadata{
 			Title: "Giấy khai sinh", ResultCode: "000.00.31.H29-250718-0042-KQ1", DossierCode: "000.00.31.H29-250718-0042",
-			Agency: "UBND phường Hưng Phú", AgencyCode: "000.00.31.H29", ConvertedAt: at,
+			Agency: "UBND phường Hưng Phú", AgencyCode: "000.00.31.H29", ConvertedAt: seedAt,
 			SourceSHA256: strings.Repeat("ab", 32), VerifyURL: "https://sohoa.example.vn/v/000.00.31.H29-250718-0042-KQ1?k=abc",
 		},
 	}
@@ -85,11 +97,7 @@ func signedSeed(f testing.TB) []byte {
 	if err != nil {
 		f.Fatalf("render seed: %v", err)
 	}
-	keys, err := EnsureDevKeys(f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	signed, err := Sign(context.Background(), pdf, keys, SignOptions{Name: "fuzz seed", Time: at})
+	signed, err := Sign(context.Background(), pdf, keys, SignOptions{Name: "fuzz seed", Time: seedAt})
 	if err != nil {
 		f.Fatalf("sign seed: %v", err)
 	}
