@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 )
 
@@ -43,9 +44,15 @@ type Auditor interface {
 	Append(ctx context.Context, r audit.Record) (audit.Record, error)
 }
 
-// PDFVerifier checks an uploaded PDF's signature strictly (wire it to
-// signing.Verify with the pinned roots). A nil error means valid.
-type PDFVerifier func(ctx context.Context, pdf []byte) error
+// PDFVerifier checks an uploaded PDF's signature strictly: wire it to a
+// signing.ChildVerifier with the pinned roots, so that hostile bytes are
+// parsed in a child process, never in the server. A nil error means valid,
+// and the verdict then names what is signed (ResultCode, SignedSHA256).
+// An error wrapping signing.ErrLimit, ErrChildCrashed or ErrChildTimeout
+// refuses the upload (422); one wrapping signing.ErrInvalid or ErrNotPDF
+// reports an invalid signature; any other is the verifier's own failure
+// (503).
+type PDFVerifier func(ctx context.Context, pdf []byte) (signing.Verdict, error)
 
 // Options configure the handler. Repo, Clients, Audit, AuditKey and QRKey
 // are required.
@@ -63,7 +70,8 @@ type Options struct {
 	// QR URL.
 	QRKey []byte
 	// VerifyPDF checks uploaded PDFs in POST /v1/verify; nil reports the
-	// signature as not checked.
+	// signature as not checked, and only a byte-identical copy of a stored
+	// result is then recognised.
 	VerifyPDF PDFVerifier
 	Logger    *slog.Logger
 	Now       func() time.Time

@@ -266,11 +266,20 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	return f
 }
 
+// resultCode is the code of the fixture's result n.
+func resultCode(n int) string { return fmt.Sprintf("%s-250718-%04d-KQ1", agency, n) }
+
+// file files result n of holder with a stand-in PDF naming its code.
 func (f *fixture) file(docType, docName string, holder, n int) {
 	f.t.Helper()
-	dossier := fmt.Sprintf("%s-250718-%04d", agency, n)
-	code := dossier + "-KQ1"
-	pdf := []byte(fmt.Sprintf("%%PDF-1.7\n%% result %s\n%%%%EOF\n", code))
+	f.fileWith(docType, docName, holder, n, []byte(fmt.Sprintf("%%PDF-1.7\n%% result %s\n%%%%EOF\n", resultCode(n))))
+}
+
+// fileWith files pdf as result n of holder.
+func (f *fixture) fileWith(docType, docName string, holder, n int, pdf []byte) {
+	f.t.Helper()
+	code := resultCode(n)
+	dossier := strings.TrimSuffix(code, "-KQ1")
 	until := storage.Date{Year: 2099, Month: 1, Day: 1}
 	m, err := f.repo.File(f.t.Context(), storage.NewResult{PDF: pdf, HolderIDType: "CCCD",
 		HolderID: holders[holder].id, HolderName: holders[holder].name, Actor: "test",

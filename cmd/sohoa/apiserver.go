@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -97,12 +96,8 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	h, err := api.New(api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
-		VerifyPDF: func(_ context.Context, pdf []byte) error {
-			v, err := signing.Verify(pdf, signing.VerifyOptions{Roots: trust})
-			if err == nil && !v.Valid {
-				err = errors.New("signature invalid")
-			}
-			return err
+		VerifyPDF: func(_ context.Context, pdf []byte) (signing.Verdict, error) {
+			return signing.Verify(pdf, signing.VerifyOptions{Roots: trust})
 		},
 	})
 	if err != nil {
