@@ -206,6 +206,7 @@ func (cv *ChildVerifier) Verify(ctx context.Context, pdf []byte) (Verdict, error
 		started <- nil
 		waited <- cmd.Wait()
 	}()
+	begin := time.Now()
 	if err := <-started; err != nil {
 		return Verdict{}, fmt.Errorf("verify in child: start %s: %w", cv.opts.Command[0], err)
 	}
@@ -223,6 +224,8 @@ func (cv *ChildVerifier) Verify(ctx context.Context, pdf []byte) (Verdict, error
 		cv.opts.Logger.Warn("verifier child died", "exit", fmt.Sprint(werr), "bytes", len(pdf), "stderr", stderr.firstLine())
 		return Verdict{}, fmt.Errorf("verify in child: %w (%v; %q)", ErrChildCrashed, errors.Join(werr, derr), stderr.firstLine())
 	}
+	cv.opts.Logger.Debug("PDF verified in a child process", "pid", cmd.Process.Pid, "bytes", len(pdf),
+		"valid", resp.Verdict.Valid, "took", time.Since(begin))
 	w := resp.Verdict
 	v := Verdict{Valid: w.Valid, Reasons: w.Reasons, Signer: w.Signer, SigningTime: w.SigningTime,
 		Timestamp: w.Timestamp, SubFilter: w.SubFilter, ByteRange: w.ByteRange,

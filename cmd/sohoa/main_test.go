@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestMain lets the test binary act as `sohoa ocr-child` when the OCR pool
-// re-executes it, exactly as the real binary does.
+// TestMain lets the test binary act as `sohoa ocr-child` or `sohoa
+// verify-child` when the OCR pool or the verifier re-executes it, exactly as
+// the real binary does.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "ocr-child" {
+	if len(os.Args) > 1 && internalCommand(os.Args[1]) {
 		os.Exit(runCmd(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
