@@ -276,8 +276,11 @@ func TestEnsureDevClientsKeepsExistingQRKey(t *testing.T) {
 // API process sees it: two handlers over one bucket (two `sohoa serve`
 // processes) both refuse its second use, and the record of its use holds no
 // jti in clear.
-func TestJWTAcceptedOnce(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
+func TestJWTAcceptedOnce(t *testing.T) { checkJWTAcceptedOnce(t, nil) }
+
+// checkJWTAcceptedOnce is TestJWTAcceptedOnce over bucket (nil: in memory).
+func checkJWTAcceptedOnce(t *testing.T, bucket storage.Bucket) {
+	f := newFixture(t, fixtureOpts{bucket: bucket})
 	other := f.otherHandler(t, f.bucket)
 	key, err := ReadPrivateKey(f.dev.JWTKey)
 	if err != nil {
