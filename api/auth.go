@@ -187,6 +187,10 @@ func (a *authenticator) checkToken(raw string, now time.Time) (*Client, Claims, 
 // claim records a verified token's use, shared by every API process, before
 // anything is answered with it: a token is accepted once.
 func (a *authenticator) claim(ctx context.Context, c *Client, claims Claims) *authError {
+	if a.claimToken == nil {
+		return &authError{rule: "jwt_replay_check_failed", msg: "bearer tokens are not accepted here",
+			status: http.StatusServiceUnavailable, err: errors.New("no token store")}
+	}
 	err := a.claimToken(ctx, tokenIDHMAC(a.tokenKey, c.ID, claims.ID), claims.ExpiresAt.Time)
 	switch {
 	case errors.Is(err, storage.ErrExists):
