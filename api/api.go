@@ -3,7 +3,9 @@
 // PDF, verify a copy and revoke a result; plus the public QR landing page.
 //
 // Callers authenticate with an mTLS client certificate from the configured
-// client CA and/or a client-credentials JWT (algorithm pinned per client);
+// client CA and/or a client-credentials JWT (algorithm pinned per client,
+// each token accepted once: its jti is recorded create-once in the bucket,
+// so every serve process sharing the bucket refuses a replay);
 // each request states its purpose; every request, allowed or denied, leaves
 // one hash-chained audit record, committed before the response status is
 // sent. Citizen IDs travel only in POST bodies and are never logged.
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 )
 
@@ -41,9 +44,15 @@ type Auditor interface {
 	Append(ctx context.Context, r audit.Record) (audit.Record, error)
 }
 
-// PDFVerifier checks an uploaded PDF's signature strictly (wire it to
-// signing.Verify with the pinned roots). A nil error means valid.
-type PDFVerifier func(ctx context.Context, pdf []byte) error
+// PDFVerifier checks an uploaded PDF's signature strictly: wire it to a
+// signing.ChildVerifier with the pinned roots, so that hostile bytes are
+// parsed in a child process, never in the server. A nil error means valid,
+// and the verdict then names what is signed (ResultCode, SignedSHA256).
+// An error wrapping signing.ErrLimit, ErrChildCrashed or ErrChildTimeout
+// refuses the upload (422); one wrapping signing.ErrInvalid or ErrNotPDF
+// reports an invalid signature; any other is the verifier's own failure
+// (503).
+type PDFVerifier func(ctx context.Context, pdf []byte) (signing.Verdict, error)
 
 // Options configure the handler. Repo, Clients, Audit, AuditKey and QRKey
 // are required.
@@ -54,13 +63,15 @@ type Options struct {
 	ClientCAs *x509.CertPool
 	Audit     Auditor
 	// AuditKey is K_audit for citizen-ID hashes in audit records; it must
-	// differ from the index key.
+	// differ from the index key. It also keys the hashes under which used
+	// JWT IDs are recorded (Repository.ClaimTokenID), with its own label.
 	AuditKey []byte
 	// QRKey is K_qr; signing.VerifyToken(QRKey, code) is the token in the
 	// QR URL.
 	QRKey []byte
 	// VerifyPDF checks uploaded PDFs in POST /v1/verify; nil reports the
-	// signature as not checked.
+	// signature as not checked, and only a byte-identical copy of a stored
+	// result is then recognised.
 	VerifyPDF PDFVerifier
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -120,7 +131,7 @@ func New(opts Options) (http.Handler, error) {
 	if opts.AuthFailRateLimit.RPS <= 0 || opts.AuthFailRateLimit.Burst <= 0 {
 		opts.AuthFailRateLimit = RateLimit{RPS: 20, Burst: 100}
 	}
-	s := &server{opts: opts, auth: newAuthenticator(opts.Clients, opts.ClientCAs),
+	s := &server{opts: opts, auth: newAuthenticator(opts.Clients, opts.ClientCAs, opts.AuditKey, opts.Repo.ClaimTokenID),
 		limits: newLimiter(10000), public: newLimiter(10000), authFail: newLimiter(10000), log: opts.Logger, now: opts.Now,
 		access: newAccessKeys(opts.AuditKey)}
 
@@ -294,6 +305,12 @@ func (s *server) protected(h protectedFunc, anyScope ...string) http.Handler {
 		now := s.now()
 		id, aerr := s.auth.authenticate(r, now)
 		e.rec.CertSHA256 = id.certSHA256
+		if aerr != nil && aerr.status == http.StatusServiceUnavailable {
+			e.decide(audit.Deny, aerr.rule)
+			s.log.Error("authentication unavailable", "request_id", e.rec.RequestID, "rule", aerr.rule, "err", aerr.err)
+			WriteError(w, http.StatusServiceUnavailable, "unavailable", aerr.msg)
+			return
+		}
 		if aerr != nil {
 			if ok, wait := s.authFail.allow(remoteIP(r), s.opts.AuthFailRateLimit, now); !ok {
 				e.decide(audit.Deny, "auth_fail_rate_limited")

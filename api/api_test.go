@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -163,11 +162,15 @@ func TestDocTypeLimitLooksLikeUnknown(t *testing.T) {
 }
 
 func TestEndpoints(t *testing.T) {
-	f := newFixture(t, fixtureOpts{verifyPDF: func(_ context.Context, pdf []byte) error {
+	// The fixture's PDFs are not signed: this verifier says "valid" and
+	// reads the result code the fixture wrote, unless the file was tampered.
+	f := newFixture(t, fixtureOpts{verifyPDF: func(_ context.Context, pdf []byte) (signing.Verdict, error) {
 		if bytes.Contains(pdf, []byte("tampered")) {
-			return errors.New("bad signature")
+			return signing.Verdict{Reasons: []string{"bad signature"}}, fmt.Errorf("verify: %w", signing.ErrInvalid)
 		}
-		return nil
+		_, code, _ := bytes.Cut(pdf, []byte("% result "))
+		code, _, _ = bytes.Cut(code, []byte("\n"))
+		return signing.Verdict{Valid: true, ResultCode: string(code)}, nil
 	}})
 	c := f.creds["demo-mtls"]
 	hc := f.client(c)
@@ -239,8 +242,8 @@ func TestEndpoints(t *testing.T) {
 		if err := json.Unmarshal(got.body, &vr); err != nil || got.status != 200 {
 			t.Fatalf("got %d %s", got.status, got.body)
 		}
-		if !vr.Integrity.Matched || vr.Integrity.ResultCode != code || !vr.Signature.Valid || vr.Status == nil || !vr.Status.Valid || vr.Issuer == nil {
-			t.Errorf("got %+v, want matched, valid signature, valid status, issuer", vr)
+		if !vr.Integrity.Matched || !vr.Integrity.Identical || vr.Integrity.ResultCode != code || !vr.Signature.Valid || vr.Status == nil || !vr.Status.Valid || vr.Issuer == nil {
+			t.Errorf("got %+v, want matched, identical, valid signature, valid status, issuer", vr)
 		}
 		bad := append(bytes.Clone(f.pdfs[code]), []byte("tampered")...)
 		got = f.do(hc, c, call{method: "POST", path: "/v1/verify", ctype: "application/pdf", body: bad})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"sohoa/storage"
 )
 
 // identity is an authenticated caller.
@@ -19,9 +22,13 @@ type identity struct {
 }
 
 // authError is a failed authentication; rule goes to the audit record.
+// status is 0 for 401; a failure of ours (the token store) is 503, and err
+// is then its cause, for the log.
 type authError struct {
-	rule string
-	msg  string
+	rule   string
+	msg    string
+	status int
+	err    error
 }
 
 func (e *authError) Error() string { return e.msg }
@@ -30,6 +37,11 @@ func (e *authError) Error() string { return e.msg }
 type authenticator struct {
 	clients *Clients
 	roots   *x509.CertPool // client CA; nil disables mTLS identities
+	// claimToken records a verified token's first use (tokenIDHMAC under
+	// tokenKey) until it expires, and fails with storage.ErrExists on its
+	// second (Repository.ClaimTokenID).
+	claimToken func(ctx context.Context, tokenHMAC []byte, expires time.Time) error
+	tokenKey   []byte
 
 	// verified caches successful chain verifications (leaf SHA-256 → time
 	// until which the result may be reused: at most certCacheTTL, never past
@@ -44,8 +56,10 @@ const (
 	certCacheSize = 10000
 )
 
-func newAuthenticator(clients *Clients, roots *x509.CertPool) *authenticator {
-	return &authenticator{clients: clients, roots: roots, verified: map[string]time.Time{}}
+func newAuthenticator(clients *Clients, roots *x509.CertPool, tokenKey []byte,
+	claimToken func(ctx context.Context, tokenHMAC []byte, expires time.Time) error) *authenticator {
+	return &authenticator{clients: clients, roots: roots, tokenKey: tokenKey, claimToken: claimToken,
+		verified: map[string]time.Time{}}
 }
 
 func (a *authenticator) cachedValid(fp string, now time.Time) bool {
@@ -78,7 +92,7 @@ func (a *authenticator) authenticate(r *http.Request, now time.Time) (identity, 
 		sum := sha256.Sum256(leaf.Raw)
 		id.certSHA256 = hex.EncodeToString(sum[:])
 		if a.roots == nil {
-			return id, &authError{"cert_untrusted", "client certificates are not accepted"}
+			return id, &authError{rule: "cert_untrusted", msg: "client certificates are not accepted"}
 		}
 		if !a.cachedValid(id.certSHA256, now) {
 			inter := x509.NewCertPool()
@@ -90,15 +104,15 @@ func (a *authenticator) authenticate(r *http.Request, now time.Time) (identity, 
 			if err != nil {
 				var inv x509.CertificateInvalidError
 				if errors.As(err, &inv) && inv.Reason == x509.Expired {
-					return id, &authError{"cert_expired", "client certificate expired or not yet valid"}
+					return id, &authError{rule: "cert_expired", msg: "client certificate expired or not yet valid"}
 				}
-				return id, &authError{"cert_untrusted", "client certificate not issued by a trusted CA"}
+				return id, &authError{rule: "cert_untrusted", msg: "client certificate not issued by a trusted CA"}
 			}
 			a.remember(id.certSHA256, leaf, now)
 		}
 		c, ok := a.clients.byCertificate(id.certSHA256, leaf.Subject.String())
 		if !ok {
-			return id, &authError{"cert_unknown_client", "client certificate does not belong to a registered client"}
+			return id, &authError{rule: "cert_unknown_client", msg: "client certificate does not belong to a registered client"}
 		}
 		certClient, id.client, id.method = c, c, "mtls"
 	}
@@ -106,14 +120,17 @@ func (a *authenticator) authenticate(r *http.Request, now time.Time) (identity, 
 	if h := r.Header.Get("Authorization"); h != "" {
 		raw, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || raw == "" {
-			return id, &authError{"jwt_malformed", "Authorization must be a Bearer token"}
+			return id, &authError{rule: "jwt_malformed", msg: "Authorization must be a Bearer token"}
 		}
-		c, err := a.verifyToken(raw, now)
+		c, claims, err := a.checkToken(raw, now)
 		if err != nil {
 			return id, err
 		}
 		if certClient != nil && certClient != c {
-			return id, &authError{"credential_mismatch", "certificate and token name different clients"}
+			return id, &authError{rule: "credential_mismatch", msg: "certificate and token name different clients"}
+		}
+		if err := a.claim(r.Context(), c, claims); err != nil {
+			return id, err
 		}
 		id.client = c
 		if id.method == "mtls" {
@@ -123,40 +140,64 @@ func (a *authenticator) authenticate(r *http.Request, now time.Time) (identity, 
 		}
 	}
 	if id.client == nil {
-		return id, &authError{"no_credential", "a client certificate or a bearer token is required"}
+		return id, &authError{rule: "no_credential", msg: "a client certificate or a bearer token is required"}
 	}
 	return id, nil
 }
 
-func (a *authenticator) verifyToken(raw string, now time.Time) (*Client, *authError) {
-	t, err := parseToken(raw)
-	if err != nil {
-		return nil, &authError{"jwt_malformed", "malformed bearer token"}
+// checkToken finds the client a bearer token names and verifies the token
+// for it (verifyToken); it does not record the token's use.
+func (a *authenticator) checkToken(raw string, now time.Time) (*Client, Claims, *authError) {
+	id, err := tokenClient(raw)
+	switch {
+	case errors.Is(err, errTokenClient):
+		return nil, Claims{}, &authError{rule: "jwt_unknown_client", msg: "token iss and sub must both name the client"}
+	case err != nil:
+		return nil, Claims{}, &authError{rule: "jwt_malformed", msg: "malformed bearer token"}
 	}
-	// Client credentials: the client is both issuer and subject.
-	if t.claims.Issuer == "" || t.claims.Issuer != t.claims.Subject {
-		return nil, &authError{"jwt_unknown_client", "token iss and sub must both name the client"}
-	}
-	c, ok := a.clients.ByID(t.claims.Issuer)
+	c, ok := a.clients.ByID(id)
 	if !ok || c.jwtKey == nil {
-		return nil, &authError{"jwt_unknown_client", "token issuer is not a registered client"}
+		return nil, Claims{}, &authError{rule: "jwt_unknown_client", msg: "token issuer is not a registered client"}
 	}
-	switch err := t.verify(c.JWTAlg, c.jwtKey, a.clients.Audience(), now); {
+	claims, err := verifyToken(raw, c.JWTAlg, c.jwtKey, c.ID, a.clients.Audience(), now)
+	switch {
 	case err == nil:
-		return c, nil
 	case errors.Is(err, errTokenAlg):
-		return nil, &authError{"jwt_alg", "token algorithm not allowed"}
+		return nil, Claims{}, &authError{rule: "jwt_alg", msg: "token algorithm not allowed"}
 	case errors.Is(err, errTokenSignature):
-		return nil, &authError{"jwt_signature", "token signature invalid"}
+		return nil, Claims{}, &authError{rule: "jwt_signature", msg: "token signature invalid"}
 	case errors.Is(err, errTokenAudience):
-		return nil, &authError{"jwt_audience", "token audience mismatch"}
+		return nil, Claims{}, &authError{rule: "jwt_audience", msg: "token audience mismatch"}
+	case errors.Is(err, errTokenClient):
+		return nil, Claims{}, &authError{rule: "jwt_unknown_client", msg: "token iss and sub must both name the client"}
 	case errors.Is(err, errTokenExpired):
-		return nil, &authError{"jwt_expired", "token expired"}
+		return nil, Claims{}, &authError{rule: "jwt_expired", msg: "token expired"}
 	case errors.Is(err, errTokenNotYet):
-		return nil, &authError{"jwt_not_yet_valid", "token not yet valid"}
+		return nil, Claims{}, &authError{rule: "jwt_not_yet_valid", msg: "token not yet valid"}
 	case errors.Is(err, errTokenLifetime):
-		return nil, &authError{"jwt_lifetime", "token lifetime exceeds one hour"}
+		return nil, Claims{}, &authError{rule: "jwt_lifetime", msg: "token lifetime exceeds one hour"}
+	case errors.Is(err, errTokenNoID):
+		return nil, Claims{}, &authError{rule: "jwt_no_jti", msg: "token needs a jti (token ID) of at most 256 bytes, used once"}
 	default:
-		return nil, &authError{"jwt_malformed", "malformed bearer token"}
+		return nil, Claims{}, &authError{rule: "jwt_malformed", msg: "malformed bearer token"}
 	}
+	return c, claims, nil
+}
+
+// claim records a verified token's use, shared by every API process, before
+// anything is answered with it: a token is accepted once.
+func (a *authenticator) claim(ctx context.Context, c *Client, claims Claims) *authError {
+	if a.claimToken == nil {
+		return &authError{rule: "jwt_replay_check_failed", msg: "bearer tokens are not accepted here",
+			status: http.StatusServiceUnavailable, err: errors.New("no token store")}
+	}
+	err := a.claimToken(ctx, tokenIDHMAC(a.tokenKey, c.ID, claims.ID), claims.ExpiresAt.Time)
+	switch {
+	case errors.Is(err, storage.ErrExists):
+		return &authError{rule: "jwt_replayed", msg: "token already used: send a new token (new jti) with each request"}
+	case err != nil:
+		return &authError{rule: "jwt_replay_check_failed", msg: "the token store is unavailable; try again later",
+			status: http.StatusServiceUnavailable, err: err}
+	}
+	return nil
 }

@@ -25,7 +25,7 @@ func TestCertCacheRespectsExpiry(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	a := newAuthenticator(cs, pool)
+	a := newAuthenticator(cs, pool, nil, nil) // certificates only: no token store
 	req := httptest.NewRequest("GET", "/", nil)
 	req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{short.Leaf}}
 	tests := []struct {

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"sohoa/signing"
 )
 
@@ -178,14 +180,15 @@ func createOnce(path string, data []byte) error {
 }
 
 // DevToken mints a 30-minute client-credentials JWT for the demo client
-// with the dev key (for curl examples: SOHOA_TOKEN).
+// with the dev key (for curl examples: SOHOA_TOKEN). Each token has a
+// random jti and is accepted once.
 func DevToken(f DevFiles, now time.Time) (string, error) {
 	k, err := ReadPrivateKey(f.JWTKey)
 	if err != nil {
 		return "", err
 	}
-	return SignJWT(k, AlgEdDSA, Claims{Issuer: DevClient, Subject: DevClient, Audience: Audience{DevAudience},
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(30 * time.Minute).Unix()})
+	return SignJWT(k, AlgEdDSA, Claims{Issuer: DevClient, Subject: DevClient, Audience: jwt.ClaimStrings{DevAudience},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(30 * time.Minute)), ID: NewTokenID()})
 }
 
 // ReadHexKey reads a key file holding hex (such as DevFiles.AuditKey).

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -25,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"sohoa/audit"
 	"sohoa/internal/testenv"
@@ -64,12 +67,20 @@ func (a *recordingAuditor) get(id string) (audit.Record, bool) {
 	return r, ok
 }
 
-// cred is one way of calling the API.
+// cred is one way of calling the API: a client certificate and/or a bearer
+// token. The API accepts a token once, so token mints the one for each
+// request (a fresh jti for the valid credentials; the refused ones may
+// repeat theirs).
 type cred struct {
 	cert   *tls.Certificate
-	token  string
+	token  func() string
 	client string // the client ID it authenticates as, for access handles
 }
+
+// fixed is a token minter that always answers tok.
+func fixed(tok string) func() string { return func() string { return tok } }
+
+var b64 = base64.RawURLEncoding
 
 type fixture struct {
 	t        testing.TB
@@ -242,29 +253,38 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	f.creds["demo-mtls"] = cred{cert: &demo, client: DevClient}
-	f.creds["demo-jwt"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now()), client: DevClient}
+	f.creds["demo-jwt"] = cred{token: minter(t, edKey, AlgEdDSA, DevClient, DevAudience), client: DevClient}
 	f.creds["limited"] = cred{cert: limitedCert, client: "limited-agency"}
-	f.creds["search-only"] = cred{token: mint(t, esKey, AlgES256, "search-only", DevAudience, time.Now()), client: "search-only"}
-	f.creds["archive"] = cred{token: mint(t, esKey, AlgES256, "archive", DevAudience, time.Now()), client: "archive"}
-	f.creds["slow"] = cred{token: mint(t, esKey, AlgES256, "slow", DevAudience, time.Now()), client: "slow"}
+	f.creds["search-only"] = cred{token: minter(t, esKey, AlgES256, "search-only", DevAudience), client: "search-only"}
+	f.creds["archive"] = cred{token: minter(t, esKey, AlgES256, "archive", DevAudience), client: "archive"}
+	f.creds["slow"] = cred{token: minter(t, esKey, AlgES256, "slow", DevAudience), client: "slow"}
 	f.creds["none"] = cred{}
 	f.creds["wrong-ca"] = cred{cert: rogueCert}
 	f.creds["expired-cert"] = cred{cert: &expired}
-	f.creds["alg-none"] = cred{token: unsigned(t, `{"alg":"none","typ":"JWT"}`, DevClient, DevAudience, "")}
+	f.creds["alg-none"] = cred{token: fixed(unsigned(t, `{"alg":"none","typ":"JWT"}`, DevClient, DevAudience, ""))}
 	pubPEM, _ := os.ReadFile(dev.JWTPublicKey)
-	f.creds["alg-hs256"] = cred{token: hs256(t, pubPEM, DevClient, DevAudience)}
-	f.creds["wrong-aud"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, "someone-else", time.Now())}
-	f.creds["expired-jwt"] = cred{token: mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now().Add(-2*time.Hour))}
-	f.creds["alg-swap"] = cred{token: mint(t, esKey, AlgES256, DevClient, DevAudience, time.Now())}
+	f.creds["alg-hs256"] = cred{token: fixed(hs256(t, pubPEM, DevClient, DevAudience))}
+	f.creds["wrong-aud"] = cred{token: minter(t, edKey, AlgEdDSA, DevClient, "someone-else")}
+	f.creds["expired-jwt"] = cred{token: fixed(mint(t, edKey, AlgEdDSA, DevClient, DevAudience, time.Now().Add(-2*time.Hour)))}
+	f.creds["alg-swap"] = cred{token: minter(t, esKey, AlgES256, DevClient, DevAudience)}
 	f.creds["mismatch"] = cred{cert: &demo, token: f.creds["search-only"].token}
 	return f
 }
 
+// resultCode is the code of the fixture's result n.
+func resultCode(n int) string { return fmt.Sprintf("%s-250718-%04d-KQ1", agency, n) }
+
+// file files result n of holder with a stand-in PDF naming its code.
 func (f *fixture) file(docType, docName string, holder, n int) {
 	f.t.Helper()
-	dossier := fmt.Sprintf("%s-250718-%04d", agency, n)
-	code := dossier + "-KQ1"
-	pdf := []byte(fmt.Sprintf("%%PDF-1.7\n%% result %s\n%%%%EOF\n", code))
+	f.fileWith(docType, docName, holder, n, []byte(fmt.Sprintf("%%PDF-1.7\n%% result %s\n%%%%EOF\n", resultCode(n))))
+}
+
+// fileWith files pdf as result n of holder.
+func (f *fixture) fileWith(docType, docName string, holder, n int, pdf []byte) {
+	f.t.Helper()
+	code := resultCode(n)
+	dossier := strings.TrimSuffix(code, "-KQ1")
 	until := storage.Date{Year: 2099, Month: 1, Day: 1}
 	m, err := f.repo.File(f.t.Context(), storage.NewResult{PDF: pdf, HolderIDType: "CCCD",
 		HolderID: holders[holder].id, HolderName: holders[holder].name, Actor: "test",
@@ -315,20 +335,27 @@ func fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(s[:])
 }
 
+// mint signs a 30-minute client-credentials token issued at iat, with a
+// fresh jti.
 func mint(t testing.TB, key crypto.Signer, alg, client, aud string, iat time.Time) string {
 	t.Helper()
-	tok, err := SignJWT(key, alg, Claims{Issuer: client, Subject: client, Audience: Audience{aud},
-		IssuedAt: iat.Unix(), ExpiresAt: iat.Add(30 * time.Minute).Unix()})
+	tok, err := SignJWT(key, alg, Claims{Issuer: client, Subject: client, Audience: jwt.ClaimStrings{aud},
+		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(30 * time.Minute)), ID: NewTokenID()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tok
 }
 
+// minter mints a new token, issued now, each time it is called.
+func minter(t testing.TB, key crypto.Signer, alg, client, aud string) func() string {
+	return func() string { return mint(t, key, alg, client, aud, time.Now()) }
+}
+
 func unsigned(t testing.TB, header, client, aud, sig string) string {
 	t.Helper()
-	c, _ := json.Marshal(Claims{Issuer: client, Subject: client, Audience: Audience{aud},
-		IssuedAt: time.Now().Unix(), ExpiresAt: time.Now().Add(10 * time.Minute).Unix()})
+	c, _ := json.Marshal(Claims{Issuer: client, Subject: client, Audience: jwt.ClaimStrings{aud},
+		IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(10 * time.Minute)), ID: NewTokenID()})
 	return b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString(c) + "." + sig
 }
 
@@ -384,8 +411,8 @@ func (f *fixture) do(hc *http.Client, c cred, k call) reply {
 		}
 		req.Header.Set("Content-Type", ct)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != nil {
+		req.Header.Set("Authorization", "Bearer "+c.token())
 	}
 	if !k.noPurpose {
 		req.Header.Set("X-Purpose-Procedure", testProcedure)

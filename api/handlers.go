@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/signing"
 	"sohoa/storage"
 )
 
@@ -310,25 +311,13 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, id identity) {
 // a 502 and never corrupt bytes.
 func (s *server) pdf(w http.ResponseWriter, r *http.Request, id identity) {
 	e := entryFrom(r.Context())
-	if _, ok := s.lookup(w, r, id, true); !ok {
+	m, ok := s.lookup(w, r, id, true)
+	if !ok {
 		return
 	}
-	rc, m, err := s.opts.Repo.OpenPDF(r.Context(), e.rec.ResultCode)
+	data, err := s.storedPDF(r, m)
 	if err != nil {
 		s.repoError(w, r, err)
-		return
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, s.opts.MaxPDFBytes+1))
-	if err == nil && int64(len(data)) > s.opts.MaxPDFBytes {
-		err = errors.New("stored PDF exceeds the size limit")
-	}
-	if err != nil {
-		s.repoError(w, r, err)
-		return
-	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != m.File.SHA256 {
-		s.repoError(w, r, storage.ErrCorrupt)
 		return
 	}
 	e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
@@ -357,12 +346,30 @@ type signatureView struct {
 type verifyResponse struct {
 	SHA256    string `json:"sha256"`
 	Integrity struct {
-		Matched    bool   `json:"matched"` // a result with exactly these bytes exists
+		// Matched: a stored result has exactly what this file's valid
+		// signature covers (an upload), or exactly this hash (a hash).
+		Matched    bool   `json:"matched"`
 		ResultCode string `json:"result_code,omitempty"`
+		// Identical: the file is byte for byte the stored result. An upload
+		// can be Matched and not Identical: only the unsigned encoding of
+		// its signature value differs.
+		Identical bool `json:"identical"`
 	} `json:"integrity"`
 	Signature signatureView `json:"signature"`
 	Status    *validityView `json:"status"`
 	Issuer    *issuerView   `json:"issuer"`
+}
+
+// pdfRefusals are the verifier's errors that refuse an upload as hostile or
+// broken (422): it exceeded the verifier's bounds, killed it or stalled it.
+var pdfRefusals = []struct {
+	err        error
+	rule, code string
+	msg        string
+}{
+	{signing.ErrLimit, "pdf_refused_limit", "signature_structure_refused", "the signature's structure exceeds the verifier's limits"},
+	{signing.ErrChildCrashed, "pdf_refused_crash", "verifier_crashed", "the file made the verifier fail; it is not a valid e-result"},
+	{signing.ErrChildTimeout, "pdf_refused_timeout", "verify_timeout", "verifying the file took too long; it is not a valid e-result"},
 }
 
 func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
@@ -380,12 +387,8 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 		sum := sha256.Sum256(data)
 		resp.SHA256 = hex.EncodeToString(sum[:])
 		if s.opts.VerifyPDF != nil {
-			resp.Signature.Checked = true
-			if err := s.opts.VerifyPDF(r.Context(), data); err != nil {
-				resp.Signature.Detail = "signature verification failed"
-			} else {
-				resp.Signature.Valid = true
-			}
+			s.verifyUpload(w, r, id, data, &resp)
+			return
 		}
 	case "application/json":
 		var req verifyRequest
@@ -404,17 +407,118 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 			"send application/pdf (the file) or application/json ({\"sha256\":…})")
 		return
 	}
-	if !resp.Signature.Checked {
-		resp.Signature.Detail = "not checked: only the hash was compared"
-	}
+	// A hash, or an upload without a signature check: only identical
+	// bytes identify a result.
+	resp.Signature.Detail = "not checked: only the hash was compared"
 	m, err := s.opts.Repo.BySHA256(r.Context(), resp.SHA256)
 	switch {
 	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid):
+		s.answerVerify(w, r, id, &resp, nil)
+	case err != nil:
+		s.repoError(w, r, err)
+	default:
+		s.answerVerify(w, r, id, &resp, &m)
+	}
+}
+
+// verifyUpload checks an uploaded PDF's signature and finds the result by
+// what is signed: the result code in its signed metadata, confirmed by the
+// digest of its signed bytes. The whole file's hash changes with the
+// unsigned encoding of the signature value, so it cannot identify a result.
+func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request, id identity, data []byte, resp *verifyResponse) {
+	e := entryFrom(r.Context())
+	resp.Signature.Checked = true
+	v, err := s.opts.VerifyPDF(r.Context(), data)
+	for _, ref := range pdfRefusals {
+		if errors.Is(err, ref.err) {
+			msg := ref.msg
+			if len(v.Reasons) > 0 {
+				msg += ": " + v.Reasons[0]
+			}
+			e.decide(audit.Deny, ref.rule)
+			s.log.Warn("PDF refused by the verifier", "request_id", e.rec.RequestID, "rule", ref.rule, "bytes", len(data), "err", err)
+			WriteError(w, http.StatusUnprocessableEntity, ref.code, msg)
+			return
+		}
+	}
+	switch {
+	case err == nil && v.Valid:
+		resp.Signature.Valid = true
+	case err == nil, errors.Is(err, signing.ErrInvalid), errors.Is(err, signing.ErrNotPDF):
+		// An invalid signature names nothing: its metadata may say anything.
+		resp.Signature.Detail = "signature verification failed"
+		s.answerVerify(w, r, id, resp, nil)
+		return
+	case r.Context().Err() != nil:
+		e.decide(audit.Deny, "client_gone")
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the request ended before the file was verified")
+		return
+	default:
+		e.decide(audit.Deny, "verifier_unavailable")
+		s.log.Error("verifier unavailable", "request_id", e.rec.RequestID, "err", err)
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the verifier is unavailable; try again later")
+		return
+	}
+	if v.ResultCode == "" {
+		s.answerVerify(w, r, id, resp, nil)
+		return
+	}
+	m, err := s.opts.Repo.Get(r.Context(), v.ResultCode)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid):
+		s.answerVerify(w, r, id, resp, nil)
+		return
 	case err != nil:
 		s.repoError(w, r, err)
 		return
+	}
+	if m.File.SHA256 != resp.SHA256 {
+		// Not the stored bytes: the stored result's signed bytes must be
+		// this file's.
+		stored, err := s.storedPDF(r, m)
+		if err != nil {
+			s.repoError(w, r, err)
+			return
+		}
+		if d, err := signing.SignedSHA256(stored); err != nil || d != v.SignedSHA256 {
+			s.log.Warn("validly signed file names a result whose signed bytes differ", "request_id", e.rec.RequestID,
+				"result_code", m.ResultCode)
+			s.answerVerify(w, r, id, resp, nil)
+			return
+		}
+	}
+	s.answerVerify(w, r, id, resp, &m)
+}
+
+// storedPDF reads a result's signed PDF, bounded by MaxPDFBytes and checked
+// against its manifest's sha256.
+func (s *server) storedPDF(r *http.Request, m storage.Manifest) ([]byte, error) {
+	rc, _, err := s.opts.Repo.OpenPDF(r.Context(), m.ResultCode)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, s.opts.MaxPDFBytes+1))
+	if err == nil && int64(len(data)) > s.opts.MaxPDFBytes {
+		err = errors.New("stored PDF exceeds the size limit")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != m.File.SHA256 {
+		return nil, storage.ErrCorrupt
+	}
+	return data, nil
+}
+
+// answerVerify writes the verification of a file that is the stored result
+// m (nil: none, or one the client may not see, which answers the same).
+func (s *server) answerVerify(w http.ResponseWriter, r *http.Request, id identity, resp *verifyResponse, m *storage.Manifest) {
+	e := entryFrom(r.Context())
+	switch {
+	case m == nil:
+		e.decide(audit.Allow, "scope:verify")
 	case !id.client.AllowsDocType(m.DocType):
-		// Same answer as an unknown hash.
 		e.decide(audit.Allow, "scope:verify:doc_type_hidden")
 	default:
 		e.rec.ResultCode = m.ResultCode
@@ -424,12 +528,11 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 			return
 		}
 		resp.Integrity.Matched, resp.Integrity.ResultCode = true, m.ResultCode
+		resp.Integrity.Identical = resp.SHA256 == m.File.SHA256
 		vv := viewValidity(v)
 		resp.Status = &vv
 		resp.Issuer = &issuerView{AgencyCode: m.Issuer.AgencyCode, AgencyName: m.Issuer.AgencyName}
 		e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
-	}
-	if e.rec.Decision == "" {
 		e.decide(audit.Allow, "scope:verify")
 	}
 	WriteJSON(w, http.StatusOK, resp)

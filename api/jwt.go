@@ -1,20 +1,20 @@
 package api
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Signing algorithms a client may be pinned to. Nothing else is accepted:
@@ -28,52 +28,15 @@ const (
 	maxTokenLen   = 8 << 10
 	maxTokenLife  = time.Hour
 	clockLeeway   = 60 * time.Second
+	maxTokenIDLen = 256
 	jwtHeaderType = "JWT"
 )
 
-// Claims are the JWT claims this API reads. Client-credentials tokens carry
-// the client ID in both iss and sub.
-type Claims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  Audience `json:"aud"`
-	ExpiresAt int64    `json:"exp"`
-	NotBefore int64    `json:"nbf,omitempty"`
-	IssuedAt  int64    `json:"iat,omitempty"`
-	ID        string   `json:"jti,omitempty"`
-}
-
-// Audience is the aud claim: a string or an array of strings.
-type Audience []string
-
-// UnmarshalJSON accepts both shapes.
-func (a *Audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = Audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return fmt.Errorf("aud: want a string or an array of strings: %w", err)
-	}
-	*a = many
-	return nil
-}
-
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ,omitempty"`
-	Kid string `json:"kid,omitempty"`
-}
-
-// token is a parsed, not yet verified, compact JWS.
-type token struct {
-	header       jwtHeader
-	claims       Claims
-	signingInput []byte
-	sig          []byte
-}
+// Claims are the JWT claims a client-credentials token carries: the client
+// ID in both iss and sub, this API's audience, exp (at most an hour after
+// iat, or after now without iat), optional nbf and iat, and a jti that is
+// never used twice: the API accepts each token once.
+type Claims = jwt.RegisteredClaims
 
 // Token errors; each maps to an audit rule.
 var (
@@ -81,169 +44,149 @@ var (
 	errTokenAlg       = errors.New("token algorithm not allowed for this client")
 	errTokenSignature = errors.New("token signature invalid")
 	errTokenAudience  = errors.New("token audience mismatch")
+	errTokenClient    = errors.New("token iss and sub must both name the client")
 	errTokenExpired   = errors.New("token expired")
 	errTokenNotYet    = errors.New("token not yet valid")
 	errTokenLifetime  = errors.New("token lifetime too long")
+	errTokenNoID      = errors.New("token has no usable jti")
 )
 
-var b64 = base64.RawURLEncoding.Strict()
-
-// parseToken splits and decodes a compact JWS without verifying it.
-func parseToken(s string) (*token, error) {
-	if len(s) > maxTokenLen {
-		return nil, fmt.Errorf("%w: too long", errTokenMalformed)
+// tokenClient reads, without verifying anything, the client a compact JWS
+// claims to come from: its iss, which must equal its sub. The caller looks
+// the client up and then verifies the token with verifyToken.
+func tokenClient(raw string) (string, error) {
+	if len(raw) > maxTokenLen {
+		return "", fmt.Errorf("%w: too long", errTokenMalformed)
 	}
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: want 3 segments", errTokenMalformed)
+	var c Claims
+	if _, _, err := jwt.NewParser(jwt.WithStrictDecoding()).ParseUnverified(raw, &c); err != nil &&
+		!errors.Is(err, jwt.ErrTokenUnverifiable) { // an unknown alg is refused by verifyToken
+		return "", fmt.Errorf("%w: %w", errTokenMalformed, err)
 	}
-	hb, err := b64.DecodeString(parts[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: header encoding", errTokenMalformed)
+	if c.Issuer == "" || c.Issuer != c.Subject {
+		return "", errTokenClient
 	}
-	cb, err := b64.DecodeString(parts[1])
-	if err != nil {
-		return nil, fmt.Errorf("%w: claims encoding", errTokenMalformed)
-	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil {
-		return nil, fmt.Errorf("%w: signature encoding", errTokenMalformed)
-	}
-	t := &token{signingInput: []byte(parts[0] + "." + parts[1]), sig: sig}
-	if err := strictJSON(hb, &t.header); err != nil {
-		return nil, fmt.Errorf("%w: header: %w", errTokenMalformed, err)
-	}
-	if err := strictJSON(cb, &t.claims); err != nil {
-		return nil, fmt.Errorf("%w: claims: %w", errTokenMalformed, err)
-	}
-	if t.header.Typ != "" && !strings.EqualFold(t.header.Typ, jwtHeaderType) {
-		return nil, fmt.Errorf("%w: typ %q", errTokenMalformed, t.header.Typ)
-	}
-	return t, nil
+	return c.Issuer, nil
 }
 
-// strictJSON decodes exactly one JSON object (unknown fields are allowed:
-// tokens may carry claims we do not read).
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return err
+// verifyToken checks raw as a token of client clientID: the header's alg is
+// the client's pinned alg, the signature verifies with key, aud holds
+// audience, iss and sub are the client, exp is present and not past, nbf and
+// iat not in the future (each with clockLeeway), the lifetime is at most
+// maxTokenLife and a jti is present. It returns the verified claims.
+func verifyToken(raw, alg string, key crypto.PublicKey, clientID, audience string, now time.Time) (Claims, error) {
+	var c Claims
+	if len(raw) > maxTokenLen {
+		return c, fmt.Errorf("%w: too long", errTokenMalformed)
 	}
-	if dec.More() {
-		return errors.New("trailing data")
+	// The pinned algorithm first, so alg confusion ("none", HS256 keyed with
+	// the public key, another client's algorithm) is reported as such.
+	hdr, _, err := jwt.NewParser(jwt.WithStrictDecoding()).ParseUnverified(raw, &Claims{})
+	switch {
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return c, fmt.Errorf("%w: unknown alg", errTokenAlg)
+	case err != nil:
+		return c, fmt.Errorf("%w: %w", errTokenMalformed, err)
 	}
-	return nil
-}
-
-// verify checks the signature with the client's pinned algorithm and key,
-// then audience and times.
-func (t *token) verify(alg string, key crypto.PublicKey, audience string, now time.Time) error {
-	if t.header.Alg != alg {
-		return fmt.Errorf("%w: got %q", errTokenAlg, t.header.Alg)
+	if got := hdr.Method.Alg(); got != alg {
+		return c, fmt.Errorf("%w: got %q", errTokenAlg, got)
 	}
-	if !verifySig(alg, key, t.signingInput, t.sig) {
-		return errTokenSignature
-	}
-	c := t.claims
-	okAud := false
-	for _, a := range c.Audience {
-		if a == audience {
-			okAud = true
+	if typ, ok := hdr.Header["typ"]; ok {
+		if s, _ := typ.(string); !strings.EqualFold(s, jwtHeaderType) {
+			return c, fmt.Errorf("%w: typ %v", errTokenMalformed, typ)
 		}
 	}
-	if !okAud {
-		return errTokenAudience
-	}
-	if c.ExpiresAt == 0 {
-		return fmt.Errorf("%w: no exp", errTokenMalformed)
-	}
-	exp := time.Unix(c.ExpiresAt, 0)
-	if !now.Before(exp.Add(clockLeeway)) {
-		return errTokenExpired
-	}
-	if c.NotBefore != 0 && now.Add(clockLeeway).Before(time.Unix(c.NotBefore, 0)) {
-		return errTokenNotYet
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{alg}),
+		jwt.WithStrictDecoding(),
+		jwt.WithAudience(audience),
+		jwt.WithIssuer(clientID),
+		jwt.WithSubject(clientID),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(clockLeeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	if _, err := p.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
+		return c, tokenError(err, c)
 	}
 	start := now
-	if c.IssuedAt != 0 {
-		iat := time.Unix(c.IssuedAt, 0)
-		if now.Add(clockLeeway).Before(iat) {
-			return errTokenNotYet
-		}
-		start = iat
+	if c.IssuedAt != nil {
+		start = c.IssuedAt.Time
 	}
-	if exp.Sub(start) > maxTokenLife+clockLeeway {
-		return errTokenLifetime
+	if c.ExpiresAt.Sub(start) > maxTokenLife+clockLeeway {
+		return c, errTokenLifetime
 	}
-	return nil
+	if c.ID == "" || len(c.ID) > maxTokenIDLen {
+		return c, errTokenNoID
+	}
+	return c, nil
 }
 
-func verifySig(alg string, key crypto.PublicKey, input, sig []byte) bool {
-	switch alg {
-	case AlgES256:
-		pub, ok := key.(*ecdsa.PublicKey)
-		if !ok || pub.Curve != elliptic.P256() || len(sig) != 64 {
-			return false
-		}
-		h := sha256.Sum256(input)
-		r := new(big.Int).SetBytes(sig[:32])
-		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(pub, h[:], r, s)
-	case AlgEdDSA:
-		pub, ok := key.(ed25519.PublicKey)
-		if !ok || len(pub) != ed25519.PublicKeySize {
-			return false
-		}
-		return ed25519.Verify(pub, input, sig)
-	default:
-		return false
+// tokenError maps the jwt package's error to ours, the most telling first.
+func tokenError(err error, c Claims) error {
+	var e error
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		e = errTokenMalformed
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		e = errTokenSignature
+	case errors.Is(err, jwt.ErrTokenInvalidAudience),
+		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && len(c.Audience) == 0:
+		e = errTokenAudience
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidSubject):
+		e = errTokenClient
+	case errors.Is(err, jwt.ErrTokenExpired):
+		e = errTokenExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		e = errTokenNotYet
+	default: // no exp, a claim of the wrong type
+		e = errTokenMalformed
 	}
+	return fmt.Errorf("%w: %w", e, err)
+}
+
+// tokenIDHMAC is the keyed hash under which a token's use is recorded: the
+// jti is the client's text and may carry anything, so it is never stored.
+func tokenIDHMAC(key []byte, clientID, jti string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("sohoa/api/jti\x00"))
+	m.Write([]byte(clientID))
+	m.Write([]byte{0})
+	m.Write([]byte(jti))
+	return m.Sum(nil)
+}
+
+// NewTokenID returns a random jti (128 bits, base64url) for a token.
+func NewTokenID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // SignJWT makes a compact JWS with alg ES256 (key *ecdsa.PrivateKey on
 // P-256) or EdDSA (ed25519.PrivateKey). Calling systems, tests and the dev
-// tooling use it to mint client-credentials tokens.
+// tooling use it to mint client-credentials tokens; the API accepts a token
+// once, so each request needs a token with its own jti (NewTokenID).
 func SignJWT(key crypto.Signer, alg string, c Claims) (string, error) {
-	hb, err := json.Marshal(jwtHeader{Alg: alg, Typ: jwtHeaderType})
-	if err != nil {
-		return "", fmt.Errorf("jwt header: %w", err)
-	}
-	cb, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("jwt claims: %w", err)
-	}
-	input := b64.EncodeToString(hb) + "." + b64.EncodeToString(cb)
-	var sig []byte
+	var m jwt.SigningMethod
 	switch alg {
 	case AlgES256:
-		k, ok := key.(*ecdsa.PrivateKey)
-		if !ok || k.Curve != elliptic.P256() {
+		if k, ok := key.(*ecdsa.PrivateKey); !ok || k.Curve != elliptic.P256() {
 			return "", errors.New("jwt: ES256 needs a P-256 ECDSA key")
 		}
-		h := sha256.Sum256([]byte(input))
-		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-		if err != nil {
-			return "", fmt.Errorf("jwt: sign: %w", err)
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
+		m = jwt.SigningMethodES256
 	case AlgEdDSA:
-		k, ok := key.(ed25519.PrivateKey)
-		if !ok {
+		if _, ok := key.(ed25519.PrivateKey); !ok {
 			return "", errors.New("jwt: EdDSA needs an Ed25519 key")
 		}
-		sig = ed25519.Sign(k, []byte(input))
+		m = jwt.SigningMethodEdDSA
 	default:
 		return "", fmt.Errorf("jwt: algorithm %q not supported", alg)
 	}
-	return input + "." + b64.EncodeToString(sig), nil
-}
-
-// MarshalJSON writes a single audience as a plain string.
-func (a Audience) MarshalJSON() ([]byte, error) {
-	if len(a) == 1 {
-		return json.Marshal(a[0])
+	tok, err := jwt.NewWithClaims(m, c).SignedString(key)
+	if err != nil {
+		return "", fmt.Errorf("jwt: sign: %w", err)
 	}
-	return json.Marshal([]string(a))
+	return tok, nil
 }

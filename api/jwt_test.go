@@ -1,94 +1,148 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"sohoa/audit"
+	"sohoa/storage"
 )
 
 func TestTokenVerify(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
+	at := jwt.NewNumericDate
 	edPub, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	esKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	otherEd, _, _ := ed25519.GenerateKey(rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	base := Claims{Issuer: "c1", Subject: "c1", Audience: Audience{"api"}, IssuedAt: now.Unix(), ExpiresAt: now.Add(10 * time.Minute).Unix()}
+	base := Claims{Issuer: "c1", Subject: "c1", Audience: jwt.ClaimStrings{"api"}, IssuedAt: at(now),
+		ExpiresAt: at(now.Add(10 * time.Minute)), ID: "t-1"}
 	with := func(f func(*Claims)) Claims { c := base; f(&c); return c }
 	ed := func(c Claims) string { tok, _ := SignJWT(edKey, AlgEdDSA, c); return tok }
 	es := func(c Claims) string { tok, _ := SignJWT(esKey, AlgES256, c); return tok }
 	tests := []struct {
-		name  string
-		tok   string
-		alg   string
-		key   any
-		want  error
-		parse bool // want a parse failure
+		name string
+		tok  string
+		alg  string
+		key  any
+		want error
 	}{
-		{"EdDSA ok", ed(base), AlgEdDSA, edPub, nil, false},
-		{"ES256 ok", es(base), AlgES256, &esKey.PublicKey, nil, false},
-		{"aud array ok", ed(with(func(c *Claims) { c.Audience = Audience{"x", "api"} })), AlgEdDSA, edPub, nil, false},
-		{"alg none", unsignedTok(`{"alg":"none"}`, base, ""), AlgEdDSA, edPub, errTokenAlg, false},
-		{"alg pinned, token ES256", es(base), AlgEdDSA, edPub, errTokenAlg, false},
-		{"wrong key", ed(base), AlgEdDSA, otherEd, errTokenSignature, false},
-		{"P-384 key for ES256", es(base), AlgES256, &p384.PublicKey, errTokenSignature, false},
-		{"wrong audience", ed(with(func(c *Claims) { c.Audience = Audience{"other"} })), AlgEdDSA, edPub, errTokenAudience, false},
-		{"no audience", ed(with(func(c *Claims) { c.Audience = nil })), AlgEdDSA, edPub, errTokenAudience, false},
+		{"EdDSA ok", ed(base), AlgEdDSA, edPub, nil},
+		{"ES256 ok", es(base), AlgES256, &esKey.PublicKey, nil},
+		{"aud array ok", ed(with(func(c *Claims) { c.Audience = jwt.ClaimStrings{"x", "api"} })), AlgEdDSA, edPub, nil},
+		{"alg none", unsignedTok(`{"alg":"none"}`, base, ""), AlgEdDSA, edPub, errTokenAlg},
+		{"alg unknown", unsignedTok(`{"alg":"XS999"}`, base, "AAAA"), AlgEdDSA, edPub, errTokenAlg},
+		{"alg pinned, token ES256", es(base), AlgEdDSA, edPub, errTokenAlg},
+		{"wrong key", ed(base), AlgEdDSA, otherEd, errTokenSignature},
+		{"P-384 key for ES256", es(base), AlgES256, &p384.PublicKey, errTokenSignature},
+		{"wrong audience", ed(with(func(c *Claims) { c.Audience = jwt.ClaimStrings{"other"} })), AlgEdDSA, edPub, errTokenAudience},
+		{"no audience", ed(with(func(c *Claims) { c.Audience = nil })), AlgEdDSA, edPub, errTokenAudience},
+		{"other issuer", ed(with(func(c *Claims) { c.Issuer, c.Subject = "c2", "c2" })), AlgEdDSA, edPub, errTokenClient},
 		{"expired", ed(with(func(c *Claims) {
-			c.IssuedAt = now.Add(-time.Hour).Unix()
-			c.ExpiresAt = now.Add(-2 * time.Minute).Unix()
-		})), AlgEdDSA, edPub, errTokenExpired, false},
-		{"no exp", ed(with(func(c *Claims) { c.ExpiresAt = 0 })), AlgEdDSA, edPub, errTokenMalformed, false},
-		{"nbf future", ed(with(func(c *Claims) { c.NotBefore = now.Add(5 * time.Minute).Unix() })), AlgEdDSA, edPub, errTokenNotYet, false},
-		{"iat future", ed(with(func(c *Claims) { c.IssuedAt = now.Add(5 * time.Minute).Unix() })), AlgEdDSA, edPub, errTokenNotYet, false},
-		{"lifetime too long", ed(with(func(c *Claims) { c.ExpiresAt = now.Add(3 * time.Hour).Unix() })), AlgEdDSA, edPub, errTokenLifetime, false},
-		{"truncated signature", ed(base)[:len(ed(base))-6], AlgEdDSA, edPub, errTokenSignature, false},
-		{"two segments", "a.b", AlgEdDSA, edPub, nil, true},
-		{"padding", ed(base) + "=", AlgEdDSA, edPub, nil, true},
-		{"header not json", b64.EncodeToString([]byte("x")) + ".e30.", AlgEdDSA, edPub, nil, true},
-		{"typ not JWT", unsignedTok(`{"alg":"EdDSA","typ":"JWE"}`, base, ""), AlgEdDSA, edPub, nil, true},
-		{"oversized", strings.Repeat("a", maxTokenLen+1), AlgEdDSA, edPub, nil, true},
+			c.IssuedAt = at(now.Add(-time.Hour))
+			c.ExpiresAt = at(now.Add(-2 * time.Minute))
+		})), AlgEdDSA, edPub, errTokenExpired},
+		{"expired within leeway ok", ed(with(func(c *Claims) { c.ExpiresAt = at(now.Add(-30 * time.Second)) })), AlgEdDSA, edPub, nil},
+		{"no exp", ed(with(func(c *Claims) { c.ExpiresAt = nil })), AlgEdDSA, edPub, errTokenMalformed},
+		{"nbf future", ed(with(func(c *Claims) { c.NotBefore = at(now.Add(5 * time.Minute)) })), AlgEdDSA, edPub, errTokenNotYet},
+		{"iat future", ed(with(func(c *Claims) { c.IssuedAt = at(now.Add(5 * time.Minute)) })), AlgEdDSA, edPub, errTokenNotYet},
+		{"lifetime too long", ed(with(func(c *Claims) { c.ExpiresAt = at(now.Add(3 * time.Hour)) })), AlgEdDSA, edPub, errTokenLifetime},
+		{"lifetime too long, no iat", ed(with(func(c *Claims) {
+			c.IssuedAt = nil
+			c.ExpiresAt = at(now.Add(2 * time.Hour))
+		})), AlgEdDSA, edPub, errTokenLifetime},
+		{"no jti", ed(with(func(c *Claims) { c.ID = "" })), AlgEdDSA, edPub, errTokenNoID},
+		{"jti too long", ed(with(func(c *Claims) { c.ID = strings.Repeat("j", maxTokenIDLen+1) })), AlgEdDSA, edPub, errTokenNoID},
+		{"truncated signature", ed(base)[:len(ed(base))-6], AlgEdDSA, edPub, errTokenSignature},
+		{"two segments", "a.b", AlgEdDSA, edPub, errTokenMalformed},
+		{"padding", ed(base) + "=", AlgEdDSA, edPub, errTokenMalformed},
+		{"header not json", b64.EncodeToString([]byte("x")) + ".e30.", AlgEdDSA, edPub, errTokenMalformed},
+		{"typ not JWT", unsignedTok(`{"alg":"EdDSA","typ":"JWE"}`, base, ""), AlgEdDSA, edPub, errTokenMalformed},
+		{"exp not a number", unsignedTok(`{"alg":"EdDSA"}`, base, "", `"exp":"soon"`), AlgEdDSA, edPub, errTokenMalformed},
+		{"oversized", strings.Repeat("a", maxTokenLen+1), AlgEdDSA, edPub, errTokenMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := parseToken(tc.tok)
-			if tc.parse {
-				if err == nil {
-					t.Fatal("got a parsed token, want a parse error")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
-			err = tok.verify(tc.alg, tc.key, "api", now)
+			c, err := verifyToken(tc.tok, tc.alg, tc.key, "c1", "api", now)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-				t.Errorf("got %v, want %v", err, tc.want)
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if err == nil && (c.ID != base.ID || c.Issuer != "c1") {
+				t.Errorf("got claims %+v, want the signed ones", c)
 			}
 		})
 	}
 }
 
-func unsignedTok(header string, c Claims, sig string) string {
+// TestTokenClient: the client a token names is its iss, which must equal its
+// sub (client credentials); nothing is verified yet.
+func TestTokenClient(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	mk := func(iss, sub string) string {
+		tok, _ := SignJWT(key, AlgEdDSA, Claims{Issuer: iss, Subject: sub, ID: "x"})
+		return tok
+	}
+	tests := []struct {
+		name, tok, want string
+		err             error
+	}{
+		{"client", mk("c1", "c1"), "c1", nil},
+		{"sub differs", mk("c1", "c2"), "", errTokenClient},
+		{"no iss", mk("", ""), "", errTokenClient},
+		{"unknown alg still names its client", unsignedTok(`{"alg":"XS999"}`, Claims{Issuer: "c1", Subject: "c1"}, "AAAA"), "c1", nil},
+		{"garbage", "a.b.c", "", errTokenMalformed},
+		{"oversized", strings.Repeat("a", maxTokenLen+1), "", errTokenMalformed},
+	}
+	for _, tc := range tests {
+		got, err := tokenClient(tc.tok)
+		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+			t.Errorf("%s: got %q, %v; want %q, %v", tc.name, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// unsignedTok builds a token with the given header, the claims c (extra
+// JSON members replace or add claims) and the raw signature segment sig.
+func unsignedTok(header string, c Claims, sig string, extra ...string) string {
 	cb, _ := json.Marshal(c)
+	if len(extra) > 0 {
+		var m map[string]json.RawMessage
+		json.Unmarshal(cb, &m)
+		for _, kv := range extra {
+			var one map[string]json.RawMessage
+			json.Unmarshal([]byte("{"+kv+"}"), &one)
+			for k, v := range one {
+				m[k] = v
+			}
+		}
+		cb, _ = json.Marshal(m)
+	}
 	return b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString(cb) + "." + sig
 }
 
-// FuzzToken: parsing and verifying arbitrary tokens never panics, and a
-// token that verifies carries exactly the header and claims that were
-// signed (ECDSA signatures are malleable, so only the signed part is
-// compared).
+// FuzzToken: verifying arbitrary tokens never panics, and a token that
+// verifies carries exactly the header and claims that were signed (ECDSA
+// signatures are malleable, so only the signed part is compared).
 func FuzzToken(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	c := Claims{Issuer: "c1", Subject: "c1", Audience: Audience{"api"}, IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Minute).Unix()}
+	c := Claims{Issuer: "c1", Subject: "c1", Audience: jwt.ClaimStrings{"api"}, IssuedAt: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), ID: "j1"}
 	good, _ := SignJWT(key, AlgEdDSA, c)
 	signed := good[:strings.LastIndex(good, ".")]
 	f.Add(good)
@@ -98,11 +152,8 @@ func FuzzToken(f *testing.F) {
 	f.Add("e30.e30.")
 	f.Add(good[:len(good)-3])
 	f.Fuzz(func(t *testing.T, s string) {
-		tok, err := parseToken(s)
-		if err != nil {
-			return
-		}
-		if err := tok.verify(AlgEdDSA, pub, "api", now); err == nil && string(tok.signingInput) != signed {
+		tokenClient(s)
+		if _, err := verifyToken(s, AlgEdDSA, pub, "c1", "api", now); err == nil && s[:strings.LastIndex(s, ".")] != signed {
 			t.Fatalf("forged token verified: %q", s)
 		}
 	})
@@ -219,4 +270,143 @@ func TestEnsureDevClientsKeepsExistingQRKey(t *testing.T) {
 	if k, err := ReadHexKey(f.AuditKey); err != nil || len(k) != 32 {
 		t.Errorf("got audit key %d bytes, err %v; want 32 bytes", len(k), err)
 	}
+}
+
+// TestJWTAcceptedOnce: a token is accepted once per its lifetime, whichever
+// API process sees it: two handlers over one bucket (two `sohoa serve`
+// processes) both refuse its second use, and the record of its use holds no
+// jti in clear.
+func TestJWTAcceptedOnce(t *testing.T) { checkJWTAcceptedOnce(t, nil) }
+
+// checkJWTAcceptedOnce is TestJWTAcceptedOnce over bucket (nil: in memory).
+func checkJWTAcceptedOnce(t *testing.T, bucket storage.Bucket) {
+	f := newFixture(t, fixtureOpts{bucket: bucket})
+	other := f.otherHandler(t, f.bucket)
+	key, err := ReadPrivateKey(f.dev.JWTKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const jti = "jti-001199012345-nguyen" // a jti a client filled with data
+	now := time.Now()
+	tok, err := SignJWT(key, AlgEdDSA, Claims{Issuer: DevClient, Subject: DevClient, Audience: jwt.ClaimStrings{DevAudience},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(10 * time.Minute)), ID: jti})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := call{method: "GET", path: "/v1/results/" + f.gks[0] + "/status"}
+	hc := f.client(cred{})
+	if got := f.do(hc, cred{token: fixed(tok)}, status); got.status != 200 {
+		t.Fatalf("first use: got %d %s, want 200", got.status, got.body)
+	}
+	for name, send := range map[string]func() (int, string, []byte){
+		"same server": func() (int, string, []byte) {
+			got := f.do(hc, cred{token: fixed(tok)}, status)
+			return got.status, got.header.Get("X-Request-Id"), got.body
+		},
+		"other server": func() (int, string, []byte) {
+			rr := other.serve(tok, status)
+			return rr.Code, rr.Header().Get("X-Request-Id"), rr.Body.Bytes()
+		},
+		"with the client certificate": func() (int, string, []byte) {
+			c := cred{cert: f.creds["demo-mtls"].cert, token: fixed(tok)}
+			got := f.do(f.client(c), c, status)
+			return got.status, got.header.Get("X-Request-Id"), got.body
+		},
+	} {
+		code, reqID, body := send()
+		if code != http.StatusUnauthorized || errCode(t, body) != "unauthenticated" {
+			t.Errorf("replay to the %s: got %d %s, want 401 unauthenticated", name, code, body)
+		}
+		rec, ok := f.rec.get(reqID)
+		if !ok {
+			rec, ok = other.rec.get(reqID)
+		}
+		if !ok || rec.Rule != "jwt_replayed" || rec.Decision != audit.Deny {
+			t.Errorf("replay to the %s: got audit record %+v (found %v), want deny jwt_replayed", name, rec, ok)
+		}
+	}
+	// A new token of the same client is fine on either server.
+	fresh, err := DevToken(f.dev, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr := other.serve(fresh, status); rr.Code != 200 {
+		t.Errorf("fresh token on the other server: got %d %s, want 200", rr.Code, rr.Body)
+	}
+	// The record of the use is a keyed hash: no jti, no part of it.
+	var n int
+	err = f.bucket.List(t.Context(), "jti/", func(oi storage.ObjectInfo) error {
+		n++
+		b, _, err := f.bucket.Get(t.Context(), oi.Key)
+		if strings.Contains(oi.Key+string(b), "1199") || strings.Contains(oi.Key+string(b), "nguyen") {
+			t.Errorf("token record %s %s shows the jti", oi.Key, b)
+		}
+		return errors.Join(err, storage.CheckKey(oi.Key))
+	})
+	if err != nil || n != 2 {
+		t.Errorf("got %d token records (%v), want 2 (the replayed token once, the fresh one)", n, err)
+	}
+}
+
+// TestJWTStoreDownFailsClosed: when the use of a token cannot be recorded,
+// the request is refused with 503, never answered unchecked.
+func TestJWTStoreDownFailsClosed(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	h := f.otherHandler(t, failingPuts{f.bucket})
+	tok, err := DevToken(f.dev, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := h.serve(tok, call{method: "GET", path: "/v1/results/" + f.gks[0] + "/status"})
+	if rr.Code != http.StatusServiceUnavailable || errCode(t, rr.Body.Bytes()) != "unavailable" {
+		t.Fatalf("got %d %s, want 503 unavailable", rr.Code, rr.Body)
+	}
+	if rec, ok := h.rec.get(rr.Header().Get("X-Request-Id")); !ok || rec.Rule != "jwt_replay_check_failed" {
+		t.Errorf("got audit record %+v, want jwt_replay_check_failed", rec)
+	}
+}
+
+// failingPuts is a bucket whose writes fail.
+type failingPuts struct{ storage.Bucket }
+
+func (failingPuts) PutOnce(context.Context, string, []byte, string) error {
+	return errors.New("S3 unreachable")
+}
+
+// handler is a second API handler, as another `sohoa serve` process runs it.
+type handler struct {
+	h   http.Handler
+	rec *recordingAuditor
+}
+
+// otherHandler builds a handler of its own (repository, audit log, limits)
+// over bucket, with the fixture's clients and keys.
+func (f *fixture) otherHandler(t *testing.T, bucket storage.Bucket) handler {
+	t.Helper()
+	k := func(c byte) []byte { return bytes.Repeat([]byte{c}, 32) }
+	repo, err := storage.New(bucket, storage.Options{Keys: storage.Keys{
+		IndexKeys: map[string][]byte{"k1": k(1)}, IndexKID: "k1", SealKeys: map[string][]byte{"s1": k(2)}, SealKID: "s1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := LoadClients(f.dev.ClientsJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingAuditor{next: f.rec, recs: map[string]audit.Record{}}
+	h, err := New(Options{Repo: repo, Clients: cs, Audit: rec, AuditKey: f.auditKey, QRKey: f.qrKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handler{h: h, rec: rec}
+}
+
+func (h handler) serve(token string, k call) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(k.method, k.path, bytes.NewReader(k.body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Purpose-Procedure", testProcedure)
+	req.Header.Set("X-Purpose-Dossier", testDossier)
+	rr := httptest.NewRecorder()
+	h.h.ServeHTTP(rr, req)
+	return rr
 }

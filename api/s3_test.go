@@ -14,22 +14,31 @@ import (
 	"sohoa/storage/s3"
 )
 
+// testBucket opens a bucket of its own on the local stack's S3 server.
+func testBucket(t *testing.T, what string) *s3.Bucket {
+	t.Helper()
+	s3env := testenv.MustHaveEnv(t, "SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY")
+	testenv.MustHaveService(t, "S3", s3env[0])
+	var rb [6]byte
+	rand.Read(rb[:])
+	b, err := s3.Open(t.Context(), s3.Config{Endpoint: s3env[0], AccessKey: s3env[1], SecretKey: s3env[2],
+		Bucket: "sohoa-test-" + what + "-" + hex.EncodeToString(rb[:]), Create: true, RetentionDays: 1})
+	if err != nil {
+		t.Fatalf("s3.Open: %v", err)
+	}
+	t.Logf("bucket %s", b.Name())
+	return b
+}
+
+// TestJWTAcceptedOnceS3: two API handlers over one S3 bucket (create-once
+// with If-None-Match) refuse a token's second use.
+func TestJWTAcceptedOnceS3(t *testing.T) { checkJWTAcceptedOnce(t, testBucket(t, "jti")) }
+
 // TestS3RepositoryAndAudit runs the API over the real repository and audit
 // log on the local stack's S3 server (versitygw with versioning and object
 // lock), in a bucket of its own.
 func TestS3RepositoryAndAudit(t *testing.T) {
-	s3env := testenv.MustHaveEnv(t, "SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY")
-	endpoint, access, secret := s3env[0], s3env[1], s3env[2]
-	testenv.MustHaveService(t, "S3", endpoint)
-	var rb [6]byte
-	rand.Read(rb[:])
-	name := "sohoa-test-api-" + hex.EncodeToString(rb[:])
-	b, err := s3.Open(t.Context(), s3.Config{Endpoint: endpoint, AccessKey: access, SecretKey: secret,
-		Bucket: name, Create: true, RetentionDays: 1})
-	if err != nil {
-		t.Fatalf("s3.Open: %v", err)
-	}
-	t.Logf("bucket %s", name)
+	b := testBucket(t, "api")
 	f := newFixture(t, fixtureOpts{bucket: b, rps: 1e6})
 	const n = 320 // 20 rounds of the 16-request mix
 	runLoad(t, f, n)

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/crypto/pkcs12"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // OIDDocumentSigning is the id-kp-documentSigning extended key usage (RFC 9336).
@@ -113,6 +113,10 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
+// LoadCerts reads every PEM certificate in path, in file order (at least
+// one).
+func LoadCerts(path string) ([]*x509.Certificate, error) { return readCerts(path) }
+
 // LoadCertPool reads every PEM certificate in path into a pool.
 func LoadCertPool(path string) (*x509.CertPool, error) {
 	certs, err := readCerts(path)
@@ -127,39 +131,29 @@ func LoadCertPool(path string) (*x509.CertPool, error) {
 }
 
 // LoadPKCS12 reads a PKCS#12 (.p12/.pfx) file with one key, its certificate
-// and optional CA certificates.
+// and optional CA certificates. It reads what OpenSSL 3 writes by default
+// (PBES2: PBKDF2 with AES-256-CBC, HMAC-SHA-256 MAC) as well as the legacy
+// formats (PBE-SHA1-3DES, RC2, SHA-1 MAC).
 func LoadPKCS12(path, password string) (*Keys, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read pkcs12 %s: %w", path, err)
 	}
-	blocks, err := pkcs12.ToPEM(b, password)
+	key, leaf, cas, err := pkcs12.DecodeChain(b, password)
 	if err != nil {
 		return nil, fmt.Errorf("decode pkcs12 %s: %w", path, err)
 	}
-	k := &Keys{}
-	var others []*x509.Certificate
-	for _, blk := range blocks {
-		switch blk.Type {
-		case "PRIVATE KEY":
-			if k.Signer, err = parseKey(blk.Bytes); err != nil {
-				return nil, fmt.Errorf("decode pkcs12 %s: %w", path, err)
-			}
-		case "CERTIFICATE":
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("decode pkcs12 %s: %w", path, err)
-			}
-			others = append(others, c)
-		}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("decode pkcs12 %s: key type %T cannot sign", path, key)
 	}
-	if k.Signer == nil || len(others) == 0 {
-		return nil, fmt.Errorf("decode pkcs12 %s: need a key and a certificate", path)
-	}
-	// Put the certificate matching the key first.
-	for i, c := range others {
-		if publicKeysEqual(c.PublicKey, k.Signer.Public()) {
-			k.Chain = append([]*x509.Certificate{c}, append(others[:i:i], others[i+1:]...)...)
+	k := &Keys{Signer: signer}
+	// The file's first certificate need not be the key's: put the one
+	// matching the key first, the others after it in file order.
+	certs := append([]*x509.Certificate{leaf}, cas...)
+	for i, c := range certs {
+		if publicKeysEqual(c.PublicKey, signer.Public()) {
+			k.Chain = append([]*x509.Certificate{c}, append(certs[:i:i], certs[i+1:]...)...)
 			break
 		}
 	}

@@ -52,30 +52,44 @@ func signVerify(t *testing.T, keys *signing.Keys, caFile string) {
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 
+// TestPKCS12 loads PKCS#12 files made by OpenSSL: with OpenSSL 3's defaults
+// (AES-256-CBC with PBKDF2, HMAC-SHA256), which an agency's tools produce
+// today, and in the legacy format (3DES, SHA-1 MAC) of older exports.
 func TestPKCS12(t *testing.T) {
 	openssl := testenv.MustHaveExecPath(t, "openssl")
 	dir := t.TempDir()
 	if _, err := signing.EnsureDevKeys(dir); err != nil {
 		t.Fatal(err)
 	}
-	p12 := filepath.Join(dir, "signer.p12")
-	cmd := exec.Command(openssl, "pkcs12", "-export", "-inkey", filepath.Join(dir, "signer.key"),
-		"-in", filepath.Join(dir, "signer.pem"), "-out", p12, "-passout", "pass:secret",
-		"-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("openssl pkcs12: %v\n%s", err, out)
+	tests := []struct {
+		name string
+		args []string // after the common arguments
+	}{
+		{"openssl3-default", nil},
+		{"aes-pbkdf2-explicit", []string{"-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC", "-macalg", "sha256"}},
+		{"legacy-3des-sha1", []string{"-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"}},
 	}
-	if _, err := signing.LoadPKCS12(p12, "wrong"); err == nil {
-		t.Errorf("LoadPKCS12 with a wrong password: got nil error, want one")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p12 := filepath.Join(t.TempDir(), "signer.p12")
+			args := append([]string{"pkcs12", "-export", "-inkey", filepath.Join(dir, "signer.key"),
+				"-in", filepath.Join(dir, "signer.pem"), "-out", p12, "-passout", "pass:secret"}, tc.args...)
+			if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
+				t.Fatalf("openssl %v: %v\n%s", args, err, out)
+			}
+			if _, err := signing.LoadPKCS12(p12, "wrong"); err == nil {
+				t.Errorf("LoadPKCS12 with a wrong password: got nil error, want one")
+			}
+			keys, err := signing.LoadPKCS12(p12, "secret")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(keys.Chain), 2; got != want {
+				t.Errorf("chain length: got %d, want %d", got, want)
+			}
+			signVerify(t, keys, filepath.Join(dir, signing.DevCAFile))
+		})
 	}
-	keys, err := signing.LoadPKCS12(p12, "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := len(keys.Chain), 2; got != want {
-		t.Errorf("chain length: got %d, want %d", got, want)
-	}
-	signVerify(t, keys, filepath.Join(dir, signing.DevCAFile))
 }
 
 // TestPKCS11SoftHSM creates a SoftHSM2 token in a temp dir, imports the dev

@@ -52,6 +52,9 @@ func FuzzCheckStructure(f *testing.F) {
 			if len(st.cms) == 0 {
 				t.Fatalf("accepted structure without CMS")
 			}
+			if _, err := scanBER(st.cms, maxCMSDepth, maxCMSElements); err != nil || len(st.cms) > maxCMSBytes || st.overLimit {
+				t.Fatalf("accepted a CMS past the bounds (%d bytes): %v", len(st.cms), err)
+			}
 		}
 	})
 }
@@ -59,7 +62,20 @@ func FuzzCheckStructure(f *testing.F) {
 // signedSeed renders a one-page e-result from a small synthetic scan and
 // signs it with throwaway dev keys (a few kilobytes, so fuzzing stays
 // fast).
-func signedSeed(f *testing.F) []byte {
+func signedSeed(f testing.TB) []byte {
+	f.Helper()
+	keys, err := EnsureDevKeys(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	return signedSeedWith(f, keys)
+}
+
+// seedAt is the conversion and signing time of the seed e-result.
+var seedAt = time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC)
+
+// signedSeedWith is signedSeed signed with keys.
+func signedSeedWith(f testing.TB, keys *Keys) []byte {
 	f.Helper()
 	r, err := NewRenderer(RendererConfig{})
 	if err != nil {
@@ -69,12 +85,11 @@ func signedSeed(f *testing.F) []byte {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(255 - i%7*20)
 	}
-	at := time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC)
 	in := RenderInput{
 		Pages: []Page{{Image: img, DPI: 72, Words: []Word{{Text: "Giấy", Box: image.Rect(10, 10, 40, 22)}}}},
 		Meta: Metadata{
 			Title: "Giấy khai sinh", ResultCode: "000.00.31.H29-250718-0042-KQ1", DossierCode: "000.00.31.H29-250718-0042",
-			Agency: "UBND phường Hưng Phú", AgencyCode: "000.00.31.H29", ConvertedAt: at,
+			Agency: "UBND phường Hưng Phú", AgencyCode: "000.00.31.H29", ConvertedAt: seedAt,
 			SourceSHA256: strings.Repeat("ab", 32), VerifyURL: "https://sohoa.example.vn/v/000.00.31.H29-250718-0042-KQ1?k=abc",
 		},
 	}
@@ -82,11 +97,7 @@ func signedSeed(f *testing.F) []byte {
 	if err != nil {
 		f.Fatalf("render seed: %v", err)
 	}
-	keys, err := EnsureDevKeys(f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	signed, err := Sign(context.Background(), pdf, keys, SignOptions{Name: "fuzz seed", Time: at})
+	signed, err := Sign(context.Background(), pdf, keys, SignOptions{Name: "fuzz seed", Time: seedAt})
 	if err != nil {
 		f.Fatalf("sign seed: %v", err)
 	}

@@ -3,6 +3,8 @@ package signing_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -150,4 +152,62 @@ func pad(s string, n int) string {
 		return s
 	}
 	return s[:len(s)-1] + string(bytes.Repeat([]byte(" "), n-len(s))) + "]"
+}
+
+// swapHexCase swaps the case of the hex digits of the signature's /Contents,
+// the one part of a signed file the signature cannot cover: the file's
+// SHA-256 changes, the signature stays valid.
+func swapHexCase(t *testing.T, pdf []byte) []byte {
+	t.Helper()
+	_, br := byteRange(t, pdf)
+	out := bytes.Clone(pdf)
+	n := 0
+	for i := br[1] + 1; i < br[2]-1; i++ {
+		switch c := out[i]; {
+		case c >= 'a' && c <= 'f':
+			out[i], n = c-'a'+'A', n+1
+		case c >= 'A' && c <= 'F':
+			out[i], n = c-'A'+'a', n+1
+		}
+	}
+	if n == 0 {
+		t.Fatal("no hex letter in /Contents to swap")
+	}
+	return out
+}
+
+// TestVerdictNamesWhatIsSigned: the verdict carries the result code of the
+// signed XMP and the digest of the signed bytes, and both survive a change
+// of the unsigned /Contents encoding that changes the file's SHA-256.
+func TestVerdictNamesWhatIsSigned(t *testing.T) {
+	keys, caFile := devKeys(t)
+	opts := rootsFrom(t, caFile)
+	s := loadSample(t, corpusSamples(t)[0])
+	signed := renderSign(t, s, keys, "")
+	v, err := signing.Verify(signed, opts)
+	if err != nil || !v.Valid {
+		t.Fatalf("Verify: %v %v", err, v.Reasons)
+	}
+	digest, err := signing.SignedSHA256(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(keys.Cert().Raw)
+	if v.ResultCode != s.in.Meta.ResultCode || v.SignedSHA256 != digest || v.SignerCertSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("got code %q signed %s signer %s; want %q, %s, the signer's", v.ResultCode, v.SignedSHA256, v.SignerCertSHA256, s.in.Meta.ResultCode, digest)
+	}
+	swapped := swapHexCase(t, signed)
+	if sha256.Sum256(swapped) == sha256.Sum256(signed) {
+		t.Fatal("case swap left the file's SHA-256 unchanged")
+	}
+	v2, err := signing.Verify(swapped, opts)
+	if err != nil || !v2.Valid {
+		t.Fatalf("swapped case: %v %v (the signature does not cover /Contents)", err, v2.Reasons)
+	}
+	if v2.ResultCode != v.ResultCode || v2.SignedSHA256 != v.SignedSHA256 {
+		t.Errorf("swapped case: got code %q signed %s, want %q %s", v2.ResultCode, v2.SignedSHA256, v.ResultCode, v.SignedSHA256)
+	}
+	if _, err := signing.SignedSHA256([]byte("%PDF-1.7\n%%EOF\n")); !errors.Is(err, signing.ErrInvalid) {
+		t.Errorf("SignedSHA256 of an unsigned file: got %v, want ErrInvalid", err)
+	}
 }

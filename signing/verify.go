@@ -3,6 +3,7 @@ package signing
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
+
+	"sohoa/storage"
 )
 
 // Sentinel errors.
@@ -24,6 +27,11 @@ var (
 	ErrInvalid = errors.New("signature invalid")
 	// ErrNotPDF: the input is not a PDF at all.
 	ErrNotPDF = errors.New("not a PDF file")
+	// ErrLimit: the signature's CMS exceeds the verifier's bounds (its size,
+	// nesting depth or number of elements) and was refused before any
+	// parser saw it. No e-result of ours comes near them: such input is
+	// hostile or broken. It comes with ErrInvalid.
+	ErrLimit = errors.New("signature structure exceeds the verifier's limits")
 )
 
 // VerifyOptions configures Verify.
@@ -51,6 +59,20 @@ type Verdict struct {
 	Timestamp   *time.Time // RFC 3161 time when present and valid
 	SubFilter   string
 	ByteRange   [4]int64
+	// SignerCertSHA256 is the hex SHA-256 of the signing certificate's DER.
+	// SignerCert is nil when the verdict comes from a child process
+	// (ChildVerifier); this is always set with it.
+	SignerCertSHA256 string
+	// SignedSHA256 is the hex SHA-256 of the signed bytes: the two byte
+	// ranges, without the /Contents gap. Unlike the file's SHA-256 it does
+	// not change when the unsigned signature's hex is re-encoded (e.g. its
+	// case changed), so it names what was signed.
+	SignedSHA256 string
+	// ResultCode is the result code in the signed XMP metadata (the
+	// renderer's sohoa:ResultCode), "" when the signed bytes hold none or
+	// more than one. Like SignedSHA256 it is set whenever the byte-level
+	// checks pass; trust it only when Valid.
+	ResultCode string
 }
 
 var allowedSubFilters = []string{"adbe.pkcs7.detached", "ETSI.CAdES.detached"}
@@ -81,7 +103,12 @@ func Verify(data []byte, opts VerifyOptions) (Verdict, error) {
 	st, reasons := checkStructure(data)
 	v.Reasons = append(v.Reasons, reasons...)
 	v.SubFilter, v.ByteRange = st.subFilter, st.byteRange
+	if st.overLimit {
+		return v, fmt.Errorf("verify: %w: %w: %v", ErrInvalid, ErrLimit, v.Reasons)
+	}
 	if len(reasons) == 0 {
+		v.SignedSHA256 = signedDigest(data, st)
+		v.ResultCode = signedResultCode(data, st)
 		v.Reasons = append(v.Reasons, verifyCMS(data, st, opts, &v)...)
 	}
 	if opts.Roots == nil {
@@ -94,11 +121,55 @@ func Verify(data []byte, opts VerifyOptions) (Verdict, error) {
 	return v, nil
 }
 
+// SignedSHA256 is the hex SHA-256 of the bytes a PDF's one signature covers
+// (Verdict.SignedSHA256), after the byte-level checks of Verify; it checks
+// no cryptography, so use it on files already verified (e.g. our own stored
+// results). A file failing those checks gives an error wrapping ErrInvalid.
+func SignedSHA256(pdf []byte) (string, error) {
+	st, reasons := checkStructure(pdf)
+	if len(reasons) > 0 {
+		return "", fmt.Errorf("signed digest: %w: %v", ErrInvalid, reasons)
+	}
+	return signedDigest(pdf, st), nil
+}
+
+func signedDigest(data []byte, st structure) string {
+	b, c, d := st.byteRange[1], st.byteRange[2], st.byteRange[3]
+	h := sha256.New()
+	h.Write(data[:b])
+	h.Write(data[c : c+d])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var reXMPResultCode = regexp.MustCompile(`<sohoa:ResultCode>([^<]{1,64})</sohoa:ResultCode>`)
+
+// signedResultCode finds the result code of the XMP packet (stamp.go) in
+// the signed ranges: exactly one, well formed, else "".
+func signedResultCode(data []byte, st structure) string {
+	b, c := st.byteRange[1], st.byteRange[2]
+	var found [][]byte
+	for _, part := range [][]byte{data[:b], data[c:]} {
+		for _, m := range reXMPResultCode.FindAllSubmatch(part, 2) {
+			found = append(found, m[1])
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	code, _, _, err := storage.ParseResultCode(string(found[0]))
+	if err != nil {
+		return ""
+	}
+	return code
+}
+
 // structure is what the byte-level checks extract.
 type structure struct {
 	byteRange [4]int64
 	subFilter string
 	cms       []byte // DER, padding removed
+	// overLimit: the CMS exceeds the bounds of ber.go; nothing parsed it.
+	overLimit bool
 }
 
 var (
@@ -167,6 +238,21 @@ func checkStructure(data []byte) (structure, []string) {
 		}
 	}
 	st.cms = raw[:len(raw)-len(rest)]
+	// Bound the CMS before any parser walks it (see ber.go): depth and
+	// element count first, so a deeply nested blob is named as such.
+	if _, err := scanBER(st.cms, maxCMSDepth, maxCMSElements); err != nil {
+		switch {
+		case errors.Is(err, errBERTooDeep), errors.Is(err, errBERTooMany):
+			st.overLimit = true
+			return st, append(reasons, fmt.Sprintf("CMS signature structure %v: refused before parsing", err))
+		default:
+			return st, append(reasons, fmt.Sprintf("CMS in /Contents is not valid BER: %v", err))
+		}
+	}
+	if len(st.cms) > maxCMSBytes {
+		st.overLimit = true
+		return st, append(reasons, fmt.Sprintf("CMS in /Contents is %d bytes, more than the %d allowed: refused before parsing", len(st.cms), maxCMSBytes))
+	}
 	// Nothing may follow the signed revision: the only %%EOF after the gap
 	// is at the end of the file (optionally followed by one EOL).
 	tail := data[c:]
@@ -228,6 +314,8 @@ func verifyCMS(data []byte, st structure, opts VerifyOptions, v *Verdict) (reaso
 		return append(reasons, "no signer certificate in the CMS")
 	}
 	v.SignerCert, v.Signer = leaf, leaf.Subject.CommonName
+	sum := sha256.Sum256(leaf.Raw)
+	v.SignerCertSHA256 = hex.EncodeToString(sum[:])
 	var st1 time.Time
 	if err := p7.UnmarshalSignedAttribute(oidSigningTime, &st1); err == nil {
 		v.SigningTime = st1

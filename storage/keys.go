@@ -28,6 +28,7 @@ const (
 	prefixIndex      = "index/"
 	prefixAudit      = "audit/"
 	prefixDossiers   = "dossiers/"
+	prefixTokenIDs   = "jti/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -231,6 +232,20 @@ func DossierKey(agency string, day time.Time, seq int) string {
 	return fmt.Sprintf("%s%04d", DossierDayPrefix(agency, day), seq)
 }
 
+// TokenIDDayPrefix is the folder of the bearer-token IDs seen whose tokens
+// expire on one day (yymmdd in Vietnam time): once the day is past, every
+// object under it may be deleted.
+func TokenIDDayPrefix(expires time.Time) string {
+	return prefixTokenIDs + expires.In(Vietnam()).Format("060102") + "/"
+}
+
+// TokenIDKey records one use of a bearer token that expires at expires;
+// tokenHMAC is a keyed hash of the token's client and jti (32 bytes), never
+// the jti itself, which a client may fill with anything.
+func TokenIDKey(expires time.Time, tokenHMAC []byte) string {
+	return TokenIDDayPrefix(expires) + keyHash(tokenHMAC)
+}
+
 // ---- the key grammar ----
 
 // CheckKey accepts an object key only if it has the layout of one of the
@@ -390,6 +405,7 @@ var (
 	fieldAudit6 = &keyField{"{first%1e12}", "6 digits", func(s string) bool { return len(s) == 6 && allDigits(s) }}
 	fieldCount  = &keyField{"{n}", "a record count 1-9999", func(s string) bool { return smallInt(s) && s != "0" }}
 	fieldClaim  = &keyField{"{seq}", "a 4-digit dossier sequence", func(s string) bool { return len(s) == 4 && allDigits(s) }}
+	fieldJTI    = &keyField{"{jti-hmac}", "a token-ID HMAC in 52 characters of lowercase base32", validKeyHash}
 
 	// pageExts are the page image formats PageKey is given.
 	pageExts = []string{"jpg", "png"}
@@ -398,7 +414,7 @@ var (
 	// topPrefixes are the top-level folders of the bucket.
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
-		prefixIndex, prefixAudit, prefixDossiers}
+		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -420,6 +436,7 @@ var keyLayouts = append([]keyLayout{
 	layout("IndexKey", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/"), fld(fieldID)),
 	layout("AuditKey", lit(prefixAudit), fld(fieldWriter), lit("/"), fld(fieldAudit8), lit("/"), fld(fieldAudit6), lit("-"), fld(fieldAudit6), lit("-"), fld(fieldCount), lit(jsonSuffix)),
 	layout("DossierKey", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/"), fld(fieldClaim)),
+	layout("TokenIDKey", lit(prefixTokenIDs), fld(fieldDay), lit("/"), fld(fieldJTI)),
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
@@ -427,6 +444,7 @@ var keyLayouts = append([]keyLayout{
 	layout("IndexPrefix", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/")),
 	layout("AuditChainPrefix", lit(prefixAudit), fld(fieldWriter), lit("/")),
 	layout("DossierDayPrefix", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/")),
+	layout("TokenIDDayPrefix", lit(prefixTokenIDs), fld(fieldDay), lit("/")),
 }, topFolders()...)
 
 // topFolders are the top-level prefixes as folders ("review/" is

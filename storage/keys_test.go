@@ -67,6 +67,7 @@ func TestKeyLayout(t *testing.T) {
 		{"IndexKey", IndexKey("k1", mac, id)},
 		{"AuditKey", AuditKey(testWriter, 42, 500)},
 		{"DossierKey", DossierKey("000.00.31.H29", month, 42)},
+		{"TokenIDKey", TokenIDKey(month, bytes.Repeat([]byte{7}, 32))},
 	} {
 		if err := CheckKey(kv.key); err != nil {
 			t.Errorf("%s = %q fails CheckKey: %v", kv.name, kv.key, err)
@@ -151,6 +152,12 @@ func TestCheckKey(t *testing.T) {
 		{"intake/" + strings.ToUpper(in), false, "{input}"},
 		{"intake/" + in + "/../x", false, "IntakeKey"},
 		{"dossiers/000.00.31.H29/260230/0001", false, "{yymmdd}"},
+		{"jti/260201/" + in, true, ""},
+		{"jti/260201/my-token-id-001199012345", false, "{jti-hmac}"}, // a jti in clear
+		{"jti/260201/" + strings.ToUpper(in), false, "{jti-hmac}"},
+		{"jti/2026-02-01/" + in, false, "{yymmdd}"},
+		{"jti/" + in, false, "TokenIDKey"},
+		{"jti/260201/" + in + ".json", false, "TokenIDKey"},
 		{"a-001199012345", false, "no layout"},
 		{"abc001199012345def", false, "no layout"},
 		{"", false, "no layout"},
@@ -254,6 +261,10 @@ func keySamples() []keySample {
 		{"DossierKey", DossierKey(agency, month, 42), false, func(s string, n int) []string {
 			return []string{DossierKey(s, month, 42), DossierKey(agency, month, n)}
 		}},
+		// TokenIDKey encodes the HMAC it is given and takes a time: nothing
+		// given can reach the key as text.
+		{"TokenIDDayPrefix", TokenIDDayPrefix(month), true, nil},
+		{"TokenIDKey", TokenIDKey(month, bytes.Repeat([]byte{7}, 32)), false, nil},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -477,6 +478,55 @@ func TestAllocateDossierCode(t *testing.T) {
 	}
 	if _, err := r.AllocateDossierCode(t.Context(), "bad", day); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("bad agency error = %v, want ErrInvalid", err)
+	}
+}
+
+// TestClaimTokenIDOnce: a token's first use is recorded; its second, from
+// this repository or another over the same bucket (another API process),
+// is refused with ErrExists, and so is a concurrent race for it.
+func TestClaimTokenIDOnce(t *testing.T) {
+	r, b := newRepo(t)
+	other, err := storage.New(b, storage.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := day.Add(30 * time.Minute)
+	mac := func(c byte) []byte { return []byte(strings.Repeat(string(c), 32)) }
+	if err := r.ClaimTokenID(t.Context(), mac('a'), exp); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	for name, repo := range map[string]*storage.Repository{"same": r, "other": other} {
+		if err := repo.ClaimTokenID(t.Context(), mac('a'), exp); !errors.Is(err, storage.ErrExists) {
+			t.Errorf("replay through the %s repository: got %v, want ErrExists", name, err)
+		}
+	}
+	if err := other.ClaimTokenID(t.Context(), mac('b'), exp); err != nil {
+		t.Errorf("another token: got %v, want nil", err)
+	}
+	if err := r.ClaimTokenID(t.Context(), []byte("short"), exp); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("short HMAC: got %v, want ErrInvalid", err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if other.ClaimTokenID(t.Context(), mac('c'), exp) == nil {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("concurrent claims of one token: %d succeeded, want 1", wins.Load())
+	}
+	got := keys(t, b, storage.TokenIDDayPrefix(exp))
+	if len(got) != 3 {
+		t.Errorf("got %d token records %v, want 3", len(got), got)
+	}
+	for _, k := range got {
+		if err := storage.CheckKey(k); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -81,7 +80,14 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("QR key: %w", err)
 	}
-	trust, err := cfg.trustRoots()
+	trust, err := cfg.trustCerts()
+	if err != nil {
+		return nil, err
+	}
+	// Uploaded PDFs are verified in `sohoa verify-child` processes: a file
+	// that crashes or exhausts the verifier kills one child, not serve.
+	verifier, err := signing.NewChildVerifier(signing.ChildOptions{Roots: trust, Now: cfg.now,
+		MemoryLimit: cfg.VerifyChild.MemLimit, Timeout: cfg.VerifyChild.Timeout, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +106,7 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	h, err := api.New(api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
-		VerifyPDF: func(_ context.Context, pdf []byte) error {
-			v, err := signing.Verify(pdf, signing.VerifyOptions{Roots: trust})
-			if err == nil && !v.Valid {
-				err = errors.New("signature invalid")
-			}
-			return err
-		},
+		VerifyPDF: verifier.Verify,
 	})
 	if err != nil {
 		alog.Close(ctx)

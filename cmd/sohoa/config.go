@@ -105,6 +105,12 @@ type config struct {
 
 	Intake struct{ Addr, Token string }
 	API    struct{ Addr, Clients, Cert, Key, ClientCA string }
+	// VerifyChild bounds each `sohoa verify-child` that checks a PDF
+	// uploaded to the reuse API.
+	VerifyChild struct {
+		MemLimit uint64
+		Timeout  time.Duration
+	}
 
 	Worker struct {
 		Concurrency, OCRChildren int
@@ -186,6 +192,8 @@ func settings() []setting {
 		{"SOHOA_API_KEY", "api-key", "", "PEM private key file of the reuse API's server certificate", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Key) }},
 		{"SOHOA_API_CLIENT_CA", "api-client-ca", "", "PEM CA bundle client certificates must chain to (empty: JWT clients only)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ClientCA) }},
 		{"SOHOA_AUDIT_FLUSH_EVERY", "audit-flush-every", "2s", "longest an audit record waits in the local write-ahead log (SOHOA_LOCAL_DIR/audit-wal) before its batch is stored in S3; a batch also closes at 500 records", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.AuditFlush) }},
+		{"SOHOA_VERIFY_MEM_LIMIT", "verify-mem-limit", "1073741824", "address space, in bytes, a verifier child may map for one uploaded PDF beyond its size at start (0: 1 GiB)", gAPI, func(c *config) flag.Value { return (*uint64Value)(&c.VerifyChild.MemLimit) }},
+		{"SOHOA_VERIFY_TIMEOUT", "verify-timeout", "30s", "longest a verifier child may spend on one uploaded PDF (0: 30s)", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.VerifyChild.Timeout) }},
 
 		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
@@ -331,7 +339,7 @@ func writeSettingsHelp(w io.Writer) {
 func settingsTable() string {
 	users := map[group][]string{}
 	for name, c := range commands() {
-		if name == "ocr-child" {
+		if internalCommand(name) {
 			continue
 		}
 		for g := group(1); g != 0 && g <= gBackfill; g <<= 1 {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -51,8 +52,14 @@ func commands() map[string]command {
 		"keys":      {"create production key files: index, seal, audit and QR keys", "init DIR", 0, runKeys},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", "[--corpus DIR]", groupsWorker, runDemo},
 		"ocr-child": {"internal: the supervised OCR child process", "", gOCR, runOCRChild},
+		// Reads no setting: the parent sends everything with the PDF.
+		"verify-child": {"internal: the supervised verifier child process", "", 0, runVerifyChild},
 	}
 }
+
+// internalCommand reports whether name is a child process's command, which
+// help does not list.
+func internalCommand(name string) bool { return strings.HasSuffix(name, "-child") }
 
 // exitError carries a specific process exit code. printed says the message
 // (and usage) has already been written.
@@ -123,7 +130,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: sohoa <command> [flags]     sohoa help <command>     sohoa <command> -h\n\ncommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
-		if n != "ocr-child" {
+		if !internalCommand(n) {
 			names = append(names, n)
 		}
 	}

@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-// TestMain lets the test binary act as `sohoa ocr-child` when the OCR pool
-// re-executes it, exactly as the real binary does.
-// With testMainEnv=1 it is the sohoa binary itself, for tests that need a
-// real process (one they can SIGKILL).
+// TestMain lets the test binary act as `sohoa ocr-child` or `sohoa
+// verify-child` when the OCR pool or the verifier re-executes it, exactly as
+// the real binary does. With testMainEnv=1 it is the sohoa binary itself,
+// for tests that need a real process (one they can SIGKILL).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "ocr-child" {
+	if len(os.Args) > 1 && internalCommand(os.Args[1]) {
 		os.Exit(runCmd(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	if os.Getenv(testMainEnv) == "1" {
+	if processEnv()[testMainEnv] == "1" {
 		main()
 	}
 	os.Exit(m.Run())

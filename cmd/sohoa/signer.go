@@ -43,6 +43,19 @@ func (c *config) openSigner() (*signing.Keys, func() error, error) {
 // in development mode the development CA (created with the development
 // signing key when missing).
 func (c *config) trustRoots() (*x509.CertPool, error) {
+	certs, err := c.trustCerts()
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, cert := range certs {
+		pool.AddCert(cert)
+	}
+	return pool, nil
+}
+
+// trustCerts are trustRoots' certificates.
+func (c *config) trustCerts() ([]*x509.Certificate, error) {
 	path := c.TrustCA
 	if path == "" {
 		if !c.Dev {
@@ -53,11 +66,11 @@ func (c *config) trustRoots() (*x509.CertPool, error) {
 		}
 		path = filepath.Join(c.devSigningDir(), signing.DevCAFile)
 	}
-	pool, err := signing.LoadCertPool(path)
+	certs, err := signing.LoadCerts(path)
 	if err != nil {
 		return nil, fmt.Errorf("trust anchors (SOHOA_TRUST_CA): %w", err)
 	}
-	return pool, nil
+	return certs, nil
 }
 
 // usesDevSigner reports whether openSigner falls back to the development key.

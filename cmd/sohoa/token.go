@@ -11,8 +11,9 @@ import (
 
 // runToken prints a short-lived client-credentials JWT for the development
 // client "demo-agency", signed with its key under .local/keys, so the reuse
-// API can be tried with `Authorization: Bearer`. Production clients mint
-// their own tokens with their own keys.
+// API can be tried with `Authorization: Bearer`. Each token has a random jti
+// and the API accepts it once: mint one per request. Production clients
+// mint their own tokens with their own keys.
 func runToken(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	cfg, err := fs.parse(args)
 	if err != nil {
