@@ -100,7 +100,7 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		meta = old
 	} else {
 		if meta.DossierCode == "" {
-			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now())
+			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now(), storage.DossierClaim{BatchID: meta.BatchID, InputKey: key})
 			if err != nil {
 				return sub, fmt.Errorf("allocate dossier code: %w", err)
 			}

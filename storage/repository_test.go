@@ -462,7 +462,9 @@ func TestAllocateDossierCode(t *testing.T) {
 	codes := make([]string, n)
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() { codes[i], errs[i] = r.AllocateDossierCode(t.Context(), storagetest.Agency, day) })
+		wg.Go(func() {
+			codes[i], errs[i] = r.AllocateDossierCode(t.Context(), storagetest.Agency, day, storage.DossierClaim{BatchID: fmt.Sprint("b", i)})
+		})
 	}
 	wg.Wait()
 	seen := map[string]bool{}
@@ -475,8 +477,118 @@ func TestAllocateDossierCode(t *testing.T) {
 	if !seen[storagetest.Agency+"-250718-0001"] || !seen[fmt.Sprintf("%s-250718-%04d", storagetest.Agency, n)] {
 		t.Errorf("codes %v do not run 0001..%04d", codes, n)
 	}
-	if _, err := r.AllocateDossierCode(t.Context(), "bad", day); !errors.Is(err, storage.ErrInvalid) {
+	if _, err := r.AllocateDossierCode(t.Context(), "bad", day, storage.DossierClaim{}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("bad agency error = %v, want ErrInvalid", err)
+	}
+}
+
+// countingBucket counts the requests a repository makes.
+type countingBucket struct {
+	storage.Bucket
+	mu                 sync.Mutex
+	lists, stats, puts int
+}
+
+func (b *countingBucket) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	b.mu.Lock()
+	b.lists++
+	b.mu.Unlock()
+	return b.Bucket.List(ctx, prefix, fn)
+}
+
+func (b *countingBucket) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	b.mu.Lock()
+	b.stats++
+	b.mu.Unlock()
+	return b.Bucket.Stat(ctx, key)
+}
+
+func (b *countingBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+	b.mu.Lock()
+	b.puts++
+	b.mu.Unlock()
+	return b.Bucket.PutOnce(ctx, key, body, sum)
+}
+
+func (b *countingBucket) reset() (lists, stats, puts int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lists, stats, puts = b.lists, b.stats, b.puts
+	b.lists, b.stats, b.puts = 0, 0, 0
+	return lists, stats, puts
+}
+
+// TestAllocateDossierCodeCostsNoListing: allocating a code must not cost a
+// listing of the day (2,000 claims made every later upload slow), and codes
+// named ahead of the counter are skipped, never handed out again.
+func TestAllocateDossierCodeCostsNoListing(t *testing.T) {
+	b := &countingBucket{Bucket: mem.New()}
+	r, err := storage.New(b, storage.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	const used = 2000
+	for i := range used {
+		if _, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "burst"}); err != nil {
+			t.Fatalf("allocation %d: %v", i, err)
+		}
+	}
+	ahead := fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+2)
+	if err := r.ReserveDossierCode(ctx, ahead, storage.DossierClaim{BatchID: "counter-7"}); err != nil {
+		t.Fatalf("reserve %s: %v", ahead, err)
+	}
+	b.reset()
+	var got []string
+	for range 3 {
+		c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "later"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c)
+	}
+	lists, stats, puts := b.reset()
+	want := []string{
+		fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+1),
+		fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+3),
+		fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+4),
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("allocated %v, want %v (the reserved %s skipped)", got, want, ahead)
+	}
+	if lists != 0 || stats > 3*16 || puts > 4 {
+		t.Errorf("3 allocations after %d cost %d listings, %d probes, %d writes; want 0 listings, at most 48 probes and 4 writes",
+			used, lists, stats, puts)
+	}
+}
+
+func TestReserveDossierCode(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	code := storagetest.Agency + "-250718-0042"
+	if err := r.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: "b1"}); err != nil {
+		t.Fatalf("reserve: %v", err)
+	}
+	if err := r.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: "b1"}); err != nil {
+		t.Errorf("second file of the same batch: %v, want nil", err)
+	}
+	if err := r.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: "b2"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("another batch: %v, want ErrTaken", err)
+	}
+	allocated, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b3"})
+	if err != nil || allocated != storagetest.Agency+"-250718-0001" {
+		t.Fatalf("allocate = %s, %v", allocated, err)
+	}
+	if err := r.ReserveDossierCode(ctx, allocated, storage.DossierClaim{BatchID: "b3"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("naming a code allocated here: %v, want ErrTaken", err)
+	}
+	for _, bad := range []string{"000.00.31.H29-250718-0000", "000.00.31.H29-250230-0001", "x", ""} {
+		if err := r.ReserveDossierCode(ctx, bad, storage.DossierClaim{BatchID: "b1"}); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("reserve %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if c, err := r.DossierClaim(ctx, code); err != nil || c.BatchID != "b1" || !c.Supplied {
+		t.Errorf("claim = %+v, %v; want batch b1, supplied", c, err)
 	}
 }
 

@@ -197,7 +197,7 @@ func TestNoPersonalDataInKeysOnS3(t *testing.T) {
 	if err := r.AppendStatus(ctx, first, storage.StatusEvent{Status: storage.StatusRevoked, DecisionRef: "12/QĐ-UBND"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.AllocateDossierCode(ctx, storagetest.Agency, day); err != nil {
+	if _, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b1"}); err != nil {
 		t.Fatal(err)
 	}
 	n := storagetest.CheckKeysPrivate(t, b, holders)
