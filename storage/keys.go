@@ -96,6 +96,15 @@ func RecordKey(inputKey string) string { return prefixRecords + inputKey + jsonS
 // ReviewKey marks an intake sent to human review.
 func ReviewKey(inputKey string) string { return prefixReview + inputKey + jsonSuffix }
 
+// ReviewDocKey sends document doc of an intake to review after its OCR
+// record was written (a result code found taken when it was issued).
+func ReviewDocKey(inputKey string, doc int) string {
+	return fmt.Sprintf("%s%s/%d%s", prefixReview, inputKey, doc, jsonSuffix)
+}
+
+// ReviewDocsPrefix is the folder of an intake's ReviewDocKey items.
+func ReviewDocsPrefix(inputKey string) string { return prefixReview + inputKey + "/" }
+
 // ApprovalKey records a person's decision on document doc of an intake
 // that was sent to review.
 func ApprovalKey(inputKey string, doc int) string {
@@ -379,6 +388,7 @@ var keyLayouts = append([]keyLayout{
 	layout("PageKey", lit(prefixPages), fld(fieldInput), lit("/"), fld(fieldPage), lit("."), fld(fieldExt)),
 	layout("RecordKey", lit(prefixRecords), fld(fieldInput), lit(jsonSuffix)),
 	layout("ReviewKey", lit(prefixReview), fld(fieldInput), lit(jsonSuffix)),
+	layout("ReviewDocKey", lit(prefixReview), fld(fieldInput), lit("/"), fld(fieldDoc), lit(jsonSuffix)),
 	layout("ApprovalKey", lit(prefixApprovals), fld(fieldInput), lit("/"), fld(fieldDoc), lit(jsonSuffix)),
 	layout("QuarantineKey", lit(prefixQuarantine), fld(fieldInput), lit(jsonSuffix)),
 	layout("ResultPDFKey", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldID), lit(pdfSuffix)),
@@ -393,6 +403,7 @@ var keyLayouts = append([]keyLayout{
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
+	layout("ReviewDocsPrefix", lit(prefixReview), fld(fieldInput), lit("/")),
 	layout("InputsPrefix", lit(prefixInputs), fld(fieldInput), lit("/")),
 	layout("IndexPrefix", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/")),
 	layout("DossierDayPrefix", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/")),

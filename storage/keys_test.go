@@ -54,6 +54,7 @@ func TestKeyLayout(t *testing.T) {
 		{"RecordKey", RecordKey(in)},
 		{"ReviewKey", ReviewKey(in)},
 		{"QuarantineKey", QuarantineKey(in)},
+		{"ReviewDocKey", ReviewDocKey(in, 2)},
 		{"ApprovalKey", ApprovalKey(in, 2)},
 		{"ResultPDFKey", ResultPDFKey("000.00.31.H29", month, id)},
 		{"ResultManifestKey", ResultManifestKey("000.00.31.H29", month, id)},
@@ -197,6 +198,10 @@ func keySamples() []keySample {
 			return []string{ApprovalKey(s, 2), ApprovalKey(in, n)}
 		}},
 		{"ReviewPrefix", ReviewPrefix(), true, nil},
+		{"ReviewDocKey", ReviewDocKey(in, 2), false, func(s string, n int) []string {
+			return []string{ReviewDocKey(s, 2), ReviewDocKey(in, n)}
+		}},
+		{"ReviewDocsPrefix", ReviewDocsPrefix(in), true, one(ReviewDocsPrefix)},
 		{"QuarantineKey", QuarantineKey(in), false, one(QuarantineKey)},
 		{"ResultPrefix", ResultPrefix(agency, month), true, func(s string, _ int) []string {
 			return []string{ResultPrefix(s, month)}

@@ -693,3 +693,104 @@ func TestSealedJSON(t *testing.T) {
 		t.Errorf("second write: %v, want ErrExists", err)
 	}
 }
+
+func TestReserveResultCode(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	const dossier = storagetest.Agency + "-250718-0042"
+	in := func(i int) string { return storage.InputKeyOf([]byte(fmt.Sprint("scan ", i))) }
+	reserve := func(input, doc int, batch string, accept bool) (string, error) {
+		return r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: dossier, Agency: storagetest.Agency,
+			Owner: storage.CodeOwner{InputKey: in(input), Doc: doc, BatchID: batch}, AcceptOthers: accept})
+	}
+	tests := []struct {
+		name       string
+		input, doc int
+		batch      string
+		accept     bool
+		want       string // "" means ErrTaken
+	}{
+		{"first document", 1, 0, "b1", false, dossier + "-KQ1"},
+		{"retry of it", 1, 0, "b1", false, dossier + "-KQ1"},
+		{"second document of the file", 1, 1, "b1", false, dossier + "-KQ2"},
+		{"another file of the upload", 2, 0, "b1", false, dossier + "-KQ3"},
+		{"a file of another upload", 3, 0, "b2", false, ""},
+		{"the same, confirmed by a person", 3, 0, "b2", true, dossier + "-KQ4"},
+		{"an upload without a batch", 4, 0, "", false, ""},
+	}
+	for _, tc := range tests {
+		got, err := reserve(tc.input, tc.doc, tc.batch, tc.accept)
+		if tc.want == "" {
+			if !errors.Is(err, storage.ErrTaken) || !errors.Is(err, storage.ErrExists) {
+				t.Errorf("%s: %q, %v; want ErrTaken", tc.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	// Filing follows the reservation: under its ID, and only for its owner.
+	req := storagetest.Result(42, 1, day)
+	req.Manifest.InputKey = in(3)
+	if _, err := r.File(ctx, req); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("filing KQ1 for another intake: %v, want ErrTaken", err)
+	}
+	req.Manifest.InputKey = in(1)
+	if m, err := r.File(ctx, req); err != nil || m.ResultCode != dossier+"-KQ1" {
+		t.Errorf("filing KQ1 for its owner = %+v, %v", m, err)
+	}
+	// Concurrent documents of one upload get distinct codes.
+	const n = 10
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			codes[i], errs[i] = r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: storagetest.Agency + "-250718-0043",
+				Agency: storagetest.Agency, Owner: storage.CodeOwner{InputKey: in(100 + i), BatchID: "b9"}})
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i := range n {
+		if errs[i] != nil || seen[codes[i]] {
+			t.Errorf("concurrent reservation %d = %q, %v", i, codes[i], errs[i])
+		}
+		seen[codes[i]] = true
+	}
+	if !seen[storagetest.Agency+"-250718-0043-KQ10"] {
+		t.Errorf("codes %v are not KQ1..KQ10", codes)
+	}
+}
+
+// TestReserveResultCodeOverUnownedCodes: codes filed before codes had
+// owners belong to the intake their manifest names.
+func TestReserveResultCodeOverUnownedCodes(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	req := storagetest.Result(7, 1, day)
+	mine := storage.InputKeyOf([]byte("old scan"))
+	req.Manifest.InputKey = mine
+	m := file(t, r, req)
+	dossier := m.DossierCode
+	for _, tc := range []struct {
+		name     string
+		input    string
+		proposed string
+		want     string
+	}{
+		{"the intake it was filed for", mine, m.ResultCode, m.ResultCode},
+		{"another intake", storage.InputKeyOf([]byte("new scan")), dossier + "-KQ1", ""},
+	} {
+		got, err := r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: dossier, Agency: storagetest.Agency,
+			Owner: storage.CodeOwner{InputKey: tc.input, BatchID: "b1"}, Proposed: tc.proposed})
+		if tc.want == "" {
+			if !errors.Is(err, storage.ErrTaken) {
+				t.Errorf("%s: %q, %v; want ErrTaken", tc.name, got, err)
+			}
+		} else if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
