@@ -291,22 +291,25 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return st, err
 	}
-	var rev ReviewItem
-	approved := 0
-	if err := repo.GetSealedJSON(ctx, storage.ReviewKey(key), &rev); err == nil {
-		for _, d := range rev.Documents {
-			var a Approval
-			switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
-			case errors.Is(err, storage.ErrNotFound):
-				st.Review = append(st.Review, d) // still waiting for a person
-			case err != nil:
-				return st, err
-			case a.Approved:
-				approved++
-			}
-		}
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	items, err := reviewItems(ctx, repo, key)
+	if err != nil {
 		return st, err
+	}
+	// Per document: waiting for a person, approved, or rejected.
+	pending, approved := map[int]bool{}, map[int]bool{}
+	for _, d := range items {
+		var a Approval
+		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
+		case errors.Is(err, storage.ErrNotFound):
+			if !pending[d.Doc] {
+				pending[d.Doc] = true
+				st.Review = append(st.Review, d) // still waiting for a person
+			}
+		case err != nil:
+			return st, err
+		case a.Approved:
+			approved[d.Doc] = true
+		}
 	}
 	var rec Record
 	recErr := repo.GetSealedJSON(ctx, storage.RecordKey(key), &rec)
@@ -316,9 +319,11 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	case recErr != nil:
 		return st, recErr
 	}
-	toIssue := approved
+	// toIssue counts the documents that should have a result by now: auto-
+	// accepted ones not sent to review later, and approved ones.
+	toIssue := len(approved)
 	for _, d := range rec.Decisions {
-		if d.Action == ActionIssue {
+		if d.Action == ActionIssue && !pending[d.Doc] && !approved[d.Doc] {
 			toIssue++
 		}
 	}
@@ -333,6 +338,31 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		st.State = "kept"
 	}
 	return st, nil
+}
+
+// reviewItems lists the documents of an intake that were sent to review: by
+// the OCR stage (ReviewKey) and later, one by one, by the issue stage
+// (ReviewDocKey).
+func reviewItems(ctx context.Context, repo *storage.Repository, key string) ([]Decision, error) {
+	keys := []string{storage.ReviewKey(key)}
+	if err := repo.Bucket().List(ctx, storage.ReviewDocsPrefix(key), func(oi storage.ObjectInfo) error {
+		keys = append(keys, oi.Key)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, k := range keys {
+		var item ReviewItem
+		switch err := repo.GetSealedJSON(ctx, k, &item); {
+		case errors.Is(err, storage.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, item.Documents...)
+		}
+	}
+	return out, nil
 }
 
 func (in *Intake) getInput(w http.ResponseWriter, r *http.Request) {
@@ -360,7 +390,11 @@ var uploadPage string
 func (in *Intake) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
-	if err := in.uploadTmpl.Execute(w, struct{ MaxMB int64 }{in.MaxFileBytes >> 20}); err != nil {
+	data := struct {
+		MaxMB int64
+		Texts map[string]string // reason code → Vietnamese text, as JSON in the script
+	}{in.MaxFileBytes >> 20, staffTexts()}
+	if err := in.uploadTmpl.Execute(w, data); err != nil {
 		in.log.Error("render upload page", "err", err)
 	}
 }

@@ -178,3 +178,28 @@ func TestBackfillResumes(t *testing.T) {
 		t.Errorf("%d OCR tasks, want 4 (txt and hidden files skipped)", n)
 	}
 }
+
+// TestUploadPageHasReasonTexts: the page gets the Vietnamese text of every
+// reason code from the one table, as a script value.
+func TestUploadPageHasReasonTexts(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(h.intake.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	page := b.String()
+	for code, text := range staffTexts() {
+		js, _ := json.Marshal(text)
+		if !strings.Contains(page, `"`+code+`":`) || !strings.Contains(page, strings.Trim(string(js), `"`)) {
+			t.Errorf("upload page lacks the text of %s (%s)", code, text)
+		}
+	}
+	if !strings.Contains(page, "mã kết quả của hồ sơ này đã được cấp") {
+		t.Errorf("upload page lacks the text of %s", ReasonResultCodeTaken)
+	}
+}
