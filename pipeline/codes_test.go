@@ -2,6 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -123,4 +127,181 @@ func TestTakenResultCodeRejected(t *testing.T) {
 	if st, _ := h.intake.Status(ctx, second); len(st.Results) != 0 || len(st.Review) != 0 {
 		t.Errorf("after rejection = %+v, want no result and nothing pending", st)
 	}
+}
+
+// upload is one request of the acceptance test: files under one dossier code
+// field ("" for none).
+type upload struct {
+	dossier string
+	files   int
+	want    string // the refusal reason of every file, or "" for accepted
+}
+
+func postBatch(t *testing.T, url, dossier string, files map[string][]byte) (int, BatchResponse) {
+	t.Helper()
+	fields := map[string]string{"procedure_code": "1.004873"}
+	if dossier != "" {
+		fields["dossier_code"] = dossier
+	}
+	body, ct := multipartBody(t, fields, files)
+	resp, err := http.Post(url+"/v1/batches", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var br BatchResponse
+	if err := json.NewDecoder(resp.Body).Decode(&br); err != nil {
+		t.Fatalf("batch answer: %v", err)
+	}
+	return resp.StatusCode, br
+}
+
+// TestHundredUploadsEachEndOnce is the acceptance test of dossier codes: 100
+// uploads with allocated, clashing, foreign, malformed, implausibly dated
+// and ahead-of-counter dossier codes. Every file is either refused at the
+// door with a reason, or ends in exactly one final state: none stays
+// processing, no result is dropped, and no two uploads share a dossier.
+func TestHundredUploadsEachEndOnce(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(h.intake.Handler())
+	defer srv.Close()
+	now := time.Now()
+	const agency = "000.00.31.H29"
+	code := func(day time.Time, seq int) string { return storage.FormatDossierCode(agency, day, seq) }
+	ahead := []int{35, 41, 50, 58} // named before the counter gets there, then passed by it
+	var plan []upload
+	for range 5 {
+		plan = append(plan, upload{"", 3, ""})
+	}
+	for _, seq := range ahead {
+		plan = append(plan, upload{code(now, seq), 2, ""})
+	}
+	for range 5 {
+		plan = append(plan, upload{"", 3, ""})
+	}
+	for _, seq := range ahead {
+		plan = append(plan, upload{code(now, seq), 1, RefusedDossierTaken}) // another upload, same dossier
+	}
+	plan = append(plan,
+		upload{"000.00.00.H00-" + now.In(storage.Vietnam()).Format("060102") + "-0001", 3, RefusedDossierAgency},
+		upload{"000.01.31.H29-" + now.In(storage.Vietnam()).Format("060102") + "-0002", 2, RefusedDossierAgency},
+		upload{"ABC", 2, RefusedDossierFormat},
+		upload{agency + "-261340-0001", 2, RefusedDossierFormat}, // month 13
+		upload{code(now, 0), 2, RefusedDossierFormat},            // sequence 0000
+		upload{agency + "-" + now.In(storage.Vietnam()).Format("060102") + "-42", 2, RefusedDossierFormat},
+		upload{code(now.AddDate(0, 0, 2), 7), 2, RefusedDossierDate},
+		upload{code(now.AddDate(-2, 0, 0), 7), 2, RefusedDossierDate},
+	)
+	for range 8 {
+		plan = append(plan, upload{"", 4, ""}) // the counter now runs past the named codes
+	}
+	total := 0
+	for _, u := range plan {
+		total += u.files
+	}
+	// Clashes with codes the counter handed out come last: 100 files in all.
+	var accepted []Submission
+	var refused []Submission
+	send := func(u upload) {
+		files := map[string][]byte{}
+		for range u.files {
+			n := len(accepted) + len(refused) + len(files)
+			files[fmt.Sprintf("scan-%03d.jpg", n)] = []byte(fmt.Sprintf("scan bytes %03d", n))
+		}
+		status, br := postBatch(t, srv.URL, u.dossier, files)
+		if len(br.Files) != u.files {
+			t.Fatalf("upload %+v answered %d files, want %d", u, len(br.Files), u.files)
+		}
+		wantStatus := http.StatusCreated
+		if u.want != "" {
+			wantStatus = http.StatusUnprocessableEntity
+		}
+		if status != wantStatus {
+			t.Errorf("upload %+v answered %d, want %d", u, status, wantStatus)
+		}
+		for _, f := range br.Files {
+			switch {
+			case u.want == "" && f.Status == StatusQueued:
+				accepted = append(accepted, f)
+			case u.want != "" && f.Status == StatusRejected && f.Reason == u.want && f.Error != "" && f.InputKey == "":
+				refused = append(refused, f)
+			default:
+				t.Errorf("upload %+v: file %+v, want %s", u, f, map[bool]string{true: "queued", false: "refused as " + u.want}[u.want == ""])
+			}
+		}
+	}
+	for _, u := range plan {
+		send(u)
+	}
+	counted := map[string]bool{}
+	for _, f := range accepted {
+		counted[f.DossierCode] = true
+	}
+	for c := range counted {
+		if len(accepted)+len(refused) >= 100 {
+			break
+		}
+		if !slices.Contains(ahead, mustSeq(t, c)) {
+			send(upload{c, 1, RefusedDossierTaken}) // a code the counter allocated
+		}
+	}
+	for len(accepted)+len(refused) < 100 {
+		send(upload{"", 1, ""})
+	}
+	if n := len(accepted) + len(refused); n != 100 {
+		t.Fatalf("sent %d files, want 100", n)
+	}
+
+	h.runAll(t)
+	batchOf := map[string]string{} // dossier code → the upload that holds it
+	results := map[string]string{} // result code → input key
+	for _, f := range accepted {
+		st := finalState(t, h, f.InputKey)
+		if st.State != "issued" {
+			t.Errorf("%s (%s) = %s, want issued", f.Name, f.DossierCode, st.State)
+		}
+		_, meta, err := h.repo.Intake(context.Background(), f.InputKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := batchOf[f.DossierCode]; ok && b != meta.BatchID {
+			t.Errorf("dossier %s is shared by uploads %s and %s", f.DossierCode, b, meta.BatchID)
+		}
+		batchOf[f.DossierCode] = meta.BatchID
+		for _, r := range st.Results {
+			if other, dup := results[r]; dup {
+				t.Errorf("result code %s issued twice (%s and %s)", r, other, f.InputKey)
+			}
+			results[r] = f.InputKey
+		}
+	}
+	if len(results) != len(accepted) {
+		t.Errorf("%d results for %d accepted scans of one result each", len(results), len(accepted))
+	}
+	// The files of one upload under a named code share its numbering.
+	for _, seq := range ahead {
+		for _, kq := range []string{"-KQ1", "-KQ2"} {
+			if _, ok := results[code(now, seq)+kq]; !ok {
+				t.Errorf("no result %s%s: the two files of the upload naming it", code(now, seq), kq)
+			}
+		}
+	}
+	top := 0
+	for c := range batchOf {
+		top = max(top, mustSeq(t, c))
+	}
+	if top <= slices.Max(ahead) {
+		t.Errorf("the counter reached %04d, not past the named codes %v: the test proves nothing", top, ahead)
+	}
+	t.Logf("%d files (%d planned): %d refused at the door, %d issued under %d dossier codes up to %04d",
+		len(accepted)+len(refused), total, len(refused), len(accepted), len(batchOf), top)
+}
+
+func mustSeq(t *testing.T, code string) int {
+	t.Helper()
+	_, _, seq, err := storage.ParseDossierCode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }
