@@ -251,8 +251,8 @@ func TestStatusChanges(t *testing.T) {
 		t.Fatalf("suspend: %v", err)
 	}
 	step()
-	if err := r.AppendStatus(ctx, oldM.ResultCode, susp); err != nil {
-		t.Fatalf("repeated suspend (retry) error = %v, want nil", err)
+	if err := r.AppendStatus(ctx, oldM.ResultCode, susp); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("repeated suspend error = %v, want ErrExists (already recorded)", err)
 	}
 	tBack := step()
 	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "9/QĐ-UBND"}); err != nil {
@@ -265,8 +265,8 @@ func TestStatusChanges(t *testing.T) {
 	if err := r.Supersede(ctx, oldM.ResultCode, newM.ResultCode, "officer"); err != nil {
 		t.Errorf("Supersede retry error = %v, want nil", err)
 	}
-	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "x"}); !errors.Is(err, storage.ErrInvalid) {
-		t.Errorf("reviving a superseded result error = %v, want ErrInvalid", err)
+	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "x"}); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("reviving a superseded result error = %v, want ErrConflict", err)
 	}
 
 	evs, err := r.Events(ctx, oldM.ResultCode)
@@ -310,6 +310,76 @@ func TestStatusChanges(t *testing.T) {
 	}
 	if v, _ := r.Validity(ctx, newM.ResultCode, clock.Add(time.Second)); v.Valid || v.Reason != storage.ReasonRevoked {
 		t.Errorf("after revoke Validity = %+v, want REVOKED", v)
+	}
+}
+
+// TestStatusChangeRules: a status change must take effect within the
+// result's life (not before it was issued or filed, not more than
+// MaxStatusLead ahead) and follow the transition rules in the order of
+// taking effect; a change already recorded is refused, not repeated.
+func TestStatusChangeRules(t *testing.T) {
+	filed := day.Add(30 * 24 * time.Hour) // a month after the paper was issued
+	clock := filed
+	r, err := storage.New(mem.New(), storage.Options{Keys: storagetest.Keys(), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	n := 0
+	fresh := func() string {
+		n++
+		return file(t, r, storagetest.Result(n, 1, day)).ResultCode
+	}
+	revoke := func(at time.Time, ref string) storage.StatusEvent {
+		return storage.StatusEvent{At: at, Status: storage.StatusRevoked, DecisionRef: ref}
+	}
+	clock = filed.Add(time.Hour)
+	tests := []struct {
+		name  string
+		setup []storage.StatusEvent
+		e     storage.StatusEvent
+		want  error // nil: accepted
+	}{
+		{"revoke now", nil, revoke(time.Time{}, "1/QĐ"), nil},
+		{"revoke from next month", nil, revoke(clock.AddDate(0, 1, 0), "1/QĐ"), nil},
+		{"revoke before the paper was issued", nil, revoke(day.AddDate(0, 0, -1), "1/QĐ"), storage.ErrInvalid},
+		{"revoke before the result was filed", nil, revoke(filed.Add(-time.Hour), "1/QĐ"), storage.ErrInvalid},
+		{"revoke on 9999-12-31", nil, revoke(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "1/QĐ"), storage.ErrInvalid},
+		{"revoke more than a year ahead", nil, revoke(clock.Add(storage.MaxStatusLead+time.Hour), "1/QĐ"), storage.ErrInvalid},
+		{"revoke a revoked result", []storage.StatusEvent{revoke(time.Time{}, "1/QĐ")}, revoke(clock.Add(time.Minute), "2/QĐ"), storage.ErrConflict},
+		{"the same revocation again", []storage.StatusEvent{revoke(time.Time{}, "1/QĐ")}, revoke(clock.Add(time.Minute), "1/QĐ"), storage.ErrExists},
+		{"revoke before a scheduled revocation", []storage.StatusEvent{revoke(clock.AddDate(0, 1, 0), "1/QĐ")}, revoke(clock.Add(time.Minute), "2/QĐ"), storage.ErrConflict},
+		{"suspend before a scheduled revocation", []storage.StatusEvent{revoke(clock.AddDate(0, 1, 0), "1/QĐ")},
+			storage.StatusEvent{At: clock.Add(time.Minute), Status: storage.StatusSuspended, DecisionRef: "2/QĐ"}, nil},
+		{"reinstate a revoked result", []storage.StatusEvent{revoke(time.Time{}, "1/QĐ")},
+			storage.StatusEvent{At: clock.Add(time.Minute), Status: storage.StatusActive, DecisionRef: "2/QĐ"}, storage.ErrConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code := fresh()
+			for _, e := range tc.setup {
+				if err := r.AppendStatus(ctx, code, e); err != nil {
+					t.Fatalf("setup %+v: %v", e, err)
+				}
+			}
+			err := r.AppendStatus(ctx, code, tc.e)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("AppendStatus = %v, want %v", err, tc.want)
+			}
+			evs, _ := r.Events(ctx, code)
+			if want := 1 + len(tc.setup) + map[bool]int{true: 1}[tc.want == nil]; len(evs) != want {
+				t.Errorf("%d events, want %d", len(evs), want)
+			}
+			if tc.want == nil && tc.e.Status == storage.StatusRevoked {
+				at := tc.e.At
+				if at.IsZero() {
+					at = clock
+				}
+				if v, _ := r.Validity(ctx, code, at.Add(time.Second)); v.Valid || v.Reason != storage.ReasonRevoked {
+					t.Errorf("validity after the revocation = %+v, want REVOKED", v)
+				}
+			}
+		})
 	}
 }
 
