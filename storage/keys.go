@@ -28,6 +28,7 @@ const (
 	prefixIndex      = "index/"
 	prefixAudit      = "audit/"
 	prefixDossiers   = "dossiers/"
+	prefixKeyring    = "keyring/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -212,6 +213,13 @@ func DossierKey(agency string, day time.Time, seq int) string {
 	return fmt.Sprintf("%s%04d", DossierDayPrefix(agency, day), seq)
 }
 
+// KeyringKey records that the bucket holds data written under key kid of
+// key ring ring ("index" or "seal"), with a check value of that key.
+func KeyringKey(ring, kid string) string { return prefixKeyring + ring + "/" + kid + jsonSuffix }
+
+// KeyringPrefix is the folder of KeyringKey markers.
+func KeyringPrefix() string { return prefixKeyring }
+
 // ---- the key grammar ----
 
 // CheckKey accepts an object key only if it has the layout of one of the
@@ -369,15 +377,18 @@ var (
 	fieldAudit8 = &keyField{"{seq/1e12}", "8 digits", func(s string) bool { return len(s) == 8 && allDigits(s) }}
 	fieldAudit6 = &keyField{"{seq%1e12}", "6 digits", func(s string) bool { return len(s) == 6 && allDigits(s) }}
 	fieldClaim  = &keyField{"{seq}", "a 4-digit dossier sequence", func(s string) bool { return len(s) == 4 && allDigits(s) }}
+	fieldRing   = &keyField{"{ring}", "a key ring (" + strings.Join(keyRings, ", ") + ")", func(s string) bool { return slices.Contains(keyRings, s) }}
 
 	// pageExts are the page image formats PageKey is given.
 	pageExts = []string{"jpg", "png"}
 	// statuses are the result statuses EventKey is given.
 	statuses = []string{StatusActive, StatusSuspended, StatusRevoked, StatusSuperseded}
+	// keyRings are the key rings KeyringKey is given.
+	keyRings = []string{ringIndex, ringSeal}
 	// topPrefixes are the top-level folders of the bucket.
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
-		prefixIndex, prefixAudit, prefixDossiers}
+		prefixIndex, prefixAudit, prefixDossiers, prefixKeyring}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -400,6 +411,7 @@ var keyLayouts = append([]keyLayout{
 	layout("IndexKey", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/"), fld(fieldID)),
 	layout("AuditKey", lit(prefixAudit), fld(fieldAudit8), lit("/"), fld(fieldAudit6), lit("-"), fld(fieldAudit6), lit(jsonSuffix)),
 	layout("DossierKey", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/"), fld(fieldClaim)),
+	layout("KeyringKey", lit(prefixKeyring), fld(fieldRing), lit("/"), fld(fieldKID), lit(jsonSuffix)),
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),

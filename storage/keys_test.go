@@ -65,6 +65,7 @@ func TestKeyLayout(t *testing.T) {
 		{"IndexKey", IndexKey("k1", mac, id)},
 		{"AuditKey", AuditKey(42)},
 		{"DossierKey", DossierKey("000.00.31.H29", month, 42)},
+		{"KeyringKey", KeyringKey("index", "dev-1a2b3c4d")},
 	} {
 		if err := CheckKey(kv.key); err != nil {
 			t.Errorf("%s = %q fails CheckKey: %v", kv.name, kv.key, err)
@@ -238,6 +239,10 @@ func keySamples() []keySample {
 		{"DossierKey", DossierKey(agency, month, 42), false, func(s string, n int) []string {
 			return []string{DossierKey(s, month, 42), DossierKey(agency, month, n)}
 		}},
+		{"KeyringKey", KeyringKey("seal", "k1"), false, func(s string, _ int) []string {
+			return []string{KeyringKey(s, "k1"), KeyringKey("seal", s)}
+		}},
+		{"KeyringPrefix", KeyringPrefix(), true, nil},
 	}
 }
 
