@@ -864,3 +864,27 @@ func TestReserveResultCodeOverUnownedCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocateDossierCodeFullDay: when every probe finds a claim, the
+// allocator lists the day for what is left, and says when nothing is.
+func TestAllocateDossierCodeFullDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a whole day")
+	}
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	for seq := 1; seq <= 9999; seq++ {
+		if seq == 4999 {
+			continue
+		}
+		if err := r.ReserveDossierCode(ctx, fmt.Sprintf("%s-250718-%04d", storagetest.Agency, seq), storage.DossierClaim{BatchID: "fill"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b"}); err != nil || c != storagetest.Agency+"-250718-4999" {
+		t.Errorf("allocation in a nearly full day = %q, %v; want the one free code 4999", c, err)
+	}
+	if c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b"}); !errors.Is(err, storage.ErrExists) || !strings.Contains(err.Error(), "used all") {
+		t.Errorf("allocation in a full day = %q, %v; want ErrExists, all codes used", c, err)
+	}
+}
