@@ -124,8 +124,8 @@ func TestTakenResultCodeRejected(t *testing.T) {
 	if err := h.pipe.IssueDocument(ctx, second, st.Review[0].Doc); err != nil {
 		t.Errorf("a redelivered issue of the rejected document: %v, want nil", err)
 	}
-	if st, _ := h.intake.Status(ctx, second); len(st.Results) != 0 || len(st.Review) != 0 {
-		t.Errorf("after rejection = %+v, want no result and nothing pending", st)
+	if st, _ := h.intake.Status(ctx, second); st.State != "rejected" || len(st.Results) != 0 || len(st.Review) != 0 {
+		t.Errorf("after rejection = %+v, want rejected: no result and nothing pending", st)
 	}
 }
 

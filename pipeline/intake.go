@@ -373,7 +373,7 @@ type InputStatus struct {
 	InputKey    string          `json:"input_key"`
 	File        string          `json:"file"`
 	DossierCode string          `json:"dossier_code"`
-	State       string          `json:"state"` // processing | issued | review | quarantined | partly_issued
+	State       string          `json:"state"` // processing | issued | partly_issued | review | rejected | kept | quarantined
 	Results     []string        `json:"results,omitempty"`
 	Review      []Decision      `json:"review,omitempty"`
 	Quarantine  *QuarantineItem `json:"quarantine,omitempty"`
@@ -411,7 +411,7 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		return st, err
 	}
 	// Per document: waiting for a person, approved, or rejected.
-	pending, approved := map[int]bool{}, map[int]bool{}
+	pending, approved, rejected := map[int]bool{}, map[int]bool{}, map[int]bool{}
 	for _, d := range items {
 		var a Approval
 		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
@@ -424,6 +424,8 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 			return st, err
 		case a.Approved:
 			approved[d.Doc] = true
+		default:
+			rejected[d.Doc] = true
 		}
 	}
 	var rec Record
@@ -438,7 +440,7 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	// accepted ones not sent to review later, and approved ones.
 	toIssue := len(approved)
 	for _, d := range rec.Decisions {
-		if d.Action == ActionIssue && !pending[d.Doc] && !approved[d.Doc] {
+		if d.Action == ActionIssue && !pending[d.Doc] && !approved[d.Doc] && !rejected[d.Doc] {
 			toIssue++
 		}
 	}
@@ -449,6 +451,8 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		st.State = "review"
 	case len(st.Results) >= toIssue && toIssue > 0:
 		st.State = "issued"
+	case toIssue == 0 && len(st.Review) == 0 && len(rejected) > 0:
+		st.State = "rejected" // a person decided that nothing is issued
 	case toIssue == 0 && len(st.Review) == 0:
 		st.State = "kept"
 	}
