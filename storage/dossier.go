@@ -60,7 +60,15 @@ func (r *Repository) AllocateDossierCode(ctx context.Context, agency string, day
 			attempts++
 			err := r.PutJSON(ctx, DossierKey(agency, day, n), c)
 			if err == nil {
-				return FormatDossierCode(agency, day, n), nil
+				code := FormatDossierCode(agency, day, n)
+				used, err := r.usedUnclaimed(ctx, code)
+				if err != nil {
+					return "", fmt.Errorf("allocate dossier code: %w", err)
+				}
+				if !used {
+					return code, nil
+				}
+				continue // our claim stays: it marks the code as used
 			}
 			if !errors.Is(err, ErrExists) {
 				return "", fmt.Errorf("allocate dossier code: %w", err)
@@ -117,11 +125,19 @@ func (r *Repository) nextDossierSeq(ctx context.Context, agency string, day time
 	return maxDossierSeq + 1, nil
 }
 
+// usedUnclaimed reports whether results were filed under a dossier code
+// before dossier codes were claimed (uploads named codes unreserved then):
+// its first result code exists.
+func (r *Repository) usedUnclaimed(ctx context.Context, code string) (bool, error) {
+	return r.Exists(ctx, CodeKey(code+"-KQ1"))
+}
+
 // ReserveDossierCode reserves a dossier code an uploader named, for c's
 // batch. It is idempotent within the batch (every file of one upload may
-// name the same dossier); a code claimed by another batch, or allocated
-// here, yields ErrTaken. The code's shape is checked, not its agency or
-// date: that is the caller's policy.
+// name the same dossier); a code claimed by another batch, allocated here,
+// or holding results filed before codes were claimed yields ErrTaken. The
+// code's shape is checked, not its agency or date: that is the caller's
+// policy.
 func (r *Repository) ReserveDossierCode(ctx context.Context, code string, c DossierClaim) error {
 	agency, day, seq, err := ParseDossierCode(code)
 	if err != nil {
@@ -134,19 +150,31 @@ func (r *Repository) ReserveDossierCode(ctx context.Context, code string, c Doss
 		c.ClaimedAt = r.now()
 	}
 	c.Supplied, c.InputKey = true, ""
-	key := DossierKey(agency, day, seq)
-	switch err := r.PutJSON(ctx, key, c); {
-	case err == nil:
-		return nil
-	case !errors.Is(err, ErrExists):
-		return fmt.Errorf("reserve dossier code %s: %w", code, err)
-	}
-	held, err := r.DossierClaim(ctx, code)
-	if err != nil {
-		return fmt.Errorf("reserve dossier code %s: %w", code, err)
-	}
-	if held.Supplied && held.BatchID == c.BatchID {
-		return nil
+	for range 2 {
+		held, err := r.DossierClaim(ctx, code)
+		switch {
+		case err == nil && held.Supplied && held.BatchID == c.BatchID:
+			return nil // another file of the upload that reserved it
+		case err == nil:
+			return fmt.Errorf("reserve dossier code %s: %w", code, ErrTaken)
+		case !errors.Is(err, ErrNotFound):
+			return fmt.Errorf("reserve dossier code %s: %w", code, err)
+		}
+		used, err := r.usedUnclaimed(ctx, code)
+		if err != nil {
+			return fmt.Errorf("reserve dossier code %s: %w", code, err)
+		}
+		if used {
+			return fmt.Errorf("reserve dossier code %s: results were filed under it before codes were reserved: %w", code, ErrTaken)
+		}
+		err = r.PutJSON(ctx, DossierKey(agency, day, seq), c)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrExists) {
+			return fmt.Errorf("reserve dossier code %s: %w", code, err)
+		}
+		// Another upload claimed it just now: judge its claim.
 	}
 	return fmt.Errorf("reserve dossier code %s: %w", code, ErrTaken)
 }

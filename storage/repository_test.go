@@ -888,3 +888,24 @@ func TestAllocateDossierCodeFullDay(t *testing.T) {
 		t.Errorf("allocation in a full day = %q, %v; want ErrExists, all codes used", c, err)
 	}
 }
+
+// TestCodesUsedBeforeClaims: dossier codes that hold results filed before
+// codes were claimed (uploads named codes unreserved then) are neither
+// reserved for another upload nor allocated again.
+func TestCodesUsedBeforeClaims(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	for i := 1; i <= 2; i++ {
+		file(t, r, storagetest.Result(i, 1, day)) // dossiers 0001 and 0002, unclaimed
+	}
+	if err := r.ReserveDossierCode(ctx, storagetest.Agency+"-250718-0002", storage.DossierClaim{BatchID: "b1"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("naming a code with older results: %v, want ErrTaken", err)
+	}
+	if err := r.ReserveDossierCode(ctx, storagetest.Agency+"-250718-0002", storage.DossierClaim{BatchID: "b1"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("naming it again in the same upload: %v, want ErrTaken", err)
+	}
+	c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b2"})
+	if err != nil || c != storagetest.Agency+"-250718-0003" {
+		t.Errorf("allocation = %q, %v; want 0003, past the used 0001 and 0002", c, err)
+	}
+}
