@@ -24,6 +24,10 @@ const (
 	ScopeReadPDF = "read_pdf"
 	ScopeVerify  = "verify"
 	ScopeRevoke  = "revoke"
+	// ScopeRevokeAny lets a client holding ScopeRevoke change the validity
+	// of results any agency issued (a supervising body); without it, only
+	// of those its own agency (agency_code) issued.
+	ScopeRevokeAny = "revoke_any_agency"
 )
 
 // ClientConfig is one calling system, as written in clients.json.
@@ -66,6 +70,13 @@ type Client struct {
 
 // HasScope reports whether the client holds scope.
 func (c *Client) HasScope(scope string) bool { return slices.Contains(c.Scopes, scope) }
+
+// MayChangeValidity reports whether the client may revoke (or otherwise
+// change the validity of) a result the agency issuer issued: its own
+// agency's, or any with ScopeRevokeAny.
+func (c *Client) MayChangeValidity(issuer string) bool {
+	return c.AgencyCode != "" && c.AgencyCode == issuer || c.HasScope(ScopeRevokeAny)
+}
 
 // AllowsDocType reports whether the client may see results of docType.
 func (c *Client) AllowsDocType(docType string) bool {
@@ -150,7 +161,7 @@ func loadClient(cc ClientConfig, baseDir string) (*Client, error) {
 	}
 	for _, s := range c.Scopes {
 		switch s {
-		case ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke, ScopeReadByCode:
+		case ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke, ScopeRevokeAny, ScopeReadByCode:
 		default:
 			return nil, fmt.Errorf("unknown scope %q", s)
 		}

@@ -117,6 +117,7 @@ const (
 	testProcedure = "1.001234.000.00.00.H29"
 	testDossier   = "000.00.31.H29-251122-0001"
 	agency        = "000.00.31.H29"
+	otherAgency   = "000.00.00.H00"
 )
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -180,6 +181,13 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		ClientConfig{ID: "slow", Name: "Rate limited", AgencyCode: agency, JWTAlg: AlgES256,
 			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
 			Scopes:       []string{ScopeSearch}, RateLimit: RateLimit{RPS: 1, Burst: 2}},
+		// Revokers of another agency than the fixture results'.
+		ClientConfig{ID: "other-agency", Name: "Another agency", AgencyCode: otherAgency, JWTAlg: AlgES256,
+			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
+			Scopes:       []string{ScopeSearch, ScopeRevoke}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
+		ClientConfig{ID: "supervisor", Name: "Supervising department", AgencyCode: otherAgency, JWTAlg: AlgES256,
+			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
+			Scopes:       []string{ScopeRevoke, ScopeRevokeAny}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
 	)
 	cb, _ := json.Marshal(cfg)
 	clients, err := ParseClients(cb, dir)
@@ -258,6 +266,8 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	f.creds["search-only"] = cred{token: minter(t, esKey, AlgES256, "search-only", DevAudience), client: "search-only"}
 	f.creds["archive"] = cred{token: minter(t, esKey, AlgES256, "archive", DevAudience), client: "archive"}
 	f.creds["slow"] = cred{token: minter(t, esKey, AlgES256, "slow", DevAudience), client: "slow"}
+	f.creds["other-agency"] = cred{token: minter(t, esKey, AlgES256, "other-agency", DevAudience), client: "other-agency"}
+	f.creds["supervisor"] = cred{token: minter(t, esKey, AlgES256, "supervisor", DevAudience), client: "supervisor"}
 	f.creds["none"] = cred{}
 	f.creds["wrong-ca"] = cred{cert: rogueCert}
 	f.creds["expired-cert"] = cred{cert: &expired}

@@ -572,12 +572,26 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
 	if !ok {
 		return
 	}
+	if !id.client.MayChangeValidity(m.Issuer.AgencyCode) {
+		e.decide(audit.Deny, "not_issuing_agency")
+		WriteError(w, http.StatusForbidden, "forbidden", "this client may change the validity only of results its own agency issued")
+		return
+	}
 	err := s.opts.Repo.AppendStatus(r.Context(), m.ResultCode, storage.StatusEvent{At: at, Status: storage.StatusRevoked,
 		ReasonCode: req.ReasonCode, DecisionRef: req.DecisionRef, Actor: "client:" + id.client.ID})
 	switch {
-	case errors.Is(err, storage.ErrInvalid):
+	case errors.Is(err, storage.ErrExists):
+		e.decide(audit.Deny, "already_recorded")
+		WriteError(w, http.StatusConflict, "already_revoked", "the result is already revoked under this decision")
+		return
+	case errors.Is(err, storage.ErrConflict):
 		e.decide(audit.Deny, "invalid_transition")
-		WriteError(w, http.StatusConflict, "invalid_transition", "the result's current status cannot be revoked")
+		WriteError(w, http.StatusConflict, "invalid_transition", "the result's status cannot be revoked: it is already revoked or superseded, or a final change is already scheduled")
+		return
+	case errors.Is(err, storage.ErrInvalid):
+		e.decide(audit.Deny, "bad_effective_at")
+		WriteError(w, http.StatusBadRequest, "bad_effective_at",
+			"effective_at must lie on or after the result's issue date and its filing, and at most one year from now")
 		return
 	case err != nil:
 		s.repoError(w, r, err)

@@ -70,3 +70,17 @@ func (l *limiter) evictIdle(rl RateLimit, now time.Time) {
 		}
 	}
 }
+
+// Limiter is the token-bucket limiter for other front doors of sohoa (the
+// counter intake limits uploads per caller with it). It keeps at most
+// maxKeys buckets, as the API's own limiters do.
+type Limiter struct{ l *limiter }
+
+// NewLimiter returns a Limiter with at most maxKeys buckets.
+func NewLimiter(maxKeys int) *Limiter { return &Limiter{l: newLimiter(maxKeys)} }
+
+// Allow takes one token from key's bucket (rl.RPS a second, at most
+// rl.Burst); when it is empty it reports how long until a token is back.
+func (l *Limiter) Allow(key string, rl RateLimit, now time.Time) (bool, time.Duration) {
+	return l.l.allow(key, rl, now)
+}

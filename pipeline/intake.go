@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,6 +41,13 @@ type Intake struct {
 	// MaxFileBytes caps one uploaded file; MaxBatchBytes one request.
 	MaxFileBytes  int64
 	MaxBatchBytes int64
+	// MaxFiles caps the files of one request; the files past it are
+	// refused one by one (too_many_files), unstored. 0: no cap.
+	MaxFiles int
+	// CallerRate limits the files one caller (remote address) may upload:
+	// a token bucket, one token a file. Files past it are refused
+	// (rate_limited), unstored. Zero RPS: no limit.
+	CallerRate api.RateLimit
 	// An upload that sends nothing for UploadIdle, averages less than
 	// MinUploadRate bytes a second after its first UploadIdle, or lasts
 	// longer than MaxUploadTime is cut off, so slow bodies cannot hold
@@ -50,10 +58,25 @@ type Intake struct {
 	// Token is the bearer token intake clients must present; empty refuses
 	// every data route.
 	Token      string
+	callers    *api.Limiter
 	uploadTmpl *template.Template
 }
 
-// NewIntake returns an Intake with default limits (64 MiB a file, 1 GiB a batch).
+// Default intake limits.
+const (
+	DefaultMaxFiles       = 200
+	DefaultFilesPerMinute = 60
+)
+
+// maxDossierAge is how far back the date of a dossier code an uploader
+// names may lie: the code's date is the day the dossier was received, and a
+// counter digitises within the procedure's processing time, not years later
+// (older papers come through backfill, which gets codes allocated).
+const maxDossierAge = 366 * 24 * time.Hour
+
+// NewIntake returns an Intake with default limits: 64 MiB a file, 1 GiB
+// and DefaultMaxFiles files a request, and per caller DefaultFilesPerMinute
+// files a minute after a first burst of DefaultMaxFiles.
 func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log *slog.Logger) *Intake {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -63,7 +86,9 @@ func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log 
 	}
 	return &Intake{
 		repo: repo, queue: queue, agency: agencyCode, Now: time.Now, log: log,
-		MaxFileBytes: 64 << 20, MaxBatchBytes: 1 << 30,
+		MaxFileBytes: 64 << 20, MaxBatchBytes: 1 << 30, MaxFiles: DefaultMaxFiles,
+		CallerRate: api.RateLimit{RPS: DefaultFilesPerMinute / 60.0, Burst: DefaultMaxFiles},
+		callers:    api.NewLimiter(10000),
 		UploadIdle: 30 * time.Second, MinUploadRate: 16 << 10, MaxUploadTime: 15 * time.Minute,
 		uploadTmpl: template.Must(template.New("upload").Parse(uploadPage)),
 	}
@@ -77,6 +102,9 @@ type Submission struct {
 	// Status: queued, already_queued, stored_not_queued (Redis unavailable:
 	// the reconciler queues it later), rejected.
 	Status string `json:"status"`
+	// Reason is a stable code (reasons.go: Refused*) for a rejected or not
+	// yet queued file; Error says it in English for the caller.
+	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
 
@@ -90,13 +118,19 @@ const (
 
 // Submit stores one scan and enqueues it. meta.Name is the original file
 // name (kept as metadata only; keys use the content hash). A scan without a
-// dossier code gets one from the agency's intake sequence.
+// dossier code gets one from the agency's intake sequence; a dossier code
+// the uploader names must be this agency's, of a plausible day, and not
+// another upload's: it is reserved for meta.BatchID (one is made when it is
+// empty), or the file is refused with the reason. A re-upload of stored
+// bytes keeps its first metadata.
 func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMeta) (Submission, error) {
 	sub := Submission{Name: meta.Name}
 	if len(data) == 0 {
 		// Nothing to keep or recognise: refuse it at the door, by name.
-		sub.Status, sub.Error = StatusRejected, meta.Name+": empty file (0 bytes)"
-		return sub, nil
+		return refuse(sub, RefusedEmpty, meta.Name+": empty file (0 bytes)"), nil
+	}
+	if meta.BatchID == "" {
+		meta.BatchID = newBatchID()
 	}
 	key := storage.InputKeyOf(data)
 	exists, err := in.repo.Exists(ctx, storage.IntakeMetaKey(key))
@@ -111,11 +145,23 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		meta = old
 	} else {
 		if meta.DossierCode == "" {
-			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now())
+			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now(), storage.DossierClaim{BatchID: meta.BatchID, InputKey: key})
 			if err != nil {
 				return sub, fmt.Errorf("allocate dossier code: %w", err)
 			}
 			meta.DossierCode = code
+		} else {
+			if reason, msg := in.checkDossierCode(meta.DossierCode); reason != "" {
+				return refuse(sub, reason, meta.Name+": "+msg), nil
+			}
+			err := in.repo.ReserveDossierCode(ctx, meta.DossierCode, storage.DossierClaim{BatchID: meta.BatchID})
+			if errors.Is(err, storage.ErrTaken) {
+				return refuse(sub, RefusedDossierTaken, fmt.Sprintf("%s: dossier code %s is already used by another upload; check it, or leave it empty to get one",
+					meta.Name, meta.DossierCode)), nil
+			}
+			if err != nil {
+				return sub, fmt.Errorf("reserve dossier code: %w", err)
+			}
 		}
 		meta.UploadedAt = in.Now().UTC()
 		meta.Size = int64(len(data))
@@ -144,6 +190,35 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		sub.Status = StatusAlreadyQueued
 	}
 	return sub, nil
+}
+
+// refuse marks sub rejected at the door.
+func refuse(sub Submission, reason, msg string) Submission {
+	sub.Status, sub.Reason, sub.Error = StatusRejected, reason, msg
+	return sub
+}
+
+// checkDossierCode judges a dossier code an uploader named: its shape (a
+// real calendar date, a sequence from 0001), its agency (this intake's) and
+// its date (not after today in Vietnam, at most maxDossierAge back). It
+// returns a Refused* reason and an English message, or "" when acceptable.
+func (in *Intake) checkDossierCode(code string) (reason, msg string) {
+	agency, day, _, err := storage.ParseDossierCode(code)
+	if err != nil {
+		return RefusedDossierFormat, "dossier code must look like 000.00.31.H29-250718-0042: the agency code, the day received (YYMMDD) and that day's 4-digit sequence from 0001"
+	}
+	if agency != in.agency {
+		return RefusedDossierAgency, fmt.Sprintf("dossier code %s is of agency %s; this intake files dossiers of %s", code, agency, in.agency)
+	}
+	now := in.Now().In(storage.Vietnam())
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, storage.Vietnam())
+	switch {
+	case day.After(today):
+		return RefusedDossierDate, fmt.Sprintf("dossier code %s is dated after today (%s)", code, today.Format(time.DateOnly))
+	case day.Before(today.Add(-maxDossierAge)):
+		return RefusedDossierDate, fmt.Sprintf("dossier code %s is dated more than a year ago; older papers go through backfill", code)
+	}
+	return "", ""
 }
 
 // Intake sources.
@@ -232,6 +307,8 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 	resp := BatchResponse{BatchID: batch}
 	var dossier, procedure string
 	unavailable := false
+	caller := callerOf(r)
+	limited, retryAfter := 0, time.Duration(0)
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -253,10 +330,6 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 		switch part.FormName() {
 		case "dossier_code":
 			dossier = readSmallField(part)
-			if dossier != "" && !storage.ValidDossierCode(dossier) {
-				api.WriteError(w, http.StatusBadRequest, "bad_dossier_code", "dossier_code must look like 000.00.31.H29-250718-0042")
-				return
-			}
 			continue
 		case "procedure_code":
 			procedure = readSmallField(part)
@@ -265,8 +338,20 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 		if part.FileName() == "" {
 			continue
 		}
+		name := cleanName(part.FileName())
+		if in.MaxFiles > 0 && len(resp.Files) >= in.MaxFiles {
+			resp.Files = append(resp.Files, refuse(Submission{Name: name}, RefusedTooManyFiles,
+				fmt.Sprintf("%s: one upload holds at most %d files; send the rest in another", name, in.MaxFiles)))
+			continue
+		}
+		if ok, wait := in.allowCaller(caller); !ok {
+			limited, retryAfter = limited+1, wait
+			resp.Files = append(resp.Files, refuse(Submission{Name: name}, RefusedRateLimited,
+				fmt.Sprintf("%s: too many files from this caller; retry in %d s", name, int(wait.Seconds())+1)))
+			continue
+		}
 		sub := in.submitPart(r.Context(), part, storage.IntakeMeta{
-			Name: cleanName(part.FileName()), BatchID: batch, Source: SourceCounter,
+			Name: name, BatchID: batch, Source: SourceCounter,
 			DossierCode: dossier, ProcedureCode: procedure,
 		})
 		if sub.Status == StatusStoredNotQueued {
@@ -278,20 +363,50 @@ func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "no_files", "the request carried no file")
 		return
 	}
+	rejected := 0
+	for _, f := range resp.Files {
+		if f.Status == StatusRejected {
+			rejected++
+		}
+	}
+	// 201 when anything was stored; otherwise why nothing was, with the
+	// per-file reasons in the body all the same.
 	status := http.StatusCreated
-	if unavailable {
+	switch {
+	case unavailable:
 		status = http.StatusServiceUnavailable
+	case limited == len(resp.Files):
+		w.Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
+		status = http.StatusTooManyRequests
+	case rejected == len(resp.Files):
+		status = http.StatusUnprocessableEntity
 	}
 	api.WriteJSON(w, status, resp)
+}
+
+// callerOf names the caller the per-caller limit counts against: the remote
+// address (behind a reverse proxy, the proxy's; the proxy should limit too).
+func callerOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+func (in *Intake) allowCaller(caller string) (bool, time.Duration) {
+	if in.CallerRate.RPS <= 0 || in.CallerRate.Burst <= 0 || in.callers == nil {
+		return true, 0
+	}
+	return in.callers.Allow(caller, in.CallerRate, in.Now())
 }
 
 func (in *Intake) submitPart(ctx context.Context, part *multipart.Part, meta storage.IntakeMeta) Submission {
 	data, err := io.ReadAll(io.LimitReader(part, in.MaxFileBytes+1))
 	if err != nil {
-		return Submission{Name: meta.Name, Status: StatusRejected, Error: fmt.Sprintf("%s: upload interrupted: %v", meta.Name, err)}
+		return refuse(Submission{Name: meta.Name}, RefusedInterrupted, fmt.Sprintf("%s: upload interrupted: %v", meta.Name, err))
 	}
 	if int64(len(data)) > in.MaxFileBytes {
-		return Submission{Name: meta.Name, Status: StatusRejected, Error: fmt.Sprintf("%s: file exceeds %d bytes", meta.Name, in.MaxFileBytes)}
+		return refuse(Submission{Name: meta.Name}, RefusedTooLarge, fmt.Sprintf("%s: file exceeds %d bytes", meta.Name, in.MaxFileBytes))
 	}
 	sub, err := in.Submit(ctx, data, meta)
 	if err != nil {
@@ -299,9 +414,9 @@ func (in *Intake) submitPart(ctx context.Context, part *multipart.Part, meta sto
 		if sub.Status == "" {
 			sub.Status = StatusRejected
 		}
-		sub.Error = "temporarily unavailable, retry later"
+		sub.Reason, sub.Error = RefusedUnavailable, "temporarily unavailable, retry later"
 		if sub.Status == StatusStoredNotQueued {
-			sub.Error = "stored; queued automatically once the queue is back"
+			sub.Reason, sub.Error = RefusedStoredNotQueued, "stored; queued automatically once the queue is back"
 		}
 	}
 	return sub
@@ -312,7 +427,7 @@ type InputStatus struct {
 	InputKey    string          `json:"input_key"`
 	File        string          `json:"file"`
 	DossierCode string          `json:"dossier_code"`
-	State       string          `json:"state"` // processing | issued | review | quarantined | partly_issued
+	State       string          `json:"state"` // processing | issued | partly_issued | review | rejected | kept | quarantined
 	Results     []string        `json:"results,omitempty"`
 	Review      []Decision      `json:"review,omitempty"`
 	Quarantine  *QuarantineItem `json:"quarantine,omitempty"`
@@ -345,22 +460,27 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return st, err
 	}
-	var rev ReviewItem
-	approved := 0
-	if err := repo.GetSealedJSON(ctx, storage.ReviewKey(key), &rev); err == nil {
-		for _, d := range rev.Documents {
-			var a Approval
-			switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
-			case errors.Is(err, storage.ErrNotFound):
-				st.Review = append(st.Review, d) // still waiting for a person
-			case err != nil:
-				return st, err
-			case a.Approved:
-				approved++
-			}
-		}
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	items, err := reviewItems(ctx, repo, key)
+	if err != nil {
 		return st, err
+	}
+	// Per document: waiting for a person, approved, or rejected.
+	pending, approved, rejected := map[int]bool{}, map[int]bool{}, map[int]bool{}
+	for _, d := range items {
+		var a Approval
+		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
+		case errors.Is(err, storage.ErrNotFound):
+			if !pending[d.Doc] {
+				pending[d.Doc] = true
+				st.Review = append(st.Review, d) // still waiting for a person
+			}
+		case err != nil:
+			return st, err
+		case a.Approved:
+			approved[d.Doc] = true
+		default:
+			rejected[d.Doc] = true
+		}
 	}
 	var rec Record
 	recErr := repo.GetSealedJSON(ctx, storage.RecordKey(key), &rec)
@@ -370,9 +490,11 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	case recErr != nil:
 		return st, recErr
 	}
-	toIssue := approved
+	// toIssue counts the documents that should have a result by now: auto-
+	// accepted ones not sent to review later, and approved ones.
+	toIssue := len(approved)
 	for _, d := range rec.Decisions {
-		if d.Action == ActionIssue {
+		if d.Action == ActionIssue && !pending[d.Doc] && !approved[d.Doc] && !rejected[d.Doc] {
 			toIssue++
 		}
 	}
@@ -383,10 +505,37 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		st.State = "review"
 	case len(st.Results) >= toIssue && toIssue > 0:
 		st.State = "issued"
+	case toIssue == 0 && len(st.Review) == 0 && len(rejected) > 0:
+		st.State = "rejected" // a person decided that nothing is issued
 	case toIssue == 0 && len(st.Review) == 0:
 		st.State = "kept"
 	}
 	return st, nil
+}
+
+// reviewItems lists the documents of an intake that were sent to review: by
+// the OCR stage (ReviewKey) and later, one by one, by the issue stage
+// (ReviewDocKey).
+func reviewItems(ctx context.Context, repo *storage.Repository, key string) ([]Decision, error) {
+	keys := []string{storage.ReviewKey(key)}
+	if err := repo.Bucket().List(ctx, storage.ReviewDocsPrefix(key), func(oi storage.ObjectInfo) error {
+		keys = append(keys, oi.Key)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []Decision
+	for _, k := range keys {
+		var item ReviewItem
+		switch err := repo.GetSealedJSON(ctx, k, &item); {
+		case errors.Is(err, storage.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, item.Documents...)
+		}
+	}
+	return out, nil
 }
 
 func (in *Intake) getInput(w http.ResponseWriter, r *http.Request) {
@@ -414,7 +563,11 @@ var uploadPage string
 func (in *Intake) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
-	if err := in.uploadTmpl.Execute(w, struct{ MaxMB int64 }{in.MaxFileBytes >> 20}); err != nil {
+	data := struct {
+		MaxMB int64
+		Texts map[string]string // reason code → Vietnamese text, as JSON in the script
+	}{in.MaxFileBytes >> 20, staffTexts()}
+	if err := in.uploadTmpl.Execute(w, data); err != nil {
 		in.log.Error("render upload page", "err", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"sohoa/api"
 	"sohoa/storage"
 )
 
@@ -67,12 +68,13 @@ func TestIntakeHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no token: status %d, want 401", resp.StatusCode)
 	}
-	resp, _ = post("counter-secret", map[string]string{"dossier_code": "../../etc"}, map[string][]byte{"a.jpg": []byte("x")})
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("bad dossier code: status %d, want 400", resp.StatusCode)
+	resp, bad := post("counter-secret", map[string]string{"dossier_code": "../../etc"}, map[string][]byte{"a.jpg": []byte("x")})
+	if resp.StatusCode != http.StatusUnprocessableEntity || len(bad.Files) != 1 || bad.Files[0].Reason != RefusedDossierFormat {
+		t.Errorf("bad dossier code: status %d, %+v; want 422, the file refused as %s", resp.StatusCode, bad, RefusedDossierFormat)
 	}
+	dossier := storage.FormatDossierCode("000.00.31.H29", time.Now(), 42)
 	files := map[string][]byte{"../../evil/a.jpg": []byte("scan a"), "empty.pdf": nil, "b.png": []byte("scan b")}
-	resp, br := post("counter-secret", map[string]string{"dossier_code": "000.00.31.H29-250718-0042", "procedure_code": "1.004873"}, files)
+	resp, br := post("counter-secret", map[string]string{"dossier_code": dossier, "procedure_code": "1.004873"}, files)
 	if resp.StatusCode != http.StatusCreated || len(br.Files) != 3 {
 		t.Fatalf("batch: status %d, %+v", resp.StatusCode, br)
 	}
@@ -80,7 +82,7 @@ func TestIntakeHTTP(t *testing.T) {
 	for _, f := range br.Files {
 		byName[f.Name] = f
 	}
-	if s := byName["a.jpg"]; s.Status != StatusQueued || s.DossierCode != "000.00.31.H29-250718-0042" {
+	if s := byName["a.jpg"]; s.Status != StatusQueued || s.DossierCode != dossier {
 		t.Errorf("a.jpg (path stripped) = %+v", s)
 	}
 	if s := byName["empty.pdf"]; s.Status != StatusRejected || !strings.Contains(s.Error, "empty.pdf") {
@@ -186,12 +188,97 @@ func TestBackfillResumes(t *testing.T) {
 	}
 }
 
+// TestUploadPageHasReasonTexts: the page gets the Vietnamese text of every
+// reason code from the one table, as a script value.
+func TestUploadPageHasReasonTexts(t *testing.T) {
+	h := newHarness(t)
+	srv := httptest.NewServer(h.intake.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	page := b.String()
+	for code, text := range staffTexts() {
+		js, _ := json.Marshal(text)
+		if !strings.Contains(page, `"`+code+`":`) || !strings.Contains(page, strings.Trim(string(js), `"`)) {
+			t.Errorf("upload page lacks the text of %s (%s)", code, text)
+		}
+	}
+	if !strings.Contains(page, "mã kết quả của hồ sơ này đã được cấp") {
+		t.Errorf("upload page lacks the text of %s", ReasonResultCodeTaken)
+	}
+}
+
+// TestIntakeLimits: one request carries at most MaxFiles files and one
+// caller uploads at most CallerRate; files past either are refused one by
+// one, unstored, so no dossier code is spent on them.
+func TestIntakeLimits(t *testing.T) {
+	h := newHarness(t)
+	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, storage.Vietnam())
+	h.intake.Now = func() time.Time { return clock }
+	h.intake.MaxFiles = 3
+	h.intake.CallerRate = api.RateLimit{RPS: 1.0 / 60, Burst: 4}
+	srv := httptest.NewServer(h.intake.Handler())
+	defer srv.Close()
+	files := func(from, n int) map[string][]byte {
+		m := map[string][]byte{}
+		for i := from; i < from+n; i++ {
+			m[fmt.Sprintf("s%02d.jpg", i)] = []byte(fmt.Sprint("scan ", i))
+		}
+		return m
+	}
+	count := func(br BatchResponse) map[string]int {
+		c := map[string]int{}
+		for _, f := range br.Files {
+			c[f.Status+"/"+f.Reason]++
+			if f.Status == StatusRejected && f.InputKey != "" {
+				t.Errorf("refused file %s was stored", f.Name)
+			}
+		}
+		return c
+	}
+	status, br := postBatch(t, srv.URL, "", files(0, 5))
+	if c := count(br); status != http.StatusCreated || c["queued/"] != 3 || c["rejected/"+RefusedTooManyFiles] != 2 {
+		t.Errorf("5 files in one request: %d %v; want 201, 3 queued and 2 refused as %s", status, c, RefusedTooManyFiles)
+	}
+	status, br = postBatch(t, srv.URL, "", files(10, 2))
+	if c := count(br); status != http.StatusCreated || c["queued/"] != 1 || c["rejected/"+RefusedRateLimited] != 1 {
+		t.Errorf("2 more files: %d %v; want 201, 1 queued and 1 refused as %s", status, c, RefusedRateLimited)
+	}
+	body, ct := multipartBody(t, nil, files(20, 2))
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/batches", body)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer counter-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("over the rate: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	clock = clock.Add(time.Minute)
+	if status, br = postBatch(t, srv.URL, "", files(30, 1)); status != http.StatusCreated || br.Files[0].Status != StatusQueued {
+		t.Errorf("a minute later: %d %+v, want the file queued", status, br.Files)
+	}
+	n := 0
+	h.bucket.List(context.Background(), storage.DossierDayPrefix("000.00.31.H29", clock), func(storage.ObjectInfo) error { n++; return nil })
+	if n != 5 {
+		t.Errorf("%d dossier codes spent, want 5 (one per stored file)", n)
+	}
+}
+
 // TestIntakeRefusesWithoutAuthOrFromAnotherOrigin: every data route needs
 // the token (none configured: refused), the status of an input is not
 // readable without it, and a browser post from another site is refused
 // even with a token.
 func TestIntakeRefusesWithoutAuthOrFromAnotherOrigin(t *testing.T) {
 	h := newHarness(t)
+	h.intake.Token = ""
 	srv := httptest.NewServer(h.intake.Handler())
 	defer srv.Close()
 	do := func(method, path, token string, hdr map[string]string, fields map[string]string) *http.Response {

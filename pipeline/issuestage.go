@@ -14,8 +14,11 @@ import (
 )
 
 // IssueDocument runs the issue stage for document doc of a recognised scan.
-// It is idempotent by result code: the repository's create-once writes make
-// a duplicate run return the result already filed.
+// Its result code is reserved for the document (create-once) before the
+// result is rendered, so a duplicate run finds its own reservation and
+// returns the result already filed, and no other document can take the
+// code. A dossier whose codes belong to another upload sends the document
+// to review (ReasonResultCodeTaken) instead of dropping it.
 func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) error {
 	var rec Record
 	if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
@@ -27,38 +30,61 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	dec := rec.Decisions[doc]
 	d := rec.Result.Documents[doc]
 	procedure := ""
-	var approval *Approval
+	approval, err := p.approval(ctx, inputKey, doc)
+	if err != nil {
+		return err
+	}
 	switch dec.Action {
 	case ActionIssue:
+		// An approval here answers a review the issue stage asked for
+		// (a taken result code).
+		if approval != nil && !approval.Approved {
+			p.o.Logger.Info("document rejected in review, not issued", "input_key", inputKey, "doc", doc)
+			return nil
+		}
 	case ActionReview:
 		// Issued only on a person's approval, with their corrections.
-		var a Approval
-		if err := p.o.Repo.GetSealedJSON(ctx, storage.ApprovalKey(inputKey, doc), &a); err != nil {
-			if errors.Is(err, storage.ErrNotFound) {
-				return permanent(CodeBadPayload, fmt.Errorf("document %d awaits review", doc))
-			}
-			return fmt.Errorf("read review decision: %w", err)
+		if approval == nil {
+			return permanent(CodeBadPayload, fmt.Errorf("document %d awaits review", doc))
 		}
-		if !a.Approved {
+		if !approval.Approved {
 			return permanent(CodeBadPayload, fmt.Errorf("document %d was rejected in review", doc))
 		}
-		var err error
-		if d, procedure, err = p.approvedDocument(&rec, a); err != nil {
-			return permanent(CodeInvalid, err)
-		}
-		approval = &a
 	default:
 		return permanent(CodeBadPayload, fmt.Errorf("document %d is not to be issued (%s)", doc, dec.Action))
+	}
+	if approval != nil {
+		if d, procedure, err = p.approvedDocument(&rec, *approval); err != nil {
+			return permanent(CodeInvalid, err)
+		}
 	}
 	procedure = firstNonEmpty(procedure, rec.Intake.ProcedureCode, p.o.Procedures[d.DocType])
 	if procedure == "" {
 		return permanent(CodeInvalid, errors.New("no procedure code for this document type"))
 	}
-	resultCode := dec.ResultCode
-	if resultCode == "" {
+	if dec.ResultCode == "" {
 		// No dossier code came with the scan: it was allocated at intake
 		// and recorded there, so this is a bug upstream, not a retry case.
 		return permanent(CodeBadPayload, errors.New("document has no result code"))
+	}
+	batch, err := p.batchOf(ctx, &rec)
+	if err != nil {
+		return err
+	}
+	resultCode, err := p.o.Repo.ReserveResultCode(ctx, storage.CodeRequest{
+		Dossier: rec.Intake.DossierCode, Agency: p.o.AgencyCode,
+		Owner:    storage.CodeOwner{InputKey: inputKey, Doc: doc, BatchID: batch},
+		Proposed: dec.ResultCode,
+		// A person who approved the document has seen the dossier code.
+		AcceptOthers: approval != nil,
+	})
+	switch {
+	case errors.Is(err, storage.ErrTaken):
+		return p.reviewLater(ctx, &rec, dec, ReasonResultCodeTaken, err)
+	case errors.Is(err, storage.ErrInvalid), errors.Is(err, storage.ErrExists):
+		return permanent(CodeBadPayload, err)
+	case err != nil:
+		return fmt.Errorf("reserve result code: %w", err)
 	}
 	if m, err := p.o.Repo.Get(ctx, resultCode); err == nil {
 		p.o.Logger.Debug("already issued", "result_code", m.ResultCode)
@@ -120,6 +146,48 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		return fmt.Errorf("file %s: %w", resultCode, err)
 	}
 	p.o.Logger.Info("e-result filed", "input_key", inputKey, "result_code", resultCode, "doc_type", d.DocType)
+	return nil
+}
+
+// approval returns a person's decision on document doc, or nil.
+func (p *Pipeline) approval(ctx context.Context, inputKey string, doc int) (*Approval, error) {
+	var a Approval
+	switch err := p.o.Repo.GetSealedJSON(ctx, storage.ApprovalKey(inputKey, doc), &a); {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read review decision: %w", err)
+	}
+	return &a, nil
+}
+
+// batchOf is the upload batch of a record's intake (records written before
+// they carried it: read from the intake metadata).
+func (p *Pipeline) batchOf(ctx context.Context, rec *Record) (string, error) {
+	if rec.Intake.BatchID != "" {
+		return rec.Intake.BatchID, nil
+	}
+	var meta storage.IntakeMeta
+	switch err := p.o.Repo.GetSealedJSON(ctx, storage.IntakeMetaKey(rec.InputKey), &meta); {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read intake metadata: %w", err)
+	}
+	return meta.BatchID, nil
+}
+
+// reviewLater sends one document to review after its record was written:
+// a create-once review item of its own (the record's review item, if any,
+// is create-once too). The document's input then reads "review", and a
+// person's approval issues it (Decide).
+func (p *Pipeline) reviewLater(ctx context.Context, rec *Record, dec Decision, reason string, cause error) error {
+	dec.Action, dec.Reasons = ActionReview, []string{reason}
+	item := ReviewItem{InputKey: rec.InputKey, File: rec.File, Documents: []Decision{dec}, CreatedAt: p.o.Now().UTC()}
+	if err := p.o.Repo.PutSealedJSON(ctx, storage.ReviewDocKey(rec.InputKey, dec.Doc), item); err != nil && !errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("send document %d to review: %w", dec.Doc, err)
+	}
+	p.o.Logger.Warn("document sent to review", "input_key", rec.InputKey, "doc", dec.Doc, "reason", reason, "err", cause)
 	return nil
 }
 

@@ -62,6 +62,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 			DossierCode:   meta.DossierCode,
 			ProcedureCode: meta.ProcedureCode,
 			Source:        meta.Source,
+			BatchID:       meta.BatchID,
 		},
 	}
 	for _, img := range images {

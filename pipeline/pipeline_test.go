@@ -179,6 +179,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.intake = NewIntake(repo, h.queue, "000.00.31.H29", nil)
+	h.intake.Token = "counter-secret"
 	return h
 }
 

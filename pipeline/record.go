@@ -27,6 +27,7 @@ type IntakeSummary struct {
 	DossierCode   string `json:"dossier_code"`
 	ProcedureCode string `json:"procedure_code"`
 	Source        string `json:"source"`
+	BatchID       string `json:"batch_id,omitempty"`
 }
 
 // ImageRef points at one stored page image.

@@ -65,8 +65,18 @@ func (p *Pipeline) Decide(ctx context.Context, a Approval) error {
 	if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(a.InputKey), &rec); err != nil {
 		return fmt.Errorf("review: read record: %w", err)
 	}
-	if a.Doc < 0 || a.Doc >= len(rec.Decisions) || a.Doc >= len(rec.Result.Documents) || rec.Decisions[a.Doc].Action != ActionReview {
+	if a.Doc < 0 || a.Doc >= len(rec.Decisions) || a.Doc >= len(rec.Result.Documents) {
 		return fmt.Errorf("review: document %d of %s: %w", a.Doc, a.InputKey, ErrNotForReview)
+	}
+	if rec.Decisions[a.Doc].Action != ActionReview {
+		// Or sent to review later, by the issue stage.
+		later, err := p.o.Repo.Exists(ctx, storage.ReviewDocKey(a.InputKey, a.Doc))
+		if err != nil {
+			return fmt.Errorf("review: %w", err)
+		}
+		if !later {
+			return fmt.Errorf("review: document %d of %s: %w", a.Doc, a.InputKey, ErrNotForReview)
+		}
 	}
 	if a.Approved {
 		d, _, err := p.approvedDocument(&rec, a)

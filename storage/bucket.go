@@ -27,9 +27,12 @@ var (
 	ErrCorrupt = errors.New("checksum mismatch")
 	// ErrUnsafeBucket: the bucket lacks versioning or object lock.
 	ErrUnsafeBucket = errors.New("bucket is not versioned and locked")
-	// ErrInvalid: an argument is malformed (bad code, key, ID format, or a
-	// status transition the rules forbid).
+	// ErrInvalid: an argument is malformed or implausible (bad code, key,
+	// ID format, a status change dated before the result was issued).
 	ErrInvalid = errors.New("invalid argument")
+	// ErrConflict: the change conflicts with the current state (a status
+	// transition the rules forbid, such as revoking a revoked result).
+	ErrConflict = errors.New("conflicts with the current state")
 )
 
 // ObjectInfo describes one stored object.

@@ -29,6 +29,25 @@ func ValidDossierCode(s string) bool {
 	return err == nil
 }
 
+// ParseDossierCode splits a dossier code {agency}-YYMMDD-XXXX into its
+// agency, its day (00:00 in Vietnam) and its sequence (1-9999: the day's
+// intake counter starts at 0001).
+func ParseDossierCode(s string) (agency string, day time.Time, seq int, err error) {
+	m := dossierRe.FindStringSubmatch(s)
+	if m == nil {
+		return "", time.Time{}, 0, fmt.Errorf("dossier code: want {agency}-YYMMDD-XXXX: %w", ErrInvalid)
+	}
+	day, err = time.ParseInLocation("060102", m[2], Vietnam())
+	if err != nil {
+		return "", time.Time{}, 0, fmt.Errorf("dossier code: date: not a calendar date: %w", ErrInvalid)
+	}
+	seq, _ = strconv.Atoi(m[3])
+	if seq < 1 {
+		return "", time.Time{}, 0, fmt.Errorf("dossier code: sequence 0000: the day's counter starts at 0001: %w", ErrInvalid)
+	}
+	return m[1], day, seq, nil
+}
+
 // ParseResultCode parses a result code {dossier_code}-KQ{n} and returns its
 // canonical form (no parentheses, no zero padding: "KQ(1)" reads as "KQ1"),
 // the dossier code and n.

@@ -29,6 +29,7 @@ const (
 	prefixAudit      = "audit/"
 	prefixDossiers   = "dossiers/"
 	prefixTokenIDs   = "jti/"
+	prefixKeyring    = "keyring/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -96,6 +97,15 @@ func RecordKey(inputKey string) string { return prefixRecords + inputKey + jsonS
 
 // ReviewKey marks an intake sent to human review.
 func ReviewKey(inputKey string) string { return prefixReview + inputKey + jsonSuffix }
+
+// ReviewDocKey sends document doc of an intake to review after its OCR
+// record was written (a result code found taken when it was issued).
+func ReviewDocKey(inputKey string, doc int) string {
+	return fmt.Sprintf("%s%s/%d%s", prefixReview, inputKey, doc, jsonSuffix)
+}
+
+// ReviewDocsPrefix is the folder of an intake's ReviewDocKey items.
+func ReviewDocsPrefix(inputKey string) string { return prefixReview + inputKey + "/" }
 
 // ApprovalKey records a person's decision on document doc of an intake
 // that was sent to review.
@@ -245,6 +255,13 @@ func TokenIDDayPrefix(expires time.Time) string {
 func TokenIDKey(expires time.Time, tokenHMAC []byte) string {
 	return TokenIDDayPrefix(expires) + keyHash(tokenHMAC)
 }
+
+// KeyringKey records that the bucket holds data written under key kid of
+// key ring ring ("index" or "seal"), with a check value of that key.
+func KeyringKey(ring, kid string) string { return prefixKeyring + ring + "/" + kid + jsonSuffix }
+
+// KeyringPrefix is the folder of KeyringKey markers.
+func KeyringPrefix() string { return prefixKeyring }
 
 // ---- the key grammar ----
 
@@ -406,15 +423,18 @@ var (
 	fieldCount  = &keyField{"{n}", "a record count 1-9999", func(s string) bool { return smallInt(s) && s != "0" }}
 	fieldClaim  = &keyField{"{seq}", "a 4-digit dossier sequence", func(s string) bool { return len(s) == 4 && allDigits(s) }}
 	fieldJTI    = &keyField{"{jti-hmac}", "a token-ID HMAC in 52 characters of lowercase base32", validKeyHash}
+	fieldRing   = &keyField{"{ring}", "a key ring (" + strings.Join(keyRings, ", ") + ")", func(s string) bool { return slices.Contains(keyRings, s) }}
 
 	// pageExts are the page image formats PageKey is given.
 	pageExts = []string{"jpg", "png"}
 	// statuses are the result statuses EventKey is given.
 	statuses = []string{StatusActive, StatusSuspended, StatusRevoked, StatusSuperseded}
+	// keyRings are the key rings KeyringKey is given.
+	keyRings = []string{ringIndex, ringSeal}
 	// topPrefixes are the top-level folders of the bucket.
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
-		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs}
+		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -425,6 +445,7 @@ var keyLayouts = append([]keyLayout{
 	layout("PageKey", lit(prefixPages), fld(fieldInput), lit("/"), fld(fieldPage), lit("."), fld(fieldExt)),
 	layout("RecordKey", lit(prefixRecords), fld(fieldInput), lit(jsonSuffix)),
 	layout("ReviewKey", lit(prefixReview), fld(fieldInput), lit(jsonSuffix)),
+	layout("ReviewDocKey", lit(prefixReview), fld(fieldInput), lit("/"), fld(fieldDoc), lit(jsonSuffix)),
 	layout("ApprovalKey", lit(prefixApprovals), fld(fieldInput), lit("/"), fld(fieldDoc), lit(jsonSuffix)),
 	layout("QuarantineKey", lit(prefixQuarantine), fld(fieldInput), lit(jsonSuffix)),
 	layout("ResultPDFKey", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldID), lit(pdfSuffix)),
@@ -437,9 +458,11 @@ var keyLayouts = append([]keyLayout{
 	layout("AuditKey", lit(prefixAudit), fld(fieldWriter), lit("/"), fld(fieldAudit8), lit("/"), fld(fieldAudit6), lit("-"), fld(fieldAudit6), lit("-"), fld(fieldCount), lit(jsonSuffix)),
 	layout("DossierKey", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/"), fld(fieldClaim)),
 	layout("TokenIDKey", lit(prefixTokenIDs), fld(fieldDay), lit("/"), fld(fieldJTI)),
+	layout("KeyringKey", lit(prefixKeyring), fld(fieldRing), lit("/"), fld(fieldKID), lit(jsonSuffix)),
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
+	layout("ReviewDocsPrefix", lit(prefixReview), fld(fieldInput), lit("/")),
 	layout("InputsPrefix", lit(prefixInputs), fld(fieldInput), lit("/")),
 	layout("IndexPrefix", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/")),
 	layout("AuditChainPrefix", lit(prefixAudit), fld(fieldWriter), lit("/")),

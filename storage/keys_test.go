@@ -57,6 +57,7 @@ func TestKeyLayout(t *testing.T) {
 		{"RecordKey", RecordKey(in)},
 		{"ReviewKey", ReviewKey(in)},
 		{"QuarantineKey", QuarantineKey(in)},
+		{"ReviewDocKey", ReviewDocKey(in, 2)},
 		{"ApprovalKey", ApprovalKey(in, 2)},
 		{"ResultPDFKey", ResultPDFKey("000.00.31.H29", month, id)},
 		{"ResultManifestKey", ResultManifestKey("000.00.31.H29", month, id)},
@@ -68,6 +69,7 @@ func TestKeyLayout(t *testing.T) {
 		{"AuditKey", AuditKey(testWriter, 42, 500)},
 		{"DossierKey", DossierKey("000.00.31.H29", month, 42)},
 		{"TokenIDKey", TokenIDKey(month, bytes.Repeat([]byte{7}, 32))},
+		{"KeyringKey", KeyringKey("index", "dev-1a2b3c4d")},
 	} {
 		if err := CheckKey(kv.key); err != nil {
 			t.Errorf("%s = %q fails CheckKey: %v", kv.name, kv.key, err)
@@ -222,6 +224,10 @@ func keySamples() []keySample {
 			return []string{ApprovalKey(s, 2), ApprovalKey(in, n)}
 		}},
 		{"ReviewPrefix", ReviewPrefix(), true, nil},
+		{"ReviewDocKey", ReviewDocKey(in, 2), false, func(s string, n int) []string {
+			return []string{ReviewDocKey(s, 2), ReviewDocKey(in, n)}
+		}},
+		{"ReviewDocsPrefix", ReviewDocsPrefix(in), true, one(ReviewDocsPrefix)},
 		{"QuarantineKey", QuarantineKey(in), false, one(QuarantineKey)},
 		{"ResultPrefix", ResultPrefix(agency, month), true, func(s string, _ int) []string {
 			return []string{ResultPrefix(s, month)}
@@ -265,6 +271,10 @@ func keySamples() []keySample {
 		// given can reach the key as text.
 		{"TokenIDDayPrefix", TokenIDDayPrefix(month), true, nil},
 		{"TokenIDKey", TokenIDKey(month, bytes.Repeat([]byte{7}, 32)), false, nil},
+		{"KeyringKey", KeyringKey("seal", "k1"), false, func(s string, _ int) []string {
+			return []string{KeyringKey(s, "k1"), KeyringKey("seal", s)}
+		}},
+		{"KeyringPrefix", KeyringPrefix(), true, nil},
 	}
 }
 

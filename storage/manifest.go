@@ -24,6 +24,7 @@ const (
 	maxDossierSeq           = 9999
 	maxAppendAttempts       = 32
 	maxDossierAllocAttempts = 64
+	maxResultsPerDossier    = 999
 )
 
 // MinDigitizationDPI is the lowest scan resolution a digitised result may

@@ -252,8 +252,8 @@ func TestStatusChanges(t *testing.T) {
 		t.Fatalf("suspend: %v", err)
 	}
 	step()
-	if err := r.AppendStatus(ctx, oldM.ResultCode, susp); err != nil {
-		t.Fatalf("repeated suspend (retry) error = %v, want nil", err)
+	if err := r.AppendStatus(ctx, oldM.ResultCode, susp); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("repeated suspend error = %v, want ErrExists (already recorded)", err)
 	}
 	tBack := step()
 	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "9/QĐ-UBND"}); err != nil {
@@ -266,8 +266,8 @@ func TestStatusChanges(t *testing.T) {
 	if err := r.Supersede(ctx, oldM.ResultCode, newM.ResultCode, "officer"); err != nil {
 		t.Errorf("Supersede retry error = %v, want nil", err)
 	}
-	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "x"}); !errors.Is(err, storage.ErrInvalid) {
-		t.Errorf("reviving a superseded result error = %v, want ErrInvalid", err)
+	if err := r.AppendStatus(ctx, oldM.ResultCode, storage.StatusEvent{Status: storage.StatusActive, DecisionRef: "x"}); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("reviving a superseded result error = %v, want ErrConflict", err)
 	}
 
 	evs, err := r.Events(ctx, oldM.ResultCode)
@@ -311,6 +311,76 @@ func TestStatusChanges(t *testing.T) {
 	}
 	if v, _ := r.Validity(ctx, newM.ResultCode, clock.Add(time.Second)); v.Valid || v.Reason != storage.ReasonRevoked {
 		t.Errorf("after revoke Validity = %+v, want REVOKED", v)
+	}
+}
+
+// TestStatusChangeRules: a status change must take effect within the
+// result's life (not before it was issued or filed, not more than
+// MaxStatusLead ahead) and follow the transition rules in the order of
+// taking effect; a change already recorded is refused, not repeated.
+func TestStatusChangeRules(t *testing.T) {
+	filed := day.Add(30 * 24 * time.Hour) // a month after the paper was issued
+	clock := filed
+	r, err := storage.New(mem.New(), storage.Options{Keys: storagetest.Keys(), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	n := 0
+	fresh := func() string {
+		n++
+		return file(t, r, storagetest.Result(n, 1, day)).ResultCode
+	}
+	revoke := func(at time.Time, ref string) storage.StatusEvent {
+		return storage.StatusEvent{At: at, Status: storage.StatusRevoked, DecisionRef: ref}
+	}
+	clock = filed.Add(time.Hour)
+	tests := []struct {
+		name  string
+		setup []storage.StatusEvent
+		e     storage.StatusEvent
+		want  error // nil: accepted
+	}{
+		{"revoke now", nil, revoke(time.Time{}, "1/QĐ"), nil},
+		{"revoke from next month", nil, revoke(clock.AddDate(0, 1, 0), "1/QĐ"), nil},
+		{"revoke before the paper was issued", nil, revoke(day.AddDate(0, 0, -1), "1/QĐ"), storage.ErrInvalid},
+		{"revoke before the result was filed", nil, revoke(filed.Add(-time.Hour), "1/QĐ"), storage.ErrInvalid},
+		{"revoke on 9999-12-31", nil, revoke(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "1/QĐ"), storage.ErrInvalid},
+		{"revoke more than a year ahead", nil, revoke(clock.Add(storage.MaxStatusLead+time.Hour), "1/QĐ"), storage.ErrInvalid},
+		{"revoke a revoked result", []storage.StatusEvent{revoke(time.Time{}, "1/QĐ")}, revoke(clock.Add(time.Minute), "2/QĐ"), storage.ErrConflict},
+		{"the same revocation again", []storage.StatusEvent{revoke(time.Time{}, "1/QĐ")}, revoke(clock.Add(time.Minute), "1/QĐ"), storage.ErrExists},
+		{"revoke before a scheduled revocation", []storage.StatusEvent{revoke(clock.AddDate(0, 1, 0), "1/QĐ")}, revoke(clock.Add(time.Minute), "2/QĐ"), storage.ErrConflict},
+		{"suspend before a scheduled revocation", []storage.StatusEvent{revoke(clock.AddDate(0, 1, 0), "1/QĐ")},
+			storage.StatusEvent{At: clock.Add(time.Minute), Status: storage.StatusSuspended, DecisionRef: "2/QĐ"}, nil},
+		{"reinstate a revoked result", []storage.StatusEvent{revoke(time.Time{}, "1/QĐ")},
+			storage.StatusEvent{At: clock.Add(time.Minute), Status: storage.StatusActive, DecisionRef: "2/QĐ"}, storage.ErrConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code := fresh()
+			for _, e := range tc.setup {
+				if err := r.AppendStatus(ctx, code, e); err != nil {
+					t.Fatalf("setup %+v: %v", e, err)
+				}
+			}
+			err := r.AppendStatus(ctx, code, tc.e)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("AppendStatus = %v, want %v", err, tc.want)
+			}
+			evs, _ := r.Events(ctx, code)
+			if want := 1 + len(tc.setup) + map[bool]int{true: 1}[tc.want == nil]; len(evs) != want {
+				t.Errorf("%d events, want %d", len(evs), want)
+			}
+			if tc.want == nil && tc.e.Status == storage.StatusRevoked {
+				at := tc.e.At
+				if at.IsZero() {
+					at = clock
+				}
+				if v, _ := r.Validity(ctx, code, at.Add(time.Second)); v.Valid || v.Reason != storage.ReasonRevoked {
+					t.Errorf("validity after the revocation = %+v, want REVOKED", v)
+				}
+			}
+		})
 	}
 }
 
@@ -463,7 +533,9 @@ func TestAllocateDossierCode(t *testing.T) {
 	codes := make([]string, n)
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() { codes[i], errs[i] = r.AllocateDossierCode(t.Context(), storagetest.Agency, day) })
+		wg.Go(func() {
+			codes[i], errs[i] = r.AllocateDossierCode(t.Context(), storagetest.Agency, day, storage.DossierClaim{BatchID: fmt.Sprint("b", i)})
+		})
 	}
 	wg.Wait()
 	seen := map[string]bool{}
@@ -476,57 +548,118 @@ func TestAllocateDossierCode(t *testing.T) {
 	if !seen[storagetest.Agency+"-250718-0001"] || !seen[fmt.Sprintf("%s-250718-%04d", storagetest.Agency, n)] {
 		t.Errorf("codes %v do not run 0001..%04d", codes, n)
 	}
-	if _, err := r.AllocateDossierCode(t.Context(), "bad", day); !errors.Is(err, storage.ErrInvalid) {
+	if _, err := r.AllocateDossierCode(t.Context(), "bad", day, storage.DossierClaim{}); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("bad agency error = %v, want ErrInvalid", err)
 	}
 }
 
-// TestClaimTokenIDOnce: a token's first use is recorded; its second, from
-// this repository or another over the same bucket (another API process),
-// is refused with ErrExists, and so is a concurrent race for it.
-func TestClaimTokenIDOnce(t *testing.T) {
-	r, b := newRepo(t)
-	other, err := storage.New(b, storage.Options{Keys: storagetest.Keys()})
+// countingBucket counts the requests a repository makes.
+type countingBucket struct {
+	storage.Bucket
+	mu                 sync.Mutex
+	lists, stats, puts int
+}
+
+func (b *countingBucket) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
+	b.mu.Lock()
+	b.lists++
+	b.mu.Unlock()
+	return b.Bucket.List(ctx, prefix, fn)
+}
+
+func (b *countingBucket) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	b.mu.Lock()
+	b.stats++
+	b.mu.Unlock()
+	return b.Bucket.Stat(ctx, key)
+}
+
+func (b *countingBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+	b.mu.Lock()
+	b.puts++
+	b.mu.Unlock()
+	return b.Bucket.PutOnce(ctx, key, body, sum)
+}
+
+func (b *countingBucket) reset() (lists, stats, puts int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lists, stats, puts = b.lists, b.stats, b.puts
+	b.lists, b.stats, b.puts = 0, 0, 0
+	return lists, stats, puts
+}
+
+// TestAllocateDossierCodeCostsNoListing: allocating a code must not cost a
+// listing of the day (2,000 claims made every later upload slow), and codes
+// named ahead of the counter are skipped, never handed out again.
+func TestAllocateDossierCodeCostsNoListing(t *testing.T) {
+	b := &countingBucket{Bucket: mem.New()}
+	r, err := storage.New(b, storage.Options{Keys: storagetest.Keys()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := day.Add(30 * time.Minute)
-	mac := func(c byte) []byte { return []byte(strings.Repeat(string(c), 32)) }
-	if err := r.ClaimTokenID(t.Context(), mac('a'), exp); err != nil {
-		t.Fatalf("first use: %v", err)
-	}
-	for name, repo := range map[string]*storage.Repository{"same": r, "other": other} {
-		if err := repo.ClaimTokenID(t.Context(), mac('a'), exp); !errors.Is(err, storage.ErrExists) {
-			t.Errorf("replay through the %s repository: got %v, want ErrExists", name, err)
+	ctx := t.Context()
+	const used = 2000
+	for i := range used {
+		if _, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "burst"}); err != nil {
+			t.Fatalf("allocation %d: %v", i, err)
 		}
 	}
-	if err := other.ClaimTokenID(t.Context(), mac('b'), exp); err != nil {
-		t.Errorf("another token: got %v, want nil", err)
+	ahead := fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+2)
+	if err := r.ReserveDossierCode(ctx, ahead, storage.DossierClaim{BatchID: "counter-7"}); err != nil {
+		t.Fatalf("reserve %s: %v", ahead, err)
 	}
-	if err := r.ClaimTokenID(t.Context(), []byte("short"), exp); !errors.Is(err, storage.ErrInvalid) {
-		t.Errorf("short HMAC: got %v, want ErrInvalid", err)
-	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if other.ClaimTokenID(t.Context(), mac('c'), exp) == nil {
-				wins.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Errorf("concurrent claims of one token: %d succeeded, want 1", wins.Load())
-	}
-	got := keys(t, b, storage.TokenIDDayPrefix(exp))
-	if len(got) != 3 {
-		t.Errorf("got %d token records %v, want 3", len(got), got)
-	}
-	for _, k := range got {
-		if err := storage.CheckKey(k); err != nil {
-			t.Error(err)
+	b.reset()
+	var got []string
+	for range 3 {
+		c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "later"})
+		if err != nil {
+			t.Fatal(err)
 		}
+		got = append(got, c)
+	}
+	lists, stats, puts := b.reset()
+	want := []string{
+		fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+1),
+		fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+3),
+		fmt.Sprintf("%s-250718-%04d", storagetest.Agency, used+4),
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("allocated %v, want %v (the reserved %s skipped)", got, want, ahead)
+	}
+	if lists != 0 || stats > 3*16 || puts > 4 {
+		t.Errorf("3 allocations after %d cost %d listings, %d probes, %d writes; want 0 listings, at most 48 probes and 4 writes",
+			used, lists, stats, puts)
+	}
+}
+
+func TestReserveDossierCode(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	code := storagetest.Agency + "-250718-0042"
+	if err := r.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: "b1"}); err != nil {
+		t.Fatalf("reserve: %v", err)
+	}
+	if err := r.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: "b1"}); err != nil {
+		t.Errorf("second file of the same batch: %v, want nil", err)
+	}
+	if err := r.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: "b2"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("another batch: %v, want ErrTaken", err)
+	}
+	allocated, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b3"})
+	if err != nil || allocated != storagetest.Agency+"-250718-0001" {
+		t.Fatalf("allocate = %s, %v", allocated, err)
+	}
+	if err := r.ReserveDossierCode(ctx, allocated, storage.DossierClaim{BatchID: "b3"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("naming a code allocated here: %v, want ErrTaken", err)
+	}
+	for _, bad := range []string{"000.00.31.H29-250718-0000", "000.00.31.H29-250230-0001", "x", ""} {
+		if err := r.ReserveDossierCode(ctx, bad, storage.DossierClaim{BatchID: "b1"}); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("reserve %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if c, err := r.DossierClaim(ctx, code); err != nil || c.BatchID != "b1" || !c.Supplied {
+		t.Errorf("claim = %+v, %v; want batch b1, supplied", c, err)
 	}
 }
 
@@ -629,5 +762,200 @@ func TestSealedJSON(t *testing.T) {
 	}
 	if err := r.PutSealedJSON(ctx, ka, in); !errors.Is(err, storage.ErrExists) {
 		t.Errorf("second write: %v, want ErrExists", err)
+	}
+}
+
+func TestReserveResultCode(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	const dossier = storagetest.Agency + "-250718-0042"
+	in := func(i int) string { return storage.InputKeyOf([]byte(fmt.Sprint("scan ", i))) }
+	reserve := func(input, doc int, batch string, accept bool) (string, error) {
+		return r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: dossier, Agency: storagetest.Agency,
+			Owner: storage.CodeOwner{InputKey: in(input), Doc: doc, BatchID: batch}, AcceptOthers: accept})
+	}
+	tests := []struct {
+		name       string
+		input, doc int
+		batch      string
+		accept     bool
+		want       string // "" means ErrTaken
+	}{
+		{"first document", 1, 0, "b1", false, dossier + "-KQ1"},
+		{"retry of it", 1, 0, "b1", false, dossier + "-KQ1"},
+		{"second document of the file", 1, 1, "b1", false, dossier + "-KQ2"},
+		{"another file of the upload", 2, 0, "b1", false, dossier + "-KQ3"},
+		{"a file of another upload", 3, 0, "b2", false, ""},
+		{"the same, confirmed by a person", 3, 0, "b2", true, dossier + "-KQ4"},
+		{"an upload without a batch", 4, 0, "", false, ""},
+	}
+	for _, tc := range tests {
+		got, err := reserve(tc.input, tc.doc, tc.batch, tc.accept)
+		if tc.want == "" {
+			if !errors.Is(err, storage.ErrTaken) || !errors.Is(err, storage.ErrExists) {
+				t.Errorf("%s: %q, %v; want ErrTaken", tc.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	// Filing follows the reservation: under its ID, and only for its owner.
+	req := storagetest.Result(42, 1, day)
+	req.Manifest.InputKey = in(3)
+	if _, err := r.File(ctx, req); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("filing KQ1 for another intake: %v, want ErrTaken", err)
+	}
+	req.Manifest.InputKey = in(1)
+	if m, err := r.File(ctx, req); err != nil || m.ResultCode != dossier+"-KQ1" {
+		t.Errorf("filing KQ1 for its owner = %+v, %v", m, err)
+	}
+	// Concurrent documents of one upload get distinct codes.
+	const n = 10
+	var wg sync.WaitGroup
+	codes := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			codes[i], errs[i] = r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: storagetest.Agency + "-250718-0043",
+				Agency: storagetest.Agency, Owner: storage.CodeOwner{InputKey: in(100 + i), BatchID: "b9"}})
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i := range n {
+		if errs[i] != nil || seen[codes[i]] {
+			t.Errorf("concurrent reservation %d = %q, %v", i, codes[i], errs[i])
+		}
+		seen[codes[i]] = true
+	}
+	if !seen[storagetest.Agency+"-250718-0043-KQ10"] {
+		t.Errorf("codes %v are not KQ1..KQ10", codes)
+	}
+}
+
+// TestReserveResultCodeOverUnownedCodes: codes filed before codes had
+// owners belong to the intake their manifest names.
+func TestReserveResultCodeOverUnownedCodes(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	req := storagetest.Result(7, 1, day)
+	mine := storage.InputKeyOf([]byte("old scan"))
+	req.Manifest.InputKey = mine
+	m := file(t, r, req)
+	dossier := m.DossierCode
+	for _, tc := range []struct {
+		name     string
+		input    string
+		proposed string
+		want     string
+	}{
+		{"the intake it was filed for", mine, m.ResultCode, m.ResultCode},
+		{"another intake", storage.InputKeyOf([]byte("new scan")), dossier + "-KQ1", ""},
+	} {
+		got, err := r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: dossier, Agency: storagetest.Agency,
+			Owner: storage.CodeOwner{InputKey: tc.input, BatchID: "b1"}, Proposed: tc.proposed})
+		if tc.want == "" {
+			if !errors.Is(err, storage.ErrTaken) {
+				t.Errorf("%s: %q, %v; want ErrTaken", tc.name, got, err)
+			}
+		} else if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestAllocateDossierCodeFullDay: when every probe finds a claim, the
+// allocator lists the day for what is left, and says when nothing is.
+func TestAllocateDossierCodeFullDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a whole day")
+	}
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	for seq := 1; seq <= 9999; seq++ {
+		if seq == 4999 {
+			continue
+		}
+		if err := r.ReserveDossierCode(ctx, fmt.Sprintf("%s-250718-%04d", storagetest.Agency, seq), storage.DossierClaim{BatchID: "fill"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b"}); err != nil || c != storagetest.Agency+"-250718-4999" {
+		t.Errorf("allocation in a nearly full day = %q, %v; want the one free code 4999", c, err)
+	}
+	if c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b"}); !errors.Is(err, storage.ErrExists) || !strings.Contains(err.Error(), "used all") {
+		t.Errorf("allocation in a full day = %q, %v; want ErrExists, all codes used", c, err)
+	}
+}
+
+// TestCodesUsedBeforeClaims: dossier codes that hold results filed before
+// codes were claimed (uploads named codes unreserved then) are neither
+// reserved for another upload nor allocated again.
+func TestCodesUsedBeforeClaims(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	for i := 1; i <= 2; i++ {
+		file(t, r, storagetest.Result(i, 1, day)) // dossiers 0001 and 0002, unclaimed
+	}
+	if err := r.ReserveDossierCode(ctx, storagetest.Agency+"-250718-0002", storage.DossierClaim{BatchID: "b1"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("naming a code with older results: %v, want ErrTaken", err)
+	}
+	if err := r.ReserveDossierCode(ctx, storagetest.Agency+"-250718-0002", storage.DossierClaim{BatchID: "b1"}); !errors.Is(err, storage.ErrTaken) {
+		t.Errorf("naming it again in the same upload: %v, want ErrTaken", err)
+	}
+	c, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b2"})
+	if err != nil || c != storagetest.Agency+"-250718-0003" {
+		t.Errorf("allocation = %q, %v; want 0003, past the used 0001 and 0002", c, err)
+	}
+}
+
+// TestClaimTokenIDOnce: a token's first use is recorded; its second, from
+// this repository or another over the same bucket (another API process),
+// is refused with ErrExists, and so is a concurrent race for it.
+func TestClaimTokenIDOnce(t *testing.T) {
+	r, b := newRepo(t)
+	other, err := storage.New(b, storage.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := day.Add(30 * time.Minute)
+	mac := func(c byte) []byte { return []byte(strings.Repeat(string(c), 32)) }
+	if err := r.ClaimTokenID(t.Context(), mac('a'), exp); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	for name, repo := range map[string]*storage.Repository{"same": r, "other": other} {
+		if err := repo.ClaimTokenID(t.Context(), mac('a'), exp); !errors.Is(err, storage.ErrExists) {
+			t.Errorf("replay through the %s repository: got %v, want ErrExists", name, err)
+		}
+	}
+	if err := other.ClaimTokenID(t.Context(), mac('b'), exp); err != nil {
+		t.Errorf("another token: got %v, want nil", err)
+	}
+	if err := r.ClaimTokenID(t.Context(), []byte("short"), exp); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("short HMAC: got %v, want ErrInvalid", err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if other.ClaimTokenID(t.Context(), mac('c'), exp) == nil {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("concurrent claims of one token: %d succeeded, want 1", wins.Load())
+	}
+	got := keys(t, b, storage.TokenIDDayPrefix(exp))
+	if len(got) != 3 {
+		t.Errorf("got %d token records %v, want 3", len(got), got)
+	}
+	for _, k := range got {
+		if err := storage.CheckKey(k); err != nil {
+			t.Error(err)
+		}
 	}
 }

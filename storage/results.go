@@ -30,10 +30,114 @@ type NewResult struct {
 }
 
 // pointer is the body of every lookup object (codes/, sha256/, inputs/).
+// Under codes/ it also names the document the code is reserved for
+// (written by ReserveResultCode; pointers filed before codes had owners
+// carry none).
 type pointer struct {
 	ID          string `json:"id"`
 	ResultCode  string `json:"result_code"`
 	ManifestKey string `json:"manifest_key"`
+	CodeOwner
+}
+
+// CodeOwner is the document a result code is reserved for: document Doc of
+// intake InputKey, uploaded in batch BatchID.
+type CodeOwner struct {
+	InputKey string `json:"input_key,omitempty"`
+	Doc      int    `json:"doc,omitempty"`
+	BatchID  string `json:"batch_id,omitempty"`
+}
+
+// CodeRequest asks ReserveResultCode for a result code of Dossier.
+type CodeRequest struct {
+	Dossier string
+	Agency  string // the issuing agency: the folder the result will be filed in
+	Owner   CodeOwner
+	// Proposed is the code the document had before codes were reserved:
+	// a pointer at Proposed without an owner whose manifest was made from
+	// Owner.InputKey is Owner's.
+	Proposed string
+	// AcceptOthers skips codes of other batches instead of refusing them:
+	// a person confirmed that the document is another result of Dossier.
+	AcceptOthers bool
+}
+
+// ReserveResultCode reserves the lowest free result code {dossier}-KQ{n}
+// for req.Owner by a create-once write of its codes/ pointer, before the
+// result is rendered, and returns it; File then files under that pointer. A
+// code already reserved for the owner is returned again, so retried and
+// concurrent runs of one issue agree. Codes of other documents of the same
+// batch are skipped: the files of one upload share their dossier's
+// numbering. A code held by an intake of another batch (or one filed before
+// codes had owners, from another intake) means the dossier code belongs to
+// another dossier: ErrTaken, naming that code, unless req.AcceptOthers.
+func (r *Repository) ReserveResultCode(ctx context.Context, req CodeRequest) (string, error) {
+	if !ValidDossierCode(req.Dossier) || !ValidAgencyCode(req.Agency) || !ValidInputKey(req.Owner.InputKey) || req.Owner.Doc < 0 {
+		return "", fmt.Errorf("reserve result code: malformed request: %w", ErrInvalid)
+	}
+	for n := 1; n <= maxResultsPerDossier; n++ {
+		code := fmt.Sprintf("%s-KQ%d", req.Dossier, n)
+		ptr, err := r.newPointer(code, req.Agency)
+		if err != nil {
+			return "", fmt.Errorf("reserve result code: %w", err)
+		}
+		ptr.CodeOwner = req.Owner
+		err = r.PutJSON(ctx, CodeKey(code), ptr)
+		if err == nil {
+			return code, nil
+		}
+		if !errors.Is(err, ErrExists) {
+			return "", fmt.Errorf("reserve result code %s: %w", code, err)
+		}
+		held, err := r.pointer(ctx, CodeKey(code))
+		if err != nil {
+			return "", fmt.Errorf("reserve result code %s: %w", code, err)
+		}
+		mine, sibling, err := r.codeHeldBy(ctx, held, req)
+		switch {
+		case err != nil:
+			return "", fmt.Errorf("reserve result code %s: %w", code, err)
+		case mine:
+			return code, nil
+		case !sibling && !req.AcceptOthers:
+			return "", fmt.Errorf("reserve result code %s: held by an intake of another upload: %w", code, ErrTaken)
+		}
+	}
+	return "", fmt.Errorf("reserve result code: dossier %s has %d results: %w", req.Dossier, maxResultsPerDossier, ErrExists)
+}
+
+// codeHeldBy says whether a reserved code is req.Owner's, or another
+// document's of the same batch.
+func (r *Repository) codeHeldBy(ctx context.Context, held pointer, req CodeRequest) (mine, sibling bool, err error) {
+	o := held.CodeOwner
+	if o.InputKey != "" {
+		mine = o.InputKey == req.Owner.InputKey && o.Doc == req.Owner.Doc
+		sibling = o.BatchID != "" && o.BatchID == req.Owner.BatchID
+		return mine, sibling, nil
+	}
+	// Filed before codes had owners: the manifest tells whose it is.
+	m, err := r.readManifest(ctx, held.ManifestKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, false, nil // an interrupted filing of nobody knows whom
+	case err != nil:
+		return false, false, err
+	}
+	return m.InputKey == req.Owner.InputKey && held.ResultCode == req.Proposed, false, nil
+}
+
+// newPointer makes the codes/ pointer of a result not filed yet: a fresh
+// UUIDv7 and the manifest key it will be filed under.
+func (r *Repository) newPointer(code, agency string) (pointer, error) {
+	id, err := newResultID()
+	if err != nil {
+		return pointer{}, err
+	}
+	month, err := uuidTime(id)
+	if err != nil {
+		return pointer{}, err
+	}
+	return pointer{ID: id, ResultCode: code, ManifestKey: ResultManifestKey(agency, month, id)}, nil
 }
 
 // File files a signed result: the PDF, its manifest, the code, sha256 and
@@ -111,17 +215,13 @@ func (r *Repository) File(ctx context.Context, req NewResult) (Manifest, error) 
 }
 
 // claimCode reserves the result code for a new UUID, or returns the pointer
-// an earlier call stored.
+// an earlier call (or ReserveResultCode) stored. A code reserved for
+// another intake is ErrTaken.
 func (r *Repository) claimCode(ctx context.Context, m Manifest) (pointer, error) {
-	id, err := newResultID()
+	ptr, err := r.newPointer(m.ResultCode, m.Issuer.AgencyCode)
 	if err != nil {
 		return pointer{}, err
 	}
-	month, err := uuidTime(id)
-	if err != nil {
-		return pointer{}, err
-	}
-	ptr := pointer{ID: id, ResultCode: m.ResultCode, ManifestKey: ResultManifestKey(m.Issuer.AgencyCode, month, id)}
 	err = r.PutJSON(ctx, CodeKey(m.ResultCode), ptr)
 	if err == nil {
 		return ptr, nil
@@ -129,7 +229,14 @@ func (r *Repository) claimCode(ctx context.Context, m Manifest) (pointer, error)
 	if !errors.Is(err, ErrExists) {
 		return pointer{}, err
 	}
-	return r.pointer(ctx, CodeKey(m.ResultCode))
+	held, err := r.pointer(ctx, CodeKey(m.ResultCode))
+	if err != nil {
+		return pointer{}, err
+	}
+	if held.InputKey != "" && held.InputKey != m.InputKey {
+		return pointer{}, fmt.Errorf("code reserved for another intake: %w", ErrTaken)
+	}
+	return held, nil
 }
 
 func (r *Repository) pointer(ctx context.Context, key string) (pointer, error) {
@@ -146,7 +253,7 @@ func (r *Repository) pointer(ctx context.Context, key string) (pointer, error) {
 // writeLookups writes everything derived from a stored manifest, each
 // create-once, treating ErrExists as done.
 func (r *Repository) writeLookups(ctx context.Context, m Manifest, manifestKey, actor string) error {
-	ptr := pointer{ID: m.ID, ResultCode: m.ResultCode, ManifestKey: manifestKey}
+	ptr := pointer{ID: m.ID, ResultCode: m.ResultCode, ManifestKey: manifestKey} // no owner: only codes/ has one
 	puts := []struct {
 		key string
 		v   any

@@ -65,37 +65,59 @@ func (r *Repository) Validity(ctx context.Context, resultCode string, at time.Ti
 	return ValidAt(m, evs, at), nil
 }
 
+// MaxStatusLead is how far ahead of now a status change may be dated: a
+// decision may take effect later than it is recorded (a revocation from the
+// first of next month), but not more than a year later (9999-12-31 is a
+// typing mistake that would leave the result valid for ever).
+const MaxStatusLead = 366 * 24 * time.Hour
+
 // AppendStatus appends a status event to a result. A zero At is now.
-// Suspension and revocation need a DecisionRef; revoked and superseded are
-// final; re-appending the same decision is a no-op, so retries are safe.
+// Suspension and revocation need a DecisionRef. The event must take effect
+// on or after the day the result was issued and the moment it was filed,
+// and at most MaxStatusLead ahead (else ErrInvalid); it must be a transition
+// the rules allow from the status in force just before it, and to the one
+// recorded after it (revoked and superseded are final: else ErrConflict).
+// A change already recorded (the same status, decision and reason) is
+// ErrExists: a second revocation is refused even under the same decision,
+// and a caller retrying an append it is unsure of treats ErrExists as done.
 func (r *Repository) AppendStatus(ctx context.Context, resultCode string, e StatusEvent) error {
 	m, err := r.Get(ctx, resultCode)
 	if err != nil {
 		return err
 	}
+	now := r.now()
 	if e.At.IsZero() {
-		e.At = r.now()
+		e.At = now
 	}
 	e.At = e.At.In(Vietnam()).Truncate(time.Millisecond)
 	if err := e.check(); err != nil {
 		return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
+	}
+	switch {
+	case e.At.After(now.Add(MaxStatusLead)):
+		return fmt.Errorf("append status to %s: takes effect %s, more than a year from now: %w",
+			m.ResultCode, e.At.Format(time.RFC3339), ErrInvalid)
+	case e.At.Before(m.IssuedAt.Start()):
+		return fmt.Errorf("append status to %s: takes effect %s, before the result was issued on %s: %w",
+			m.ResultCode, e.At.Format(time.RFC3339), m.IssuedAt, ErrInvalid)
 	}
 	for range maxAppendAttempts {
 		evs, next, err := r.events(ctx, m.ID)
 		if err != nil {
 			return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
 		}
-		cur := StatusActive
 		for _, old := range evs {
 			if old.sameChange(e) && e.ReasonCode != ReasonCodeIssued {
-				return nil
+				return fmt.Errorf("append status to %s: %s under %q is already recorded: %w", m.ResultCode, e.Status, e.DecisionRef, ErrExists)
+			}
+			if old.ReasonCode == ReasonCodeIssued && e.At.Before(old.At) {
+				// The issuing event would then follow it and read as active.
+				return fmt.Errorf("append status to %s: takes effect %s, before the result was filed at %s: %w",
+					m.ResultCode, e.At.Format(time.RFC3339), old.At.Format(time.RFC3339), ErrInvalid)
 			}
 		}
-		if len(evs) > 0 {
-			cur = latest(evs).Status
-		}
-		if !transitionAllowed(cur, e) {
-			return fmt.Errorf("append status to %s: %s → %s is not allowed: %w", m.ResultCode, cur, e.Status, ErrInvalid)
+		if err := allowedAmong(evs, e); err != nil {
+			return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
 		}
 		err = r.PutJSON(ctx, EventKey(m.ID, next, e.Status), e)
 		if err == nil {
@@ -111,15 +133,34 @@ func (r *Repository) AppendStatus(ctx context.Context, resultCode string, e Stat
 	return fmt.Errorf("append status to %s: too many concurrent appends: %w", m.ResultCode, ErrExists)
 }
 
-// latest is the event in force last: greatest At, ties to the later append.
-func latest(evs []StatusEvent) StatusEvent {
-	l := evs[0]
-	for _, e := range evs[1:] {
-		if !e.At.Before(l.At) {
-			l = e
+// allowedAmong judges e against the history evs (in append order), in the
+// order of taking effect that ValidAt reads (ties keep append order, so e
+// comes after the events of its instant): the status in force just before
+// e must allow it, and e must allow the next change recorded after it, if
+// any. Issuing events change no status.
+func allowedAmong(evs []StatusEvent, e StatusEvent) error {
+	before, after := StatusActive, (*StatusEvent)(nil)
+	var last time.Time
+	for i := range evs {
+		x := &evs[i]
+		if x.ReasonCode == ReasonCodeIssued {
+			continue
+		}
+		switch {
+		case !x.At.After(e.At) && !x.At.Before(last):
+			before, last = x.Status, x.At
+		case x.At.After(e.At) && (after == nil || x.At.Before(after.At)):
+			after = x
 		}
 	}
-	return l
+	if !transitionAllowed(before, e) {
+		return fmt.Errorf("%s → %s is not allowed: %w", before, e.Status, ErrConflict)
+	}
+	if after != nil && !transitionAllowed(e.Status, *after) {
+		return fmt.Errorf("%s from %s is already recorded, and %s → %s is not allowed: %w",
+			after.Status, after.At.Format(time.RFC3339), e.Status, after.Status, ErrConflict)
+	}
+	return nil
 }
 
 // Supersede marks oldCode superseded by newCode and records the link on the
@@ -136,13 +177,14 @@ func (r *Repository) Supersede(ctx context.Context, oldCode, newCode, actor stri
 	if oldM.ID == newM.ID {
 		return fmt.Errorf("supersede %s: a result cannot supersede itself: %w", oldM.ResultCode, ErrInvalid)
 	}
+	// Each half already recorded (a retry) counts as done.
 	at := r.now()
 	if err := r.AppendStatus(ctx, oldM.ResultCode, StatusEvent{At: at, Status: StatusSuperseded,
-		ReasonCode: ReasonSuperseded, Actor: actor, SupersededBy: newM.ResultCode}); err != nil {
+		ReasonCode: ReasonSuperseded, Actor: actor, SupersededBy: newM.ResultCode}); err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("supersede: %w", err)
 	}
 	if err := r.AppendStatus(ctx, newM.ResultCode, StatusEvent{At: at, Status: StatusActive,
-		ReasonCode: "SUPERSEDES", Actor: actor, Supersedes: oldM.ResultCode}); err != nil {
+		ReasonCode: "SUPERSEDES", Actor: actor, Supersedes: oldM.ResultCode}); err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("supersede: %w", err)
 	}
 	return nil

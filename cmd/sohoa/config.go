@@ -103,8 +103,11 @@ type config struct {
 	AuditKey   string        // hex; else audit.key in the keys folder
 	AuditFlush time.Duration // longest a record waits in the WAL before its batch is stored
 
-	Intake struct{ Addr, Token string }
-	API    struct{ Addr, Clients, Cert, Key, ClientCA string }
+	Intake struct {
+		Addr, Token              string
+		MaxFiles, FilesPerMinute int
+	}
+	API struct{ Addr, Clients, Cert, Key, ClientCA string }
 	// VerifyChild bounds each `sohoa verify-child` that checks a PDF
 	// uploaded to the reuse API.
 	VerifyChild struct {
@@ -185,6 +188,8 @@ func settings() []setting {
 
 		{"SOHOA_INTAKE_ADDR", "intake-addr", "127.0.0.1:18080", "counter intake listener: upload page and intake API (plain HTTP; put it behind the office's TLS proxy)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Addr) }},
 		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token every intake request must present (the upload page asks for it); else intake.token in the keys folder", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
+		{"SOHOA_INTAKE_MAX_FILES", "intake-max-files", "200", "files one upload (POST /v1/batches) may carry; the rest are refused one by one, unstored", gIntake, func(c *config) flag.Value { return (*positiveValue)(&c.Intake.MaxFiles) }},
+		{"SOHOA_INTAKE_FILES_PER_MINUTE", "intake-files-per-minute", "60", "files one caller (remote address) may upload a minute, after a first burst of SOHOA_INTAKE_MAX_FILES; the rest are refused (429) (0: no limit)", gIntake, func(c *config) flag.Value { return (*intValue)(&c.Intake.FilesPerMinute) }},
 
 		{"SOHOA_API_ADDR", "api-addr", "127.0.0.1:18443", "reuse API listener, TLS (empty disables it)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Addr) }},
 		{"SOHOA_API_CLIENTS", "api-clients", "", "clients.json: the client systems, their scopes, limits and credentials", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Clients) }},

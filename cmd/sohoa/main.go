@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"issue":     {"make a signed e-result from one scan, offline", "--out OUT.pdf [flags] SCAN", groupsIssuing | gOCR, runIssue},
 		"verify":    {"strictly verify a signed e-result PDF", "[--require-timestamp] FILE", gTrust, runVerify},
 		"get":       {"list and download a citizen's e-results", "--citizen-id ID|- [--download DIR] | --code C --out FILE", gStore, runGet},
-		"result":    {"change a result's validity: revoke, suspend, supersede", "revoke|suspend|reinstate|supersede|show [flags]", gStore, runResult},
+		"result":    {"change a result's validity: revoke, suspend, supersede", "revoke|suspend|reinstate|supersede|show [flags]", gStore | gAgency, runResult},
 		"review":    {"list, show, approve or reject documents waiting for a person", "list|show|approve|reject [flags]", groupsPipeline | gProcedures, runReview},
 		"index":     {"maintain the citizen index: rebuild, lint", "rebuild|lint", gStore, runIndex},
 		"audit":     {"verify the audit chain, query who read a citizen's results", "verify|query [flags]", gAudit, runAudit},

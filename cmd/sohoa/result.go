@@ -22,6 +22,10 @@ type resultConfig struct {
 	By       string
 	At       time.Time
 	Now      func() time.Time // the clock, for the validity shown after the action
+	// Agency is the agency this installation acts for (SOHOA_AGENCY_CODE):
+	// only its results may change validity, unless AnyAgency.
+	Agency    string
+	AnyAgency bool
 }
 
 const resultUsage = `usage: sohoa result <action> [flags]
@@ -31,7 +35,12 @@ actions:
   suspend    --code C --decision D [--reason R] [--by WHO] [--at RFC3339]
   reinstate  --code C --decision D [--reason R] [--by WHO] [--at RFC3339]
   supersede  --code OLD --new-code NEW [--by WHO]
-  show       --code C [--at RFC3339]   print validity and events as JSON`
+  show       --code C [--at RFC3339]   print validity and events as JSON
+
+A change applies only to results of SOHOA_AGENCY_CODE (--any-agency: any
+agency's, for a supervising body); --at must lie on or after the result's
+issue and filing, at most a year ahead. Exit 3: no such result; 4: refused
+(another agency's result, an implausible date, a forbidden or repeated change).`
 
 func parseResultArgs(fs *flagSet, args []string) (resultConfig, *config, error) {
 	stderr := fs.Output()
@@ -49,10 +58,12 @@ func parseResultArgs(fs *flagSet, args []string) (resultConfig, *config, error) 
 	fs.StringVar(&cfg.Reason, "reason", "", "reason code")
 	fs.StringVar(&cfg.By, "by", "", "actor recorded in the event (required)")
 	at := fs.String("at", "", "when the change takes effect (RFC 3339); default now")
+	fs.BoolVar(&cfg.AnyAgency, "any-agency", false, "change results of any agency, not only SOHOA_AGENCY_CODE's (a supervising body)")
 	conf, err := fs.parse(args[1:])
 	if err != nil {
 		return resultConfig{}, nil, err
 	}
+	cfg.Agency = conf.AgencyCode
 	if fs.NArg() > 0 {
 		return resultConfig{}, nil, fs.usageErr("unexpected argument %q", fs.Arg(0))
 	}
@@ -99,6 +110,21 @@ func runResult(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 // applyResult performs the action and prints the result's state as JSON.
 func applyResult(ctx context.Context, s *storage.Repository, cfg resultConfig, stdout io.Writer) error {
 	status := map[string]string{"revoke": storage.StatusRevoked, "suspend": storage.StatusSuspended, "reinstate": storage.StatusActive}
+	if cfg.Action != "show" {
+		for _, code := range []string{cfg.Code, cfg.NewCode} {
+			if code == "" {
+				continue
+			}
+			m, err := s.Get(ctx, code)
+			if err != nil {
+				return resultExit(err)
+			}
+			if m.Issuer.AgencyCode != cfg.Agency && !cfg.AnyAgency {
+				return &exitError{code: 4, err: fmt.Errorf("%s was issued by agency %s; this installation acts for %s (--any-agency for a supervising body)",
+					m.ResultCode, m.Issuer.AgencyCode, cfg.Agency)}
+			}
+		}
+	}
 	switch cfg.Action {
 	case "revoke", "suspend", "reinstate":
 		e := storage.StatusEvent{At: cfg.At, Status: status[cfg.Action], ReasonCode: cfg.Reason, DecisionRef: cfg.Decision, Actor: cfg.By}
@@ -132,12 +158,13 @@ func applyResult(ctx context.Context, s *storage.Repository, cfg resultConfig, s
 }
 
 // resultExit maps repository errors to exit codes: 3 not found, 4 refused
-// (bad input or a forbidden transition), 1 otherwise.
+// (bad input, an implausible date, a forbidden transition or a change
+// already recorded), 1 otherwise.
 func resultExit(err error) error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return &exitError{code: 3, err: err}
-	case errors.Is(err, storage.ErrInvalid):
+	case errors.Is(err, storage.ErrInvalid), errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrExists):
 		return &exitError{code: 4, err: err}
 	}
 	return err

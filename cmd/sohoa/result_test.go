@@ -67,6 +67,9 @@ func TestApplyResult(t *testing.T) {
 	}
 	run := func(cfg resultConfig) (out, error) {
 		cfg.Now = time.Now
+		if cfg.Agency == "" {
+			cfg.Agency = storagetest.Agency
+		}
 		var buf bytes.Buffer
 		err := applyResult(ctx, repo, cfg, &buf)
 		var o out
@@ -97,5 +100,68 @@ func TestApplyResult(t *testing.T) {
 	o, err = run(resultConfig{Action: "revoke", Code: newM.ResultCode, Decision: "10/QĐ", Reason: "FRAUD"})
 	if err != nil || o.Validity.Reason != storage.ReasonRevoked || o.Events[len(o.Events)-1].ReasonCode != "FRAUD" {
 		t.Errorf("revoke = %+v, %v; want REVOKED with reason FRAUD", o, err)
+	}
+}
+
+// TestApplyResultRefuses: the CLI holds a change to the rules of the API:
+// only the installation's agency's results, an effective date inside the
+// result's life, and no second revocation; each refusal exits 4 and leaves
+// the result as it was.
+func TestApplyResultRefuses(t *testing.T) {
+	repo, err := storage.New(mem.New(), storage.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	day := time.Date(2025, 7, 18, 9, 0, 0, 0, time.UTC)
+	n := 0
+	fresh := func() string {
+		n++
+		m, err := repo.File(ctx, storagetest.Result(n, 1, day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ResultCode
+	}
+	revoked := fresh()
+	if err := applyResult(ctx, repo, resultConfig{Action: "revoke", Code: revoked, Decision: "1/QĐ", By: "cb01",
+		Agency: storagetest.Agency, Now: time.Now}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  resultConfig
+		exit int // 0: done
+	}{
+		{"another agency's result", resultConfig{Action: "revoke", Code: fresh(), Decision: "2/QĐ", Agency: "000.00.00.H00"}, 4},
+		{"another agency's, as a supervising body", resultConfig{Action: "revoke", Code: fresh(), Decision: "2/QĐ", Agency: "000.00.00.H00", AnyAgency: true}, 0},
+		{"before the result was issued", resultConfig{Action: "revoke", Code: fresh(), Decision: "2/QĐ", At: day.AddDate(0, 0, -1)}, 4},
+		{"on 9999-12-31", resultConfig{Action: "revoke", Code: fresh(), Decision: "2/QĐ", At: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}, 4},
+		{"the same revocation again", resultConfig{Action: "revoke", Code: revoked, Decision: "1/QĐ"}, 4},
+		{"a second revocation", resultConfig{Action: "revoke", Code: revoked, Decision: "3/QĐ"}, 4},
+		{"reinstating a revoked result", resultConfig{Action: "reinstate", Code: revoked, Decision: "4/QĐ"}, 4},
+		{"superseding another agency's result", resultConfig{Action: "supersede", Code: fresh(), NewCode: fresh(), Agency: "000.00.00.H00"}, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.By, cfg.Now = "cb01", time.Now
+			if cfg.Agency == "" {
+				cfg.Agency = storagetest.Agency
+			}
+			before, _ := repo.Events(ctx, cfg.Code)
+			err := applyResult(ctx, repo, cfg, io.Discard)
+			var ee *exitError
+			switch {
+			case tc.exit == 0 && err != nil:
+				t.Fatalf("applyResult = %v, want done", err)
+			case tc.exit != 0 && (!errors.As(err, &ee) || ee.code != tc.exit):
+				t.Fatalf("applyResult = %v, want exit %d", err, tc.exit)
+			}
+			after, _ := repo.Events(ctx, cfg.Code)
+			if tc.exit != 0 && len(after) != len(before) {
+				t.Errorf("a refused change left %d events, had %d", len(after), len(before))
+			}
+		})
 	}
 }

@@ -186,7 +186,9 @@ func checkRedis(ctx context.Context, c *config) error {
 	return errors.Join(errs...)
 }
 
-// openRepository opens the e-result repository cfg describes.
+// openRepository opens the e-result repository cfg describes. A bucket
+// written with other keys than the configured rings is refused (exit 2)
+// before anything is written to it.
 func openRepository(ctx context.Context, cfg *config, log *slog.Logger) (*storage.Repository, error) {
 	keys, err := cfg.repositoryKeys()
 	if err != nil {
@@ -196,5 +198,10 @@ func openRepository(ctx context.Context, cfg *config, log *slog.Logger) (*storag
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
-	return storage.New(b, storage.Options{Keys: keys, Logger: log, Now: cfg.now})
+	repo, err := storage.Open(ctx, b, storage.Options{Keys: keys, Logger: log, Now: cfg.now})
+	if errors.Is(err, storage.ErrKeyMismatch) {
+		return nil, &exitError{code: 2, err: fmt.Errorf("refusing to use bucket %s: %w; give the bucket's keys (SOHOA_INDEX_KEY and SOHOA_SEAL_KEY, or the keys folder), "+
+			"or point SOHOA_S3_BUCKET at the bucket these keys belong to", cfg.S3.Bucket, err)}
+	}
+	return repo, err
 }

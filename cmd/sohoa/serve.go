@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"sohoa/api"
 )
 
 // runServe runs two listeners:
@@ -33,6 +35,8 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	if rt.intake.Token, err = cfg.intakeToken(); err != nil {
 		return err
 	}
+	rt.intake.MaxFiles = cfg.Intake.MaxFiles
+	rt.intake.CallerRate = api.RateLimit{RPS: float64(cfg.Intake.FilesPerMinute) / 60, Burst: cfg.Intake.MaxFiles}
 
 	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, rt.intake.Handler(), log)}
 	if cfg.API.Addr != "" {

@@ -197,11 +197,47 @@ func TestNoPersonalDataInKeysOnS3(t *testing.T) {
 	if err := r.AppendStatus(ctx, first, storage.StatusEvent{Status: storage.StatusRevoked, DecisionRef: "12/QĐ-UBND"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.AllocateDossierCode(ctx, storagetest.Agency, day); err != nil {
+	if _, err := r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b1"}); err != nil {
 		t.Fatal(err)
 	}
 	n := storagetest.CheckKeysPrivate(t, b, holders)
 	if n < holders*2*7 {
 		t.Errorf("checked %d keys, want at least %d", n, holders*2*7)
+	}
+}
+
+// TestCodesConcurrentOnS3: concurrent dossier allocations and result-code
+// reservations on a real S3 server never hand one code out twice, and a
+// named code is never allocated.
+func TestCodesConcurrentOnS3(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := context.WithoutCancel(t.Context())
+	named := storagetest.Agency + "-250718-0003"
+	if err := r.ReserveDossierCode(ctx, named, storage.DossierClaim{BatchID: "named"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	dossiers, results := make([]string, n), make([]string, n)
+	errs := make([]error, 2*n)
+	for i := range n {
+		wg.Go(func() {
+			dossiers[i], errs[i] = r.AllocateDossierCode(ctx, storagetest.Agency, day, storage.DossierClaim{BatchID: "b"})
+		})
+		wg.Go(func() {
+			results[i], errs[n+i] = r.ReserveResultCode(ctx, storage.CodeRequest{Dossier: named, Agency: storagetest.Agency,
+				Owner: storage.CodeOwner{InputKey: storage.InputKeyOf([]byte{byte(i)}), BatchID: "named"}})
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, c := range append(dossiers, results...) {
+		if errs[i] != nil || seen[c] || c == named {
+			t.Errorf("code %d = %q, %v; want a fresh code", i, c, errs[i])
+		}
+		seen[c] = true
+	}
+	if !seen[named+"-KQ20"] || !seen[storagetest.Agency+"-250718-0021"] {
+		t.Errorf("codes are not dense: %v %v", dossiers, results)
 	}
 }
