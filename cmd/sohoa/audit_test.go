@@ -80,11 +80,7 @@ func (p *serveProc) stop(t *testing.T, sig syscall.Signal) error {
 // requests that got an answer (counted here, on the client side) and
 // `sohoa audit query` finds every read of the citizen over all chains.
 func TestAuditTwoServesKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	local := isolate(t, 6)
+	local := stackTest(t, 8)
 	dev, err := api.EnsureDevClients(filepath.Join(local, "keys"))
 	if err != nil {
 		t.Fatal(err)

@@ -20,11 +20,7 @@ import (
 // scan under the prefix lands in intake and on the low-priority queue; a
 // second run finds nothing new to queue.
 func TestBackfillFromS3Prefix(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	isolate(t, 5)
+	stackTest(t, 5)
 	ctx := context.Background()
 	env := processEnv()
 	c, err := minio.New(env["SOHOA_S3_ENDPOINT"], &minio.Options{

@@ -19,11 +19,7 @@ import (
 // stable code and its name, or sent to review), that none of them produces an
 // e-result, and that the good scan in the same batch is still issued.
 func TestBadBatch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	isolate(t, 4)
+	stackTest(t, 4)
 	bad := "../../../shared/corpus/bad"
 	good := "../../../shared/corpus/dev/scan_0002.jpg"
 	entries, err := os.ReadDir(bad)

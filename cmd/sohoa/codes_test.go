@@ -22,11 +22,7 @@ import (
 // final state (results, review or quarantine), none stays processing, and
 // no two uploads share a dossier code.
 func TestDossierCodesOnStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	isolate(t, 6)
+	stackTest(t, 9)
 	intakeAddr := freeAddr(t)
 	t.Setenv("SOHOA_INTAKE_ADDR", intakeAddr)
 	t.Setenv("SOHOA_API_ADDR", "")

@@ -32,6 +32,18 @@ func requireStack(t *testing.T) {
 	testenv.MustHaveEnv(t, "SOHOA_S3_ENDPOINT", "SOHOA_S3_ACCESS_KEY", "SOHOA_S3_SECRET_KEY", "SOHOA_REDIS_ADDR")
 }
 
+// stackTest starts an integration test: skipped with -short, it needs the
+// local stack (a failure when strict) and runs isolated on Redis DB db; it
+// returns the test's local folder.
+func stackTest(t *testing.T, db int) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	requireStack(t)
+	return isolate(t, db)
+}
+
 // isolate points this test at its own bucket, Redis DB and local folder.
 func isolate(t *testing.T, db int) string {
 	t.Helper()
@@ -140,11 +152,7 @@ func startCommand(t *testing.T, args ...string) *testenv.Buffer {
 // `sohoa serve`, OCR and issue in `sohoa worker` (real Tesseract, real
 // signing), filing in S3, then `sohoa get` lists and downloads the result.
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	local := isolate(t, 2)
+	local := stackTest(t, 2)
 	scanPath := "../../../shared/corpus/dev/scan_0002.jpg"
 	truthPath := "../../../shared/corpus/dev/scan_0002.truth.json"
 	scan, err := os.ReadFile(scanPath)

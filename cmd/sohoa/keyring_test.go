@@ -16,11 +16,7 @@ import (
 // command alike), naming both key IDs and no key, and accepts the rotated
 // ring "B,A".
 func TestKeyRingCheckOnStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	local := isolate(t, 7)
+	local := stackTest(t, 7)
 	run := func(args ...string) (int, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -52,7 +52,7 @@ func TestVerifyCommandRefusesNestedCMS(t *testing.T) {
 // serve (API and intake) keeps answering.
 func TestServeSurvivesHostilePDF(t *testing.T) {
 	requireStack(t)
-	local := isolate(t, 6)
+	local := isolate(t, 10)
 	intake, apiAddr := freeAddr(t), freeAddr(t)
 	t.Setenv("SOHOA_INTAKE_ADDR", intake)
 	t.Setenv("SOHOA_API_ADDR", apiAddr)
