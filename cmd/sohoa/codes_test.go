@@ -32,7 +32,7 @@ func TestDossierCodesOnStack(t *testing.T) {
 	workerLog := startCommand(t, "worker", "--reconcile", "0")
 
 	const agency = "000.00.00.H00" // SOHOA_AGENCY_CODE's default
-	now := envConfig(t).now() // sohoa's clock: SOHOA_CLOCK_OFFSET may shift it
+	now := envConfig(t).now()      // sohoa's clock: SOHOA_CLOCK_OFFSET may shift it
 	code := func(day time.Time, seq int) string { return storage.FormatDossierCode(agency, day, seq) }
 	corpus := "../../../shared/corpus/dev/"
 	send := func(dossier string, scans ...string) (int, pipeline.BatchResponse) {
