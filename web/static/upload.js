@@ -1,0 +1,86 @@
+// The counter's upload page: sends the batch to the intake API with the
+// session cookie and the page's CSRF token, then follows each file.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const labels = {
+    queued: ["Đã tiếp nhận, đang chờ xử lý", "ok"],
+    already_queued: ["Tệp đã được tiếp nhận trước đó", "ok"],
+    stored_not_queued: ["Đã lưu, sẽ xử lý khi hàng đợi sẵn sàng", "warn"],
+    rejected: ["Không tiếp nhận được", "bad"],
+    processing: ["Đang nhận dạng (OCR)", "ok"],
+    issued: ["Đã cấp kết quả điện tử", "ok"],
+    partly_issued: ["Đã cấp một phần, phần còn lại cần kiểm tra", "warn"],
+    review: ["Cần cán bộ kiểm tra", "warn"],
+    kept: ["Đã số hóa thành phần hồ sơ", "ok"],
+    quarantined: ["Tệp lỗi, đã cách ly", "bad"],
+  };
+  const reasons = {
+    empty: "tệp rỗng", too_large: "tệp quá lớn", unreadable: "tệp hỏng hoặc không đọc được",
+    encrypted: "tệp có mật khẩu", unsupported: "định dạng không hỗ trợ", ocr_crash: "không nhận dạng được tệp",
+  };
+  const tbody = document.querySelector("#results tbody");
+  function cell(tr, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+  function problem(status, detail) {
+    const tr = document.createElement("tr");
+    cell(tr, "—"); cell(tr, ""); cell(tr, status, "bad"); cell(tr, detail);
+    tbody.appendChild(tr);
+  }
+  function signedOut() {
+    problem("Phiên làm việc đã kết thúc", "Hãy đăng nhập lại rồi tải lên lần nữa.");
+    const a = document.createElement("a");
+    a.href = "/signin"; a.textContent = "Đăng nhập lại";
+    tbody.lastChild.lastChild.append(" ", a);
+  }
+  function show(row, st) {
+    const [text, cls] = labels[st.state || st.status] || [st.state || st.status, ""];
+    row.status.textContent = text;
+    row.status.className = cls;
+    let detail = st.error || "";
+    if (st.quarantine) detail = (reasons[st.quarantine.code] || st.quarantine.code) + " — " + st.quarantine.error;
+    if (st.results && st.results.length) detail = "Mã kết quả: " + st.results.join(", ");
+    if (st.review && st.review.length) detail += (detail ? "; " : "") + "Lý do kiểm tra: " + st.review.flatMap(d => d.reasons || []).join(", ");
+    row.detail.textContent = detail;
+  }
+  async function poll(row, key, n) {
+    if (n > 120) return;
+    const r = await fetch("/v1/inputs/" + encodeURIComponent(key), { credentials: "same-origin" });
+    if (r.status === 401) { signedOut(); return; }
+    if (r.ok) {
+      const st = await r.json();
+      show(row, st);
+      if (st.state !== "processing") return;
+    }
+    setTimeout(() => poll(row, key, n + 1), 2000);
+  }
+  document.getElementById("upload").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const fd = new FormData(e.target);
+    document.getElementById("results").hidden = false;
+    let r;
+    try {
+      r = await fetch("/v1/batches", { method: "POST", body: fd, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+    } catch (err) {
+      problem("Lỗi kết nối", "Không gửi được tệp tới máy chủ. Kiểm tra mạng rồi thử lại.");
+      return;
+    }
+    if (r.status === 401) { signedOut(); return; }
+    let body;
+    try { body = await r.json(); } catch { body = {}; }
+    if (!body.files) { problem("Lỗi tải lên", (body.error && body.error.message) || r.statusText); return; }
+    for (const f of body.files) {
+      const tr = document.createElement("tr");
+      cell(tr, f.name); cell(tr, f.dossier_code || "");
+      const row = { status: cell(tr, ""), detail: cell(tr, "") };
+      tbody.appendChild(tr);
+      show(row, f);
+      if (f.input_key) poll(row, f.input_key, 0);
+    }
+  });
+})();
