@@ -341,7 +341,9 @@ func (a *Accounts) SetRole(ctx context.Context, user string, role Role, office, 
 // change appends the event next makes of the account's current state
 // (when next says there is a change), create-once at the next sequence
 // number; a writer that raced it to that number makes it read again. Then
-// it ends the account's sessions.
+// it ends the account's sessions. A change that changes nothing writes
+// nothing and leaves sessions alone (those of a disabled account are ended
+// again).
 func (a *Accounts) change(ctx context.Context, user string, next func(Account) (accountEvent, bool)) (Account, error) {
 	user, err := NormalizeUserName(user)
 	if err != nil {
@@ -359,7 +361,12 @@ func (a *Accounts) change(ctx context.Context, user string, next func(Account) (
 		}
 		ev, changed := next(cur)
 		if !changed {
-			return cur, a.endSessions(ctx, id)
+			if cur.Disabled {
+				// Disabling again ends sessions again (in case the first
+				// time could not).
+				return cur, a.endSessions(ctx, id)
+			}
+			return cur, nil
 		}
 		ev.At = a.now().UTC()
 		err = a.repo.PutSealedJSON(ctx, storage.StaffEventKey(id, len(evs)), ev)

@@ -97,6 +97,11 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Errorf("%s: sessions ended %v, want once more for %s", st.name, ends.ended, acct.ID)
 		}
 	}
+	// A change that changes nothing leaves an active account's sessions.
+	before := len(ends.ended)
+	if a, err := accts.Enable(ctx, "nguyen.van.an", "cli"); err != nil || a.Version != 6 || len(ends.ended) != before {
+		t.Errorf("enabling an enabled account: version %d, %v, sessions ended %d times more; want nothing", a.Version, err, len(ends.ended)-before)
+	}
 	if _, err := accts.Verify(ctx, "nguyen.van.an", pw); !errors.Is(err, ErrBadPassword) {
 		t.Errorf("old password after reset: %v, want ErrBadPassword", err)
 	}

@@ -111,7 +111,7 @@ func (m *memStore) CreateSession(_ context.Context, id string, s Session, ttl ti
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.live(id); ok {
-		return nil
+		return ErrSessionExists
 	}
 	m.sessions[id] = memSession{s, m.now().Add(ttl)}
 	if m.accounts[s.Account] == nil {

@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -105,5 +106,31 @@ func TestCounterUploadsWithItsSession(t *testing.T) {
 	clerk.cookies[sessionCookie] = old
 	if code, _ := upload(clerk, tok); code != http.StatusUnauthorized {
 		t.Errorf("after sign-out: %d, want 401", code)
+	}
+}
+
+// TestUploadPageExplainsEveryRefusal: each error code the intake API
+// answers a batch with has a Vietnamese text on the upload page (401 is
+// "signed out"; not_found is for status reads).
+func TestUploadPageExplainsEveryRefusal(t *testing.T) {
+	src, err := os.ReadFile("../pipeline/intake.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := staticFS.ReadFile("static/upload.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := regexp.MustCompile(`api\.WriteError\(w, http\.Status\w+, "(\w+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(codes) < 5 {
+		t.Fatalf("found %d error codes in pipeline/intake.go; is the pattern right?", len(codes))
+	}
+	for _, m := range codes {
+		if m[1] == "unauthenticated" || m[1] == "not_found" {
+			continue
+		}
+		if !regexp.MustCompile(`\n\s+` + m[1] + `: "[^"]*\p{L}`).Match(js) {
+			t.Errorf("upload.js has no Vietnamese text for the intake's %q", m[1])
+		}
 	}
 }

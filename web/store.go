@@ -26,8 +26,14 @@ type Session struct {
 	Checked time.Time `json:"checked"` // last time the account was read from the repository
 }
 
-// ErrNoSession: the store has no such session (signed out, ended, expired).
-var ErrNoSession = errors.New("no such session")
+// Errors of a Store.
+var (
+	// ErrNoSession: the store has no such session (signed out, ended, expired).
+	ErrNoSession = errors.New("no such session")
+	// ErrSessionExists: CreateSession was given the ID of a stored session
+	// (never handed out twice).
+	ErrSessionExists = errors.New("session ID already in use")
+)
 
 // Store keeps what every serve process must agree on: sessions, and failed
 // sign-ins with the lockouts they cause. RedisStore is the real one.
@@ -35,7 +41,8 @@ var ErrNoSession = errors.New("no such session")
 // contents never hold a usable cookie.
 type Store interface {
 	// CreateSession stores a new session that expires after ttl, and
-	// indexes it under its account for EndSessions.
+	// indexes it under its account for EndSessions; an ID in use is
+	// ErrSessionExists.
 	CreateSession(ctx context.Context, id string, s Session, ttl time.Duration) error
 	// Session returns a stored session or ErrNoSession.
 	Session(ctx context.Context, id string) (Session, error)
@@ -92,8 +99,9 @@ func (s *RedisStore) CreateSession(ctx context.Context, id string, sess Session,
 		return fmt.Errorf("create session: %w", err)
 	}
 	ak := s.accountKey(sess.Account)
+	var created *redis.BoolCmd
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, s.sessionKey(id), body, ttl)
+		created = p.SetNX(ctx, s.sessionKey(id), body, ttl)
 		p.SAdd(ctx, ak, id)
 		// The index lives as long as its longest session.
 		p.ExpireNX(ctx, ak, ttl)
@@ -102,6 +110,9 @@ func (s *RedisStore) CreateSession(ctx context.Context, id string, sess Session,
 	})
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
+	}
+	if !created.Val() {
+		return ErrSessionExists
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ func testStore(t *testing.T, st Store, advance func(time.Duration)) {
 			t.Fatal(err)
 		}
 	}
+	if err := st.CreateSession(ctx, "s1", sess(b), time.Minute); !errors.Is(err, ErrSessionExists) {
+		t.Errorf("CreateSession of an ID in use = %v, want ErrSessionExists", err)
+	}
 	got, err := st.Session(ctx, "s1")
 	if err != nil || got.CSRF != s1.CSRF || got.Account != a || !got.Created.Equal(now) {
 		t.Errorf("Session(s1) = %+v, %v", got, err)

@@ -189,6 +189,10 @@ func (a *App) Handler() http.Handler {
 func (a *App) staticHandler() http.Handler {
 	files := http.FileServerFS(a.static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no folder listings
+			return
+		}
 		w.Header().Set("Cache-Control", "private, max-age=300")
 		files.ServeHTTP(w, r)
 	})

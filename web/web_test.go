@@ -201,6 +201,9 @@ func TestSignedOutVisitorGetsTheSigninPage(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "font-family") {
 		t.Errorf("static css: %d", resp.StatusCode)
 	}
+	if resp, _ := b.get("/static/"); resp.StatusCode != 404 {
+		t.Errorf("static folder listing: %d, want 404", resp.StatusCode)
+	}
 }
 
 // TestFormsWithoutCSRFToken: every form POST needs its anti-forgery

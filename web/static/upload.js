@@ -19,6 +19,16 @@
     empty: "tệp rỗng", too_large: "tệp quá lớn", unreadable: "tệp hỏng hoặc không đọc được",
     encrypted: "tệp có mật khẩu", unsupported: "định dạng không hỗ trợ", ocr_crash: "không nhận dạng được tệp",
   };
+  // The intake API's refusals, as a clerk reads them.
+  const refusals = {
+    bad_dossier_code: "Mã hồ sơ không đúng dạng (ví dụ 000.00.31.H29-250718-0042).",
+    no_files: "Chưa chọn tệp nào để tải lên.",
+    too_large: "Lô tệp quá lớn; hãy chia thành nhiều lần tải lên.",
+    too_slow: "Đường truyền quá chậm hoặc bị ngắt; hãy tải lên lại.",
+    bad_request: "Máy chủ không đọc được lô tệp gửi lên; hãy tải lên lại.",
+    cross_origin: "Yêu cầu bị từ chối vì được gửi từ một trang khác.",
+    unavailable: "Hệ thống tạm thời gián đoạn; vui lòng thử lại sau ít phút.",
+  };
   const tbody = document.querySelector("#results tbody");
   function cell(tr, text, cls) {
     const td = document.createElement("td");
@@ -73,7 +83,11 @@
     if (r.status === 401) { signedOut(); return; }
     let body;
     try { body = await r.json(); } catch { body = {}; }
-    if (!body.files) { problem("Lỗi tải lên", (body.error && body.error.message) || r.statusText); return; }
+    if (!body.files) {
+      const code = body.error && body.error.code;
+      problem("Không tải lên được", refusals[code] || ("Lỗi " + r.status + "; hãy thử lại hoặc báo cán bộ quản trị."));
+      return;
+    }
     for (const f of body.files) {
       const tr = document.createElement("tr");
       cell(tr, f.name); cell(tr, f.dossier_code || "");
