@@ -81,9 +81,10 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 // TestBrowserSignIn drives a real browser against a real `sohoa serve`: a
 // signed-out visitor gets the Vietnamese sign-in page, a counter clerk
-// signs in with a development sign-in and gets the upload page, and a
-// file uploaded from it is accepted with the session (cookie + CSRF
-// header, no access token).
+// signs in with a development sign-in and gets the upload page, a file
+// uploaded from it is accepted with the session (cookie + CSRF header, no
+// access token), and after signing out a supervisor gets the home page of
+// the role.
 func TestBrowserSignIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -168,14 +169,35 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Errorf("after sign-out: %q", n)
 	}
 
+	// A supervisor gets the home page of the role, with its sections.
+	suser, spassword := devSignin(t, filepath.Join(local, "keys"), "supervisor")
+	step(t, ctx, "sign in as supervisor",
+		chromedp.SendKeys(chromedp.CSS("#user"), suser),
+		chromedp.SendKeys(chromedp.CSS("#password"), spassword),
+		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("ul.tiles")))
+	if who, tiles := text(t, ctx, ".who"), text(t, ctx, "ul.tiles"); !strings.Contains(who, "Cán bộ quản lý") ||
+		!strings.Contains(tiles, "Hàng đợi kiểm tra") || !strings.Contains(tiles, "Tài khoản cán bộ") {
+		t.Errorf("supervisor home: header %q, sections %q", who, tiles)
+	}
+	shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil || len(shot) == 0 {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if *screenshots != "" {
+		os.WriteFile(filepath.Join(*screenshots, "supervisor-home.png"), shot, 0o644)
+	}
+
 	logs := serveLog.String()
 	for _, want := range []string{`"rule":"signed_in"`, `"rule":"signed_out"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("serve log lacks %s", want)
 		}
 	}
-	if strings.Contains(logs, password) || strings.Contains(logs, user) {
-		t.Error("serve log shows the password or the user name")
+	for _, secret := range []string{password, user, spassword, suser} {
+		if strings.Contains(logs, secret) {
+			t.Error("serve log shows a password or a user name")
+		}
 	}
 	storagetest.CheckLog(t, logs, nil, nil)
 }

@@ -131,16 +131,16 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 		}
 		acct, err = accts.ResetPassword(ctx, user, pw, by)
 		if acct.ID != "" {
-			fmt.Fprintf(stdout, "new password set for %s; its sessions are ended\n", acct.User)
+			fmt.Fprintf(stdout, "new password set for %s\n", acct.User)
 			printPassword(pw, generated)
 		}
-		return userErr(err)
+		return changed(acct, err, stdout)
 	case "disable":
 		acct, err = accts.Disable(ctx, user, by)
 		if acct.ID != "" {
-			fmt.Fprintf(stdout, "%s is disabled; its sessions are ended\n", acct.User)
+			fmt.Fprintf(stdout, "%s is disabled\n", acct.User)
 		}
-		return userErr(err)
+		return changed(acct, err, stdout)
 	case "enable":
 		acct, err = accts.Enable(ctx, user, by)
 		if acct.ID != "" {
@@ -150,9 +150,9 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 	case "role":
 		acct, err = accts.SetRole(ctx, user, web.Role(*role), *office, by)
 		if acct.ID != "" {
-			fmt.Fprintf(stdout, "%s is now %s, office %s; its sessions are ended\n", acct.User, acct.Role, acct.Office)
+			fmt.Fprintf(stdout, "%s is %s, office %s\n", acct.User, acct.Role, acct.Office)
 		}
-		return userErr(err)
+		return changed(acct, err, stdout)
 	}
 	list, err := accts.List(ctx)
 	if err != nil {
@@ -169,6 +169,20 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 			a.Created.In(storage.Vietnam()).Format(time.DateTime), a.Changed.In(storage.Vietnam()).Format(time.DateTime))
 	}
 	return tw.Flush()
+}
+
+// changed reports whether the change ended the account's sessions at once.
+// A change that was stored but whose sessions could not be ended (Redis
+// down) exits 1: they end within a minute, at their next account check.
+func changed(acct web.Account, err error, stdout io.Writer) error {
+	if acct.ID == "" {
+		return userErr(err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s changed: %w", acct.User, err)
+	}
+	fmt.Fprintf(stdout, "its sessions are ended in every serve\n")
+	return nil
 }
 
 // userErr makes a refused change an exit-2 error with its reason.

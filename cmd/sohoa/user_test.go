@@ -76,10 +76,10 @@ func TestUserCommand(t *testing.T) {
 		{"", []string{"add", "--role", "counter", "--office", "H29", "quay2"}, 2, "agency code"},
 		{"", []string{"add", "--role", "counter", "--office", "000.00.31.H29"}, 2, "exactly one USER"},
 		{"", []string{"disable", "khong.co"}, 2, "no such staff account"},
-		{"", []string{"disable", "quay1"}, 0, "quay1 is disabled; its sessions are ended"},
+		{"", []string{"disable", "quay1"}, 0, "quay1 is disabled\nits sessions are ended in every serve"},
 		{"", []string{"enable", "quay1"}, 0, "quay1 is enabled"},
 		{"mật khẩu mới của quầy\n", []string{"reset", "--password-stdin", "quay1"}, 0, "new password set for quay1"},
-		{"", []string{"role", "--role", "reviewer", "quay1"}, 0, "quay1 is now reviewer, office 000.00.31.H29"},
+		{"", []string{"role", "--role", "reviewer", "quay1"}, 0, "quay1 is reviewer, office 000.00.31.H29"},
 		{"", []string{"disable", "quay1"}, 0, "disabled"},
 		{"", []string{"frobnicate", "quay1"}, 2, "unknown action"},
 	} {
