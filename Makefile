@@ -31,8 +31,11 @@ demo: deps build stack
 	@eval "$$(bash $(STACK) env)"; \
 	  $(BIN) demo --corpus $(CORPUS) 2>.local/logs/demo.log || { tail -n 20 .local/logs/demo.log; exit 1; }; \
 	  bash $(STACK) start-app $(BIN); \
-	  echo; echo "Upload page (counter staff): http://$$SOHOA_INTAKE_ADDR/   (a worker is running: uploads are processed)"; \
-	  echo "  access token (development): $$(cat "$$SOHOA_LOCAL_DIR/keys/intake.token")"; \
+	  echo; echo "Staff web app: http://$$SOHOA_INTAKE_ADDR/   (a worker is running: uploads are processed)"; \
+	  echo "  development sign-ins (development mode only; $$SOHOA_LOCAL_DIR/keys/dev-users.txt):"; \
+	  grep -v '^#' "$$SOHOA_LOCAL_DIR/keys/dev-users.txt" | while read -r role user pass; do \
+	    printf '    %-10s  user %-14s  password %s\n' "$$role" "$$user" "$$pass"; done; \
+	  echo "  intake API token for scripts (development): $$(cat "$$SOHOA_LOCAL_DIR/keys/intake.token")"; \
 	  echo "Reuse API: https://$$SOHOA_API_ADDR/v1/ (README: Fetching and verifying results)"; \
 	  echo "Logs: .local/logs/ (demo.log, serve.log, worker.log). Stop everything: make stop"
 

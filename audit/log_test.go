@@ -675,3 +675,35 @@ func FuzzParseBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestStaffRecords: a staff record chains and verifies like a request, and
+// a record without staff fields encodes as before they existed (so chains
+// written earlier still verify).
+func TestStaffRecords(t *testing.T) {
+	st := newMemStore()
+	l := openTest(t, st, t.TempDir(), 10)
+	staff := storage.StaffAccount(bytes.Repeat([]byte{7}, 32), "nguyenvana")
+	got, err := l.Append(t.Context(), Record{RequestID: "r1", ClientID: "web", AuthMethod: "password", Method: "POST",
+		Endpoint: "POST /signin", Staff: staff, StaffRole: "counter", Office: "000.00.31.H29", Decision: Allow, Rule: "signed_in", Status: 303})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTest(t, l)
+	if rep, err := Verify(t.Context(), st); err != nil || len(rep.Breaks) != 0 || rep.Records != 1 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+	line, err := jsonLine(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(line, []byte(`"staff":"`+staff+`","staff_role":"counter","office":"000.00.31.H29"`)) {
+		t.Errorf("staff record encodes as %s", line)
+	}
+	plain, err := jsonLine(Record{RequestID: "r2", Method: "GET", Endpoint: "GET /healthz", Decision: Allow, Rule: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(plain, []byte("staff")) || bytes.Contains(plain, []byte("office")) {
+		t.Errorf("a record without staff fields encodes them: %s", plain)
+	}
+}

@@ -1,6 +1,8 @@
 // Package audit is the append-only, hash-chained log of every reuse-API
-// request: who asked, for what purpose, about which citizen (as a keyed hash
-// under K_audit, never the ID), what was returned and what was decided.
+// request — who asked, for what purpose, about which citizen (as a keyed hash
+// under K_audit, never the ID), what was returned and what was decided — and
+// of every staff sign-in, sign-out and action in the web app (the staff
+// account as its keyed ID, never the user name).
 //
 // Each running Log is one writer with its own chain, so any number of
 // processes can log to one bucket without coordinating: a writer has a
@@ -74,6 +76,14 @@ type Record struct {
 	ClientID   string    `json:"client_id,omitempty"`
 	AuthMethod string    `json:"auth_method,omitempty"` // mtls, jwt, mtls+jwt, public
 	CertSHA256 string    `json:"cert_sha256,omitempty"`
+	// Staff is the staff account of a web-app request (sign-in, sign-out,
+	// an action): its ID, storage.StaffAccount, a keyed hash of the user
+	// name typed — never the name itself, and never a password. StaffRole
+	// and Office are the account's role and office (agency) code, when
+	// the account exists.
+	Staff     string `json:"staff,omitempty"`
+	StaffRole string `json:"staff_role,omitempty"`
+	Office    string `json:"office,omitempty"`
 	// Purpose: procedure code and the new dossier code the reuse serves.
 	PurposeProcedure string `json:"purpose_procedure,omitempty"`
 	PurposeDossier   string `json:"purpose_dossier,omitempty"`

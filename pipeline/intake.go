@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -55,11 +53,14 @@ type Intake struct {
 	UploadIdle    time.Duration
 	MinUploadRate float64
 	MaxUploadTime time.Duration
-	// Token is the bearer token intake clients must present; empty refuses
-	// every data route.
-	Token      string
-	callers    *api.Limiter
-	uploadTmpl *template.Template
+	// Token is the bearer token intake clients (scripts) must present.
+	Token string
+	// Authorize, when set, admits a request that has no valid bearer
+	// token: the staff web app's sessions (web.App.Authorize). It returns
+	// who is calling. With neither a Token nor Authorize every data route
+	// refuses.
+	Authorize func(r *http.Request) (caller string, ok bool)
+	callers   *api.Limiter
 }
 
 // Default intake limits.
@@ -90,7 +91,6 @@ func NewIntake(repo *storage.Repository, queue Enqueuer, agencyCode string, log 
 		CallerRate: api.RateLimit{RPS: DefaultFilesPerMinute / 60.0, Burst: DefaultMaxFiles},
 		callers:    api.NewLimiter(10000),
 		UploadIdle: 30 * time.Second, MinUploadRate: 16 << 10, MaxUploadTime: 15 * time.Minute,
-		uploadTmpl: template.Must(template.New("upload").Parse(uploadPage)),
 	}
 }
 
@@ -227,16 +227,15 @@ const (
 	SourceBackfill = "backfill"
 )
 
-// Handler serves the counter intake: the upload page, POST /v1/batches and
-// GET /v1/inputs/{key}.
+// Handler serves the counter intake API: POST /v1/batches and
+// GET /v1/inputs/{key} (the staff web app, package web, serves the pages
+// beside it).
 //
-// Every route that takes or shows data needs the bearer token (Token; with
-// none configured they refuse: fail closed). The page itself holds no data:
-// it asks the clerk for the token and sends it with each request. State
+// Every route that takes or shows data needs the bearer token (Token) or
+// a caller Authorize admits; with neither they refuse (fail closed). State
 // changes from another origin are refused (Origin / Sec-Fetch-Site).
 func (in *Intake) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", in.page)
 	mux.HandleFunc("POST /v1/batches", in.auth(in.postBatch))
 	mux.HandleFunc("GET /v1/inputs/{key}", in.auth(in.getInput))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
@@ -245,12 +244,22 @@ func (in *Intake) Handler() http.Handler {
 
 func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		caller := ""
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if in.Token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) != 1 {
+		switch {
+		case in.Token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) == 1:
+			caller = "token"
+		case !ok && in.Authorize != nil:
+			caller, ok = in.Authorize(r)
+		default:
+			ok = false
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sohoa-intake"`)
-			api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
+			api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token or a signed-in counter session is required")
 			return
 		}
+		in.log.Debug("intake request", "caller", caller, "route", r.Pattern)
 		h(w, r)
 	}
 }
@@ -555,21 +564,6 @@ func (in *Intake) getInput(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.WriteJSON(w, http.StatusOK, st)
-}
-
-//go:embed web/upload.html
-var uploadPage string
-
-func (in *Intake) page(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
-	data := struct {
-		MaxMB int64
-		Texts map[string]string // reason code → Vietnamese text, as JSON in the script
-	}{in.MaxFileBytes >> 20, staffTexts()}
-	if err := in.uploadTmpl.Execute(w, data); err != nil {
-		in.log.Error("render upload page", "err", err)
-	}
 }
 
 func readSmallField(p *multipart.Part) string {

@@ -26,10 +26,10 @@ const (
 	RefusedStoredNotQueued = "stored_not_queued"
 )
 
-// staffTexts is what the upload page shows counter staff for each reason
+// StaffTexts is what the staff web app shows counter staff for each reason
 // code: refusals at the door, quarantine codes and review reasons. A code
 // without a text is shown as it is.
-func staffTexts() map[string]string {
+func StaffTexts() map[string]string {
 	return map[string]string{
 		// Refusals at the door.
 		RefusedEmpty:           "tệp rỗng",

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
@@ -30,6 +31,7 @@ const (
 	prefixDossiers   = "dossiers/"
 	prefixTokenIDs   = "jti/"
 	prefixKeyring    = "keyring/"
+	prefixStaff      = "staff/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -263,6 +265,36 @@ func KeyringKey(ring, kid string) string { return prefixKeyring + ring + "/" + k
 // KeyringPrefix is the folder of KeyringKey markers.
 func KeyringPrefix() string { return prefixKeyring }
 
+// StaffAccount is the ID of the staff account signing in as userName: the
+// keyed hash HMAC-SHA256(key, "sohoa-staff-v1" ‖ 0x00 ‖ userName) in key
+// base32 (52 characters). It names the account's folder, its sessions and
+// its audit records, so neither a bucket listing nor the audit log shows a
+// user name (often a person's name). key is K_staff, never rotated in place:
+// the IDs of existing accounts depend on it. userName must already be
+// normalised by its caller.
+func StaffAccount(key []byte, userName string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("sohoa-staff-v1\x00"))
+	m.Write([]byte(userName))
+	return keyHash(m.Sum(nil))
+}
+
+// ValidStaffAccount reports whether s has the shape StaffAccount produces.
+func ValidStaffAccount(s string) bool { return validKeyHash(s) }
+
+// StaffPrefix is the folder of every staff account.
+func StaffPrefix() string { return prefixStaff }
+
+// StaffAccountPrefix is the folder of one staff account's events.
+func StaffAccountPrefix(account string) string { return prefixStaff + account + "/" }
+
+// StaffEventKey is event seq (0-based, append-only, create-once) of a staff
+// account. The event's kind is sealed inside, with the rest of it: two
+// writers racing for the same seq collide on this key, whatever they write.
+func StaffEventKey(account string, seq int) string {
+	return fmt.Sprintf("%s%06d%s", StaffAccountPrefix(account), seq, jsonSuffix)
+}
+
 // ---- the key grammar ----
 
 // CheckKey accepts an object key only if it has the layout of one of the
@@ -424,6 +456,7 @@ var (
 	fieldClaim  = &keyField{"{seq}", "a 4-digit dossier sequence", func(s string) bool { return len(s) == 4 && allDigits(s) }}
 	fieldJTI    = &keyField{"{jti-hmac}", "a token-ID HMAC in 52 characters of lowercase base32", validKeyHash}
 	fieldRing   = &keyField{"{ring}", "a key ring (" + strings.Join(keyRings, ", ") + ")", func(s string) bool { return slices.Contains(keyRings, s) }}
+	fieldStaff  = &keyField{"{account}", "a staff account ID (52 characters of lowercase base32, StaffAccount)", ValidStaffAccount}
 
 	// pageExts are the page image formats PageKey is given.
 	pageExts = []string{"jpg", "png"}
@@ -434,7 +467,7 @@ var (
 	// topPrefixes are the top-level folders of the bucket.
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
-		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring}
+		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring, prefixStaff}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -459,6 +492,7 @@ var keyLayouts = append([]keyLayout{
 	layout("DossierKey", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/"), fld(fieldClaim)),
 	layout("TokenIDKey", lit(prefixTokenIDs), fld(fieldDay), lit("/"), fld(fieldJTI)),
 	layout("KeyringKey", lit(prefixKeyring), fld(fieldRing), lit("/"), fld(fieldKID), lit(jsonSuffix)),
+	layout("StaffEventKey", lit(prefixStaff), fld(fieldStaff), lit("/"), fld(fieldSeq), lit(jsonSuffix)),
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
@@ -468,6 +502,7 @@ var keyLayouts = append([]keyLayout{
 	layout("AuditChainPrefix", lit(prefixAudit), fld(fieldWriter), lit("/")),
 	layout("DossierDayPrefix", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/")),
 	layout("TokenIDDayPrefix", lit(prefixTokenIDs), fld(fieldDay), lit("/")),
+	layout("StaffAccountPrefix", lit(prefixStaff), fld(fieldStaff), lit("/")),
 }, topFolders()...)
 
 // topFolders are the top-level prefixes as folders ("review/" is

@@ -70,6 +70,7 @@ func TestKeyLayout(t *testing.T) {
 		{"DossierKey", DossierKey("000.00.31.H29", month, 42)},
 		{"TokenIDKey", TokenIDKey(month, bytes.Repeat([]byte{7}, 32))},
 		{"KeyringKey", KeyringKey("index", "dev-1a2b3c4d")},
+		{"StaffEventKey", StaffEventKey(StaffAccount(bytes.Repeat([]byte{2}, 32), "nguyenvana"), 3)},
 	} {
 		if err := CheckKey(kv.key); err != nil {
 			t.Errorf("%s = %q fails CheckKey: %v", kv.name, kv.key, err)
@@ -160,6 +161,10 @@ func TestCheckKey(t *testing.T) {
 		{"jti/2026-02-01/" + in, false, "{yymmdd}"},
 		{"jti/" + in, false, "TokenIDKey"},
 		{"jti/260201/" + in + ".json", false, "TokenIDKey"},
+		{"staff/nguyenvana/000000.json", false, "{account}"}, // a user name in clear
+		{"staff/" + in + "/000000.json", true, ""},
+		{"staff/" + in + "/0.json", false, "{seq}"},
+		{"staff/" + in + "/000000-created.json", false, "{seq}"},
 		{"a-001199012345", false, "no layout"},
 		{"abc001199012345def", false, "no layout"},
 		{"", false, "no layout"},
@@ -209,6 +214,7 @@ func keySamples() []keySample {
 	const agency = "000.00.31.H29"
 	month := time.Date(2026, 1, 31, 20, 0, 0, 0, time.UTC)
 	sum := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	staff := StaffAccount(bytes.Repeat([]byte{2}, 32), "nguyenvana")
 	one := func(f func(string) string) func(string, int) []string {
 		return func(s string, _ int) []string { return []string{f(s)} }
 	}
@@ -275,6 +281,11 @@ func keySamples() []keySample {
 			return []string{KeyringKey(s, "k1"), KeyringKey("seal", s)}
 		}},
 		{"KeyringPrefix", KeyringPrefix(), true, nil},
+		{"StaffPrefix", StaffPrefix(), true, nil},
+		{"StaffAccountPrefix", StaffAccountPrefix(staff), true, one(StaffAccountPrefix)},
+		{"StaffEventKey", StaffEventKey(staff, 3), false, func(s string, n int) []string {
+			return []string{StaffEventKey(s, 3), StaffEventKey(staff, n)}
+		}},
 	}
 }
 
@@ -487,4 +498,26 @@ func FuzzCheckKey(f *testing.F) {
 			t.Fatalf("CheckKeyLayout error %q shows text of the key", err)
 		}
 	})
+}
+
+// TestStaffAccount: the account ID is keyed (another K_staff, another ID),
+// fixed for a name, never shows the name, and passes its own check.
+func TestStaffAccount(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	a := StaffAccount(k1, "nguyenvana")
+	switch {
+	case !ValidStaffAccount(a):
+		t.Errorf("StaffAccount = %q fails ValidStaffAccount", a)
+	case a != StaffAccount(k1, "nguyenvana"):
+		t.Error("StaffAccount is not deterministic")
+	case a == StaffAccount(k2, "nguyenvana"):
+		t.Error("StaffAccount ignores its key")
+	case a == StaffAccount(k1, "nguyenvanb"):
+		t.Error("StaffAccount ignores the name")
+	case strings.Contains(a, "nguyen"):
+		t.Errorf("StaffAccount = %q shows the name", a)
+	}
+	if ValidStaffAccount("nguyenvana") || ValidStaffAccount(strings.ToUpper(a)) {
+		t.Error("ValidStaffAccount accepts what StaffAccount never makes")
+	}
 }

@@ -14,16 +14,28 @@ import (
 	"sohoa/signing"
 )
 
-// apiServer is the reuse API listener and the audit log behind it.
-type apiServer struct {
-	srv  *http.Server
-	alog *audit.Log
+// openAuditLog opens this serve process's audit log: one writer with its
+// own chain and its own locked folder under audit-wal (it replays what
+// killed writers left there). The reuse API and the staff web app share it.
+func openAuditLog(ctx context.Context, cfg *config, rt *pipelineRuntime, log *slog.Logger) (*audit.Log, error) {
+	alog, err := audit.Open(ctx, audit.Options{
+		Store:    rt.repo.Bucket(),
+		WALDir:   filepath.Join(cfg.LocalDir, "audit-wal"),
+		MaxDelay: cfg.AuditFlush,
+		Now:      cfg.now,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return alog, nil
 }
 
-func (a *apiServer) close() error {
+// closeAuditLog stores the last batch and closes the chain.
+func closeAuditLog(alog *audit.Log) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return a.alog.Close(ctx)
+	return alog.Close(ctx)
 }
 
 // apiFiles are the reuse API's credentials: the configured files, or in
@@ -53,7 +65,8 @@ func (c *config) apiFiles() (apiFiles, error) {
 	return f, nil
 }
 
-func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *slog.Logger) (*apiServer, error) {
+// newAPIServer is the reuse API listener; its requests are audited in alog.
+func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, log *slog.Logger) (*http.Server, error) {
 	ac, err := cfg.apiFiles()
 	if err != nil {
 		return nil, err
@@ -91,28 +104,15 @@ func newAPIServer(ctx context.Context, cfg *config, rt *pipelineRuntime, log *sl
 	if err != nil {
 		return nil, err
 	}
-	// Each serve is one audit writer with its own chain and its own locked
-	// folder under audit-wal; it replays what killed writers left there.
-	alog, err := audit.Open(ctx, audit.Options{
-		Store:    rt.repo.Bucket(),
-		WALDir:   filepath.Join(cfg.LocalDir, "audit-wal"),
-		MaxDelay: cfg.AuditFlush,
-		Now:      cfg.now,
-		Logger:   log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
 	h, err := api.New(api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
 		VerifyPDF: verifier.Verify,
 	})
 	if err != nil {
-		alog.Close(ctx)
 		return nil, err
 	}
 	srv := api.NewServer(cfg.API.Addr, h, tlsConf)
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	return &apiServer{srv: srv, alog: alog}, nil
+	return srv, nil
 }

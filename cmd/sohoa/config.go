@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,6 +64,8 @@ const (
 	gQR                           // K_qr, the key of QR verification tokens
 	gAudit                        // K_audit and the audit bucket
 	gIntake                       // the counter intake listener
+	gStaff                        // K_staff, the key of staff account IDs
+	gWeb                          // the staff web app: public URL, sessions, lockout
 	gAPI                          // the reuse API listener and its clients
 	gWorker                       // worker sizing and reconciling
 	gOCR                          // the OCR children
@@ -107,6 +110,13 @@ type config struct {
 		Addr, Token              string
 		MaxFiles, FilesPerMinute int
 	}
+	StaffKey string // hex; else staff.key in the keys folder
+	Web      struct {
+		PublicURL               string
+		SessionIdle, SessionMax time.Duration
+		MaxFailures             int
+		Lockout                 time.Duration
+	}
 	API struct{ Addr, Clients, Cert, Key, ClientCA string }
 	// VerifyChild bounds each `sohoa verify-child` that checks a PDF
 	// uploaded to the reuse API.
@@ -146,7 +156,7 @@ func settings() []setting {
 	return []setting{
 		{"SOHOA_DEV", "dev", "false", "development mode: create development keys, CA and clients under the keys folder when missing (never in production)", gCore, func(c *config) flag.Value { return (*boolValue)(&c.Dev) }},
 		{"SOHOA_LOCAL_DIR", "local-dir", ".local", "folder for local state: audit write-ahead log, backfill checkpoints, development keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.LocalDir) }},
-		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key, intake.token); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
+		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key, staff.key, intake.token); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
 		{"SOHOA_CLOCK_OFFSET", "clock-offset", "0s", "development mode only: shift the clock by this much (e.g. 4380h), to test on other dates", gCore, func(c *config) flag.Value { return (*offsetValue)(&c.ClockOffset) }},
 		{"SOHOA_LOG_LEVEL", "log-level", "info", "debug, info, warn or error; logs are JSON on stderr", gCore, func(c *config) flag.Value { return (*levelValue)(&c.LogLevel) }},
 
@@ -186,10 +196,16 @@ func settings() []setting {
 		{"SOHOA_QR_KEY", "", "", "K_qr as hex (at least 32 bytes), keying QR verification tokens; else qr.key in the keys folder", gQR, func(c *config) flag.Value { return (*stringValue)(&c.QRKey) }},
 		{"SOHOA_AUDIT_KEY", "", "", "K_audit as hex (at least 32 bytes), keying citizen hashes in audit records; else audit.key in the keys folder", gAudit, func(c *config) flag.Value { return (*stringValue)(&c.AuditKey) }},
 
-		{"SOHOA_INTAKE_ADDR", "intake-addr", "127.0.0.1:18080", "counter intake listener: upload page and intake API (plain HTTP; put it behind the office's TLS proxy)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Addr) }},
-		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token every intake request must present (the upload page asks for it); else intake.token in the keys folder", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
+		{"SOHOA_INTAKE_ADDR", "intake-addr", "127.0.0.1:18080", "counter intake listener: the staff web app at / and the intake API at /v1/ (plain HTTP; put it behind the office's TLS proxy)", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Addr) }},
+		{"SOHOA_INTAKE_TOKEN", "", "", "bearer token scripts present to the intake API (staff sign in instead); else intake.token in the keys folder", gIntake, func(c *config) flag.Value { return (*stringValue)(&c.Intake.Token) }},
 		{"SOHOA_INTAKE_MAX_FILES", "intake-max-files", "200", "files one upload (POST /v1/batches) may carry; the rest are refused one by one, unstored", gIntake, func(c *config) flag.Value { return (*positiveValue)(&c.Intake.MaxFiles) }},
 		{"SOHOA_INTAKE_FILES_PER_MINUTE", "intake-files-per-minute", "60", "files one caller (remote address) may upload a minute, after a first burst of SOHOA_INTAKE_MAX_FILES; the rest are refused (429) (0: no limit)", gIntake, func(c *config) flag.Value { return (*intValue)(&c.Intake.FilesPerMinute) }},
+		{"SOHOA_STAFF_KEY", "", "", "K_staff as hex (at least 32 bytes), keying staff account IDs (a user name never shows in a key, a session or an audit record); else staff.key in the keys folder", gStaff, func(c *config) flag.Value { return (*stringValue)(&c.StaffKey) }},
+		{"SOHOA_PUBLIC_URL", "public-url", "", "address staff open, e.g. https://sohoa.example.gov.vn (the office's TLS proxy): https makes session cookies Secure and __Host-; empty: Secure only for requests that came over TLS", gWeb, func(c *config) flag.Value { return (*urlValue)(&c.Web.PublicURL) }},
+		{"SOHOA_SESSION_IDLE", "session-idle", "30m", "a staff session unused this long ends", gWeb, func(c *config) flag.Value { return (*positiveDuration)(&c.Web.SessionIdle) }},
+		{"SOHOA_SESSION_MAX", "session-max", "12h", "a staff session ends this long after sign-in, however active", gWeb, func(c *config) flag.Value { return (*positiveDuration)(&c.Web.SessionMax) }},
+		{"SOHOA_SIGNIN_MAX_FAILURES", "signin-max-failures", "10", "failed sign-ins of one account within SOHOA_SIGNIN_LOCKOUT that lock it (counted in Redis, across serve processes)", gWeb, func(c *config) flag.Value { return (*positiveValue)(&c.Web.MaxFailures) }},
+		{"SOHOA_SIGNIN_LOCKOUT", "signin-lockout", "15m", "window of failed sign-ins, and how long a locked account is refused, even with the right password", gWeb, func(c *config) flag.Value { return (*positiveDuration)(&c.Web.Lockout) }},
 
 		{"SOHOA_API_ADDR", "api-addr", "127.0.0.1:18443", "reuse API listener, TLS (empty disables it)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Addr) }},
 		{"SOHOA_API_CLIENTS", "api-clients", "", "clients.json: the client systems, their scopes, limits and credentials", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Clients) }},
@@ -450,6 +466,9 @@ func (c *config) missingKeys(groups group) []string {
 	if groups&gIntake != 0 {
 		need(c.Intake.Token, "SOHOA_INTAKE_TOKEN", "intake.token")
 	}
+	if groups&gStaff != 0 {
+		need(c.StaffKey, "SOHOA_STAFF_KEY", "staff.key")
+	}
 	if groups&gSign != 0 && c.Sign.PKCS11.Module == "" && c.Sign.P12File == "" && c.Sign.KeyFile == "" {
 		miss = append(miss, "SOHOA_SIGN_KEY with SOHOA_SIGN_CERT, or SOHOA_SIGN_P12, or SOHOA_PKCS11_MODULE (the agency's signing key)")
 	}
@@ -565,6 +584,35 @@ func (v *durationValue) Set(s string) error {
 	return nil
 }
 func (v *durationValue) String() string { return time.Duration(*v).String() }
+
+// positiveDuration is a duration above zero.
+type positiveDuration time.Duration
+
+func (v *positiveDuration) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 {
+		return errors.New("want a positive duration such as 30m or 12h")
+	}
+	*v = positiveDuration(d)
+	return nil
+}
+func (v *positiveDuration) String() string { return time.Duration(*v).String() }
+
+// urlValue is empty or an http(s) URL of a host, without a path.
+type urlValue string
+
+func (v *urlValue) Set(s string) error {
+	s = strings.TrimRight(strings.TrimSpace(s), "/")
+	if s != "" {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return errors.New("want https://host[:port] (or http://)")
+		}
+	}
+	*v = urlValue(s)
+	return nil
+}
+func (v *urlValue) String() string { return string(*v) }
 
 // offsetValue is a duration that may be negative.
 type offsetValue time.Duration

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -207,4 +208,27 @@ func TestREADMEConfigTable(t *testing.T) {
 		return
 	}
 	t.Errorf("README.md's configuration table differs from settings(); run go test ./cmd/sohoa -run TestREADMEConfigTable -update-readme\n--- got\n%s\n--- want\n%s", got, want)
+}
+
+// TestWebSettings: the staff web app's settings parse, and malformed ones
+// are usage errors that name the variable.
+func TestWebSettings(t *testing.T) {
+	cfg := testConfig(t, "SOHOA_PUBLIC_URL=https://sohoa.example.gov.vn/", "SOHOA_SESSION_IDLE=20m", "SOHOA_SESSION_MAX=8h",
+		"SOHOA_SIGNIN_MAX_FAILURES=5", "SOHOA_SIGNIN_LOCKOUT=30m")
+	if w := cfg.Web; w.PublicURL != "https://sohoa.example.gov.vn" || w.SessionIdle != 20*time.Minute || w.SessionMax != 8*time.Hour ||
+		w.MaxFailures != 5 || w.Lockout != 30*time.Minute {
+		t.Errorf("web settings = %+v", w)
+	}
+	if d := testConfig(t).Web; d.PublicURL != "" || d.SessionIdle != 30*time.Minute || d.SessionMax != 12*time.Hour || d.MaxFailures != 10 || d.Lockout != 15*time.Minute {
+		t.Errorf("default web settings = %+v", d)
+	}
+	for _, kv := range []string{"SOHOA_PUBLIC_URL=ftp://x", "SOHOA_PUBLIC_URL=https://x/app", "SOHOA_PUBLIC_URL=sohoa.example", "SOHOA_SESSION_IDLE=0",
+		"SOHOA_SESSION_MAX=-1h", "SOHOA_SIGNIN_MAX_FAILURES=0", "SOHOA_SIGNIN_LOCKOUT=soon"} {
+		_, err := newFlagSet("serve", "", environFrom([]string{"SOHOA_DEV=1", kv}), io.Discard, commands()["serve"].groups).parse(nil)
+		name, _, _ := strings.Cut(kv, "=")
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want exit 2 naming %s", kv, err, name)
+		}
+	}
 }

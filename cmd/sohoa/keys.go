@@ -1,7 +1,7 @@
 package main
 
 // keys.go owns sohoa's secret key material: the repository key rings (index
-// HMAC and seal), K_audit and K_qr. Each comes from its SOHOA_* variable or
+// HMAC and seal), K_audit, K_qr and K_staff. Each comes from its SOHOA_* variable or
 // from its file in the keys folder. Development mode alone creates missing
 // files; `sohoa keys init` creates production ones.
 
@@ -33,6 +33,7 @@ var (
 	sealKeyFile  = keyFile{"SOHOA_SEAL_KEY", "seal.key", true}
 	auditKeyFile = keyFile{"SOHOA_AUDIT_KEY", "audit.key", false}
 	qrKeyFile    = keyFile{"SOHOA_QR_KEY", "qr.key", false}
+	staffKeyFile = keyFile{"SOHOA_STAFF_KEY", "staff.key", false}
 	intakeToken  = keyFile{"SOHOA_INTAKE_TOKEN", "intake.token", false}
 )
 
@@ -107,6 +108,9 @@ func (c *config) qrKey() ([]byte, error) { return c.hexKey(qrKeyFile, c.QRKey) }
 func (c *config) intakeToken() (string, error) { return c.secret(intakeToken, c.Intake.Token) }
 func (c *config) auditKey() ([]byte, error)    { return c.hexKey(auditKeyFile, c.AuditKey) }
 
+// staffKey is K_staff, the key of staff account IDs.
+func (c *config) staffKey() ([]byte, error) { return c.hexKey(staffKeyFile, c.StaffKey) }
+
 // createKeyFile writes a fresh 32-byte key to path, mode 0600, and returns
 // its text. A ring gets the key ID "<kind>-<8 random hex>", which no other
 // installation's keys will share (key IDs appear in index object keys and
@@ -157,6 +161,11 @@ func readWhenWritten(path string) (string, error) {
 	return "", fmt.Errorf("%s: incomplete", path)
 }
 
+// productionKeys are the key files `sohoa keys init` makes.
+func productionKeys() []keyFile {
+	return []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, staffKeyFile, intakeToken}
+}
+
 // runKeys: sohoa keys init DIR — production key files for an operator.
 func runKeys(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "init" {
@@ -172,19 +181,20 @@ func runKeys(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("keys init: %w", err)
 	}
-	for _, k := range []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, intakeToken} {
+	for _, k := range productionKeys() {
 		path := filepath.Join(dir, k.file)
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("keys init: %s exists; keys are never overwritten (rotate by adding a key to the ring)", path)
 		}
 	}
-	for _, k := range []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, intakeToken} {
+	for _, k := range productionKeys() {
 		if _, err := createKeyFile(filepath.Join(dir, k.file), k.ring, strings.TrimSuffix(k.file, ".key")); err != nil {
 			return fmt.Errorf("keys init: %w", err)
 		}
 		fmt.Fprintf(stdout, "created %s (mode 0600)\n", filepath.Join(dir, k.file))
 	}
 	fmt.Fprintf(stdout, "\nSet SOHOA_KEYS_DIR=%s for serve and worker. Back these files up offline: without\n"+
-		"index.key no citizen can be found, without seal.key no sealed record can be read.\n", dir)
+		"index.key no citizen can be found, without seal.key no sealed record can be read,\n"+
+		"without staff.key no staff account can sign in.\n", dir)
 	return nil
 }

@@ -70,7 +70,8 @@ func TestProductionStartWithoutKeysRefuses(t *testing.T) {
 		cmd  string
 		want []string
 	}{
-		{"serve", []string{"SOHOA_INDEX_KEY", "SOHOA_SEAL_KEY", "SOHOA_AUDIT_KEY", "SOHOA_QR_KEY", "SOHOA_INTAKE_TOKEN", "SOHOA_TRUST_CA", "SOHOA_API_CLIENTS", "SOHOA_API_CERT", "SOHOA_API_KEY", "sohoa keys init"}},
+		{"serve", []string{"SOHOA_INDEX_KEY", "SOHOA_SEAL_KEY", "SOHOA_AUDIT_KEY", "SOHOA_QR_KEY", "SOHOA_INTAKE_TOKEN", "SOHOA_STAFF_KEY", "SOHOA_TRUST_CA", "SOHOA_API_CLIENTS", "SOHOA_API_CERT", "SOHOA_API_KEY", "sohoa keys init"}},
+		{"user", []string{"SOHOA_INDEX_KEY", "SOHOA_SEAL_KEY", "SOHOA_STAFF_KEY"}},
 		{"worker", []string{"SOHOA_INDEX_KEY", "SOHOA_SEAL_KEY", "SOHOA_QR_KEY", "SOHOA_SIGN_KEY", "SOHOA_TRUST_CA", "SOHOA_PROCEDURES"}},
 		{"get", []string{"SOHOA_INDEX_KEY", "SOHOA_SEAL_KEY"}},
 		{"audit", []string{"SOHOA_AUDIT_KEY"}},
@@ -80,8 +81,11 @@ func TestProductionStartWithoutKeysRefuses(t *testing.T) {
 			dir := t.TempDir()
 			t.Chdir(dir)
 			args := []string{tc.cmd}
-			if tc.cmd == "audit" {
+			switch tc.cmd {
+			case "audit":
 				args = append(args, "verify")
+			case "user":
+				args = append(args, "list")
 			}
 			var out, errOut bytes.Buffer
 			code := run(context.Background(), args, environ{"PATH": processEnv()["PATH"]}, &out, &errOut)
@@ -106,7 +110,7 @@ func TestKeysInitMakesAProductionKeySet(t *testing.T) {
 	if code := run(context.Background(), []string{"keys", "init", dir}, environ{}, &out, &errOut); code != 0 {
 		t.Fatalf("keys init exit %d: %s", code, errOut.String())
 	}
-	for _, f := range []string{"index.key", "seal.key", "audit.key", "qr.key", "intake.token"} {
+	for _, f := range []string{"index.key", "seal.key", "audit.key", "qr.key", "staff.key", "intake.token"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v; want mode 0600", f, err)
@@ -130,6 +134,9 @@ func TestKeysInitMakesAProductionKeySet(t *testing.T) {
 		t.Error(err)
 	}
 	if _, err := cfg.qrKey(); err != nil {
+		t.Error(err)
+	}
+	if _, err := cfg.staffKey(); err != nil {
 		t.Error(err)
 	}
 }

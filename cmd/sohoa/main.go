@@ -36,7 +36,7 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run the HTTP server: upload page, intake API, reuse API", "[flags]", groupsPipeline | gTrust | gQR | gAudit | gIntake | gAPI, runServe},
+		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI, runServe},
 		"worker":    {"run the asynq worker: OCR, extraction, issuing", "[flags]", groupsWorker, runWorker},
 		"backfill":  {"enqueue a whole archive from a folder or S3 prefix, resumably", "--dir DIR | --s3-bucket B [--s3-prefix P] [flags]", groupsPipeline | gBackfill, runBackfill},
 		"extract":   {"OCR one scan file and print its fields (--json)", "[--json] [--words] FILE", gOCR, runExtract},
@@ -49,7 +49,8 @@ func commands() map[string]command {
 		"index":     {"maintain the citizen index: rebuild, lint", "rebuild|lint", gStore, runIndex},
 		"audit":     {"verify the audit chain, query who read a citizen's results", "verify|query [flags]", gAudit, runAudit},
 		"token":     {"print a short-lived JWT for the development client system", "(development mode only)", 0, runToken},
-		"keys":      {"create production key files: index, seal, audit and QR keys", "init DIR", 0, runKeys},
+		"keys":      {"create production key files: index, seal, audit, QR and staff keys", "init DIR", 0, runKeys},
+		"user":      {"manage staff accounts: add, reset, disable, enable, role, list", "add|reset|disable|enable|role|list [flags] [USER]", gStore | gStaff | gRedis, runUser},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", "[--corpus DIR]", groupsWorker, runDemo},
 		"ocr-child": {"internal: the supervised OCR child process", "", gOCR, runOCRChild},
 		// Reads no setting: the parent sends everything with the PDF.

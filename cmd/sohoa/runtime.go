@@ -154,6 +154,17 @@ func (c *config) redisOpt() asynq.RedisClientOpt {
 	return asynq.RedisClientOpt{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB}
 }
 
+// redisClient is a go-redis client on the queues' Redis, made from the
+// options asynq uses, for what serve keeps there besides queues (staff
+// sessions and failed sign-ins).
+func (c *config) redisClient() (redis.UniversalClient, error) {
+	rdb, ok := c.redisOpt().MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("redis client: asynq made an unexpected client type")
+	}
+	return rdb, nil
+}
+
 // checkRedis refuses a Redis that can lose or evict queue state: asynq's
 // lease and task keys must survive restarts (AOF) and memory pressure
 // (noeviction). See reliability.md §1.

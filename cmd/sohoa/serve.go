@@ -16,11 +16,16 @@ import (
 )
 
 // runServe runs two listeners:
-//   - the counter intake (upload page, POST /v1/batches, GET /v1/inputs/…),
-//     plain HTTP, bound to loopback by default (put it behind the office's
-//     reverse proxy and SSO, or set SOHOA_INTAKE_TOKEN);
+//   - the counter intake: the staff web app at / (sign-in, the upload page,
+//     the reviewers' and supervisors' pages; package web) and the intake API
+//     (POST /v1/batches, GET /v1/inputs/…) for scripts with the bearer token
+//     and for the upload page with a counter's session; plain HTTP, bound to
+//     loopback by default (put it behind the office's TLS proxy and set
+//     SOHOA_PUBLIC_URL);
 //   - the reuse API for other systems and the public QR pages, TLS, with
 //     client certificates or signed JWTs (see api/).
+//
+// One audit log (one hash chain per process) records both.
 func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	cfg, err := fs.parse(args)
 	if err != nil {
@@ -37,15 +42,33 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	}
 	rt.intake.MaxFiles = cfg.Intake.MaxFiles
 	rt.intake.CallerRate = api.RateLimit{RPS: float64(cfg.Intake.FilesPerMinute) / 60, Burst: cfg.Intake.MaxFiles}
+	alog, err := openAuditLog(ctx, cfg, rt, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeAuditLog(alog); err != nil {
+			log.Error("close audit log", "err", err)
+		}
+	}()
+	rdb, err := cfg.redisClient()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	app, err := newWebApp(ctx, cfg, rt, alog, rdb, log)
+	if err != nil {
+		return err
+	}
+	rt.intake.Authorize = app.Authorize
 
-	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, rt.intake.Handler(), log)}
+	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, intakeListener(rt.intake.Handler(), app.Handler()), log)}
 	if cfg.API.Addr != "" {
-		api, err := newAPIServer(ctx, cfg, rt, log)
+		srv, err := newAPIServer(cfg, rt, alog, log)
 		if err != nil {
 			return err
 		}
-		defer api.close()
-		servers = append(servers, api.srv)
+		servers = append(servers, srv)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -79,6 +102,16 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		return errors.Join(errs...)
 	})
 	return g.Wait()
+}
+
+// intakeListener routes the intake listener: the intake API under /v1/
+// and /healthz, the staff web app everywhere else.
+func intakeListener(intake, app http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", intake)
+	mux.Handle("GET /healthz", intake)
+	mux.Handle("/", app)
+	return mux
 }
 
 func newHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {

@@ -8,6 +8,7 @@ APT_PKGS=(
   libtesseract-dev libleptonica-dev
   redis-server poppler-utils qpdf softhsm2 opensc libnss3-tools
   fonts-liberation2 fonts-dejavu-core curl jq
+  chromium
 )
 VERSITYGW_VERSION=v1.8.0
 
