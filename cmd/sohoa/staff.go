@@ -9,8 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sohoa/audit"
-	"sohoa/storage"
 	"sohoa/pipeline"
+	"sohoa/storage"
 	"sohoa/web"
 )
 
