@@ -86,11 +86,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // access token), and after signing out a supervisor gets the home page of
 // the role.
 func TestBrowserSignIn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	requireStack(t)
-	local := isolate(t, 8)
+	local := stackTest(t, 11)
 	addr := freeAddr(t)
 	t.Setenv("SOHOA_INTAKE_ADDR", addr)
 	t.Setenv("SOHOA_API_ADDR", "")
@@ -111,6 +107,15 @@ func TestBrowserSignIn(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#upload")))
 	if h := text(t, ctx, "h1"); !strings.Contains(h, "Tiếp nhận bản quét hồ sơ") {
 		t.Fatalf("after sign-in: %q, want the upload page", h)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	texts, err := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS("#reason-texts")))
+	cancel()
+	if err != nil {
+		t.Fatalf("reason texts: %v", err)
+	}
+	if !strings.Contains(texts, "mã hồ sơ đã được dùng cho hồ sơ khác") {
+		t.Errorf("the upload page lacks the Vietnamese text of dossier_code_taken: %.200s", texts)
 	}
 	if who := text(t, ctx, ".who"); !strings.Contains(who, "Cán bộ tiếp nhận") || !strings.Contains(who, "Đăng xuất") {
 		t.Errorf("header %q does not name the role and offer sign-out", who)
