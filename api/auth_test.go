@@ -11,7 +11,7 @@ import (
 // TestCertCacheRespectsExpiry: a cached verification never outlives the
 // certificate.
 func TestCertCacheRespectsExpiry(t *testing.T) {
-	dev, err := EnsureDevClients(t.TempDir())
+	dev, err := EnsureDevClients(t.TempDir(), "000.00.31.H29")
 	if err != nil {
 		t.Fatal(err)
 	}

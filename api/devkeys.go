@@ -62,11 +62,11 @@ func (f DevFiles) all() []string {
 
 // EnsureDevClients creates, once, development credentials under dir
 // (normally .local/keys): a client CA, a certificate and an Ed25519 JWT key
-// for the demo client "demo-agency" with every scope, a server certificate
+// for the demo client "demo-agency" of agency with every scope, a server certificate
 // for loopback, K_audit and K_qr, and a clients.json that ties them
 // together. Existing complete credentials are left untouched. Never use
 // these outside a development machine.
-func EnsureDevClients(dir string) (DevFiles, error) {
+func EnsureDevClients(dir, agency string) (DevFiles, error) {
 	f := devPaths(dir)
 	complete := true
 	for _, p := range f.all() {
@@ -115,7 +115,7 @@ func EnsureDevClients(dir string) (DevFiles, error) {
 	}
 	fp := sha256.Sum256(clientCert.Raw)
 	cfg := ClientsFile{Audience: DevAudience, Clients: []ClientConfig{{
-		ID: DevClient, Name: "Demo agency (development only)", AgencyCode: "000.00.31.H29",
+		ID: DevClient, Name: "Demo agency (development only)", AgencyCode: agency,
 		CertSHA256: hex.EncodeToString(fp[:]), JWTAlg: AlgEdDSA, JWTPublicKeyFile: filepath.Base(f.JWTPublicKey),
 		Scopes:    []string{ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke},
 		RateLimit: RateLimit{RPS: 50, Burst: 100},

@@ -131,7 +131,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	f := &fixture{t: t, logs: &testenv.Buffer{}, sha: map[string]string{}, pdfs: map[string][]byte{}, creds: map[string]cred{}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
-	dev, err := EnsureDevClients(dir)
+	dev, err := EnsureDevClients(dir, "000.00.31.H29")
 	if err != nil {
 		t.Fatalf("EnsureDevClients: %v", err)
 	}

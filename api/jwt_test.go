@@ -185,7 +185,7 @@ func TestParseClients(t *testing.T) {
 }
 
 func TestParseClientsAlgMustFitKey(t *testing.T) {
-	dev, err := EnsureDevClients(t.TempDir())
+	dev, err := EnsureDevClients(t.TempDir(), "000.00.31.H29")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestParseClientsAlgMustFitKey(t *testing.T) {
 	}
 	// Second call leaves the files alone.
 	before, _ := LoadClients(dev.ClientsJSON)
-	if _, err := EnsureDevClients(dev.Dir); err != nil {
+	if _, err := EnsureDevClients(dev.Dir, "000.00.31.H29"); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := LoadClients(dev.ClientsJSON)
@@ -259,7 +259,7 @@ func TestEnsureDevClientsKeepsExistingQRKey(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "qr.key"), []byte(want), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := EnsureDevClients(dir)
+	f, err := EnsureDevClients(dir, "000.00.31.H29")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func (c *config) apiFiles() (apiFiles, error) {
 	if !c.Dev || f.Clients != "" && f.ServerCert != "" && f.ServerKey != "" {
 		return f, nil
 	}
-	dev, err := api.EnsureDevClients(c.keysDir())
+	dev, err := api.EnsureDevClients(c.keysDir(), c.AgencyCode)
 	if err != nil {
 		return f, fmt.Errorf("development API credentials: %w", err)
 	}

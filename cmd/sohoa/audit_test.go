@@ -81,7 +81,7 @@ func (p *serveProc) stop(t *testing.T, sig syscall.Signal) error {
 // `sohoa audit query` finds every read of the citizen over all chains.
 func TestAuditTwoServesKill(t *testing.T) {
 	local := stackTest(t, 8)
-	dev, err := api.EnsureDevClients(filepath.Join(local, "keys"))
+	dev, err := api.EnsureDevClients(filepath.Join(local, "keys"), "000.00.00.H00")
 	if err != nil {
 		t.Fatal(err)
 	}

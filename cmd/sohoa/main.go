@@ -48,7 +48,7 @@ func commands() map[string]command {
 		"review":    {"list, show, approve or reject documents waiting for a person", "list|show|approve|reject [flags]", groupsPipeline | gProcedures, runReview},
 		"index":     {"maintain the citizen index: rebuild, lint", "rebuild|lint", gStore, runIndex},
 		"audit":     {"verify the audit chain, query who read a citizen's results", "verify|query [flags]", gAudit, runAudit},
-		"token":     {"print a short-lived JWT for the development client system", "(development mode only)", 0, runToken},
+		"token":     {"print a short-lived JWT for the development client system", "(development mode only)", gAgency, runToken},
 		"keys":      {"create production key files: index, seal, audit, QR and staff keys", "init DIR", 0, runKeys},
 		"user":      {"manage staff accounts: add, reset, disable, enable, role, list", "add|reset|disable|enable|role|list [flags] [USER]", gStore | gStaff | gRedis, runUser},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", "[--corpus DIR]", groupsWorker, runDemo},

@@ -22,7 +22,7 @@ func runToken(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	if !cfg.Dev {
 		return &exitError{code: 2, err: errors.New("the development client exists only in development mode (SOHOA_DEV=1); production clients sign their own tokens")}
 	}
-	dev, err := api.EnsureDevClients(cfg.keysDir())
+	dev, err := api.EnsureDevClients(cfg.keysDir(), cfg.AgencyCode)
 	if err != nil {
 		return fmt.Errorf("development credentials: %w", err)
 	}
