@@ -400,7 +400,7 @@ func TestIntakeCutsOffSlowUploads(t *testing.T) {
 			for {
 				select {
 				case line := <-done:
-					if !strings.Contains(line, "408") || time.Since(start) > 5*time.Second {
+					if !strings.Contains(line, "408") || time.Since(start) > 30*time.Second {
 						t.Errorf("got %q after %v, want 408 within a few idle periods", line, time.Since(start))
 					}
 					return
@@ -408,8 +408,8 @@ func TestIntakeCutsOffSlowUploads(t *testing.T) {
 					if dribble > 0 {
 						conn.Write([]byte("x"))
 					}
-					if time.Since(start) > 10*time.Second {
-						t.Fatal("slow upload still open after 10 s")
+					if time.Since(start) > time.Minute {
+						t.Fatal("slow upload still open after a minute")
 					}
 				}
 			}
