@@ -26,13 +26,7 @@ func TestBadBatch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bad corpus missing beside the checkout: %v", err)
 	}
-	intakeAddr := freeAddr(t)
-	t.Setenv("SOHOA_INTAKE_ADDR", intakeAddr)
-	t.Setenv("SOHOA_API_ADDR", "")
-	startCommand(t, "serve", "--api-addr", "")
-	base := "http://" + intakeAddr
-	waitHTTP(t, base+"/healthz")
-	workerLog := startCommand(t, "worker", "--reconcile", "0")
+	base, workerLog := startIntakeAndWorker(t)
 
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

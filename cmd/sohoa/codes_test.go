@@ -22,13 +22,7 @@ import (
 // no two uploads share a dossier code.
 func TestDossierCodesOnStack(t *testing.T) {
 	stackTest(t, 9)
-	intakeAddr := freeAddr(t)
-	t.Setenv("SOHOA_INTAKE_ADDR", intakeAddr)
-	t.Setenv("SOHOA_API_ADDR", "")
-	startCommand(t, "serve", "--api-addr", "")
-	base := "http://" + intakeAddr
-	waitHTTP(t, base+"/healthz")
-	workerLog := startCommand(t, "worker", "--reconcile", "0")
+	base, workerLog := startIntakeAndWorker(t)
 
 	const agency = "000.00.00.H00" // SOHOA_AGENCY_CODE's default
 	now := envConfig(t).now()      // sohoa's clock: SOHOA_CLOCK_OFFSET may shift it

@@ -132,6 +132,20 @@ func assertEncryptedAtRest(t *testing.T, repo *storage.Repository, holderID stri
 	}
 }
 
+// startIntakeAndWorker runs `sohoa serve` with the intake only (no reuse
+// API) and a `sohoa worker` until the test ends; it returns the intake's
+// base URL and the worker's log.
+func startIntakeAndWorker(t *testing.T) (base string, workerLog *testenv.Buffer) {
+	t.Helper()
+	intakeAddr := freeAddr(t)
+	t.Setenv("SOHOA_INTAKE_ADDR", intakeAddr)
+	t.Setenv("SOHOA_API_ADDR", "")
+	startCommand(t, "serve", "--api-addr", "")
+	base = "http://" + intakeAddr
+	waitHTTP(t, base+"/healthz")
+	return base, startCommand(t, "worker", "--reconcile", "0")
+}
+
 // testIntakeToken is the intake's bearer token in these tests.
 const testIntakeToken = "test-intake-token"
 
