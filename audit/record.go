@@ -90,6 +90,9 @@ type Record struct {
 	Method           string `json:"method"`
 	Endpoint         string `json:"endpoint"` // the route pattern, never a raw URL
 	ResultCode       string `json:"result_code,omitempty"`
+	// Target is what a staff action was on, when not a result: an input
+	// key, a batch ID, a staff account ID (never personal data).
+	Target string `json:"target,omitempty"`
 	// CitizenHash is CitizenHash(K_audit, idType, id); never the raw ID.
 	CitizenHash string     `json:"citizen_hash,omitempty"`
 	Returned    []Returned `json:"returned,omitempty"`

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/pipeline"
+	"sohoa/storage"
 )
 
 // Auditor stores audit records; *audit.Log implements it. Append must make
@@ -71,8 +73,21 @@ type Options struct {
 	// ReasonTexts are the Vietnamese texts of the intake's reason codes
 	// (pipeline.StaffTexts), shown on the upload page.
 	ReasonTexts map[string]string
-	// AgencyName is shown in the page header.
+	// AgencyName is shown in the page header; AgencyCode is the agency's
+	// code (dossier and result codes begin with it).
 	AgencyName string
+	AgencyCode string
+
+	// The pipeline the pages work on. Repo is the repository (intake,
+	// records, review items, results, audit); Pipeline records review
+	// decisions; Intake stores uploads. Pages that need one answer 503
+	// when it is nil (tests of sign-in alone leave them out).
+	Repo     *storage.Repository
+	Pipeline *pipeline.Pipeline
+	Intake   *pipeline.Intake
+	// Procedures maps a document type to the procedure code its results
+	// are issued under (the configured SOHOA_PROCEDURES).
+	Procedures map[string]string
 }
 
 // App is the staff web app.
@@ -137,8 +152,17 @@ func New(opts Options) (*App, error) {
 	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusForbidden, "Yêu cầu bị từ chối", "Yêu cầu được gửi từ một trang khác. Hãy mở lại hệ thống từ địa chỉ chính thức và thử lại.")
 	}))
-	for _, name := range []string{"signin", "upload", "home", "section", "message"} {
-		t, err := template.New(name).Funcs(template.FuncMap{}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	funcs := templateFuncs()
+	for _, file := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(file, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", file)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -157,14 +181,15 @@ func New(opts Options) (*App, error) {
 type section struct {
 	Path, Label, About string
 	roles              []Role
+	placeholder        bool // no page yet: a notice says so
 }
 
 func sections() []section {
 	return []section{
-		{"/review", "Hàng đợi kiểm tra", "Kiểm tra, đối chiếu các tài liệu hệ thống chưa chắc chắn bên cạnh bản quét, rồi duyệt hoặc từ chối.", []Role{RoleReviewer, RoleSupervisor}},
-		{"/results", "Tra cứu kết quả", "Tìm kết quả điện tử theo mã kết quả, mã hồ sơ hoặc số định danh; thu hồi, tạm dừng hiệu lực hoặc thay thế kết quả.", []Role{RoleSupervisor}},
-		{"/reports", "Báo cáo, thống kê", "Số hồ sơ tiếp nhận, đã số hóa, kết quả điện tử, đang chờ kiểm tra, thời gian xử lý và số lần tái sử dụng, theo đơn vị và thủ tục.", []Role{RoleSupervisor}},
-		{"/users", "Tài khoản cán bộ", "Tạo tài khoản, khóa, mở khóa, đổi vai trò và đặt lại mật khẩu cho cán bộ.", []Role{RoleSupervisor}},
+		{"/review", "Hàng đợi kiểm tra", "Kiểm tra, đối chiếu các tài liệu hệ thống chưa chắc chắn bên cạnh bản quét, rồi duyệt hoặc từ chối.", []Role{RoleReviewer, RoleSupervisor}, true},
+		{"/results", "Tra cứu kết quả", "Tìm kết quả điện tử theo mã kết quả, mã hồ sơ hoặc số định danh; thu hồi, tạm dừng hiệu lực hoặc thay thế kết quả.", []Role{RoleSupervisor}, true},
+		{"/reports", "Báo cáo, thống kê", "Số hồ sơ tiếp nhận, đã số hóa, kết quả điện tử, đang chờ kiểm tra, thời gian xử lý và số lần tái sử dụng, theo đơn vị và thủ tục.", []Role{RoleSupervisor}, true},
+		{"/users", "Tài khoản cán bộ", "Tạo tài khoản, khóa, mở khóa, đổi vai trò và đặt lại mật khẩu cho cán bộ.", []Role{RoleSupervisor}, true},
 	}
 }
 
@@ -180,8 +205,15 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("POST /signin", a.signin)
 	mux.HandleFunc("POST /signout", a.signout)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", a.staticHandler()))
+	a.intakeRoutes(mux)
+	a.reviewRoutes(mux)
+	a.resultRoutes(mux)
+	a.reportRoutes(mux)
+	a.oidcRoutes(mux)
 	for _, s := range sections() {
-		mux.HandleFunc("GET "+s.Path, a.section(s))
+		if s.placeholder {
+			mux.HandleFunc("GET "+s.Path, a.section(s))
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, "Không tìm thấy trang", "Địa chỉ này không có trong hệ thống.")

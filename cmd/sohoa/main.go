@@ -36,7 +36,7 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI, runServe},
+		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gProcedures | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI, runServe},
 		"worker":    {"run the asynq worker: OCR, extraction, issuing", "[flags]", groupsWorker, runWorker},
 		"backfill":  {"enqueue a whole archive from a folder or S3 prefix, resumably", "--dir DIR | --s3-bucket B [--s3-prefix P] [flags]", groupsPipeline | gBackfill, runBackfill},
 		"extract":   {"OCR one scan file and print its fields (--json)", "[--json] [--words] FILE", gOCR, runExtract},

@@ -23,13 +23,17 @@ import (
 
 // pipelineRuntime is the wired pipeline a worker (or the demo) runs.
 type pipelineRuntime struct {
-	cfg      *config
-	log      *slog.Logger
-	repo     *storage.Repository
-	client   *asynq.Client
-	pipe     *pipeline.Pipeline
-	intake   *pipeline.Intake
-	closeFns []func() error
+	cfg    *config
+	log    *slog.Logger
+	repo   *storage.Repository
+	client *asynq.Client
+	pipe   *pipeline.Pipeline
+	intake *pipeline.Intake
+	// layouts and procedures (SOHOA_PROCEDURES) the pipeline validates and
+	// issues with.
+	layouts    *ocr.Layouts
+	procedures map[string]string
+	closeFns   []func() error
 }
 
 func (rt *pipelineRuntime) Close() error {
@@ -55,12 +59,20 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 		Repo: repo, Queue: rt.client, Logger: log,
 		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Now: cfg.now,
 	}
+	// Layouts and procedures are cheap: every runtime has them (serve
+	// records review decisions, which are validated against the layouts).
+	layouts, err := ocr.DefaultLayouts()
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("load layouts: %w", err)
+	}
+	procs, err := loadProcedures(cfg, layouts)
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	opts.Layouts, opts.Procedures = layouts, procs
 	if withOCR {
-		layouts, err := ocr.DefaultLayouts()
-		if err != nil {
-			rt.Close()
-			return nil, fmt.Errorf("load layouts: %w", err)
-		}
 		rec, closeRec, err := newRecognizer(cfg, ocrWorkers, log)
 		if err != nil {
 			rt.Close()
@@ -73,13 +85,9 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 			return nil, err
 		}
 		rt.closeFns = append(rt.closeFns, closeIss)
-		procs, err := loadProcedures(cfg, layouts)
-		if err != nil {
-			rt.Close()
-			return nil, err
-		}
-		opts.Recognizer, opts.Layouts, opts.Issuer, opts.Procedures = rec, layouts, iss, procs
+		opts.Recognizer, opts.Issuer = rec, iss
 	}
+	rt.layouts, rt.procedures = layouts, procs
 	pipe, err := pipeline.New(opts)
 	if err != nil {
 		rt.Close()

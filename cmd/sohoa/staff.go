@@ -53,5 +53,6 @@ func newWebApp(ctx context.Context, cfg *config, rt *pipelineRuntime, alog *audi
 		PublicURL: cfg.Web.PublicURL, IdleTimeout: cfg.Web.SessionIdle, MaxLifetime: cfg.Web.SessionMax,
 		MaxFailures: cfg.Web.MaxFailures, Lockout: cfg.Web.Lockout,
 		MaxFileMB: rt.intake.MaxFileBytes >> 20, AgencyName: cfg.AgencyName, ReasonTexts: pipeline.StaffTexts(),
+		AgencyCode: cfg.AgencyCode, Repo: rt.repo, Pipeline: rt.pipe, Intake: rt.intake, Procedures: rt.procedures,
 	})
 }
