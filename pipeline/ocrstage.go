@@ -63,6 +63,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 			ProcedureCode: meta.ProcedureCode,
 			Source:        meta.Source,
 			BatchID:       meta.BatchID,
+			Office:        meta.Office,
 		},
 	}
 	for _, img := range images {

@@ -28,6 +28,7 @@ type IntakeSummary struct {
 	ProcedureCode string `json:"procedure_code"`
 	Source        string `json:"source"`
 	BatchID       string `json:"batch_id,omitempty"`
+	Office        string `json:"office,omitempty"`
 }
 
 // ImageRef points at one stored page image.

@@ -19,13 +19,19 @@ const (
 // IntakeMeta describes an uploaded scan. It is stored beside the scan, not
 // in any key.
 type IntakeMeta struct {
-	Name          string    `json:"name"`
-	BatchID       string    `json:"batch_id"`
-	Source        string    `json:"source"` // "counter" (default) or "backfill"
-	DossierCode   string    `json:"dossier_code,omitempty"`
-	ProcedureCode string    `json:"procedure_code,omitempty"`
-	UploadedAt    time.Time `json:"uploaded_at"`
-	Size          int64     `json:"size"`
+	Name          string `json:"name"`
+	BatchID       string `json:"batch_id"`
+	Source        string `json:"source"` // "counter" (default) or "backfill"
+	DossierCode   string `json:"dossier_code,omitempty"`
+	ProcedureCode string `json:"procedure_code,omitempty"`
+	// Office is the code of the office (one-stop unit) that received the
+	// dossier, and Staff the staff account ID (storage.StaffAccount) of
+	// the clerk who uploaded it; both empty for script and backfill
+	// uploads.
+	Office     string    `json:"office,omitempty"`
+	Staff      string    `json:"staff,omitempty"`
+	UploadedAt time.Time `json:"uploaded_at"`
+	Size       int64     `json:"size"`
 }
 
 // PutIntake stores an uploaded scan create-once under its SHA-256 and
