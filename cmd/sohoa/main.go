@@ -50,7 +50,7 @@ func commands() map[string]command {
 		"audit":     {"verify the audit chain, query who read a citizen's results", "verify|query [flags]", gAudit, runAudit},
 		"token":     {"print a short-lived JWT for the development client system", "(development mode only)", gAgency, runToken},
 		"keys":      {"create production key files: index, seal, audit, QR and staff keys", "init DIR", 0, runKeys},
-		"user":      {"manage staff accounts: add, reset, disable, enable, role, list", "add|reset|disable|enable|role|list [flags] [USER]", gStore | gStaff | gRedis, runUser},
+		"user":      {"manage staff accounts: add, reset, disable, enable, role, list", "add|reset|disable|enable|role|list [flags] [USER]", gStore | gStaff | gRedis | gAudit, runUser},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", "[--corpus DIR]", groupsWorker, runDemo},
 		"ocr-child": {"internal: the supervised OCR child process", "", gOCR, runOCRChild},
 		// Reads no setting: the parent sends everything with the PDF.

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"sohoa/audit"
 	"sohoa/storage"
 	"sohoa/web"
 )
@@ -90,6 +93,31 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 	if err != nil {
 		return err
 	}
+	// Every change, and every listing, is one record of the audit chain,
+	// as the web app's sign-ins and actions are: opened before anything is
+	// done, so an audit log that cannot be written refuses the command.
+	alog, err := openAuditLog(ctx, cfg, &pipelineRuntime{repo: repo}, cfg.logger(io.Discard))
+	if err != nil {
+		return err
+	}
+	var auditErr error
+	defer func() {
+		if err := closeAuditLog(alog); err != nil && auditErr == nil {
+			fmt.Fprintf(stdout, "warning: the audit record of this change is kept in the write-ahead log and stored by the next serve: %v\n", err)
+		}
+	}()
+	record := func(acct web.Account, err error) error {
+		rec := audit.Record{Time: cfg.now(), RequestID: newCLIRequestID(), ClientID: "cli", AuthMethod: "cli", Method: "CLI",
+			Endpoint: "sohoa user " + action, Staff: acct.ID, StaffRole: string(acct.Role), Office: acct.Office, Target: acct.ID,
+			Decision: audit.Allow, Rule: "user_" + action}
+		if err != nil {
+			rec.Decision, rec.Rule = audit.Deny, "user_"+action+"_refused"
+		}
+		if _, auditErr = alog.Append(ctx, rec); auditErr != nil {
+			return fmt.Errorf("audit the change: %w", auditErr)
+		}
+		return nil
+	}
 	password := func() (pw string, generated bool, err error) {
 		if !*fromStdin {
 			pw, err = web.GeneratePassword()
@@ -118,7 +146,11 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 		if err != nil {
 			return err
 		}
-		if acct, err = accts.Create(ctx, user, *name, web.Role(*role), *office, pw, by); err != nil {
+		acct, err = accts.Create(ctx, user, *name, web.Role(*role), *office, pw, by)
+		if aerr := record(acct, err); aerr != nil {
+			return errors.Join(userErr(err), aerr)
+		}
+		if err != nil {
 			return userErr(err)
 		}
 		fmt.Fprintf(stdout, "created %s (%s, office %s)\n", acct.User, acct.Role, acct.Office)
@@ -130,6 +162,9 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 			return err
 		}
 		acct, err = accts.ResetPassword(ctx, user, pw, by)
+		if aerr := record(acct, err); aerr != nil {
+			return errors.Join(err, aerr)
+		}
 		if acct.ID != "" {
 			fmt.Fprintf(stdout, "new password set for %s\n", acct.User)
 			printPassword(pw, generated)
@@ -137,24 +172,36 @@ func runUserCmd(ctx context.Context, fs *flagSet, args []string, stdin io.Reader
 		return changed(acct, err, stdout)
 	case "disable":
 		acct, err = accts.Disable(ctx, user, by)
+		if aerr := record(acct, err); aerr != nil {
+			return errors.Join(err, aerr)
+		}
 		if acct.ID != "" {
 			fmt.Fprintf(stdout, "%s is disabled\n", acct.User)
 		}
 		return changed(acct, err, stdout)
 	case "enable":
 		acct, err = accts.Enable(ctx, user, by)
+		if aerr := record(acct, err); aerr != nil {
+			return errors.Join(err, aerr)
+		}
 		if acct.ID != "" {
 			fmt.Fprintf(stdout, "%s is enabled\n", acct.User)
 		}
 		return userErr(err)
 	case "role":
 		acct, err = accts.SetRole(ctx, user, web.Role(*role), *office, by)
+		if aerr := record(acct, err); aerr != nil {
+			return errors.Join(err, aerr)
+		}
 		if acct.ID != "" {
 			fmt.Fprintf(stdout, "%s is %s, office %s\n", acct.User, acct.Role, acct.Office)
 		}
 		return changed(acct, err, stdout)
 	}
 	list, err := accts.List(ctx)
+	if aerr := record(web.Account{}, err); aerr != nil {
+		return errors.Join(err, aerr)
+	}
 	if err != nil {
 		return err
 	}
@@ -200,4 +247,10 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func newCLIRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }

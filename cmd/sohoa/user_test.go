@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"regexp"
 	"strings"
 	"testing"
 
+	"sohoa/audit"
 	"sohoa/web"
 )
 
@@ -105,5 +107,43 @@ func TestUserCommand(t *testing.T) {
 	}
 	if strings.Contains(out, generated) || strings.Contains(out, "argon2") {
 		t.Error("user list shows a password or its hash")
+	}
+
+	// Every change and listing is in the audit chain, by account ID, never
+	// by user name or password; and the chains verify.
+	var rules []string
+	if err := audit.Scan(context.Background(), repo.Bucket(), func(_ string, recs []audit.Record) error {
+		for _, r := range recs {
+			if r.ClientID != "cli" {
+				continue
+			}
+			rules = append(rules, r.Rule)
+			b, _ := json.Marshal(r)
+			for _, secret := range []string{"quay1", "truong", generated, "mật khẩu"} {
+				if strings.Contains(strings.ToLower(string(b)), strings.ToLower(secret)) {
+					t.Errorf("audit record %s holds %q", b, secret)
+				}
+			}
+			if r.Rule == "user_add" && !web.Role(r.StaffRole).Valid() {
+				t.Errorf("audit record of an add without the role: %+v", r)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range rules {
+		count[r]++
+	}
+	want := map[string]int{"user_add": 2, "user_add_refused": 2, "user_disable": 2, "user_disable_refused": 1, "user_enable": 1,
+		"user_reset": 1, "user_role": 1, "user_list": 1}
+	for rule, n := range want {
+		if count[rule] != n {
+			t.Errorf("audit: %d records %s, want %d (all: %v)", count[rule], rule, n, count)
+		}
+	}
+	if rep, err := audit.Verify(context.Background(), repo.Bucket()); err != nil || len(rep.Breaks) > 0 {
+		t.Errorf("audit chains: %v %v", err, rep.Breaks)
 	}
 }
