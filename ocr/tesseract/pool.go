@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
 	"sohoa/ocr"
@@ -287,6 +288,11 @@ func startChild(opts PoolOptions) (*ocrChild, error) {
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
 	cmd.Env = append(append(os.Environ(), opts.Env...), "OMP_THREAD_LIMIT=1", "MALLOC_ARENA_MAX=2")
 	cmd.Stderr = opts.Stderr
+	// The child dies with its worker: the kernel sends it SIGKILL when the
+	// parent dies (Pdeathsig), so a worker killed with SIGKILL leaves no OCR
+	// running on for minutes. Its own process group keeps a terminal's
+	// Ctrl-C for the worker, which then stops its children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("stdin pipe: %w", err)
