@@ -214,8 +214,9 @@ func TestBackfillResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Skipped != 2 || rep.Queued != 2 || !rep.Done || rep.Last != "c/4.pdf" {
-		t.Errorf("resumed run = %+v, want 2 skipped, 2 queued, done at c/4.pdf", rep)
+	// The report is the pass's: the same as an uninterrupted run's.
+	if rep.Skipped != 2 || rep.Queued != 4 || rep.Submitted != 4 || rep.Duplicates != 0 || !rep.Done || rep.Last != "c/4.pdf" || rep.UpdatedAt.IsZero() {
+		t.Errorf("resumed run = %+v, want 2 skipped, 4 queued in the pass, done at c/4.pdf", rep)
 	}
 	for _, task := range h.queue.ofType(TypeOCR) {
 		var p OCRPayload
@@ -414,5 +415,70 @@ func TestIntakeCutsOffSlowUploads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBackfillReportSurvivesACrash: a pass killed between storing a file
+// and journalling it, then resumed, reports what an uninterrupted pass
+// reports; files with the same bytes count as duplicates; progress counts
+// every file; a torn journal line is ignored.
+func TestBackfillReportSurvivesACrash(t *testing.T) {
+	mk := func(t *testing.T) string {
+		dir := t.TempDir()
+		for n, body := range map[string]string{"a/1.jpg": "one", "a/2.png": "two", "b/3.tif": "three", "b/3-copy.tif": "three"} {
+			p := filepath.Join(dir, n)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte("scan "+body), 0o644)
+		}
+		return dir
+	}
+	// Uninterrupted.
+	h := newHarness(t)
+	dir := mk(t)
+	var seen []BackfillProgress
+	bf := &Backfill{Intake: h.intake, CheckpointDir: t.TempDir(), Progress: func(p BackfillProgress) { seen = append(seen, p) }}
+	want, err := bf.Run(context.Background(), DirSource{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Queued != 3 || want.Duplicates != 1 || want.Submitted != 4 {
+		t.Fatalf("uninterrupted = %+v, want 3 queued, 1 duplicate", want)
+	}
+	if len(seen) != 5 || seen[0].Total != 4 || seen[4].Done != 4 || seen[4].Bytes == 0 {
+		t.Errorf("progress = %+v, want the total first, then one call a file", seen)
+	}
+
+	// Killed after storing a/2.png, before journalling it as done.
+	h = newHarness(t)
+	dir = mk(t)
+	cpDir := t.TempDir()
+	src := DirSource{Root: dir}
+	bf = &Backfill{Intake: h.intake, CheckpointDir: cpDir}
+	jPath := filepath.Join(cpDir, checkpointName(src.ID())+".journal")
+	data1, _ := os.ReadFile(filepath.Join(dir, "a/1.jpg"))
+	data2, _ := os.ReadFile(filepath.Join(dir, "a/2.png"))
+	s1, err := h.intake.Submit(context.Background(), data1, storage.IntakeMeta{Name: "a/1.jpg", Source: SourceBackfill, BatchID: "backfill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.intake.Submit(context.Background(), data2, storage.IntakeMeta{Name: "a/2.png", Source: SourceBackfill, BatchID: "backfill"}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := openJournal(jPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.add(journalEntry{Op: "begin", Name: "a/1.jpg"})
+	j.add(journalEntry{Op: "done", Name: "a/1.jpg", InputKey: s1.InputKey, Status: s1.Status})
+	j.add(journalEntry{Op: "begin", Name: "a/2.png"})
+	j.f.WriteString(`{"op":"done","na`) // torn by the kill
+	j.Close()
+	saveCheckpoint(filepath.Join(cpDir, checkpointName(src.ID())+".json"), Checkpoint{Source: src.ID(), Last: "a/1.jpg", Submitted: 1})
+	got, err := bf.Run(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Queued != want.Queued || got.Duplicates != want.Duplicates || got.Submitted != want.Submitted || got.Skipped != 1 || !got.Done {
+		t.Errorf("resumed after a crash = %+v, want the uninterrupted %+v with 1 skipped", got, want)
 	}
 }
