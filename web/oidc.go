@@ -389,6 +389,12 @@ func (a *App) oidcIdentity(ctx context.Context, code string, f oidcFlow) (string
 	if err := idt.Claims(&claims); err != nil {
 		return "", refused(http.StatusForbidden, "oidc_id_token", err)
 	}
+	// go-oidc checks that the audience holds the client ID; a token for
+	// several audiences must also have been issued to this client (OpenID
+	// Connect Core 3.1.3.7).
+	if azp, _ := claims["azp"].(string); (len(idt.Audience) > 1 || azp != "") && azp != o.cfg.ClientID {
+		return "", refused(http.StatusForbidden, "oidc_id_token", fmt.Errorf("issued to %q, not this client", azp))
+	}
 	if _, ok := claims[o.cfg.UserClaim]; !ok && o.provider.UserInfoEndpoint() != "" {
 		// Many providers put profile claims in userinfo only.
 		ui, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))

@@ -323,6 +323,13 @@ func TestOIDCRefusals(t *testing.T) {
 			edit: func(c map[string]any) { c["exp"] = c["iat"].(int64) - 60 }},
 		{name: "another audience", user: "ana.kiemtra", status: 403, rule: "oidc_id_token",
 			edit: func(c map[string]any) { c["aud"] = "another-client" }},
+		{name: "issued to another client", user: "ana.kiemtra", status: 403, rule: "oidc_id_token",
+			edit: func(c map[string]any) {
+				c["aud"] = []string{fakeClientID, "another-client"}
+				c["azp"] = "another-client"
+			}},
+		{name: "several audiences, no azp", user: "ana.kiemtra", status: 403, rule: "oidc_id_token",
+			edit: func(c map[string]any) { c["aud"] = []string{fakeClientID, "another-client"} }},
 		{name: "another issuer", user: "ana.kiemtra", status: 403, rule: "oidc_id_token",
 			edit: func(c map[string]any) { c["iss"] = "https://idp.invalid" }},
 		{name: "a code the provider does not know", user: "ana.kiemtra", status: 502, rule: "oidc_exchange",
