@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -447,5 +448,43 @@ func TestOIDCOptions(t *testing.T) {
 	c, err := newOIDCClient(good)
 	if err != nil || c.cfg.UserClaim != "preferred_username" || c.cfg.Label == "" {
 		t.Errorf("defaults: %+v, %v", c, err)
+	}
+}
+
+// TestOIDCSecureCookies: behind an https public URL the flow cookie is
+// Secure with the __Host- prefix (no other site or subdomain can plant
+// one), like the session cookie.
+func TestOIDCSecureCookies(t *testing.T) {
+	e := newEnv(t)
+	e.user("ana.kiemtra", RoleReviewer)
+	op := newFakeOP(t, e.clk.Now)
+	srv := e.app(func(o *Options) {
+		o.PublicURL = "https://sohoa.example.gov.vn"
+		o.OIDC = &OIDC{Issuer: op.srv.URL, ClientID: fakeClientID, ClientSecret: fakeClientSecret,
+			RedirectURL: "https://sohoa.example.gov.vn/signin/oidc/callback", Now: e.clk.Now, HTTPClient: op.srv.Client()}
+	})
+	b := newBrowser(t, srv)
+	resp, _ := b.get("/signin/oidc")
+	wantStatus(t, "start", resp, http.StatusFound)
+	var names []string
+	for _, c := range resp.Cookies() {
+		names = append(names, c.Name)
+		if c.Name == "__Host-"+oidcCookie && (!c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "") {
+			t.Errorf("flow cookie %+v", c)
+		}
+	}
+	if !slices.Contains(names, "__Host-"+oidcCookie) {
+		t.Fatalf("cookies %v, want __Host-%s", names, oidcCookie)
+	}
+	resp, _ = b.get(op.login(resp.Header.Get("Location"), "ana.kiemtra", nil))
+	wantStatus(t, "callback", resp, http.StatusOK)
+	ok := false
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-"+sessionCookie && c.Secure && c.SameSite == http.SameSiteStrictMode && c.MaxAge >= 0 {
+			ok = true
+		}
+	}
+	if !ok {
+		t.Errorf("callback cookies %v: want a Secure, Strict __Host- session cookie", resp.Cookies())
 	}
 }
