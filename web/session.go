@@ -186,7 +186,7 @@ func (a *App) renderSignin(w http.ResponseWriter, r *http.Request, status int, n
 		a.setCookie(w, r, signinCookie, tok, int((2 * time.Hour).Seconds()))
 	}
 	a.render(w, status, "signin", view{Title: "Đăng nhập", CSRF: tok, Notice: notice, Warning: warning,
-		Data: struct{ Next string }{safeNext(next)}})
+		Data: struct{ Next, OIDCLabel string }{safeNext(next), a.oidcLabel()}})
 }
 
 // signin checks a user name and password. Refused: a form without its
@@ -287,25 +287,40 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, r, err)
 		return
 	}
-	cookie := newToken()
-	s := Session{Account: acct.ID, Role: acct.Role, Office: acct.Office, Version: acct.Version, CSRF: newToken(),
-		Created: start, Seen: start, Checked: start}
-	key := sessionKey(cookie)
-	if err := a.opts.Sessions.CreateSession(ctx, key, s, a.ttl(s, start)); err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	rec.StaffRole, rec.Office = string(acct.Role), acct.Office
-	rec.Decision, rec.Rule, rec.Status = audit.Allow, "signed_in", http.StatusSeeOther
-	if err := a.audit(ctx, rec); err != nil {
-		// No unaudited session: take it back.
-		a.opts.Sessions.DeleteSession(context.WithoutCancel(ctx), key)
+	rec.Status = http.StatusSeeOther
+	cookie, err := a.startSession(ctx, acct, start, rec)
+	if err != nil {
 		a.unavailable(w, r, err)
 		return
 	}
 	a.setCookie(w, r, sessionCookie, cookie, 0)
 	a.setCookie(w, r, signinCookie, "", -1)
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+}
+
+// startSession makes the session of a member of staff who just proved who
+// they are (password or single sign-on) and audits the sign-in (rec, with
+// its AuthMethod and Status), and returns the session cookie's value. A
+// session that cannot be audited is taken back.
+func (a *App) startSession(ctx context.Context, acct Account, start time.Time, rec audit.Record) (string, error) {
+	cookie := newToken()
+	s := Session{Account: acct.ID, Role: acct.Role, Office: acct.Office, Version: acct.Version, CSRF: newToken(),
+		Created: start, Seen: start, Checked: start}
+	key := sessionKey(cookie)
+	if err := a.opts.Sessions.CreateSession(ctx, key, s, a.ttl(s, start)); err != nil {
+		return "", err
+	}
+	rec.Staff, rec.StaffRole, rec.Office = acct.ID, string(acct.Role), acct.Office
+	rec.Decision, rec.Rule = audit.Allow, "signed_in"
+	if rec.Status == 0 {
+		rec.Status = http.StatusOK
+	}
+	if err := a.audit(ctx, rec); err != nil {
+		// No unaudited session: take it back.
+		a.opts.Sessions.DeleteSession(context.WithoutCancel(ctx), key)
+		return "", err
+	}
+	return cookie, nil
 }
 
 func lockedNotice(left time.Duration) string {

@@ -88,6 +88,9 @@ type Options struct {
 	// Procedures maps a document type to the procedure code its results
 	// are issued under (the configured SOHOA_PROCEDURES).
 	Procedures map[string]string
+	// OIDC, when set, adds single sign-on through the agency's OpenID
+	// provider beside password sign-in (oidc.go).
+	OIDC *OIDC
 }
 
 // App is the staff web app.
@@ -99,6 +102,7 @@ type App struct {
 	cop    *http.CrossOriginProtection
 	pages  map[string]*template.Template
 	static fs.FS
+	oidc   *oidcClient // nil without single sign-on
 }
 
 //go:embed templates/*.html
@@ -148,6 +152,13 @@ func New(opts Options) (*App, error) {
 		if err := a.cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
 			return nil, fmt.Errorf("web: PublicURL: %w", err)
 		}
+	}
+	if opts.OIDC != nil {
+		o, err := newOIDCClient(*opts.OIDC)
+		if err != nil {
+			return nil, err
+		}
+		a.oidc = o
 	}
 	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusForbidden, "Yêu cầu bị từ chối", "Yêu cầu được gửi từ một trang khác. Hãy mở lại hệ thống từ địa chỉ chính thức và thử lại.")

@@ -116,6 +116,7 @@ type config struct {
 		SessionIdle, SessionMax time.Duration
 		MaxFailures             int
 		Lockout                 time.Duration
+		OIDC                    struct{ Issuer, ClientID, ClientSecret, UserClaim, Label string }
 	}
 	API struct{ Addr, Clients, Cert, Key, ClientCA string }
 	// VerifyChild bounds each `sohoa verify-child` that checks a PDF
@@ -206,6 +207,11 @@ func settings() []setting {
 		{"SOHOA_SESSION_MAX", "session-max", "12h", "a staff session ends this long after sign-in, however active", gWeb, func(c *config) flag.Value { return (*positiveDuration)(&c.Web.SessionMax) }},
 		{"SOHOA_SIGNIN_MAX_FAILURES", "signin-max-failures", "10", "failed sign-ins of one account within SOHOA_SIGNIN_LOCKOUT that lock it (counted in Redis, across serve processes)", gWeb, func(c *config) flag.Value { return (*positiveValue)(&c.Web.MaxFailures) }},
 		{"SOHOA_SIGNIN_LOCKOUT", "signin-lockout", "15m", "window of failed sign-ins, and how long a locked account is refused, even with the right password", gWeb, func(c *config) flag.Value { return (*positiveDuration)(&c.Web.Lockout) }},
+		{"SOHOA_OIDC_ISSUER", "oidc-issuer", "", "single sign-on: issuer URL of the agency's OpenID provider, exactly as its discovery document (ISSUER/.well-known/openid-configuration) states it; https outside development mode; empty: password sign-in only", gWeb, func(c *config) flag.Value { return (*issuerValue)(&c.Web.OIDC.Issuer) }},
+		{"SOHOA_OIDC_CLIENT_ID", "oidc-client-id", "", "sohoa's client ID at the OpenID provider, registered with the redirect URI SOHOA_PUBLIC_URL/signin/oidc/callback", gWeb, func(c *config) flag.Value { return (*stringValue)(&c.Web.OIDC.ClientID) }},
+		{"SOHOA_OIDC_CLIENT_SECRET", "", "", "sohoa's client secret at the OpenID provider; else oidc-client.secret in the keys folder", gWeb, func(c *config) flag.Value { return (*stringValue)(&c.Web.OIDC.ClientSecret) }},
+		{"SOHOA_OIDC_USER_CLAIM", "oidc-user-claim", "preferred_username", "the provider's claim whose value is the staff account's user name (the account must exist and be enabled; sohoa gives role and office): preferred_username, email (only if email_verified) or another claim users cannot change themselves", gWeb, func(c *config) flag.Value { return (*claimValue)(&c.Web.OIDC.UserClaim) }},
+		{"SOHOA_OIDC_LABEL", "oidc-label", "Đăng nhập bằng tài khoản một cửa", "text of the single sign-on button on the sign-in page", gWeb, func(c *config) flag.Value { return (*stringValue)(&c.Web.OIDC.Label) }},
 
 		{"SOHOA_API_ADDR", "api-addr", "127.0.0.1:18443", "reuse API listener, TLS (empty disables it)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Addr) }},
 		{"SOHOA_API_CLIENTS", "api-clients", "", "clients.json: the client systems, their scopes, limits and credentials", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Clients) }},
@@ -284,6 +290,9 @@ func (f *flagSet) parse(args []string) (*config, error) {
 		return nil, &exitError{code: 2, err: errors.Join(f.envErrs...)}
 	}
 	if err := f.cfg.requireProduction(f.Name(), f.groups); err != nil {
+		return nil, err
+	}
+	if err := f.cfg.checkOIDC(f.groups); err != nil {
 		return nil, err
 	}
 	return f.cfg, nil

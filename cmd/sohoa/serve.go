@@ -61,6 +61,18 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		return err
 	}
 	rt.intake.Authorize = app.Authorize
+	if app.OIDCEnabled() {
+		// Discovery is lazy and retried at each sign-in: a provider that is
+		// down must not stop serve. This only says at start whether it
+		// answers (bounded by the web app's timeout).
+		go func() {
+			if err := app.CheckOIDC(ctx); err != nil {
+				log.Warn("single sign-on: the OpenID provider does not answer yet; password sign-in works, single sign-on retries at each attempt", "err", err)
+				return
+			}
+			log.Info("single sign-on ready", "issuer", cfg.Web.OIDC.Issuer)
+		}()
+	}
 
 	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, intakeListener(rt.intake.Handler(), app.Handler()), log)}
 	if cfg.API.Addr != "" {

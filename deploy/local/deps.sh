@@ -11,6 +11,10 @@ APT_PKGS=(
   chromium
 )
 VERSITYGW_VERSION=v1.8.0
+# The OpenID provider the single sign-on test signs in at: zitadel's example
+# OP (in-memory users and clients), built from the Go module proxy into the
+# checkout's bin/ (gitignored) under a name of its own.
+ZITADEL_OIDC_VERSION=v3.52.0
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -32,5 +36,15 @@ GOBIN_DIR="$(go env GOPATH)/bin"
 if ! go version -m "$GOBIN_DIR/versitygw" 2>/dev/null | grep -q "github.com/versity/versitygw[[:space:]]*${VERSITYGW_VERSION}[[:space:]]"; then
   echo "deps: go install versitygw@${VERSITYGW_VERSION}"
   GOFLAGS=-buildvcs=false go install "github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}"
+fi
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+OP_BIN="$repo/bin/zitadel-oidc-op"
+if ! go version -m "$OP_BIN" 2>/dev/null | grep -q "github.com/zitadel/oidc/v3[[:space:]]*${ZITADEL_OIDC_VERSION}[[:space:]]"; then
+  echo "deps: go install github.com/zitadel/oidc/v3/example/server@${ZITADEL_OIDC_VERSION} as bin/zitadel-oidc-op"
+  tmp="$(mktemp -d)"
+  GOBIN="$tmp" GOFLAGS=-buildvcs=false go install "github.com/zitadel/oidc/v3/example/server@${ZITADEL_OIDC_VERSION}"
+  mkdir -p "$repo/bin"
+  mv "$tmp/server" "$OP_BIN"
+  rmdir "$tmp"
 fi
 echo "deps: ok"
