@@ -94,4 +94,3 @@ func hours(d time.Duration, count int) string {
 	}
 	return fmt.Sprintf("%.1f", d.Hours())
 }
-
