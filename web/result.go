@@ -304,6 +304,7 @@ func (a *App) resultsSearch(w http.ResponseWriter, r *http.Request, s *signedIn)
 		return
 	}
 	ctx := r.Context()
+	r.ParseForm() // parsed already unless the token came in the header
 	q := strings.TrimSpace(r.PostForm.Get("q"))
 	kind := r.PostForm.Get("kind")
 	if kind == "" {
@@ -615,6 +616,7 @@ func (a *App) resultAction(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		return
 	}
 	ctx := r.Context()
+	r.ParseForm() // parsed already unless the token came in the header
 	decision := strings.Join(strings.Fields(r.PostForm.Get("decision")), " ")
 	reason := r.PostForm.Get("reason")
 	hash, err := a.resultHolderHash(ctx, m)

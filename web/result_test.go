@@ -414,3 +414,25 @@ func TestResultsNeedTheRepositoryAndAuditKey(t *testing.T) {
 		t.Errorf("citizen search without an audit key: %d", resp.StatusCode)
 	}
 }
+
+// TestEveryValidityReasonHasAText: each reason a form offers, and each
+// reason code the repository writes, is said in Vietnamese.
+func TestEveryValidityReasonHasAText(t *testing.T) {
+	codes := []string{storage.ReasonCodeIssued, storage.ReasonSuperseded, "SUPERSEDES"}
+	for _, ra := range resultActions {
+		codes = append(codes, ra.Reasons...)
+		if ra.Label == "" || ra.Done == "" || ra.Rule == "" {
+			t.Errorf("action %s lacks its texts", ra.Name)
+		}
+	}
+	for _, c := range codes {
+		if resultReasonTexts[c] == "" {
+			t.Errorf("reason %s has no Vietnamese text", c)
+		}
+	}
+	for _, s := range []string{storage.StatusActive, storage.StatusSuspended, storage.StatusRevoked, storage.StatusSuperseded} {
+		if resultStatusTexts[s] == "" {
+			t.Errorf("status %s has no Vietnamese text", s)
+		}
+	}
+}
