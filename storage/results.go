@@ -351,6 +351,40 @@ func (r *Repository) ByInputKey(ctx context.Context, inputKey string) ([]Manifes
 	return out, nil
 }
 
+// ByDossierCode returns the manifests of a dossier's results, ordered by
+// result code. Result codes are {dossier}-KQ{n}, reserved lowest-first
+// (ReserveResultCode), and codes/ keys are hashed, so there is no prefix to
+// list: it probes KQ1, KQ2, … and stops after a few codes in a row nobody
+// reserved. Its cost is one lookup per result of the dossier plus
+// maxCodeGap. A code reserved but never filed (an interrupted issue) is
+// skipped. None is an empty slice and nil.
+func (r *Repository) ByDossierCode(ctx context.Context, dossier string) ([]Manifest, error) {
+	if !ValidDossierCode(dossier) {
+		return nil, fmt.Errorf("by dossier code: %w", ErrInvalid)
+	}
+	var out []Manifest
+	for n, gap := 1, 0; n <= maxResultsPerDossier && gap < maxCodeGap; n++ {
+		m, err := r.byPointer(ctx, CodeKey(fmt.Sprintf("%s-KQ%d", dossier, n)))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			gap++
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("by dossier code %s: %w", dossier, err)
+		}
+		gap = 0
+		out = append(out, m)
+	}
+	if out == nil {
+		out = []Manifest{}
+	}
+	return out, nil
+}
+
+// maxCodeGap is how many unreserved result codes in a row end
+// ByDossierCode's probe.
+const maxCodeGap = 3
+
 // OpenPDF returns the signed PDF of a result, verified against both the
 // store's recorded checksum and the manifest's sha256: a mismatch is
 // ErrCorrupt and no bytes.

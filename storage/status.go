@@ -166,6 +166,13 @@ func allowedAmong(evs []StatusEvent, e StatusEvent) error {
 // Supersede marks oldCode superseded by newCode and records the link on the
 // new result too. Both results must exist. Safe to retry.
 func (r *Repository) Supersede(ctx context.Context, oldCode, newCode, actor string) error {
+	return r.SupersedeUnder(ctx, oldCode, newCode, actor, "")
+}
+
+// SupersedeUnder is Supersede recording the decision (số quyết định) that
+// replaced the result on both events. Safe to retry with the same
+// decision.
+func (r *Repository) SupersedeUnder(ctx context.Context, oldCode, newCode, actor, decisionRef string) error {
 	oldM, err := r.Get(ctx, oldCode)
 	if err != nil {
 		return fmt.Errorf("supersede: %w", err)
@@ -180,11 +187,11 @@ func (r *Repository) Supersede(ctx context.Context, oldCode, newCode, actor stri
 	// Each half already recorded (a retry) counts as done.
 	at := r.now()
 	if err := r.AppendStatus(ctx, oldM.ResultCode, StatusEvent{At: at, Status: StatusSuperseded,
-		ReasonCode: ReasonSuperseded, Actor: actor, SupersededBy: newM.ResultCode}); err != nil && !errors.Is(err, ErrExists) {
+		ReasonCode: ReasonSuperseded, DecisionRef: decisionRef, Actor: actor, SupersededBy: newM.ResultCode}); err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("supersede: %w", err)
 	}
 	if err := r.AppendStatus(ctx, newM.ResultCode, StatusEvent{At: at, Status: StatusActive,
-		ReasonCode: "SUPERSEDES", Actor: actor, Supersedes: oldM.ResultCode}); err != nil && !errors.Is(err, ErrExists) {
+		ReasonCode: "SUPERSEDES", DecisionRef: decisionRef, Actor: actor, Supersedes: oldM.ResultCode}); err != nil && !errors.Is(err, ErrExists) {
 		return fmt.Errorf("supersede: %w", err)
 	}
 	return nil

@@ -260,7 +260,7 @@ func TestRolesAndPages(t *testing.T) {
 	e := newEnv(t)
 	pws := map[Role]string{RoleCounter: e.user("quay1", RoleCounter), RoleReviewer: e.user("kiemtra1", RoleReviewer), RoleSupervisor: e.user("quanly1", RoleSupervisor)}
 	users := map[Role]string{RoleCounter: "quay1", RoleReviewer: "kiemtra1", RoleSupervisor: "quanly1"}
-	srv := e.app(nil)
+	srv := e.app(func(o *Options) { o.Repo = e.repo }) // the reports read it
 	pages := []struct {
 		path string
 		ok   map[Role]bool

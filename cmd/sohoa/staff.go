@@ -52,12 +52,16 @@ func newWebApp(ctx context.Context, cfg *config, rt *pipelineRuntime, alog *audi
 	if err != nil {
 		return nil, err
 	}
+	auditKey, err := cfg.auditKey()
+	if err != nil {
+		return nil, fmt.Errorf("audit key: %w", err)
+	}
 	return web.New(web.Options{
 		Accounts: accts, Sessions: store, Audit: alog, Logger: log, Now: cfg.now,
 		PublicURL: cfg.Web.PublicURL, IdleTimeout: cfg.Web.SessionIdle, MaxLifetime: cfg.Web.SessionMax,
 		MaxFailures: cfg.Web.MaxFailures, Lockout: cfg.Web.Lockout,
 		MaxFileMB: rt.intake.MaxFileBytes >> 20, AgencyName: cfg.AgencyName, ReasonTexts: pipeline.StaffTexts(),
 		AgencyCode: cfg.AgencyCode, Repo: rt.repo, Pipeline: rt.pipe, Intake: rt.intake, Procedures: rt.procedures,
-		OIDC: sso,
+		OIDC: sso, AuditKey: auditKey,
 	})
 }
