@@ -178,6 +178,9 @@ func (p *Pipeline) Decide(ctx context.Context, a Approval) error {
 	return nil
 }
 
+// Layouts are the layouts documents are checked against.
+func (p *Pipeline) Layouts() *ocr.Layouts { return p.o.Layouts }
+
 // ReviewFieldKeys are the keys a reviewer may correct on a document of
 // layout l: its fields' slugs and the Field* keys.
 func ReviewFieldKeys(l *ocr.Layout) []string {
@@ -340,6 +343,7 @@ type ReviewEntry struct {
 	DocType  string    `json:"doc_type"`
 	Reasons  []string  `json:"reasons"`
 	Since    time.Time `json:"since"`
+	Office   string    `json:"office,omitempty"` // the receiving office (Record.Intake.Office)
 }
 
 // PendingReviews lists the documents in the review queue that have no
@@ -371,7 +375,7 @@ func PendingReviews(ctx context.Context, repo *storage.Repository) ([]ReviewEntr
 			if done {
 				continue
 			}
-			e := ReviewEntry{InputKey: item.InputKey, File: item.File, Doc: d.Doc, Reasons: d.Reasons, Since: item.CreatedAt}
+			e := ReviewEntry{InputKey: item.InputKey, File: item.File, Doc: d.Doc, Reasons: d.Reasons, Since: item.CreatedAt, Office: rec.Intake.Office}
 			if d.Doc >= 0 && d.Doc < len(rec.Result.Documents) {
 				e.DocType = rec.Result.Documents[d.Doc].DocType
 			}
