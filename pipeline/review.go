@@ -147,14 +147,27 @@ func (p *Pipeline) Decide(ctx context.Context, a Approval) error {
 		}
 	}
 	l, known := p.o.Layouts.Layout(rec.Result.Documents[a.Doc].DocType)
-	if err := checkCorrections(l, known, rec.Result.Documents[a.Doc], a); err != nil {
-		return err
-	}
-	if a.Approved {
+	ve := checkCorrections(l, known, rec.Result.Documents[a.Doc], a)
+	if !a.Approved {
+		if err := ve.err(); err != nil {
+			return err
+		}
+	} else {
 		if !known || l.Application {
 			return fmt.Errorf("review: document %d is a %s, not a result to issue: %w", a.Doc, rec.Result.Documents[a.Doc].DocType, ErrNotForReview)
 		}
-		if _, _, err := p.approvedDocument(&rec, a); err != nil {
+		d, procedure, err := p.approvedDocument(&rec, a)
+		var dve *ValidationError
+		switch {
+		case errors.As(err, &dve):
+			ve.Fields = append(ve.Fields, dve.Fields...)
+		case err != nil:
+			return err
+		case firstNonEmpty(procedure, rec.Intake.ProcedureCode, p.o.Procedures[d.DocType]) == "":
+			// The issue stage could not file it.
+			ve.add(FieldProcedureCode, FieldRequired, "no procedure code is known for this document: give procedure_code")
+		}
+		if err := ve.err(); err != nil {
 			return err
 		}
 	}
@@ -199,7 +212,7 @@ func ReviewFieldKeys(l *ocr.Layout) []string {
 // corrected date or ID field must be well formed (empty clears an optional
 // field) and every required field must have a value, read or entered. These are the checks of a decision being made; approvedDocument
 // holds those that a recorded decision must still pass when issued.
-func checkCorrections(l *ocr.Layout, known bool, d ocr.Document, a Approval) error {
+func checkCorrections(l *ocr.Layout, known bool, d ocr.Document, a Approval) *ValidationError {
 	approving := a.Approved
 	ve := &ValidationError{}
 	if !known {
@@ -248,7 +261,7 @@ func checkCorrections(l *ocr.Layout, known bool, d ocr.Document, a Approval) err
 			ve.add(f.Slug, FieldRequired, "a required field was not read: enter it")
 		}
 	}
-	return ve.err()
+	return ve
 }
 
 // approvedDocument applies a reviewer's corrections to the extracted

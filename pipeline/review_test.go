@@ -41,7 +41,7 @@ func TestDecideFieldErrors(t *testing.T) {
 		{"holder ID contradicts sex", true, map[string]string{"personal_id": wrongSex, FieldProcedureCode: "1.004873"}, []want{{"personal_id", FieldIDChecks}}},
 		{"required field emptied", true, map[string]string{"full_name": " ", FieldProcedureCode: "1.004873"}, []want{{"full_name", FieldRequired}}},
 		{"several at once", true, map[string]string{"full_name": "", "issue_date": "hôm qua", FieldProcedureCode: "1.004873"},
-			[]want{{"full_name", FieldRequired}, {"issue_date", FieldDateFormat}}},
+			[]want{{"full_name", FieldRequired}, {"issue_date", FieldDateFormat}, {FieldValidUntil, FieldValidUntilNeeded}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
