@@ -22,7 +22,7 @@
       r.classList.toggle("active", r.dataset.field === slug);
     });
     var box = document.querySelector('svg rect.box[data-field="' + slug + '"]');
-    if (box && box.scrollIntoView) box.scrollIntoView({ block: "center", inline: "nearest" });
+    if (box && box.scrollIntoView) box.scrollIntoView({ block: "nearest", inline: "nearest" });
     if (focus && inputOf(i)) inputOf(i).focus();
   }
 
