@@ -105,6 +105,17 @@ func TestReasonText(t *testing.T) {
 		{"page_1_orientation-uncertain", "trang 1: " + texts["orientation-uncertain"]},
 		{"not_a_code", "not_a_code"},
 	}
+	// Every review reason the OCR and the pipeline give has a text.
+	for _, code := range []string{"unknown_doc_type", "missing_field:full_name", "low_confidence:full_name", "invalid_date:issue_date",
+		"issue_date_in_future", "birth_after_issue", "valid_until_missing", "holder_id_missing", "page_flagged:blank",
+		"page_flagged:degenerate", "page_flagged:orientation-uncertain", "page_flagged:low-confidence", "page_flagged:active-content",
+		"title_not_found", "id_reads_disagree:personal_id", "date_reads_disagree:issue_date", "id_wrong_length", "id_sex_mismatch",
+		"id_century_mismatch", "id_birth_year_mismatch", "id_unknown_province", "id_cross_document_mismatch",
+		"page_3_dpi_below_200", "page_1_blank", ReasonResultCodeTaken, "procedure_code_unknown", "no_document_recognised"} {
+		if got := ReasonText(texts, code, label); got == code || strings.Contains(got, "_") {
+			t.Errorf("reason %s has no Vietnamese text: %q", code, got)
+		}
+	}
 	for _, tt := range tests {
 		if got := ReasonText(texts, tt.code, label); got != tt.want {
 			t.Errorf("ReasonText(%s) = %q, want %q", tt.code, got, tt.want)
