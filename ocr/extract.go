@@ -4,6 +4,7 @@
 package ocr
 
 import (
+	"image"
 	"sort"
 )
 
@@ -107,6 +108,24 @@ type extracted struct {
 	readsDisagree bool
 	// reads are the digit strings of the value's second reads (ID fields).
 	reads []string
+	// readings are the distinct readings of an ID whose reads disagree.
+	readings []string
+	// page and box say where the value was read (see Field).
+	page int
+	box  image.Rectangle
+}
+
+// locate records where ex was read: page, and the union of the boxes of
+// ws (words without a box, from text-only pages, are skipped).
+func locate(ex *extracted, page int, ws []Word) {
+	var box image.Rectangle
+	for _, w := range ws {
+		if w.Box.Empty() {
+			continue
+		}
+		box = box.Union(w.Box)
+	}
+	ex.page, ex.box = page, box
 }
 
 func wordsConf(ws []Word) float64 {
@@ -173,7 +192,7 @@ func extractDocument(d *docPages, ls *Layouts) Document {
 		if !ok {
 			continue
 		}
-		doc.Fields[f.Slug] = Field{Value: ex.value, Confidence: round3(ex.conf)}
+		doc.Fields[f.Slug] = Field{Value: ex.value, Confidence: round3(ex.conf), Page: ex.page, Box: ex.box, Reads: ex.readings}
 		if ex.readsDisagree {
 			doc.ReviewReasons = append(doc.ReviewReasons, reasonDateReadsDisagree+f.Slug)
 		}
@@ -240,7 +259,9 @@ func extractUnknown(d *docPages, ls *Layouts, doc *Document) {
 		for i := 0; i < pid.Repairs; i++ {
 			conf *= repairPenalty
 		}
-		doc.Fields["personal_id"] = Field{Value: pid.Digits, Confidence: round3(conf)}
+		var at extracted
+		locate(&at, dc.lines[it.line].page, it.words)
+		doc.Fields["personal_id"] = Field{Value: pid.Digits, Confidence: round3(conf), Page: at.page, Box: at.box}
 		doc.HolderPersonalID = pid.Digits
 		if len(pid.Digits) != 12 {
 			doc.ReviewReasons = append(doc.ReviewReasons, codeWrongLength)

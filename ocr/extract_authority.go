@@ -94,7 +94,10 @@ func (dc *docContext) authority() (extracted, bool) {
 	default:
 		v = strings.Join(texts, " ")
 	}
-	return extracted{value: v, conf: wordsConf(words)}, v != ""
+	ex := extracted{value: v, conf: wordsConf(words)}
+	// The header is on the document's first page.
+	locate(&ex, dc.lines[0].page, words)
+	return ex, v != ""
 }
 
 // upperHeading joins the words of an upper-case heading line, dropping

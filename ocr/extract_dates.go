@@ -37,6 +37,7 @@ func (dc *docContext) placeDate(region string) (extracted, bool) {
 			}
 			v, ok := formatDate(m[1], m[2], m[3])
 			ex := extracted{value: v, conf: wordsConf(ws), repairs: repairs, invalid: !ok}
+			locate(&ex, dc.lines[i].page, ws)
 			if !ok {
 				ex.value = m[1] + "/" + m[2] + "/" + m[3]
 			}

@@ -175,6 +175,8 @@ func (dc *docContext) labelField(f *FieldSpec) (extracted, bool) {
 	if len(words) == 0 {
 		return extracted{}, false
 	}
+	// A continuation stays on its label's page (see continuation).
+	locate(&ex, dc.lines[it.line].page, words)
 	switch f.Kind {
 	case kindName:
 		ex.value = normalizeName(raw)

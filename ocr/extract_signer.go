@@ -60,6 +60,8 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 	}
 	var titles [][]Word
 	var names [][]Word
+	var titlePage, namePage int
+	var titleWords []Word // the title's words on titlePage
 	inTitle, titleDone := false, false
 	for i := start; i < len(dc.lines); i++ {
 		ws := rightWords(dc.lines[i])
@@ -70,6 +72,12 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 		r, letters := upperRatio(t)
 		if !titleDone && letters >= 2 && r >= 0.85 && upperHeading(ws) != "" {
 			inTitle = true
+			if len(titles) == 0 {
+				titlePage = dc.lines[i].page
+			}
+			if dc.lines[i].page == titlePage {
+				titleWords = append(titleWords, ws...)
+			}
 			titles = append(titles, ws)
 			continue
 		}
@@ -79,6 +87,7 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 		if titleDone {
 			if nm := trailingName(ws); len(nm) >= 2 {
 				names = append(names, nm)
+				namePage = dc.lines[i].page
 			}
 		}
 	}
@@ -91,11 +100,13 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 		}
 		texts = snapSignerTitles(texts, dc.ls.vocabularies[signerTitleVocabulary])
 		title = extracted{value: strings.Join(texts, " "), conf: wordsConf(all)}
+		locate(&title, titlePage, titleWords)
 	}
 	if len(names) > 0 {
 		// The printed name is the last name-like line of the block.
 		n := names[len(names)-1]
 		name = extracted{value: cleanValue(joinWords(n)), conf: wordsConf(n)}
+		locate(&name, namePage, n)
 		if v, changed := snapSurname(name.value, dc.ls.vocabularies[surnameVocabulary]); changed {
 			name.value, name.conf = v, name.conf*vocabularyPenalty
 		}

@@ -31,6 +31,13 @@ const (
 	kindHeader = "header" // computed from the page header (see FieldSpec.Source)
 )
 
+// KindDate and KindID are the kinds of FieldSpec other packages check
+// values against (a reviewer's corrections).
+const (
+	KindDate = kindDate
+	KindID   = kindID
+)
+
 // Field sources that are not a label lookup.
 const (
 	sourceLabel     = ""          // "Label: value" (default)
@@ -330,4 +337,13 @@ func (l *Layout) field(slug string) (*FieldSpec, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Field returns the spec of one of the layout's fields by slug.
+func (l *Layout) Field(slug string) (FieldSpec, bool) {
+	f, ok := l.field(slug)
+	if !ok {
+		return FieldSpec{}, false
+	}
+	return *f, true
 }

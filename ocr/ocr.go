@@ -80,10 +80,21 @@ type Page struct {
 	Flags []string `json:"flags,omitempty"`
 }
 
-// Field is one extracted value with its confidence (0..1).
+// Field is one extracted value with its confidence (0..1), and where it
+// was read.
 type Field struct {
 	Value      string  `json:"value"`
 	Confidence float64 `json:"confidence"`
+	// Page is the 1-based page the value was read on and Box the union of
+	// its words' boxes, in pixels of that page as recognised (after its
+	// Rotation and Skew, like Word.Box); zero when unknown (text without
+	// word boxes, a value a person entered).
+	Page int             `json:"page,omitempty"`
+	Box  image.Rectangle `json:"box,omitzero"`
+	// Reads are the distinct readings of an ID field whose reads disagree:
+	// the page read first, then the second reads that gave another number.
+	// Value is the one chosen; a person decides.
+	Reads []string `json:"reads,omitempty"`
 }
 
 // Document is one logical document found in a scan file.

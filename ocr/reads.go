@@ -36,7 +36,10 @@ const (
 
 // idDecision is the outcome of comparing the reads of one ID field.
 type idDecision struct {
-	value     string
+	value string
+	// readings are the distinct readings when the reads contradict: the
+	// page read, then the others in first-seen order.
+	readings  []string
 	conf      float64
 	disagree  bool // the reads contradict: review
 	confirmed bool // the page read was confirmed by the second reads
@@ -110,6 +113,7 @@ func resolveIDReads(primary string, conf float64, reads []string, valid func(str
 	}
 	d.value = best
 	d.disagree = true
+	d.readings = order
 	if best != primary {
 		// A value the page read did not give: its confidence is that of
 		// the weakest evidence, and it is never auto-accepted anyway.
@@ -151,6 +155,7 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 			ex.repairs = 0
 		}
 		ex.value, ex.conf = d.value, d.conf
+		ex.readings = d.readings
 		values[c.IDField] = ex
 		if d.disagree {
 			reasons = append(reasons, reasonReadsDisagree+c.IDField)

@@ -35,17 +35,17 @@ func TestResolveIDReads(t *testing.T) {
 		{"agreeing on a wrong length confirms nothing", "0010998721981", 0.9, []string{"0010998721981", "0010998721981"},
 			idDecision{value: "0010998721981", conf: 0.9}},
 		{"disagree: majority of reads wins, review", bad, 0.86, []string{good, good, good},
-			idDecision{value: good, conf: 0.75, disagree: true}},
+			idDecision{value: good, readings: []string{bad, good}, conf: 0.75, disagree: true}},
 		{"disagree: page read keeps a tie when both pass", other, 0.9, []string{good},
-			idDecision{value: other, conf: 0.9, disagree: true}},
+			idDecision{value: other, readings: []string{other, good}, conf: 0.9, disagree: true}},
 		{"disagree: tie goes to the reading that passes the checks", bad, 0.9, []string{good},
-			idDecision{value: good, conf: 0.5, disagree: true}},
+			idDecision{value: good, readings: []string{bad, good}, conf: 0.5, disagree: true}},
 		{"disagree: invalid page read (13 digits), valid second read chosen", "0010998721981", 0, []string{good, "0010998721"},
-			idDecision{value: good, conf: 0, disagree: true}},
+			idDecision{value: good, readings: []string{"0010998721981", good, "0010998721"}, conf: 0, disagree: true}},
 		{"disagree: page read with more votes stays though it fails the checks", bad, 0.97, []string{bad, good},
-			idDecision{value: bad, conf: 0.97, disagree: true}},
+			idDecision{value: bad, readings: []string{bad, good}, conf: 0.97, disagree: true}},
 		{"disagree against a confident page read still reviews", good, 0.97, []string{good, other},
-			idDecision{value: good, conf: 0.97, disagree: true}},
+			idDecision{value: good, readings: []string{good, other}, conf: 0.97, disagree: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +125,18 @@ func TestExtractSecondReads(t *testing.T) {
 			}
 			if tt.wantReason != "" && !d.NeedsReview {
 				t.Error("got auto-accepted, want needs_review")
+			}
+			// Where the ID was read, and both readings when they disagree.
+			f := d.Fields["personal_id"]
+			if f.Page != 1 || !f.Box.Overlaps(pages[0].Words[idWord].Box) {
+				t.Errorf("personal_id at page %d box %v, want page 1 over the ID word %v", f.Page, f.Box, pages[0].Words[idWord].Box)
+			}
+			if tt.wantReason == reasonReadsDisagree+"personal_id" {
+				if len(f.Reads) != 2 || f.Reads[0] != id || f.Reads[1] != string(flip) {
+					t.Errorf("personal_id reads = %d readings, want the page read then the other", len(f.Reads))
+				}
+			} else if len(f.Reads) != 0 {
+				t.Errorf("personal_id reads = %d readings, want none when the reads agree", len(f.Reads))
 			}
 		})
 	}

@@ -4,6 +4,11 @@
 
 package pipeline
 
+import (
+	"regexp"
+	"strings"
+)
+
 // ReasonResultCodeTaken sends a document to review when its dossier's
 // result codes belong to another upload: the dossier code it came with is
 // another dossier's, and a person decides whether it is another result of
@@ -54,5 +59,77 @@ func StaffTexts() map[string]string {
 		"holder_id_missing":      "không đọc được số định danh cá nhân của người được cấp",
 		"procedure_code_unknown": "chưa có mã thủ tục hành chính cho loại giấy tờ này",
 		"no_document_recognised": "không nhận ra giấy tờ nào trong tệp",
+		// Review reasons of the OCR (ocr/extract.go, reads.go, validate.go).
+		// A code ending in ":" is followed by a field slug (or a page flag):
+		// ReasonText adds the field's name.
+		"unknown_doc_type":           "không nhận ra loại giấy tờ",
+		"missing_field:":             "không đọc được thông tin bắt buộc",
+		"low_confidence:":            "chữ đọc được không rõ, cần đối chiếu với bản quét",
+		"invalid_date:":              "ngày tháng đọc được không hợp lệ",
+		"issue_date_in_future":       "ngày cấp sau ngày hôm nay",
+		"birth_after_issue":          "ngày sinh sau ngày cấp giấy",
+		"valid_until_missing":        "không xác định được thời hạn hiệu lực",
+		"page_flagged:":              "trang có vấn đề",
+		"title_not_found":            "không đọc được tên giấy tờ, loại giấy tờ được đoán theo nội dung",
+		"id_reads_disagree:":         "các lần đọc số không khớp nhau, cần chọn đúng số theo bản quét",
+		"date_reads_disagree:":       "các lần đọc ngày tháng không khớp nhau",
+		"id_wrong_length":            "số định danh không đủ 12 chữ số",
+		"id_sex_mismatch":            "số định danh không khớp với giới tính",
+		"id_century_mismatch":        "số định danh không khớp với năm sinh (thế kỷ)",
+		"id_birth_year_mismatch":     "số định danh không khớp với năm sinh",
+		"id_unknown_province":        "mã tỉnh trong số định danh không tồn tại",
+		"id_cross_document_mismatch": "số định danh khác với số trên tờ khai cùng hồ sơ",
+		// Page flags (ocr.Flag*), in page_flagged:<flag> and page_<n>_<flag>.
+		"degenerate":            "trang quá nhỏ, không có chữ",
+		"blank":                 "trang trắng hoặc không đọc được chữ",
+		"orientation-uncertain": "không chắc chiều xoay của trang",
+		"low-confidence":        "chữ trên trang mờ, đọc không chắc chắn",
+		"active-content":        "tệp PDF có mã lệnh, đã bỏ qua, chỉ dùng hình ảnh trang",
+		"dpi_below:":            "độ phân giải bản quét thấp hơn quy định",
+		// A reviewer's correction refused (FieldError codes).
+		FieldUnknown:          "không phải thông tin của loại giấy tờ này",
+		FieldRequired:         "thông tin bắt buộc, hãy nhập theo bản quét",
+		FieldIDFormat:         "số định danh phải gồm đúng 12 chữ số",
+		FieldDateFormat:       "ngày phải theo dạng ngày/tháng/năm, ví dụ 05/03/2024",
+		FieldIDChecks:         "số định danh không khớp với giấy tờ",
+		FieldValidUntilNeeded: "đã sửa ngày cấp: hãy nhập cả ngày hết hạn (hoặc «none» nếu không thời hạn)",
 	}
+}
+
+var pageReasonRe = regexp.MustCompile(`^page_(\d+)_(.+)$`)
+var dpiReasonRe = regexp.MustCompile(`^dpi_below_(\d+)$`)
+
+// ReasonText is what staff read for a review reason code: its text in
+// texts (StaffTexts), with the field's name for a code:field reason
+// (label gives a slug's name; nil shows the slug) and the page for the
+// page_<n>_… reasons. A code without a text is shown as it is.
+func ReasonText(texts map[string]string, code string, label func(slug string) string) string {
+	if t, ok := texts[code]; ok {
+		return t
+	}
+	if m := pageReasonRe.FindStringSubmatch(code); m != nil {
+		rest := m[2]
+		if d := dpiReasonRe.FindStringSubmatch(rest); d != nil {
+			return "trang " + m[1] + ": " + texts["dpi_below:"] + " (" + d[1] + " dpi)"
+		}
+		return "trang " + m[1] + ": " + ReasonText(texts, rest, label)
+	}
+	if k, arg, ok := strings.Cut(code, ":"); ok {
+		t, ok := texts[k+":"]
+		if !ok {
+			return code
+		}
+		if k == "page_flagged" {
+			if ft, ok := texts[arg]; ok {
+				return t + ": " + ft
+			}
+			return t + ": " + arg
+		}
+		name := arg
+		if label != nil {
+			name = label(arg)
+		}
+		return t + " (" + name + ")"
+	}
+	return code
 }

@@ -90,6 +90,12 @@ type memStore struct {
 	accounts map[string]map[string]bool
 	failures map[string]memCount
 	locks    map[string]time.Time
+	claims   map[string]memClaim
+}
+
+type memClaim struct {
+	owner   string
+	expires time.Time
 }
 
 type memSession struct {
@@ -104,7 +110,7 @@ type memCount struct {
 
 func newMemStore(now func() time.Time) *memStore {
 	return &memStore{now: now, sessions: map[string]memSession{}, accounts: map[string]map[string]bool{},
-		failures: map[string]memCount{}, locks: map[string]time.Time{}}
+		failures: map[string]memCount{}, locks: map[string]time.Time{}, claims: map[string]memClaim{}}
 }
 
 func (m *memStore) CreateSession(_ context.Context, id string, s Session, ttl time.Duration) error {
@@ -197,4 +203,36 @@ func (m *memStore) LockedUntil(_ context.Context, account string) (time.Time, er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.locks[account], nil
+}
+
+func (m *memStore) Claim(_ context.Context, key, owner string, ttl time.Duration) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.claims[key]
+	if ok && m.now().Before(c.expires) && c.owner != owner {
+		return c.owner, nil
+	}
+	m.claims[key] = memClaim{owner, m.now().Add(ttl)}
+	return owner, nil
+}
+
+func (m *memStore) ReleaseClaim(_ context.Context, key, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.claims[key]; ok && c.owner == owner {
+		delete(m.claims, key)
+	}
+	return nil
+}
+
+func (m *memStore) ClaimHolders(_ context.Context, keys []string) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for _, k := range keys {
+		if c, ok := m.claims[k]; ok && m.now().Before(c.expires) {
+			out[k] = c.owner
+		}
+	}
+	return out, nil
 }

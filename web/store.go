@@ -62,6 +62,15 @@ type Store interface {
 	Lock(ctx context.Context, account string, until time.Time, ttl time.Duration) error
 	// LockedUntil returns the end of account's lockout, zero if none.
 	LockedUntil(ctx context.Context, account string) (time.Time, error)
+
+	// Claim gives the work item key to owner for ttl unless another owner
+	// holds it, and returns the holder: owner when granted (a claim owner
+	// already holds is renewed for ttl), else the other owner.
+	Claim(ctx context.Context, key, owner string, ttl time.Duration) (string, error)
+	// ReleaseClaim ends owner's claim on key; another owner's claim stays.
+	ReleaseClaim(ctx context.Context, key, owner string) error
+	// ClaimHolders returns the holder of each of keys that is claimed.
+	ClaimHolders(ctx context.Context, keys []string) (map[string]string, error)
 }
 
 // RedisStore is Store on the Redis every serve process shares (the queues'
@@ -72,7 +81,8 @@ type Store interface {
 // Keys, under Prefix: session:{sha256 of the cookie} (JSON, TTL = the idle
 // timeout, at most the rest of the absolute lifetime), account:{id} (set of
 // the account's session keys), failures:{id} (INCR, TTL = the window),
-// lock:{id} (end of the lockout).
+// lock:{id} (end of the lockout), claim:{item} (the account working on a
+// review item, TTL = the claim's).
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -91,6 +101,7 @@ func (s *RedisStore) sessionKey(id string) string       { return s.prefix + "ses
 func (s *RedisStore) accountKey(account string) string  { return s.prefix + "account:" + account }
 func (s *RedisStore) failuresKey(account string) string { return s.prefix + "failures:" + account }
 func (s *RedisStore) lockKey(account string) string     { return s.prefix + "lock:" + account }
+func (s *RedisStore) claimKey(item string) string       { return s.prefix + "claim:" + item }
 
 // CreateSession implements Store.
 func (s *RedisStore) CreateSession(ctx context.Context, id string, sess Session, ttl time.Duration) error {
@@ -226,4 +237,68 @@ func (s *RedisStore) LockedUntil(ctx context.Context, account string) (time.Time
 		return time.Time{}, fmt.Errorf("read lockout: %w", err)
 	}
 	return time.Unix(0, n), nil
+}
+
+// claimScript is SET NX PX, renewing the owner's own claim: one step, so
+// two reviewers opening an item at once never both get it.
+var claimScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return cur
+`)
+
+// releaseScript deletes a claim only if owner holds it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Claim implements Store.
+func (s *RedisStore) Claim(ctx context.Context, key, owner string, ttl time.Duration) (string, error) {
+	if owner == "" || ttl < time.Millisecond {
+		return "", errors.New("claim: owner and ttl are required")
+	}
+	holder, err := claimScript.Run(ctx, s.rdb, []string{s.claimKey(key)}, owner, ttl.Milliseconds()).Text()
+	if err != nil {
+		return "", fmt.Errorf("claim: %w", err)
+	}
+	return holder, nil
+}
+
+// ReleaseClaim implements Store.
+func (s *RedisStore) ReleaseClaim(ctx context.Context, key, owner string) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.claimKey(key)}, owner).Err(); err != nil {
+		return fmt.Errorf("release claim: %w", err)
+	}
+	return nil
+}
+
+// ClaimHolders implements Store.
+func (s *RedisStore) ClaimHolders(ctx context.Context, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ks := make([]string, len(keys))
+	for i, k := range keys {
+		ks[i] = s.claimKey(k)
+	}
+	vals, err := s.rdb.MGet(ctx, ks...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read claims: %w", err)
+	}
+	for i, v := range vals {
+		if h, ok := v.(string); ok {
+			out[keys[i]] = h
+		}
+	}
+	return out, nil
 }

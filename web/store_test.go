@@ -106,6 +106,58 @@ func testStore(t *testing.T, st Store, advance func(time.Duration)) {
 func TestMemStore(t *testing.T) {
 	clk := newClock()
 	testStore(t, newMemStore(clk.Now), clk.Add)
+	testClaims(t, newMemStore(clk.Now), clk.Add)
+}
+
+// testClaims runs the claim contract: one holder at a time (SET NX),
+// renewed by its owner, released only by its owner, gone after its ttl.
+func testClaims(t *testing.T, st Store, advance func(time.Duration)) {
+	ctx := context.Background()
+	a, b := "account-a", "account-b"
+	claim := func(key, owner string, ttl time.Duration) string {
+		t.Helper()
+		h, err := st.Claim(ctx, key, owner, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := claim("item1", a, time.Second); h != a {
+		t.Fatalf("first claim: holder %q, want %q", h, a)
+	}
+	if h := claim("item1", b, time.Second); h != a {
+		t.Errorf("second reviewer's claim: holder %q, want %q kept", h, a)
+	}
+	if h := claim("item2", b, time.Second); h != b {
+		t.Errorf("claim of another item: holder %q, want %q", h, b)
+	}
+	st.ReleaseClaim(ctx, "item1", b) // not b's: stays
+	if hs, err := st.ClaimHolders(ctx, []string{"item1", "item2", "item3"}); err != nil || len(hs) != 2 || hs["item1"] != a || hs["item2"] != b {
+		t.Errorf("holders = %v, %v; want item1 by a, item2 by b", hs, err)
+	}
+	// Renewed by its owner, it outlives its first ttl.
+	advance(600 * time.Millisecond)
+	if h := claim("item1", a, 2*time.Second); h != a {
+		t.Errorf("renewal: holder %q", h)
+	}
+	advance(900 * time.Millisecond)
+	if h := claim("item1", b, time.Second); h != a {
+		t.Errorf("renewed claim lapsed: holder %q, want %q", h, a)
+	}
+	if err := st.ReleaseClaim(ctx, "item1", a); err != nil {
+		t.Fatal(err)
+	}
+	if h := claim("item1", b, time.Second); h != b {
+		t.Errorf("after release: holder %q, want %q", h, b)
+	}
+	// A claim not renewed lapses.
+	advance(1500 * time.Millisecond)
+	if h := claim("item2", a, time.Minute); h != a {
+		t.Errorf("lapsed claim still held: holder %q, want %q", h, a)
+	}
+	if hs, _ := st.ClaimHolders(ctx, nil); len(hs) != 0 {
+		t.Errorf("holders of no keys: %v", hs)
+	}
 }
 
 // redisForTest connects to the local stack's Redis; every key the test
@@ -134,14 +186,16 @@ func TestRedisStore(t *testing.T) {
 	rdb, prefix := redisForTest(t)
 	st := NewRedisStore(rdb, prefix)
 	testStore(t, st, time.Sleep)
+	testClaims(t, st, time.Sleep)
 
 	// Every key has a TTL (Redis runs noeviction).
 	ctx := context.Background()
+	st.Claim(ctx, "ttl-item", "account-c", time.Minute)
 	st.CreateSession(ctx, "ttl", Session{Account: "account-c"}, time.Minute)
 	st.AddFailure(ctx, "account-c", time.Minute)
 	st.Lock(ctx, "account-c", time.Now().Add(time.Minute), time.Minute)
 	keys, err := rdb.Keys(ctx, prefix+"*").Result()
-	if err != nil || len(keys) < 4 {
+	if err != nil || len(keys) < 5 {
 		t.Fatalf("keys under %s: %v, %v", prefix, keys, err)
 	}
 	for _, k := range keys {

@@ -63,10 +63,15 @@ func runReview(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		if err != nil {
 			return err
 		}
+		layouts, err := ocr.DefaultLayouts()
+		if err != nil {
+			return err
+		}
+		texts := pipeline.StaffTexts()
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "INPUT KEY\tDOC\tTYPE\tFILE\tREASONS")
 		for _, e := range pending {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.40s\t%s\n", e.InputKey, e.Doc, e.DocType, e.File, strings.Join(e.Reasons, ","))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.40s\t%s\n", e.InputKey, e.Doc, e.DocType, e.File, reasonTexts(texts, layouts, e.DocType, e.Reasons))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -91,6 +96,15 @@ func runReview(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		a.Override = strings.Split(*override, ",")
 	}
 	if err := pipe.Decide(ctx, a); err != nil {
+		var ve *pipeline.ValidationError
+		if errors.As(err, &ve) {
+			// Each refused value, in the words of the review page.
+			texts := pipeline.StaffTexts()
+			for _, f := range ve.Fields {
+				fmt.Fprintf(stderr, "%s: %s\n", f.Field, pipeline.ReasonText(texts, f.Code, nil))
+			}
+			return &exitError{code: 1, err: err}
+		}
 		return err
 	}
 	if a.Approved {
@@ -129,10 +143,18 @@ func showForReview(ctx context.Context, repo *storage.Repository, input string, 
 	if doc < 0 || doc >= len(rec.Result.Documents) {
 		return &exitError{code: 2, err: fmt.Errorf("document %d not in this scan (%d documents)", doc, len(rec.Result.Documents))}
 	}
+	layouts, err := ocr.DefaultLayouts()
+	if err != nil {
+		return err
+	}
+	texts := pipeline.StaffTexts()
 	d := rec.Result.Documents[doc]
 	fmt.Fprintf(stdout, "file %s, document %d: %s, pages %v, dossier %s\n", rec.File, doc, d.DocType, d.Pages, rec.Intake.DossierCode)
 	if doc < len(rec.Decisions) {
-		fmt.Fprintf(stdout, "decision: %s %s\n", rec.Decisions[doc].Action, strings.Join(rec.Decisions[doc].Reasons, ","))
+		fmt.Fprintf(stdout, "decision: %s\n", rec.Decisions[doc].Action)
+		for _, r := range rec.Decisions[doc].Reasons {
+			fmt.Fprintf(stdout, "  - %s [%s]\n", pipeline.ReasonText(texts, r, fieldLabeler(layouts, d.DocType)), r)
+		}
 	}
 	slugs := make([]string, 0, len(d.Fields))
 	for k := range d.Fields {
@@ -142,7 +164,25 @@ func showForReview(ctx context.Context, repo *storage.Repository, input string, 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIELD\tCONFIDENCE\tVALUE")
 	for _, k := range slugs {
-		fmt.Fprintf(tw, "%s\t%.2f\t%s\n", k, d.Fields[k].Confidence, d.Fields[k].Value)
+		f := d.Fields[k]
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\n", k, f.Confidence, f.Value)
+		if len(f.Reads) > 1 {
+			// The reads disagree: every reading, the page read first.
+			for i, r := range f.Reads {
+				what := "second read"
+				if i == 0 {
+					what = "page read"
+				}
+				fmt.Fprintf(tw, "\t\t  %s: %s\n", what, r)
+			}
+		}
+	}
+	if l, ok := layouts.Layout(d.DocType); ok {
+		for _, f := range l.Fields {
+			if _, read := d.Fields[f.Slug]; !read && f.Required {
+				fmt.Fprintf(tw, "%s\t\t(missing, required: --set %s=…)\n", f.Slug, f.Slug)
+			}
+		}
 	}
 	vu := "none"
 	if d.ValidUntil != nil {
@@ -173,4 +213,25 @@ func showForReview(ctx context.Context, repo *storage.Repository, input string, 
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
 	return nil
+}
+
+// fieldLabeler names a field of docType by its printed label.
+func fieldLabeler(layouts *ocr.Layouts, docType string) func(string) string {
+	return func(slug string) string {
+		if l, ok := layouts.Layout(docType); ok {
+			if f, ok := l.Field(slug); ok && len(f.Labels) > 0 {
+				return f.Labels[0]
+			}
+		}
+		return slug
+	}
+}
+
+// reasonTexts is the Vietnamese text of each reason, joined.
+func reasonTexts(texts map[string]string, layouts *ocr.Layouts, docType string, reasons []string) string {
+	out := make([]string, len(reasons))
+	for i, r := range reasons {
+		out[i] = pipeline.ReasonText(texts, r, fieldLabeler(layouts, docType))
+	}
+	return strings.Join(out, "; ")
 }
