@@ -24,6 +24,8 @@ const (
 	RefusedRateLimited     = "rate_limited"
 	RefusedUnavailable     = "unavailable"
 	RefusedStoredNotQueued = "stored_not_queued"
+	RefusedProcedureFormat = "procedure_code_malformed"
+	RefusedDossierPerFile  = "dossier_code_per_file"
 )
 
 // StaffTexts is what the staff web app shows counter staff for each reason
@@ -43,6 +45,8 @@ func StaffTexts() map[string]string {
 		RefusedRateLimited:     "tải lên quá nhiều tệp trong thời gian ngắn; hãy thử lại sau ít phút",
 		RefusedUnavailable:     "hệ thống tạm thời không lưu được tệp; hãy thử lại sau",
 		RefusedStoredNotQueued: "đã lưu tệp, hệ thống sẽ tự xử lý khi hàng đợi sẵn sàng",
+		RefusedProcedureFormat: "mã thủ tục hành chính không đúng định dạng (ví dụ 1.004873) và không có trong danh mục thủ tục đã cấu hình",
+		RefusedDossierPerFile:  "đã nhập mã hồ sơ thì cả lô là một hồ sơ; bỏ chọn «mỗi tệp một mã hồ sơ» hoặc xóa mã hồ sơ",
 		// Quarantine codes (classify).
 		CodeUnreadable:  "tệp hỏng hoặc không đọc được",
 		CodeEncrypted:   "tệp có mật khẩu",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/pipeline"
 )
 
 // Cookies. With Secure they carry the __Host- prefix: the browser then
@@ -134,25 +135,39 @@ func (a *App) signedOutNotice(why error) string {
 
 // Authorize is pipeline.Intake's hook: it accepts a request of a signed-in
 // counter clerk, and for a state-changing request only with the session's
-// CSRF token in the X-CSRF-Token header and from this site. The caller
-// is "staff:" and the account ID.
-func (a *App) Authorize(r *http.Request) (caller string, ok bool) {
+// CSRF token in the X-CSRF-Token header and from this site. The caller is
+// "staff:" and the account ID, with the clerk's account and office (the
+// uploads and batches carry them) and an audit hook: what the intake
+// allows or refuses the session is recorded as the app's own actions are.
+func (a *App) Authorize(r *http.Request) (pipeline.Caller, bool) {
 	s, err := a.authenticate(r.Context(), r)
 	if err != nil {
 		if !errors.Is(err, errSignedOut) {
 			a.log.Error("web: authorize", "endpoint", r.Pattern, "err", err)
 		}
-		return "", false
+		return pipeline.Caller{}, false
 	}
 	if s.Role != RoleCounter {
-		return "", false
+		return pipeline.Caller{}, false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if a.cop.Check(r) != nil || !sameToken(r.Header.Get(csrfHeader), s.CSRF) {
-			return "", false
+			return pipeline.Caller{}, false
 		}
 	}
-	return "staff:" + s.Account, true
+	start := a.now()
+	return pipeline.Caller{
+		ID: "staff:" + s.Account, Staff: s.Account, Office: s.Office,
+		Audit: func(ctx context.Context, allowed bool, status int, rule, target string) error {
+			rec := a.record(r, start, s.Account, s.Role, s.Office)
+			rec.AuthMethod = "session"
+			rec.Decision, rec.Rule, rec.Status, rec.Target = audit.Deny, rule, status, target
+			if allowed {
+				rec.Decision = audit.Allow
+			}
+			return a.audit(ctx, rec)
+		},
+	}, true
 }
 
 // ---- sign-in and sign-out ----
