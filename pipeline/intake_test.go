@@ -230,21 +230,6 @@ func TestBackfillResumes(t *testing.T) {
 	}
 }
 
-// TestEveryReasonCodeHasAStaffText: every code a clerk can meet — a refusal
-// at the door, a quarantine code, a review reason the pipeline gives — has
-// its Vietnamese text in the one table the web app shows.
-func TestEveryReasonCodeHasAStaffText(t *testing.T) {
-	texts := StaffTexts()
-	for _, code := range []string{RefusedEmpty, RefusedTooLarge, RefusedInterrupted, RefusedDossierFormat, RefusedDossierAgency,
-		RefusedDossierDate, RefusedDossierTaken, RefusedTooManyFiles, RefusedRateLimited, RefusedUnavailable,
-		RefusedStoredNotQueued, CodeUnreadable, CodeEncrypted, CodeUnsupported, CodeOCRCrash, CodeOCRTimeout,
-		ReasonResultCodeTaken} {
-		if strings.TrimSpace(texts[code]) == "" {
-			t.Errorf("no staff text for %s", code)
-		}
-	}
-}
-
 // TestIntakeLimits: one request carries at most MaxFiles files and one
 // caller uploads at most CallerRate; files past either are refused one by
 // one, unstored, so no dossier code is spent on them.
