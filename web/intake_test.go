@@ -113,9 +113,13 @@ func TestCounterUploadsWithItsSession(t *testing.T) {
 // answers a batch with has a Vietnamese text on the upload page (401 is
 // "signed out"; not_found is for status reads).
 func TestUploadPageExplainsEveryRefusal(t *testing.T) {
-	src, err := os.ReadFile("../pipeline/intake.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range []string{"../pipeline/intake.go", "../pipeline/batch.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	js, err := staticFS.ReadFile("static/upload.js")
 	if err != nil {
@@ -123,7 +127,7 @@ func TestUploadPageExplainsEveryRefusal(t *testing.T) {
 	}
 	codes := regexp.MustCompile(`api\.WriteError\(w, http\.Status\w+, "(\w+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(codes) < 5 {
-		t.Fatalf("found %d error codes in pipeline/intake.go; is the pattern right?", len(codes))
+		t.Fatalf("found %d error codes in pipeline/intake.go and batch.go; is the pattern right?", len(codes))
 	}
 	for _, m := range codes {
 		if m[1] == "unauthenticated" || m[1] == "not_found" {
