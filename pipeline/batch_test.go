@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -70,14 +71,14 @@ func (c batchClient) add(batch, name string, data []byte) (int, BatchResponse) {
 func batchHarness(t *testing.T) (*harness, *httptest.Server, *[]string) {
 	h := newHarness(t)
 	var audited []string
-	h.intake.Authorize = func(r *http.Request) (Caller, bool) {
+	h.intake.Authorize = func(r *http.Request) (Caller, error) {
 		office := r.Header.Get("X-Test-Office")
 		staff := storage.InputKeyOf([]byte("clerk of " + office))
 		return Caller{ID: "staff:" + staff, Staff: staff, Office: office,
 			Audit: func(_ context.Context, allowed bool, status int, rule, target string) error {
 				audited = append(audited, fmt.Sprintf("%v %d %s %s", allowed, status, rule, target))
 				return nil
-			}}, office != ""
+			}}, map[bool]error{true: nil, false: errors.New("signed out")}[office != ""]
 	}
 	srv := httptest.NewServer(h.intake.Handler())
 	t.Cleanup(srv.Close)

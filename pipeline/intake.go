@@ -56,9 +56,11 @@ type Intake struct {
 	// Authorize, when set, admits a request that has no valid bearer
 	// token: the staff web app's sessions (web.App.Authorize). It returns
 	// who is calling: a clerk's account and office, which the uploads and
-	// batches they open carry. With neither a Token nor Authorize every
+	// batches they open carry. An error wrapping ErrForbidden (a session
+	// without its CSRF token, or of a role that may not upload) answers
+	// 403; any other error 401. With neither a Token nor Authorize every
 	// data route refuses.
-	Authorize func(r *http.Request) (Caller, bool)
+	Authorize func(r *http.Request) (Caller, error)
 	// Procedures are the configured procedure codes (document type →
 	// code): a procedure code an uploader names must be one of them or
 	// have the national shape (ValidProcedureCode).
@@ -89,6 +91,9 @@ func (c Caller) audit(ctx context.Context, allowed bool, status int, rule, targe
 	}
 	return c.Audit(ctx, allowed, status, rule, target)
 }
+
+// ErrForbidden: Authorize knows the caller, who may not do this (403).
+var ErrForbidden = errors.New("forbidden")
 
 type callerKey struct{}
 
@@ -311,7 +316,13 @@ func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
 		case in.Token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) == 1:
 			caller = Caller{ID: "token"}
 		case !ok && in.Authorize != nil:
-			caller, ok = in.Authorize(r)
+			var err error
+			caller, err = in.Authorize(r)
+			if errors.Is(err, ErrForbidden) {
+				api.WriteError(w, http.StatusForbidden, "forbidden", "this session may not do this: "+err.Error())
+				return
+			}
+			ok = err == nil
 		default:
 			ok = false
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -119,9 +120,15 @@ func TestIntakeAuthorizeHook(t *testing.T) {
 	h := newHarness(t)
 	h.intake.Token = "counter-secret"
 	var asked int
-	h.intake.Authorize = func(r *http.Request) (Caller, bool) {
+	h.intake.Authorize = func(r *http.Request) (Caller, error) {
 		asked++
-		return Caller{ID: "staff:test"}, r.Header.Get("X-Test-Session") == "valid"
+		switch r.Header.Get("X-Test-Session") {
+		case "valid":
+			return Caller{ID: "staff:test"}, nil
+		case "no-csrf":
+			return Caller{}, fmt.Errorf("no CSRF token: %w", ErrForbidden)
+		}
+		return Caller{}, errors.New("signed out")
 	}
 	srv := httptest.NewServer(h.intake.Handler())
 	defer srv.Close()
@@ -132,6 +139,7 @@ func TestIntakeAuthorizeHook(t *testing.T) {
 	}{
 		{"session", "", "valid", http.StatusCreated, 1},
 		{"no session", "", "", http.StatusUnauthorized, 1},
+		{"session without its CSRF token", "", "no-csrf", http.StatusForbidden, 1},
 		{"token", "Bearer counter-secret", "", http.StatusCreated, 0},
 		{"wrong token, valid session", "Bearer wrong", "valid", http.StatusUnauthorized, 0},
 	} {
