@@ -224,7 +224,15 @@ func (a *App) reasons(codes []string) string {
 			out = append(out, t)
 		}
 	}
-	return strings.Join(out, "; ")
+	return capitalize(strings.Join(out, "; "))
+}
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	for i, r := range s {
+		return strings.ToUpper(string(r)) + s[i+len(string(r)):]
+	}
+	return s
 }
 
 func (a *App) fileView(f pipeline.FileStatus) fileView {

@@ -292,6 +292,8 @@
     batch = body;
     for (const el of [procSel, procCode, dossier, perFile]) el.disabled = true;
     startBtn.hidden = true;
+    form.classList.add("started");
+    drop.querySelector(".drop-title").textContent = "Thả thêm tệp của hồ sơ này vào đây";
     $("new-batch").hidden = false;
     const link = $("batch-link");
     link.href = "/batches/" + encodeURIComponent(batch.batch_id);
