@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"sohoa/storage"
+	"sohoa/storage/storagetest"
 )
 
 // batchClient talks to the intake API as a clerk of an office (the
@@ -173,6 +174,13 @@ func TestBatchFileByFileSharesOneDossierCode(t *testing.T) {
 	if status != 200 || !bytes.Contains(body, []byte(`"final":true`)) {
 		t.Errorf("GET batch: %d %s", status, body)
 	}
+	// A file named after its holder: the name is sealed metadata, never
+	// part of a key (batch records, file entries, the office history).
+	const person, id = "Nguyễn Thị Thu Trang", "001199012345"
+	if status, _ := clerk.add(br.BatchID, person+" "+id+".jpg", []byte("holder scan")); status != http.StatusCreated {
+		t.Errorf("file named after its holder: %d", status)
+	}
+	storagetest.CheckKeys(t, h.bucket, []string{id}, []string{person})
 }
 
 // TestBatchOptions: a code per file on request; a named code reserved once
