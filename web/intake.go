@@ -443,6 +443,7 @@ func (a *App) batchReceipt(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		codes = append([]string{b.DossierCode}, codes...)
 	}
 	now := a.now().In(storage.Vietnam())
+	received := b.CreatedAt.In(storage.Vietnam())
 	a.render(w, http.StatusOK, "receipt", view{Title: "Giấy tiếp nhận hồ sơ", CSRF: s.CSRF, Staff: a.staffView(s), Data: struct {
 		batchView
 		AgencyName, AgencyCode, Clerk string
@@ -452,5 +453,5 @@ func (a *App) batchReceipt(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		Printed                       string
 		Day, Month, Year              string
 	}{v, a.opts.AgencyName, a.opts.AgencyCode, clerk, codes, fileSize(size), pages, vnTime(now),
-		now.Format("02"), now.Format("01"), now.Format("2006")}})
+		received.Format("02"), received.Format("01"), received.Format("2006")}})
 }

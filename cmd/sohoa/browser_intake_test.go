@@ -170,6 +170,9 @@ func TestBrowserIntake(t *testing.T) {
 	}
 	step(t, ctx, "back to the batch", chromedp.EmulateViewport(1366, 768), chromedp.Navigate(batchURL), chromedp.WaitVisible(chromedp.CSS("#batch-final")))
 	step(t, ctx, "open the receipt", chromedp.Click(chromedp.CSS("#receipt-link")), chromedp.WaitVisible(chromedp.CSS("#receipt")))
+	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && *screenshots != "" {
+		os.WriteFile(filepath.Join(*screenshots, "receipt.png"), shot, 0o644)
+	}
 	if r := text(t, ctx, "#receipt"); !strings.Contains(r, "GIẤY TIẾP NHẬN HỒ SƠ") || !strings.Contains(r, dossier) || !strings.Contains(r, "scan_0009.jpg") {
 		t.Errorf("receipt: %.300q", r)
 	}
