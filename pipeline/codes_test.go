@@ -135,13 +135,17 @@ type upload struct {
 	dossier string
 	files   int
 	want    string // the refusal reason of every file, or "" for accepted
+	perFile bool   // one dossier code per file
 }
 
-func postBatch(t *testing.T, url, dossier string, files map[string][]byte) (int, BatchResponse) {
+func postBatch(t *testing.T, url, dossier string, files map[string][]byte, perFile ...bool) (int, BatchResponse) {
 	t.Helper()
 	fields := map[string]string{"procedure_code": "1.004873"}
 	if dossier != "" {
 		fields["dossier_code"] = dossier
+	}
+	if len(perFile) > 0 && perFile[0] {
+		fields["dossier_per_file"] = "1"
 	}
 	body, ct := multipartBody(t, fields, files)
 	req, err := http.NewRequest("POST", url+"/v1/batches", body)
@@ -177,29 +181,29 @@ func TestHundredUploadsEachEndOnce(t *testing.T) {
 	ahead := []int{35, 41, 50, 58} // named before the counter gets there, then passed by it
 	var plan []upload
 	for range 5 {
-		plan = append(plan, upload{"", 3, ""})
+		plan = append(plan, upload{"", 3, "", false}) // one dossier, one code
 	}
 	for _, seq := range ahead {
-		plan = append(plan, upload{code(now, seq), 2, ""})
+		plan = append(plan, upload{code(now, seq), 2, "", false})
 	}
 	for range 5 {
-		plan = append(plan, upload{"", 3, ""})
+		plan = append(plan, upload{"", 3, "", true}) // a code per file
 	}
 	for _, seq := range ahead {
-		plan = append(plan, upload{code(now, seq), 1, RefusedDossierTaken}) // another upload, same dossier
+		plan = append(plan, upload{code(now, seq), 1, RefusedDossierTaken, false}) // another upload, same dossier
 	}
 	plan = append(plan,
-		upload{"000.00.00.H00-" + now.In(storage.Vietnam()).Format("060102") + "-0001", 3, RefusedDossierAgency},
-		upload{"000.01.31.H29-" + now.In(storage.Vietnam()).Format("060102") + "-0002", 2, RefusedDossierAgency},
-		upload{"ABC", 2, RefusedDossierFormat},
-		upload{agency + "-261340-0001", 2, RefusedDossierFormat}, // month 13
-		upload{code(now, 0), 2, RefusedDossierFormat},            // sequence 0000
-		upload{agency + "-" + now.In(storage.Vietnam()).Format("060102") + "-42", 2, RefusedDossierFormat},
-		upload{code(now.AddDate(0, 0, 2), 7), 2, RefusedDossierDate},
-		upload{code(now.AddDate(-2, 0, 0), 7), 2, RefusedDossierDate},
+		upload{"000.00.00.H00-" + now.In(storage.Vietnam()).Format("060102") + "-0001", 3, RefusedDossierAgency, false},
+		upload{"000.01.31.H29-" + now.In(storage.Vietnam()).Format("060102") + "-0002", 2, RefusedDossierAgency, false},
+		upload{"ABC", 2, RefusedDossierFormat, false},
+		upload{agency + "-261340-0001", 2, RefusedDossierFormat, false}, // month 13
+		upload{code(now, 0), 2, RefusedDossierFormat, false},            // sequence 0000
+		upload{agency + "-" + now.In(storage.Vietnam()).Format("060102") + "-42", 2, RefusedDossierFormat, false},
+		upload{code(now.AddDate(0, 0, 2), 7), 2, RefusedDossierDate, false},
+		upload{code(now.AddDate(-2, 0, 0), 7), 2, RefusedDossierDate, false},
 	)
 	for range 8 {
-		plan = append(plan, upload{"", 4, ""}) // the counter now runs past the named codes
+		plan = append(plan, upload{"", 5, "", true}) // the counter now runs past the named codes
 	}
 	total := 0
 	for _, u := range plan {
@@ -214,9 +218,20 @@ func TestHundredUploadsEachEndOnce(t *testing.T) {
 			n := len(accepted) + len(refused) + len(files)
 			files[fmt.Sprintf("scan-%03d.jpg", n)] = []byte(fmt.Sprintf("scan bytes %03d", n))
 		}
-		status, br := postBatch(t, srv.URL, u.dossier, files)
+		status, br := postBatch(t, srv.URL, u.dossier, files, u.perFile)
 		if len(br.Files) != u.files {
 			t.Fatalf("upload %+v answered %d files, want %d", u, len(br.Files), u.files)
+		}
+		codes := map[string]bool{}
+		for _, f := range br.Files {
+			codes[f.DossierCode] = true
+		}
+		switch {
+		case u.want != "":
+		case u.perFile && len(codes) != u.files:
+			t.Errorf("upload %+v with a code per file: %d codes for %d files", u, len(codes), u.files)
+		case !u.perFile && (len(codes) != 1 || !codes[br.DossierCode]):
+			t.Errorf("upload %+v: codes %v, want all files under the batch's %s", u, codes, br.DossierCode)
 		}
 		wantStatus := http.StatusCreated
 		if u.want != "" {
@@ -248,11 +263,11 @@ func TestHundredUploadsEachEndOnce(t *testing.T) {
 			break
 		}
 		if !slices.Contains(ahead, mustSeq(t, c)) {
-			send(upload{c, 1, RefusedDossierTaken}) // a code the counter allocated
+			send(upload{c, 1, RefusedDossierTaken, false}) // a code the counter allocated
 		}
 	}
 	for len(accepted)+len(refused) < 100 {
-		send(upload{"", 1, ""})
+		send(upload{"", 1, "", false})
 	}
 	if n := len(accepted) + len(refused); n != 100 {
 		t.Fatalf("sent %d files, want 100", n)

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,10 +55,52 @@ type Intake struct {
 	Token string
 	// Authorize, when set, admits a request that has no valid bearer
 	// token: the staff web app's sessions (web.App.Authorize). It returns
-	// who is calling. With neither a Token nor Authorize every data route
-	// refuses.
-	Authorize func(r *http.Request) (caller string, ok bool)
-	callers   *api.Limiter
+	// who is calling: a clerk's account and office, which the uploads and
+	// batches they open carry. An error wrapping ErrForbidden (a session
+	// without its CSRF token, or of a role that may not upload) answers
+	// 403; any other error 401. With neither a Token nor Authorize every
+	// data route refuses.
+	Authorize func(r *http.Request) (Caller, error)
+	// Procedures are the configured procedure codes (document type →
+	// code): a procedure code an uploader names must be one of them or
+	// have the national shape (ValidProcedureCode).
+	Procedures map[string]string
+	callers    *api.Limiter
+	cache      statusCache
+}
+
+// Caller is who is calling the intake API.
+type Caller struct {
+	// ID names the caller in logs: "token" for a script, "staff:<account
+	// ID>" for a clerk's session.
+	ID string
+	// Staff and Office are the clerk's staff account ID and office
+	// (agency code); both empty for a script.
+	Staff  string
+	Office string
+	// Audit, when set, records what the caller did (allowed) or was
+	// refused (not allowed), before the answer: rule names the action or
+	// the refusal, target what it was about (a batch ID, never personal
+	// data). The web app's sessions set it (its audit log).
+	Audit func(ctx context.Context, allowed bool, status int, rule, target string) error
+}
+
+func (c Caller) audit(ctx context.Context, allowed bool, status int, rule, target string) error {
+	if c.Audit == nil {
+		return nil
+	}
+	return c.Audit(ctx, allowed, status, rule, target)
+}
+
+// ErrForbidden: Authorize knows the caller, who may not do this (403).
+var ErrForbidden = errors.New("forbidden")
+
+type callerKey struct{}
+
+// callerFrom is the caller the auth wrapper admitted.
+func callerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
 }
 
 // Default intake limits.
@@ -118,19 +158,53 @@ const (
 
 // Submit stores one scan and enqueues it. meta.Name is the original file
 // name (kept as metadata only; keys use the content hash). A scan without a
-// dossier code gets one from the agency's intake sequence; a dossier code
-// the uploader names must be this agency's, of a plausible day, and not
-// another upload's: it is reserved for meta.BatchID (one is made when it is
-// empty), or the file is refused with the reason. A re-upload of stored
-// bytes keeps its first metadata.
+// dossier code gets one of its own from the agency's intake sequence; a
+// dossier code the uploader names must be this agency's, of a plausible
+// day, and not another upload's: it is reserved for meta.BatchID (one is
+// made when it is empty), or the file is refused with the reason. A
+// re-upload of stored bytes keeps its first metadata. The files of a batch
+// share one dossier code: see OpenBatch and the batch routes.
 func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMeta) (Submission, error) {
+	if meta.BatchID == "" {
+		meta.BatchID = storage.NewBatchID(in.Now())
+	}
+	return in.submit(ctx, data, meta, func(ctx context.Context, key string) (string, string, string, error) {
+		if meta.DossierCode == "" {
+			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now(), storage.DossierClaim{BatchID: meta.BatchID, InputKey: key})
+			if err != nil {
+				return "", "", "", fmt.Errorf("allocate dossier code: %w", err)
+			}
+			return code, "", "", nil
+		}
+		return in.reserveNamed(ctx, meta.DossierCode, meta.BatchID)
+	})
+}
+
+// dossierFunc gives a file that is not stored yet (input key key) its
+// dossier code, or a Refused* reason and an English message.
+type dossierFunc func(ctx context.Context, key string) (code, reason, msg string, err error)
+
+// reserveNamed judges a dossier code an uploader named and reserves it for
+// batch.
+func (in *Intake) reserveNamed(ctx context.Context, code, batch string) (string, string, string, error) {
+	if reason, msg := in.checkDossierCode(code); reason != "" {
+		return "", reason, msg, nil
+	}
+	err := in.repo.ReserveDossierCode(ctx, code, storage.DossierClaim{BatchID: batch})
+	if errors.Is(err, storage.ErrTaken) {
+		return "", RefusedDossierTaken, fmt.Sprintf("dossier code %s is already used by another upload; check it, or leave it empty to get one", code), nil
+	}
+	if err != nil {
+		return "", "", "", fmt.Errorf("reserve dossier code: %w", err)
+	}
+	return code, "", "", nil
+}
+
+func (in *Intake) submit(ctx context.Context, data []byte, meta storage.IntakeMeta, dossier dossierFunc) (Submission, error) {
 	sub := Submission{Name: meta.Name}
 	if len(data) == 0 {
 		// Nothing to keep or recognise: refuse it at the door, by name.
 		return refuse(sub, RefusedEmpty, meta.Name+": empty file (0 bytes)"), nil
-	}
-	if meta.BatchID == "" {
-		meta.BatchID = newBatchID()
 	}
 	key := storage.InputKeyOf(data)
 	exists, err := in.repo.Exists(ctx, storage.IntakeMetaKey(key))
@@ -144,25 +218,14 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		}
 		meta = old
 	} else {
-		if meta.DossierCode == "" {
-			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now(), storage.DossierClaim{BatchID: meta.BatchID, InputKey: key})
-			if err != nil {
-				return sub, fmt.Errorf("allocate dossier code: %w", err)
-			}
-			meta.DossierCode = code
-		} else {
-			if reason, msg := in.checkDossierCode(meta.DossierCode); reason != "" {
-				return refuse(sub, reason, meta.Name+": "+msg), nil
-			}
-			err := in.repo.ReserveDossierCode(ctx, meta.DossierCode, storage.DossierClaim{BatchID: meta.BatchID})
-			if errors.Is(err, storage.ErrTaken) {
-				return refuse(sub, RefusedDossierTaken, fmt.Sprintf("%s: dossier code %s is already used by another upload; check it, or leave it empty to get one",
-					meta.Name, meta.DossierCode)), nil
-			}
-			if err != nil {
-				return sub, fmt.Errorf("reserve dossier code: %w", err)
-			}
+		code, reason, msg, err := dossier(ctx, key)
+		if err != nil {
+			return sub, err
 		}
+		if reason != "" {
+			return refuse(sub, reason, meta.Name+": "+msg), nil
+		}
+		meta.DossierCode = code
 		meta.UploadedAt = in.Now().UTC()
 		meta.Size = int64(len(data))
 		if key, err = in.repo.PutIntake(ctx, data, meta); err != nil {
@@ -227,9 +290,10 @@ const (
 	SourceBackfill = "backfill"
 )
 
-// Handler serves the counter intake API: POST /v1/batches and
-// GET /v1/inputs/{key} (the staff web app, package web, serves the pages
-// beside it).
+// Handler serves the counter intake API: POST /v1/batches (files, or an
+// empty batch to add files to), POST /v1/batches/{id}/files,
+// GET /v1/batches/{id} and GET /v1/inputs/{key} (the staff web app,
+// package web, serves the pages beside it).
 //
 // Every route that takes or shows data needs the bearer token (Token) or
 // a caller Authorize admits; with neither they refuse (fail closed). State
@@ -237,6 +301,8 @@ const (
 func (in *Intake) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/batches", in.auth(in.postBatch))
+	mux.HandleFunc("POST /v1/batches/{id}/files", in.auth(in.postBatchFiles))
+	mux.HandleFunc("GET /v1/batches/{id}", in.auth(in.getBatch))
 	mux.HandleFunc("GET /v1/inputs/{key}", in.auth(in.getInput))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	return securityHeaders(sameOrigin(mux))
@@ -244,13 +310,19 @@ func (in *Intake) Handler() http.Handler {
 
 func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		caller := ""
+		var caller Caller
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		switch {
 		case in.Token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(in.Token)) == 1:
-			caller = "token"
+			caller = Caller{ID: "token"}
 		case !ok && in.Authorize != nil:
-			caller, ok = in.Authorize(r)
+			var err error
+			caller, err = in.Authorize(r)
+			if errors.Is(err, ErrForbidden) {
+				api.WriteError(w, http.StatusForbidden, "forbidden", "this session may not do this: "+err.Error())
+				return
+			}
+			ok = err == nil
 		default:
 			ok = false
 		}
@@ -259,8 +331,8 @@ func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {
 			api.WriteError(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token or a signed-in counter session is required")
 			return
 		}
-		in.log.Debug("intake request", "caller", caller, "route", r.Pattern)
-		h(w, r)
+		in.log.Debug("intake request", "caller", caller.ID, "route", r.Pattern)
+		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 	}
 }
 
@@ -298,100 +370,6 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// BatchResponse answers POST /v1/batches.
-type BatchResponse struct {
-	BatchID string       `json:"batch_id"`
-	Files   []Submission `json:"files"`
-}
-
-func (in *Intake) postBatch(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, &rateGuard{rc: http.NewResponseController(w), body: r.Body, in: in, start: time.Now()}, in.MaxBatchBytes)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		api.WriteError(w, http.StatusBadRequest, "bad_request", "expected multipart/form-data with one or more files")
-		return
-	}
-	batch := newBatchID()
-	resp := BatchResponse{BatchID: batch}
-	var dossier, procedure string
-	unavailable := false
-	caller := callerOf(r)
-	limited, retryAfter := 0, time.Duration(0)
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if errors.Is(err, errTooSlow) {
-				api.WriteError(w, http.StatusRequestTimeout, "too_slow", err.Error())
-				return
-			}
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				api.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("batch exceeds %d bytes", in.MaxBatchBytes))
-				return
-			}
-			api.WriteError(w, http.StatusBadRequest, "bad_request", "malformed multipart body")
-			return
-		}
-		switch part.FormName() {
-		case "dossier_code":
-			dossier = readSmallField(part)
-			continue
-		case "procedure_code":
-			procedure = readSmallField(part)
-			continue
-		}
-		if part.FileName() == "" {
-			continue
-		}
-		name := cleanName(part.FileName())
-		if in.MaxFiles > 0 && len(resp.Files) >= in.MaxFiles {
-			resp.Files = append(resp.Files, refuse(Submission{Name: name}, RefusedTooManyFiles,
-				fmt.Sprintf("%s: one upload holds at most %d files; send the rest in another", name, in.MaxFiles)))
-			continue
-		}
-		if ok, wait := in.allowCaller(caller); !ok {
-			limited, retryAfter = limited+1, wait
-			resp.Files = append(resp.Files, refuse(Submission{Name: name}, RefusedRateLimited,
-				fmt.Sprintf("%s: too many files from this caller; retry in %d s", name, int(wait.Seconds())+1)))
-			continue
-		}
-		sub := in.submitPart(r.Context(), part, storage.IntakeMeta{
-			Name: name, BatchID: batch, Source: SourceCounter,
-			DossierCode: dossier, ProcedureCode: procedure,
-		})
-		if sub.Status == StatusStoredNotQueued {
-			unavailable = true
-		}
-		resp.Files = append(resp.Files, sub)
-	}
-	if len(resp.Files) == 0 {
-		api.WriteError(w, http.StatusBadRequest, "no_files", "the request carried no file")
-		return
-	}
-	rejected := 0
-	for _, f := range resp.Files {
-		if f.Status == StatusRejected {
-			rejected++
-		}
-	}
-	// 201 when anything was stored; otherwise why nothing was, with the
-	// per-file reasons in the body all the same.
-	status := http.StatusCreated
-	switch {
-	case unavailable:
-		status = http.StatusServiceUnavailable
-	case limited == len(resp.Files):
-		w.Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
-		status = http.StatusTooManyRequests
-	case rejected == len(resp.Files):
-		status = http.StatusUnprocessableEntity
-	}
-	api.WriteJSON(w, status, resp)
-}
-
 // callerOf names the caller the per-caller limit counts against: the remote
 // address (behind a reverse proxy, the proxy's; the proxy should limit too).
 func callerOf(r *http.Request) string {
@@ -408,28 +386,6 @@ func (in *Intake) allowCaller(caller string) (bool, time.Duration) {
 	return in.callers.Allow(caller, in.CallerRate, in.Now())
 }
 
-func (in *Intake) submitPart(ctx context.Context, part *multipart.Part, meta storage.IntakeMeta) Submission {
-	data, err := io.ReadAll(io.LimitReader(part, in.MaxFileBytes+1))
-	if err != nil {
-		return refuse(Submission{Name: meta.Name}, RefusedInterrupted, fmt.Sprintf("%s: upload interrupted: %v", meta.Name, err))
-	}
-	if int64(len(data)) > in.MaxFileBytes {
-		return refuse(Submission{Name: meta.Name}, RefusedTooLarge, fmt.Sprintf("%s: file exceeds %d bytes", meta.Name, in.MaxFileBytes))
-	}
-	sub, err := in.Submit(ctx, data, meta)
-	if err != nil {
-		in.log.Error("intake failed", "input_key", sub.InputKey, "status", sub.Status, "err", err)
-		if sub.Status == "" {
-			sub.Status = StatusRejected
-		}
-		sub.Reason, sub.Error = RefusedUnavailable, "temporarily unavailable, retry later"
-		if sub.Status == StatusStoredNotQueued {
-			sub.Reason, sub.Error = RefusedStoredNotQueued, "stored; queued automatically once the queue is back"
-		}
-	}
-	return sub
-}
-
 // InputStatus answers GET /v1/inputs/{key}.
 type InputStatus struct {
 	InputKey    string          `json:"input_key"`
@@ -439,6 +395,8 @@ type InputStatus struct {
 	Results     []string        `json:"results,omitempty"`
 	Review      []Decision      `json:"review,omitempty"`
 	Quarantine  *QuarantineItem `json:"quarantine,omitempty"`
+	// Pages is the number of pages recognised (0 until then).
+	Pages int `json:"pages,omitempty"`
 }
 
 // Status reports where one intake object is in the pipeline.
@@ -448,7 +406,7 @@ func (in *Intake) Status(ctx context.Context, key string) (InputStatus, error) {
 
 func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputStatus, error) {
 	st := InputStatus{InputKey: key, State: "processing"}
-	_, meta, err := repo.Intake(ctx, key)
+	meta, err := intakeMeta(ctx, repo, key)
 	if err != nil {
 		return st, err
 	}
@@ -498,6 +456,7 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	case recErr != nil:
 		return st, recErr
 	}
+	st.Pages = len(rec.Images)
 	// toIssue counts the documents that should have a result by now: auto-
 	// accepted ones not sent to review later, and approved ones.
 	toIssue := len(approved)
@@ -519,6 +478,27 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		st.State = "kept"
 	}
 	return st, nil
+}
+
+// intakeMeta reads an intake's metadata without its bytes. A scan whose
+// metadata write was interrupted comes back with an empty meta;
+// ErrNotFound when the scan is not stored.
+func intakeMeta(ctx context.Context, repo *storage.Repository, key string) (storage.IntakeMeta, error) {
+	if !storage.ValidInputKey(key) {
+		return storage.IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", storage.ErrInvalid)
+	}
+	var meta storage.IntakeMeta
+	err := repo.GetSealedJSON(ctx, storage.IntakeMetaKey(key), &meta)
+	if !errors.Is(err, storage.ErrNotFound) {
+		return meta, err
+	}
+	switch ok, err := repo.Exists(ctx, storage.IntakeKey(key)); {
+	case err != nil:
+		return meta, err
+	case !ok:
+		return meta, fmt.Errorf("intake %s: %w", key, storage.ErrNotFound)
+	}
+	return meta, nil
 }
 
 // reviewItems lists the documents of an intake that were sent to review: by
@@ -589,12 +569,6 @@ func cleanName(name string) string {
 		name = "unnamed"
 	}
 	return name
-}
-
-func newBatchID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 var errTooSlow = errors.New("upload too slow or too long; send the files again")

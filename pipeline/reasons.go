@@ -5,8 +5,11 @@
 package pipeline
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
+
+	"sohoa/ocr"
 )
 
 // ReasonResultCodeTaken sends a document to review when its dossier's
@@ -29,11 +32,15 @@ const (
 	RefusedRateLimited     = "rate_limited"
 	RefusedUnavailable     = "unavailable"
 	RefusedStoredNotQueued = "stored_not_queued"
+	RefusedProcedureFormat = "procedure_code_malformed"
+	RefusedDossierPerFile  = "dossier_code_per_file"
 )
 
 // StaffTexts is what the staff web app shows counter staff for each reason
-// code: refusals at the door, quarantine codes and review reasons. A code
-// without a text is shown as it is.
+// code: refusals at the door, quarantine codes and review reasons. A key
+// ending in ":" is a class of codes that name a field or a flag
+// ("missing_field:full_name"); its text holds one %s for the field's name
+// (FieldTexts). Say a code with StaffReason, never by looking it up alone.
 func StaffTexts() map[string]string {
 	return map[string]string{
 		// Refusals at the door.
@@ -48,44 +55,49 @@ func StaffTexts() map[string]string {
 		RefusedRateLimited:     "tải lên quá nhiều tệp trong thời gian ngắn; hãy thử lại sau ít phút",
 		RefusedUnavailable:     "hệ thống tạm thời không lưu được tệp; hãy thử lại sau",
 		RefusedStoredNotQueued: "đã lưu tệp, hệ thống sẽ tự xử lý khi hàng đợi sẵn sàng",
+		RefusedProcedureFormat: "mã thủ tục hành chính không đúng định dạng (ví dụ 1.004873) và không có trong danh mục thủ tục đã cấu hình",
+		RefusedDossierPerFile:  "đã nhập mã hồ sơ thì cả lô là một hồ sơ; bỏ chọn «mỗi tệp một mã hồ sơ» hoặc xóa mã hồ sơ",
 		// Quarantine codes (classify).
 		CodeUnreadable:  "tệp hỏng hoặc không đọc được",
 		CodeEncrypted:   "tệp có mật khẩu",
 		CodeUnsupported: "định dạng không hỗ trợ",
 		CodeOCRCrash:    "không nhận dạng được tệp",
 		CodeOCRTimeout:  "nhận dạng quá lâu, đã dừng",
-		// Review reasons of the pipeline (ocr adds its own).
+		CodeCorrupt:     "bản lưu của tệp bị hỏng; hãy tải tệp lên lại",
+		CodeBadPayload:  "lỗi xử lý nội bộ; báo cán bộ quản trị",
+		CodeSigning:     "không ký số được kết quả; báo cán bộ quản trị",
+		CodeInvalid:     "kết quả không đủ thông tin bắt buộc để cấp",
+		// Review reasons of the pipeline.
 		ReasonResultCodeTaken:    "mã kết quả của hồ sơ này đã được cấp cho tệp của lần tải lên khác; kiểm tra mã hồ sơ",
 		"holder_id_missing":      "không đọc được số định danh cá nhân của người được cấp",
 		"procedure_code_unknown": "chưa có mã thủ tục hành chính cho loại giấy tờ này",
 		"no_document_recognised": "không nhận ra giấy tờ nào trong tệp",
-		// Review reasons of the OCR (ocr/extract.go, reads.go, validate.go).
-		// A code ending in ":" is followed by a field slug (or a page flag):
-		// ReasonText adds the field's name.
-		"unknown_doc_type":           "không nhận ra loại giấy tờ",
-		"missing_field:":             "không đọc được thông tin bắt buộc",
-		"low_confidence:":            "chữ đọc được không rõ, cần đối chiếu với bản quét",
-		"invalid_date:":              "ngày tháng đọc được không hợp lệ",
+		"page_dpi_below":         "trang %s quét với độ phân giải thấp hơn %s dpi; hãy quét lại",
+		"page_flag":              "trang %s: %s",
+		// Review reasons of the OCR (package ocr).
+		"unknown_doc_type":           "không xác định được loại giấy tờ",
+		"title_not_found":            "không thấy tiêu đề giấy tờ; loại giấy tờ được đoán theo nội dung",
 		"issue_date_in_future":       "ngày cấp sau ngày hôm nay",
-		"birth_after_issue":          "ngày sinh sau ngày cấp giấy",
+		"birth_after_issue":          "ngày sinh sau ngày cấp",
 		"valid_until_missing":        "không xác định được thời hạn hiệu lực",
-		"page_flagged:":              "trang có vấn đề",
-		"title_not_found":            "không đọc được tên giấy tờ, loại giấy tờ được đoán theo nội dung",
-		"id_reads_disagree:":         "các lần đọc số không khớp nhau, cần chọn đúng số theo bản quét",
-		"date_reads_disagree:":       "các lần đọc ngày tháng không khớp nhau",
-		"id_wrong_length":            "số định danh không đủ 12 chữ số",
-		"id_sex_mismatch":            "số định danh không khớp với giới tính",
-		"id_century_mismatch":        "số định danh không khớp với năm sinh (thế kỷ)",
+		"id_wrong_length":            "số định danh cá nhân không đủ 12 chữ số",
+		"id_sex_mismatch":            "số định danh không khớp với giới tính ghi trên giấy tờ",
+		"id_century_mismatch":        "số định danh không khớp với thế kỷ của năm sinh",
 		"id_birth_year_mismatch":     "số định danh không khớp với năm sinh",
-		"id_unknown_province":        "mã tỉnh trong số định danh không tồn tại",
-		"id_cross_document_mismatch": "số định danh khác với số trên tờ khai cùng hồ sơ",
-		// Page flags (ocr.Flag*), in page_flagged:<flag> and page_<n>_<flag>.
-		"degenerate":            "trang quá nhỏ, không có chữ",
-		"blank":                 "trang trắng hoặc không đọc được chữ",
-		"orientation-uncertain": "không chắc chiều xoay của trang",
-		"low-confidence":        "chữ trên trang mờ, đọc không chắc chắn",
-		"active-content":        "tệp PDF có mã lệnh, đã bỏ qua, chỉ dùng hình ảnh trang",
-		"dpi_below:":            "độ phân giải bản quét thấp hơn quy định",
+		"id_unknown_province":        "mã tỉnh trong số định danh không có trong danh mục",
+		"id_cross_document_mismatch": "số định danh trên tờ khai khác với trên kết quả trong cùng tệp",
+		"missing_field:":             "thiếu thông tin «%s»",
+		"low_confidence:":            "đọc chưa chắc chắn «%s»",
+		"invalid_date:":              "ngày không hợp lệ ở «%s»",
+		"id_reads_disagree:":         "hai lần đọc «%s» cho kết quả khác nhau",
+		"date_reads_disagree:":       "hai lần đọc ngày ở «%s» cho kết quả khác nhau",
+		"page_flagged:":              "trang có vấn đề: %s",
+		// Page flags (ocr.Flag*), named by page_flagged: and page_N_.
+		"flag:" + ocr.FlagBlank:         "trang trắng",
+		"flag:" + ocr.FlagDegenerate:    "trang không có nội dung đọc được (ảnh quá nhỏ hoặc hỏng)",
+		"flag:" + ocr.FlagLowOSD:        "không chắc chiều xoay của trang",
+		"flag:" + ocr.FlagLowConfidence: "chữ trên trang đọc không rõ",
+		"flag:" + ocr.FlagActiveContent: "tệp PDF có nội dung chủ động (đã bỏ qua)",
 		// A reviewer's correction refused (FieldError codes).
 		FieldUnknown:          "không phải thông tin của loại giấy tờ này",
 		FieldRequired:         "thông tin bắt buộc, hãy nhập theo bản quét",
@@ -96,40 +108,72 @@ func StaffTexts() map[string]string {
 	}
 }
 
-var pageReasonRe = regexp.MustCompile(`^page_(\d+)_(.+)$`)
-var dpiReasonRe = regexp.MustCompile(`^dpi_below_(\d+)$`)
+// FieldTexts names each extracted field (a layout slug) in Vietnamese.
+func FieldTexts() map[string]string {
+	return map[string]string{
+		"book_number": "Quyển số", "business_address": "Địa điểm kinh doanh", "business_line": "Ngành, nghề kinh doanh",
+		"business_name": "Tên hộ kinh doanh", "capital": "Vốn kinh doanh", "copies": "Số bản",
+		"criminal_record": "Tình trạng án tích", "date_of_birth": "Ngày, tháng, năm sinh", "doc_number": "Số giấy tờ",
+		"ethnicity": "Dân tộc", "father_name": "Họ tên cha", "first_registration_date": "Ngày đăng ký lần đầu",
+		"full_name": "Họ, chữ đệm và tên", "hometown": "Quê quán", "household_head": "Chủ hộ",
+		"issue_date": "Ngày cấp", "issuing_authority": "Cơ quan cấp", "marital_status": "Tình trạng hôn nhân",
+		"mother_name": "Họ tên mẹ", "nationality": "Quốc tịch", "personal_id": "Số định danh cá nhân",
+		"phone": "Số điện thoại", "place_of_birth": "Nơi sinh", "purpose": "Mục đích sử dụng",
+		"recipient": "Nơi nhận", "registration_date": "Ngày đăng ký", "registration_place": "Nơi đăng ký",
+		"relation_to_head": "Quan hệ với chủ hộ", "religion": "Tôn giáo", "requested_document": "Giấy tờ đề nghị cấp",
+		"residence": "Nơi cư trú", "sex": "Giới tính", "signer_name": "Họ tên người ký",
+		"signer_title": "Chức vụ người ký", "spouse_date_of_birth": "Ngày sinh của vợ/chồng",
+		"spouse_ethnicity": "Dân tộc của vợ/chồng", "spouse_full_name": "Họ tên vợ/chồng", "spouse_name": "Họ tên vợ/chồng",
+		"spouse_nationality": "Quốc tịch của vợ/chồng", "spouse_personal_id": "Số định danh của vợ/chồng",
+		"spouse_residence": "Nơi cư trú của vợ/chồng", "submission_date": "Ngày nộp", "temporary_residence": "Nơi tạm trú",
+		FieldHolderID: "Số định danh của người được cấp", FieldProcedureCode: "Mã thủ tục hành chính", FieldValidUntil: "Thời hạn hiệu lực",
+	}
+}
 
-// ReasonText is what staff read for a review reason code: its text in
-// texts (StaffTexts), with the field's name for a code:field reason
-// (label gives a slug's name; nil shows the slug) and the page for the
-// page_<n>_… reasons. A code without a text is shown as it is.
+// unknownReason is said for a code without a text: staff never read a raw
+// code.
+const unknownReason = "lý do khác; cần cán bộ kiểm tra"
+
+var (
+	pageDPIRe  = regexp.MustCompile(`^page_([0-9]+)_dpi_below_([0-9]+)$`)
+	pageFlagRe = regexp.MustCompile(`^page_([0-9]+)_(.+)$`)
+)
+
+// StaffReason says one reason code in Vietnamese with texts (StaffTexts):
+// its own text, or its class's with the field, flag or page it names.
+func StaffReason(texts map[string]string, code string) string { return ReasonText(texts, code, nil) }
+
+// ReasonText is StaffReason with the field names a document's layout gives
+// (label returns "" or the slug for a field it does not name; FieldTexts
+// names the rest).
 func ReasonText(texts map[string]string, code string, label func(slug string) string) string {
-	if t, ok := texts[code]; ok {
+	if t, ok := texts[code]; ok && !strings.HasSuffix(code, ":") {
 		return t
 	}
-	if m := pageReasonRe.FindStringSubmatch(code); m != nil {
-		rest := m[2]
-		if d := dpiReasonRe.FindStringSubmatch(rest); d != nil {
-			return "trang " + m[1] + ": " + texts["dpi_below:"] + " (" + d[1] + " dpi)"
-		}
-		return "trang " + m[1] + ": " + ReasonText(texts, rest, label)
-	}
-	if k, arg, ok := strings.Cut(code, ":"); ok {
-		t, ok := texts[k+":"]
+	if class, arg, ok := strings.Cut(code, ":"); ok {
+		t, ok := texts[class+":"]
 		if !ok {
-			return code
+			return unknownReason
 		}
-		if k == "page_flagged" {
-			if ft, ok := texts[arg]; ok {
-				return t + ": " + ft
-			}
-			return t + ": " + arg
-		}
-		name := arg
+		name := FieldTexts()[arg]
 		if label != nil {
-			name = label(arg)
+			if n := label(arg); n != "" && n != arg {
+				name = n
+			}
 		}
-		return t + " (" + name + ")"
+		if class == "page_flagged" {
+			name = texts["flag:"+arg]
+		}
+		if name == "" {
+			return unknownReason
+		}
+		return fmt.Sprintf(t, name)
 	}
-	return code
+	if m := pageDPIRe.FindStringSubmatch(code); m != nil && texts["page_dpi_below"] != "" {
+		return fmt.Sprintf(texts["page_dpi_below"], m[1], m[2])
+	}
+	if m := pageFlagRe.FindStringSubmatch(code); m != nil && texts["flag:"+m[2]] != "" && texts["page_flag"] != "" {
+		return fmt.Sprintf(texts["page_flag"], m[1], texts["flag:"+m[2]])
+	}
+	return unknownReason
 }

@@ -32,6 +32,8 @@ const (
 	prefixTokenIDs   = "jti/"
 	prefixKeyring    = "keyring/"
 	prefixStaff      = "staff/"
+	prefixBatches    = "batches/"
+	prefixOffices    = "offices/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -295,6 +297,33 @@ func StaffEventKey(account string, seq int) string {
 	return fmt.Sprintf("%s%06d%s", StaffAccountPrefix(account), seq, jsonSuffix)
 }
 
+// BatchKey holds the sealed record of an upload batch (storage.Batch):
+// its dossier code, procedure, office and clerk, written create-once when
+// the batch is opened. batch is a ValidBatchID.
+func BatchKey(batch string) string { return prefixBatches + batch + jsonSuffix }
+
+// BatchFilesPrefix is the folder of one batch's files.
+func BatchFilesPrefix(batch string) string { return prefixBatches + batch + "/" }
+
+// BatchFileKey records, create-once and sealed, that the intake inputKey
+// was received in batch (with the name it had there).
+func BatchFileKey(batch, inputKey string) string {
+	return BatchFilesPrefix(batch) + inputKey + jsonSuffix
+}
+
+// OfficeBatchesPrefix is the folder of the batches one office (an agency
+// code) opened in one month (Vietnam time): its counter's history.
+func OfficeBatchesPrefix(office string, month time.Time) string {
+	m := month.In(Vietnam())
+	return fmt.Sprintf("%s%s/batches/%04d/%02d/", prefixOffices, office, m.Year(), int(m.Month()))
+}
+
+// OfficeBatchKey lists batch in its office's history for the month it
+// was opened; batch IDs begin with their time, so a folder sorts by it.
+func OfficeBatchKey(office string, opened time.Time, batch string) string {
+	return OfficeBatchesPrefix(office, opened) + batch
+}
+
 // ---- the key grammar ----
 
 // CheckKey accepts an object key only if it has the layout of one of the
@@ -457,6 +486,7 @@ var (
 	fieldJTI    = &keyField{"{jti-hmac}", "a token-ID HMAC in 52 characters of lowercase base32", validKeyHash}
 	fieldRing   = &keyField{"{ring}", "a key ring (" + strings.Join(keyRings, ", ") + ")", func(s string) bool { return slices.Contains(keyRings, s) }}
 	fieldStaff  = &keyField{"{account}", "a staff account ID (52 characters of lowercase base32, StaffAccount)", ValidStaffAccount}
+	fieldBatch  = &keyField{"{batch}", "a batch ID (yyyymmdd-hhmmss-, then 10 characters of lowercase base32)", ValidBatchID}
 
 	// pageExts are the page image formats PageKey is given.
 	pageExts = []string{"jpg", "png"}
@@ -467,7 +497,7 @@ var (
 	// topPrefixes are the top-level folders of the bucket.
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
-		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring, prefixStaff}
+		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring, prefixStaff, prefixBatches, prefixOffices}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -493,6 +523,9 @@ var keyLayouts = append([]keyLayout{
 	layout("TokenIDKey", lit(prefixTokenIDs), fld(fieldDay), lit("/"), fld(fieldJTI)),
 	layout("KeyringKey", lit(prefixKeyring), fld(fieldRing), lit("/"), fld(fieldKID), lit(jsonSuffix)),
 	layout("StaffEventKey", lit(prefixStaff), fld(fieldStaff), lit("/"), fld(fieldSeq), lit(jsonSuffix)),
+	layout("BatchKey", lit(prefixBatches), fld(fieldBatch), lit(jsonSuffix)),
+	layout("BatchFileKey", lit(prefixBatches), fld(fieldBatch), lit("/"), fld(fieldInput), lit(jsonSuffix)),
+	layout("OfficeBatchKey", lit(prefixOffices), fld(fieldAgency), lit("/batches/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldBatch)),
 
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
@@ -503,6 +536,8 @@ var keyLayouts = append([]keyLayout{
 	layout("DossierDayPrefix", lit(prefixDossiers), fld(fieldAgency), lit("/"), fld(fieldDay), lit("/")),
 	layout("TokenIDDayPrefix", lit(prefixTokenIDs), fld(fieldDay), lit("/")),
 	layout("StaffAccountPrefix", lit(prefixStaff), fld(fieldStaff), lit("/")),
+	layout("BatchFilesPrefix", lit(prefixBatches), fld(fieldBatch), lit("/")),
+	layout("OfficeBatchesPrefix", lit(prefixOffices), fld(fieldAgency), lit("/batches/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 }, topFolders()...)
 
 // topFolders are the top-level prefixes as folders ("review/" is

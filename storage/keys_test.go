@@ -24,6 +24,9 @@ import (
 // testWriter is an audit writer ID as audit.NewWriter makes them.
 const testWriter = "k3xq7mbn2vzrt4wa"
 
+// testBatch is a batch ID as NewBatchID makes them.
+const testBatch = "20260131-200000-k3xq7mbn2v"
+
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 func golden(t *testing.T, name string, got []byte) {
@@ -71,6 +74,9 @@ func TestKeyLayout(t *testing.T) {
 		{"TokenIDKey", TokenIDKey(month, bytes.Repeat([]byte{7}, 32))},
 		{"KeyringKey", KeyringKey("index", "dev-1a2b3c4d")},
 		{"StaffEventKey", StaffEventKey(StaffAccount(bytes.Repeat([]byte{2}, 32), "nguyenvana"), 3)},
+		{"BatchKey", BatchKey(testBatch)},
+		{"BatchFileKey", BatchFileKey(testBatch, in)},
+		{"OfficeBatchKey", OfficeBatchKey("000.00.31.H29", month, testBatch)},
 	} {
 		if err := CheckKey(kv.key); err != nil {
 			t.Errorf("%s = %q fails CheckKey: %v", kv.name, kv.key, err)
@@ -285,6 +291,17 @@ func keySamples() []keySample {
 		{"StaffAccountPrefix", StaffAccountPrefix(staff), true, one(StaffAccountPrefix)},
 		{"StaffEventKey", StaffEventKey(staff, 3), false, func(s string, n int) []string {
 			return []string{StaffEventKey(s, 3), StaffEventKey(staff, n)}
+		}},
+		{"BatchKey", BatchKey(testBatch), false, one(BatchKey)},
+		{"BatchFilesPrefix", BatchFilesPrefix(testBatch), true, one(BatchFilesPrefix)},
+		{"BatchFileKey", BatchFileKey(testBatch, in), false, func(s string, _ int) []string {
+			return []string{BatchFileKey(s, in), BatchFileKey(testBatch, s)}
+		}},
+		{"OfficeBatchesPrefix", OfficeBatchesPrefix(agency, month), true, func(s string, _ int) []string {
+			return []string{OfficeBatchesPrefix(s, month)}
+		}},
+		{"OfficeBatchKey", OfficeBatchKey(agency, month, testBatch), false, func(s string, _ int) []string {
+			return []string{OfficeBatchKey(s, month, testBatch), OfficeBatchKey(agency, month, s)}
 		}},
 	}
 }
@@ -519,5 +536,24 @@ func TestStaffAccount(t *testing.T) {
 	}
 	if ValidStaffAccount("nguyenvana") || ValidStaffAccount(strings.ToUpper(a)) {
 		t.Error("ValidStaffAccount accepts what StaffAccount never makes")
+	}
+}
+
+func TestBatchID(t *testing.T) {
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	for i := 0; i < 500; i++ {
+		id := NewBatchID(now)
+		if !ValidBatchID(id) || !strings.HasPrefix(id, "20260302-080000-") {
+			t.Fatalf("NewBatchID = %q", id)
+		}
+		if got, err := BatchTime(id); err != nil || !got.Equal(now) {
+			t.Fatalf("BatchTime(%s) = %v, %v", id, got, err)
+		}
+	}
+	for _, s := range []string{"", "20260302-080000-k3xq7mbn2", "20260302-080000-K3XQ7MBN2V", "20261302-080000-k3xq7mbn2v",
+		"20260302T080000-k3xq7mbn2v", "20260302-080000-222222222a", "20260302-080000-nguyenvana1", "20260302-080000-001199012345"} {
+		if ValidBatchID(s) {
+			t.Errorf("ValidBatchID(%q) = true", s)
+		}
 	}
 }

@@ -80,11 +80,11 @@ func TestCounterUploadsWithItsSession(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("clerk reads the input's status: %d", resp.StatusCode)
 	}
-	if code, _ := upload(clerk, ""); code != http.StatusUnauthorized {
-		t.Errorf("session without the CSRF header: %d, want 401", code)
+	if code, _ := upload(clerk, ""); code != http.StatusForbidden {
+		t.Errorf("session without the CSRF header: %d, want 403", code)
 	}
-	if code, _ := upload(clerk, "x"+tok[1:]); code != http.StatusUnauthorized {
-		t.Errorf("session with a wrong CSRF header: %d, want 401", code)
+	if code, _ := upload(clerk, otherToken(tok)); code != http.StatusForbidden {
+		t.Errorf("session with a wrong CSRF header: %d, want 403", code)
 	}
 	if code, _ := upload(clerk, tok, "Sec-Fetch-Site", "cross-site"); code != http.StatusForbidden {
 		t.Errorf("from another site: %d, want 403", code)
@@ -93,8 +93,8 @@ func TestCounterUploadsWithItsSession(t *testing.T) {
 	reviewer := newBrowser(t, srv)
 	reviewer.signin("kiemtra1", rpw)
 	_, rpage := reviewer.get("/")
-	if code, _ := upload(reviewer, csrf(t, rpage)); code != http.StatusUnauthorized {
-		t.Errorf("a reviewer's upload: %d, want 401", code)
+	if code, _ := upload(reviewer, csrf(t, rpage)); code != http.StatusForbidden {
+		t.Errorf("a reviewer's upload: %d, want 403", code)
 	}
 	if code, _ := upload(newBrowser(t, srv), "", "Authorization", "Bearer script-token"); code != http.StatusCreated {
 		t.Errorf("a script with the bearer token: %d, want 201", code)
@@ -113,9 +113,13 @@ func TestCounterUploadsWithItsSession(t *testing.T) {
 // answers a batch with has a Vietnamese text on the upload page (401 is
 // "signed out"; not_found is for status reads).
 func TestUploadPageExplainsEveryRefusal(t *testing.T) {
-	src, err := os.ReadFile("../pipeline/intake.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range []string{"../pipeline/intake.go", "../pipeline/batch.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	js, err := staticFS.ReadFile("static/upload.js")
 	if err != nil {
@@ -123,7 +127,7 @@ func TestUploadPageExplainsEveryRefusal(t *testing.T) {
 	}
 	codes := regexp.MustCompile(`api\.WriteError\(w, http\.Status\w+, "(\w+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(codes) < 5 {
-		t.Fatalf("found %d error codes in pipeline/intake.go; is the pattern right?", len(codes))
+		t.Fatalf("found %d error codes in pipeline/intake.go and batch.go; is the pattern right?", len(codes))
 	}
 	for _, m := range codes {
 		if m[1] == "unauthenticated" || m[1] == "not_found" {
@@ -133,4 +137,12 @@ func TestUploadPageExplainsEveryRefusal(t *testing.T) {
 			t.Errorf("upload.js has no Vietnamese text for the intake's %q", m[1])
 		}
 	}
+}
+
+// otherToken is tok with its first character changed.
+func otherToken(tok string) string {
+	if tok[0] == 'x' {
+		return "y" + tok[1:]
+	}
+	return "x" + tok[1:]
 }

@@ -221,7 +221,7 @@ func TestReviewQueue(t *testing.T) {
 	wantStatus(t, "queue", resp, 200)
 	texts := pipeline.StaffTexts()
 	for _, want := range []string{`id="review-queue"`, `<a class="item" href="` + re.item + `"`, "Giấy xác nhận tình trạng hôn nhân",
-		"3 giờ trước", texts["id_reads_disagree:"] + " (Số định danh cá nhân)", "000.00.31.H29", "Chưa có người nhận", "/static/review.css"} {
+		"3 giờ trước", pipeline.StaffReason(texts, "id_reads_disagree:personal_id"), "000.00.31.H29", "Chưa có người nhận", "/static/review.css"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("queue lacks %q", want)
 		}
@@ -264,7 +264,7 @@ func TestReviewItemClaimsAndApproves(t *testing.T) {
 	resp, page := rev.get(re.item)
 	wantStatus(t, "item", resp, 200)
 	id := fieldBlock(t, page, "personal_id")
-	for _, want := range []string{`class="id-reading" data-value="` + re.id + `"`, `class="id-reading" data-value="` + re.other + `"`, "các lần đọc số không khớp nhau"} {
+	for _, want := range []string{`class="id-reading" data-value="` + re.id + `"`, `class="id-reading" data-value="` + re.other + `"`, "hai lần đọc «Số định danh cá nhân» cho kết quả khác nhau"} {
 		if !strings.Contains(id, want) {
 			t.Errorf("ID field lacks %q:\n%s", want, id)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/pipeline"
 )
 
 // Cookies. With Secure they carry the __Host- prefix: the browser then
@@ -134,25 +135,54 @@ func (a *App) signedOutNotice(why error) string {
 
 // Authorize is pipeline.Intake's hook: it accepts a request of a signed-in
 // counter clerk, and for a state-changing request only with the session's
-// CSRF token in the X-CSRF-Token header and from this site. The caller
-// is "staff:" and the account ID.
-func (a *App) Authorize(r *http.Request) (caller string, ok bool) {
+// CSRF token in the X-CSRF-Token header and from this site; a session of
+// another role, or without its token, is refused with
+// pipeline.ErrForbidden (403, audited as a page would be). The caller is
+// "staff:" and the account ID, with the clerk's account and office (the
+// uploads and batches carry them) and an audit hook: what the intake
+// allows or refuses the session is recorded as the app's own actions are.
+func (a *App) Authorize(r *http.Request) (pipeline.Caller, error) {
+	start := a.now()
 	s, err := a.authenticate(r.Context(), r)
 	if err != nil {
 		if !errors.Is(err, errSignedOut) {
 			a.log.Error("web: authorize", "endpoint", r.Pattern, "err", err)
 		}
-		return "", false
+		return pipeline.Caller{}, err
+	}
+	record := func(ctx context.Context, decision string, status int, rule, target string) error {
+		rec := a.record(r, start, s.Account, s.Role, s.Office)
+		rec.AuthMethod = "session"
+		rec.Decision, rec.Rule, rec.Status, rec.Target = decision, rule, status, target
+		return a.audit(ctx, rec)
+	}
+	refuse := func(rule string) (pipeline.Caller, error) {
+		if err := record(r.Context(), audit.Deny, http.StatusForbidden, rule, ""); err != nil {
+			return pipeline.Caller{}, err // 401: nothing is done unaudited
+		}
+		return pipeline.Caller{}, fmt.Errorf("%s: %w", rule, pipeline.ErrForbidden)
 	}
 	if s.Role != RoleCounter {
-		return "", false
+		return refuse("role_forbidden")
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if a.cop.Check(r) != nil || !sameToken(r.Header.Get(csrfHeader), s.CSRF) {
-			return "", false
+		if a.cop.Check(r) != nil {
+			return refuse("cross_origin")
+		}
+		if !sameToken(r.Header.Get(csrfHeader), s.CSRF) {
+			return refuse("csrf_missing")
 		}
 	}
-	return "staff:" + s.Account, true
+	return pipeline.Caller{
+		ID: "staff:" + s.Account, Staff: s.Account, Office: s.Office,
+		Audit: func(ctx context.Context, allowed bool, status int, rule, target string) error {
+			d := audit.Deny
+			if allowed {
+				d = audit.Allow
+			}
+			return record(ctx, d, status, rule, target)
+		},
+	}, nil
 }
 
 // ---- sign-in and sign-out ----

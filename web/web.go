@@ -201,6 +201,7 @@ type section struct {
 
 func sections() []section {
 	return []section{
+		{"/batches", "Các lô đã tiếp nhận", "Các lô hồ sơ đơn vị đã tiếp nhận, mới nhất trước, với trạng thái từng tệp và giấy tiếp nhận.", []Role{RoleCounter, RoleSupervisor}, false},
 		{"/review", "Hàng đợi kiểm tra", "Kiểm tra, đối chiếu các tài liệu hệ thống chưa chắc chắn bên cạnh bản quét, rồi duyệt hoặc từ chối.", []Role{RoleReviewer, RoleSupervisor}, false},
 		{"/results", "Tra cứu kết quả", "Tìm kết quả điện tử theo mã kết quả, mã hồ sơ hoặc số định danh; thu hồi, tạm dừng hiệu lực hoặc thay thế kết quả.", []Role{RoleSupervisor}, false},
 		{"/reports", "Báo cáo, thống kê", "Số hồ sơ tiếp nhận, đã số hóa, kết quả điện tử, đang chờ kiểm tra, thời gian xử lý và số lần tái sử dụng, theo đơn vị và thủ tục.", []Role{RoleSupervisor}, false},
@@ -335,12 +336,7 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	}
 	v := view{CSRF: s.CSRF, Staff: a.staffView(s)}
 	if s.Role == RoleCounter {
-		v.Title = "Tiếp nhận bản quét"
-		v.Data = struct {
-			MaxMB int64
-			Texts map[string]string
-		}{a.opts.MaxFileMB, a.opts.ReasonTexts}
-		a.render(w, http.StatusOK, "upload", v)
+		a.uploadPage(w, r, s) // intake.go
 		return
 	}
 	name := ""

@@ -224,7 +224,7 @@ func TestFormsWithoutCSRFToken(t *testing.T) {
 	if !strings.Contains(body, "Biểu mẫu đăng nhập đã hết hạn hoặc không hợp lệ") {
 		t.Error("no Vietnamese explanation of the refused form")
 	}
-	resp, _ = b.post("/signin", url.Values{"csrf": {"x" + tok[1:]}, "user": {"quay1"}, "password": {pw}})
+	resp, _ = b.post("/signin", url.Values{"csrf": {otherToken(tok)}, "user": {"quay1"}, "password": {pw}})
 	wantStatus(t, "sign-in with a wrong token", resp, http.StatusForbidden)
 	fresh := newBrowser(t, srv) // has the token but not its cookie
 	resp, _ = fresh.post("/signin", url.Values{"csrf": {tok}, "user": {"quay1"}, "password": {pw}})

@@ -104,12 +104,12 @@ func TestBrowserSignIn(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#user"), user),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#upload")))
+		chromedp.WaitVisible(chromedp.CSS("#upload-form")))
 	if h := text(t, ctx, "h1"); !strings.Contains(h, "Tiếp nhận bản quét hồ sơ") {
 		t.Fatalf("after sign-in: %q, want the upload page", h)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	texts, err := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS("#reason-texts")))
+	texts, err := chromedp.Run(sctx, chromedp.TextContent(chromedp.CSS("#upload-config")))
 	cancel()
 	if err != nil {
 		t.Fatalf("reason texts: %v", err)
@@ -160,10 +160,10 @@ func TestBrowserSignIn(t *testing.T) {
 	scan := filepath.Join(t.TempDir(), "to-khai.jpg")
 	os.WriteFile(scan, []byte("not really a scan, but bytes to store"), 0o600)
 	step(t, ctx, "upload",
-		chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{scan}),
-		chromedp.Click(chromedp.CSS(`#upload button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS("#results tbody tr td.ok")))
-	if row := text(t, ctx, "#results tbody tr"); !strings.Contains(row, "to-khai.jpg") ||
+		chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{scan}),
+		chromedp.Click(chromedp.CSS("#start-upload")),
+		chromedp.WaitVisible(chromedp.CSS(`#files tbody tr.file[data-state="processing"]`)))
+	if row := text(t, ctx, "#files tbody tr.file"); !strings.Contains(row, "to-khai.jpg") ||
 		!(strings.Contains(row, "Đã tiếp nhận") || strings.Contains(row, "Đang nhận dạng")) {
 		t.Errorf("upload row %q: want the file accepted", row)
 	}

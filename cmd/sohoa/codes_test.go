@@ -28,12 +28,15 @@ func TestDossierCodesOnStack(t *testing.T) {
 	now := envConfig(t).now()      // sohoa's clock: SOHOA_CLOCK_OFFSET may shift it
 	code := func(day time.Time, seq int) string { return storage.FormatDossierCode(agency, day, seq) }
 	corpus := "../../../shared/corpus/dev/"
-	send := func(dossier string, scans ...string) (int, pipeline.BatchResponse) {
+	send := func(dossier string, perFile bool, scans ...string) (int, pipeline.BatchResponse) {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
 		mw.WriteField("procedure_code", "1.000894")
 		if dossier != "" {
 			mw.WriteField("dossier_code", dossier)
+		}
+		if perFile {
+			mw.WriteField("dossier_per_file", "1")
 		}
 		for _, s := range scans {
 			data, err := os.ReadFile(filepath.Join(corpus, s))
@@ -51,21 +54,22 @@ func TestDossierCodesOnStack(t *testing.T) {
 		dossier string
 		scans   []string
 		want    string // refusal reason, "" accepted
+		perFile bool   // a dossier code per file, not one for the upload
 	}
 	ahead := code(now, 3)
 	plan := []sent{
-		{"", []string{"scan_0002.jpg"}, ""},                              // 0001
-		{ahead, []string{"scan_0005.png", "scan_0006.jpg"}, ""},          // named ahead of the counter
-		{"", []string{"scan_0010.jpg", "scan_0019.jpg"}, ""},             // 0002 and 0004: 0003 is skipped
-		{ahead, []string{"scan_0028.jpg"}, pipeline.RefusedDossierTaken}, // another upload, same dossier
-		{code(now, 1), []string{"scan_0028.jpg"}, pipeline.RefusedDossierTaken},
-		{"000.00.31.H29-" + now.In(storage.Vietnam()).Format("060102") + "-0009", []string{"scan_0028.jpg"}, pipeline.RefusedDossierAgency},
-		{agency + "-" + now.In(storage.Vietnam()).Format("060102") + "-9", []string{"scan_0028.jpg"}, pipeline.RefusedDossierFormat},
-		{code(now.AddDate(0, 0, 3), 1), []string{"scan_0028.jpg"}, pipeline.RefusedDossierDate},
+		{"", []string{"scan_0002.jpg"}, "", false},                              // 0001
+		{ahead, []string{"scan_0005.png", "scan_0006.jpg"}, "", false},          // named ahead of the counter
+		{"", []string{"scan_0010.jpg", "scan_0019.jpg"}, "", true},              // 0002 and 0004: 0003 is skipped
+		{ahead, []string{"scan_0028.jpg"}, pipeline.RefusedDossierTaken, false}, // another upload, same dossier
+		{code(now, 1), []string{"scan_0028.jpg"}, pipeline.RefusedDossierTaken, false},
+		{"000.00.31.H29-" + now.In(storage.Vietnam()).Format("060102") + "-0009", []string{"scan_0028.jpg"}, pipeline.RefusedDossierAgency, false},
+		{agency + "-" + now.In(storage.Vietnam()).Format("060102") + "-9", []string{"scan_0028.jpg"}, pipeline.RefusedDossierFormat, false},
+		{code(now.AddDate(0, 0, 3), 1), []string{"scan_0028.jpg"}, pipeline.RefusedDossierDate, false},
 	}
 	var accepted []pipeline.Submission
 	for _, p := range plan {
-		status, br := send(p.dossier, p.scans...)
+		status, br := send(p.dossier, p.perFile, p.scans...)
 		if len(br.Files) != len(p.scans) {
 			t.Fatalf("upload %+v: %d %+v", p, status, br)
 		}

@@ -25,20 +25,18 @@ import (
 	"sohoa/storage/storagetest"
 )
 
-// staffClient is a signed-in member of staff of a real serve: cookies
+// supervisorClient is a signed-in member of staff of a real serve: cookies
 // kept, no redirect followed, requests marked same-origin as a browser's.
-type staffClient struct {
+type supervisorClient struct {
 	t    *testing.T
 	base string
 	hc   *http.Client
 }
 
-var csrfFieldRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-func signInStaff(t *testing.T, base, user, password string) *staffClient {
+func signInSupervisor(t *testing.T, base, user, password string) *supervisorClient {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &staffClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute,
+	c := &supervisorClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	_, page := c.get("/signin")
 	resp, _ := c.post("/signin", url.Values{"csrf": {c.csrf(page)}, "user": {user}, "password": {password}, "next": {"/"}})
@@ -48,7 +46,7 @@ func signInStaff(t *testing.T, base, user, password string) *staffClient {
 	return c
 }
 
-func (c *staffClient) csrf(page string) string {
+func (c *supervisorClient) csrf(page string) string {
 	c.t.Helper()
 	m := csrfFieldRe.FindStringSubmatch(page)
 	if m == nil {
@@ -57,7 +55,7 @@ func (c *staffClient) csrf(page string) string {
 	return m[1]
 }
 
-func (c *staffClient) do(req *http.Request) (*http.Response, string) {
+func (c *supervisorClient) do(req *http.Request) (*http.Response, string) {
 	c.t.Helper()
 	if req.Method != "GET" {
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
@@ -71,13 +69,13 @@ func (c *staffClient) do(req *http.Request) (*http.Response, string) {
 	return resp, string(b)
 }
 
-func (c *staffClient) get(path string) (*http.Response, string) {
+func (c *supervisorClient) get(path string) (*http.Response, string) {
 	c.t.Helper()
 	req, _ := http.NewRequest("GET", c.base+path, nil)
 	return c.do(req)
 }
 
-func (c *staffClient) post(path string, form url.Values) (*http.Response, string) {
+func (c *supervisorClient) post(path string, form url.Values) (*http.Response, string) {
 	c.t.Helper()
 	req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -181,7 +179,7 @@ func TestReportOnStack(t *testing.T) {
 	}
 
 	user, password := devSignin(t, keys, "supervisor")
-	sup := signInStaff(t, base, user, password)
+	sup := signInSupervisor(t, base, user, password)
 	resp, page := sup.get("/reports")
 	if resp.StatusCode != 200 {
 		t.Fatalf("dashboard: %d\n%s", resp.StatusCode, serveLog.String())

@@ -96,6 +96,7 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	rt.pipe = pipe
 	rt.intake = pipeline.NewIntake(repo, rt.client, cfg.AgencyCode, log)
 	rt.intake.Now = cfg.now
+	rt.intake.Procedures = procs
 	return rt, nil
 }
 

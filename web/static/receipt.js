@@ -1,0 +1,3 @@
+// The receipt page: its print button.
+"use strict";
+document.getElementById("print-receipt").addEventListener("click", () => window.print());
