@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/dev
 export OMP_THREAD_LIMIT := 1
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps build stack stop demo test unit check bench eval clean
+.PHONY: all deps build stack stop demo test unit check bench eval screenshots clean
 
 all: build
 
@@ -51,6 +51,12 @@ check:
 test: deps build stack check
 	@eval "$$(bash $(STACK) env)"; \
 	  SOHOA_TEST_STRICT=1 $(GO) test -count=1 -timeout 25m ./... 2>&1 | tee .local/logs/test.log
+
+# The README's screenshots, taken by the browser tests against the real stack.
+screenshots: deps build stack
+	@mkdir -p docs/screenshots; eval "$$(bash $(STACK) env)"; \
+	  SOHOA_TEST_STRICT=1 $(GO) test -count=1 -timeout 20m ./cmd/sohoa -run 'TestBrowser(OneDay|Intake)$$' \
+	    -args -screenshots "$$PWD/docs/screenshots"
 
 unit:
 	$(GO) test -short -count=1 ./...

@@ -457,6 +457,26 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 		return st, recErr
 	}
 	st.Pages = len(rec.Images)
+	// A document the record sends to review waits for a person even before
+	// its review item is listed (the OCR stage writes the record first): an
+	// input is never final between the two writes.
+	for _, d := range rec.Decisions {
+		if d.Action != ActionReview || pending[d.Doc] || approved[d.Doc] || rejected[d.Doc] {
+			continue
+		}
+		var a Approval
+		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
+		case errors.Is(err, storage.ErrNotFound):
+			pending[d.Doc] = true
+			st.Review = append(st.Review, d)
+		case err != nil:
+			return st, err
+		case a.Approved:
+			approved[d.Doc] = true
+		default:
+			rejected[d.Doc] = true
+		}
+	}
 	// toIssue counts the documents that should have a result by now: auto-
 	// accepted ones not sent to review later, and approved ones.
 	toIssue := len(approved)

@@ -475,3 +475,26 @@ func TestBackfillReportSurvivesACrash(t *testing.T) {
 		t.Errorf("resumed after a crash = %+v, want the uninterrupted %+v with 1 skipped", got, want)
 	}
 }
+
+// TestStatusBetweenRecordAndReviewItem: the OCR stage writes the record,
+// then the review item; an input polled between the two is waiting for
+// review, never final ("kept").
+func TestStatusBetweenRecordAndReviewItem(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	key, err := h.repo.PutIntake(ctx, []byte("a scan"), storage.IntakeMeta{Name: "a.jpg", BatchID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := Record{SchemaVersion: 1, InputKey: key, Decisions: []Decision{{Doc: 0, Action: ActionReview, Reasons: []string{"page_flagged:degenerate"}}}}
+	if err := h.repo.PutSealedJSON(ctx, storage.RecordKey(key), rec); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.intake.Status(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "review" || len(st.Review) != 1 || st.Review[0].Reasons[0] != "page_flagged:degenerate" {
+		t.Errorf("status between the record and its review item = %+v, want review", st)
+	}
+}

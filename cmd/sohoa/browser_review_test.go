@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"sohoa/pipeline"
 )
 
 // TestBrowserReview drives the review page in a real browser against the
@@ -63,7 +65,7 @@ func TestBrowserReview(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("#review-queue a.item")))
-	if q := text(t, ctx, "#review-queue"); !strings.Contains(q, "các lần đọc số không khớp nhau") || strings.Contains(q, "id_reads_disagree") {
+	if q := text(t, ctx, "#review-queue"); !strings.Contains(q, pipeline.StaffReason(pipeline.StaffTexts(), "id_reads_disagree:personal_id")) || strings.Contains(q, "id_reads_disagree") {
 		t.Errorf("queue row %q: want the reasons in Vietnamese", q)
 	}
 	step(t, ctx, "open the item", chromedp.Click(chromedp.CSS("#review-queue a.item")),

@@ -138,13 +138,13 @@ func TestReviewWeb(t *testing.T) {
 
 	// The CLI: Vietnamese reasons, both readings, unknown fields refused.
 	var out bytes.Buffer
-	if rc := runCmd(ctx, []string{"review", "list"}, &out, &out); rc != 0 || !strings.Contains(out.String(), texts["id_reads_disagree:"]+" (Số định danh cá nhân)") ||
+	if rc := runCmd(ctx, []string{"review", "list"}, &out, &out); rc != 0 || !strings.Contains(out.String(), pipeline.StaffReason(texts, "id_reads_disagree:personal_id")) ||
 		strings.Contains(out.String(), "id_reads_disagree:personal_id") {
 		t.Errorf("review list: exit %d, want the Vietnamese reasons:\n%s", rc, out.String())
 	}
 	out.Reset()
 	if rc := runCmd(ctx, []string{"review", "show", "--input", key, "--doc", fmt.Sprint(doc)}, &out, &out); rc != 0 ||
-		!strings.Contains(out.String(), "page read: ") || !strings.Contains(out.String(), "second read: ") || !strings.Contains(out.String(), texts["id_reads_disagree:"]) {
+		!strings.Contains(out.String(), "page read: ") || !strings.Contains(out.String(), "second read: ") || !strings.Contains(out.String(), pipeline.StaffReason(texts, "id_reads_disagree:personal_id")) {
 		t.Errorf("review show: exit %d, want both readings and the reasons:\n%s", rc, out.String())
 	}
 	out.Reset()
