@@ -238,7 +238,7 @@ func TestEveryReasonCodeHasAStaffText(t *testing.T) {
 	texts := StaffTexts()
 	for _, code := range []string{RefusedEmpty, RefusedTooLarge, RefusedInterrupted, RefusedDossierFormat, RefusedDossierAgency,
 		RefusedDossierDate, RefusedDossierTaken, RefusedTooManyFiles, RefusedRateLimited, RefusedUnavailable,
-		RefusedStoredNotQueued, CodeUnreadable, CodeEncrypted, CodeUnsupported, CodeOCRCrash, CodeOCRTimeout,
+		RefusedStoredNotQueued, CodeUnreadable, CodeEncrypted, CodeUnsupported, CodeOCRCrash, CodeOCRTimeout, CodeRetriesExhausted,
 		ReasonResultCodeTaken} {
 		if strings.TrimSpace(texts[code]) == "" {
 			t.Errorf("no staff text for %s", code)

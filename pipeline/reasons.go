@@ -49,6 +49,9 @@ func StaffTexts() map[string]string {
 		CodeUnsupported: "định dạng không hỗ trợ",
 		CodeOCRCrash:    "không nhận dạng được tệp",
 		CodeOCRTimeout:  "nhận dạng quá lâu, đã dừng",
+		// A task that failed in every round of retries (a long outage or a
+		// fault of the system, not of the file).
+		CodeRetriesExhausted: "hệ thống xử lý thất bại nhiều lần liên tiếp; hãy báo quản trị viên",
 		// Review reasons of the pipeline (ocr adds its own).
 		ReasonResultCodeTaken:    "mã kết quả của hồ sơ này đã được cấp cho tệp của lần tải lên khác; kiểm tra mã hồ sơ",
 		"holder_id_missing":      "không đọc được số định danh cá nhân của người được cấp",
