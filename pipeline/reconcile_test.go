@@ -260,5 +260,3 @@ func TestReconcileIsCheap(t *testing.T) {
 		t.Fatalf("full pass once all are closed = %+v, %v", rep, err)
 	}
 }
-
-
