@@ -110,5 +110,3 @@ func (h *cannedHandler) handle(ctx context.Context, req childRequest) childRespo
 	}
 	return resp
 }
-
-
