@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/dev
 export OMP_THREAD_LIMIT := 1
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps build stack stop demo test unit check bench eval screenshots clean
+.PHONY: all deps build stack stop demo test unit check bench eval screenshots chaos clean
 
 all: build
 
@@ -60,6 +60,15 @@ screenshots: deps build stack
 
 unit:
 	$(GO) test -short -count=1 ./...
+
+# The chaos harness (reliability.md §5): 1,000 jobs through serve, two
+# workers, Redis and versitygw of its own (loopback, private ports), with
+# worker SIGKILLs, a Redis restart, a FLUSHALL and an S3 outage longer than
+# the retry budget. `make test` runs a short version (100 jobs).
+CHAOS_JOBS  ?= 1000
+CHAOS_KILLS ?= 24
+chaos: deps
+	$(GO) test -count=1 -timeout 40m -run '^TestChaos$$' ./cmd/sohoa -v -args -chaos.jobs=$(CHAOS_JOBS) -chaos.kills=$(CHAOS_KILLS) 2>&1 | tee .local/logs/chaos.log | grep -E '^chaos:|chaos_test|^(ok|FAIL|---)'
 
 bench: deps build stack
 	@eval "$$(bash $(STACK) env)"; bash deploy/local/bench.sh

@@ -479,17 +479,6 @@ type FileStatus struct {
 	InputStatus
 }
 
-// Input states (InputStatus.State).
-const (
-	StateProcessing   = "processing"
-	StateIssued       = "issued"
-	StatePartlyIssued = "partly_issued"
-	StateReview       = "review"
-	StateRejected     = "rejected"
-	StateKept         = "kept"
-	StateQuarantined  = "quarantined"
-)
-
 // FinalState reports whether a file in state no longer waits for the
 // machine: a result, a person's decision, or a person's attention.
 func FinalState(state string) bool { return state != StateProcessing && state != "" }

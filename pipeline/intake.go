@@ -404,122 +404,16 @@ func (in *Intake) Status(ctx context.Context, key string) (InputStatus, error) {
 	return statusOf(ctx, in.repo, key)
 }
 
+// statusOf is the input's state (StateOf: from what S3 holds, never the
+// scan's bytes), as the status API says it.
 func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputStatus, error) {
-	st := InputStatus{InputKey: key, State: "processing"}
-	meta, err := intakeMeta(ctx, repo, key)
+	st, err := StateOf(ctx, repo, key)
 	if err != nil {
-		return st, err
+		return InputStatus{InputKey: key, State: StateProcessing}, err
 	}
-	st.File, st.DossierCode = meta.Name, meta.DossierCode
-	ms, err := repo.ByInputKey(ctx, key)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return st, err
-	}
-	for _, m := range ms {
-		st.Results = append(st.Results, m.ResultCode)
-	}
-	var q QuarantineItem
-	if err := repo.GetSealedJSON(ctx, storage.QuarantineKey(key), &q); err == nil {
-		// Results filed before a later document failed stay listed.
-		st.State, st.Quarantine = "quarantined", &q
-		return st, nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return st, err
-	}
-	items, err := reviewItems(ctx, repo, key)
-	if err != nil {
-		return st, err
-	}
-	// Per document: waiting for a person, approved, or rejected.
-	pending, approved, rejected := map[int]bool{}, map[int]bool{}, map[int]bool{}
-	for _, d := range items {
-		var a Approval
-		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
-		case errors.Is(err, storage.ErrNotFound):
-			if !pending[d.Doc] {
-				pending[d.Doc] = true
-				st.Review = append(st.Review, d) // still waiting for a person
-			}
-		case err != nil:
-			return st, err
-		case a.Approved:
-			approved[d.Doc] = true
-		default:
-			rejected[d.Doc] = true
-		}
-	}
-	var rec Record
-	recErr := repo.GetSealedJSON(ctx, storage.RecordKey(key), &rec)
-	switch {
-	case errors.Is(recErr, storage.ErrNotFound):
-		return st, nil
-	case recErr != nil:
-		return st, recErr
-	}
-	st.Pages = len(rec.Images)
-	// A document the record sends to review waits for a person even before
-	// its review item is listed (the OCR stage writes the record first): an
-	// input is never final between the two writes.
-	for _, d := range rec.Decisions {
-		if d.Action != ActionReview || pending[d.Doc] || approved[d.Doc] || rejected[d.Doc] {
-			continue
-		}
-		var a Approval
-		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
-		case errors.Is(err, storage.ErrNotFound):
-			pending[d.Doc] = true
-			st.Review = append(st.Review, d)
-		case err != nil:
-			return st, err
-		case a.Approved:
-			approved[d.Doc] = true
-		default:
-			rejected[d.Doc] = true
-		}
-	}
-	// toIssue counts the documents that should have a result by now: auto-
-	// accepted ones not sent to review later, and approved ones.
-	toIssue := len(approved)
-	for _, d := range rec.Decisions {
-		if d.Action == ActionIssue && !pending[d.Doc] && !approved[d.Doc] && !rejected[d.Doc] {
-			toIssue++
-		}
-	}
-	switch {
-	case len(st.Results) >= toIssue && len(st.Review) > 0 && len(st.Results) > 0:
-		st.State = "partly_issued"
-	case len(st.Results) >= toIssue && len(st.Review) > 0:
-		st.State = "review"
-	case len(st.Results) >= toIssue && toIssue > 0:
-		st.State = "issued"
-	case toIssue == 0 && len(st.Review) == 0 && len(rejected) > 0:
-		st.State = "rejected" // a person decided that nothing is issued
-	case toIssue == 0 && len(st.Review) == 0:
-		st.State = "kept"
-	}
-	return st, nil
+	return st.Status(), nil
 }
 
-// intakeMeta reads an intake's metadata without its bytes. A scan whose
-// metadata write was interrupted comes back with an empty meta;
-// ErrNotFound when the scan is not stored.
-func intakeMeta(ctx context.Context, repo *storage.Repository, key string) (storage.IntakeMeta, error) {
-	if !storage.ValidInputKey(key) {
-		return storage.IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", storage.ErrInvalid)
-	}
-	var meta storage.IntakeMeta
-	err := repo.GetSealedJSON(ctx, storage.IntakeMetaKey(key), &meta)
-	if !errors.Is(err, storage.ErrNotFound) {
-		return meta, err
-	}
-	switch ok, err := repo.Exists(ctx, storage.IntakeKey(key)); {
-	case err != nil:
-		return meta, err
-	case !ok:
-		return meta, fmt.Errorf("intake %s: %w", key, storage.ErrNotFound)
-	}
-	return meta, nil
-}
 
 // reviewItems lists the documents of an intake that were sent to review: by
 // the OCR stage (ReviewKey) and later, one by one, by the issue stage

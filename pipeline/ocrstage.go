@@ -48,6 +48,16 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	if err != nil {
 		return err
 	}
+	if meta.UploadedAt.IsZero() {
+		// The scan's metadata is lost (a scan stored before open markers
+		// existed, its metadata write interrupted): without its dossier
+		// code nothing can be issued, and quarantining it would lose the
+		// file for good. It waits, incomplete (StateOf), for the file to
+		// be sent again, which stores the metadata; the reconciler then
+		// queues it.
+		p.o.Logger.Warn("intake incomplete: scan stored without metadata; waiting for the file to be sent again", "input_key", inputKey)
+		return nil
+	}
 	started := p.o.Now()
 	pages, images, err := p.o.Recognizer.Process(ctx, data, meta.Name)
 	if err != nil {

@@ -141,6 +141,16 @@ func (p *Pipeline) finish(ctx context.Context, stage, inputKey, file string, err
 	// not.
 	logged := p.withoutFileName(ctx, inputKey, err)
 	if !perm {
+		if lastAttempt(ctx) {
+			// asynq archives the task now. Not the end: the input goes
+			// back in the open set, and the reconciler gives the task a
+			// new round of retries (or quarantines it when its rounds are
+			// spent). The marker is best effort: the reconciler's full
+			// pass finds the input anyway.
+			p.markOpen(ctx, inputKey)
+			log.Warn("stage failed on its last retry; the reconciler gives it a new round", "err", logged)
+			return err
+		}
 		log.Warn("stage failed, will retry", "err", logged)
 		return err
 	}
@@ -150,6 +160,25 @@ func (p *Pipeline) finish(ctx context.Context, stage, inputKey, file string, err
 	}
 	log.Warn("input quarantined", "code", code, "err", logged)
 	return fmt.Errorf("%s quarantined (%s): %w", stage, code, asynq.SkipRetry)
+}
+
+// lastAttempt reports whether the running task has no retry left: a
+// failure now sends it to asynq's archive.
+func lastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= maxRetry
+}
+
+// markOpen writes a fresh open marker of an input (best effort).
+func (p *Pipeline) markOpen(ctx context.Context, inputKey string) {
+	info, err := p.o.Repo.IntakeInfo(ctx, inputKey)
+	if err == nil {
+		err = p.o.Repo.MarkOpen(ctx, inputKey, info.Meta)
+	}
+	if err != nil {
+		p.o.Logger.Debug("open marker not written", "input_key", inputKey, "err", err)
+	}
 }
 
 // withoutFileName is err's text with the input's uploaded file name (and

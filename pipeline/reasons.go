@@ -67,6 +67,9 @@ func StaffTexts() map[string]string {
 		CodeBadPayload:  "lỗi xử lý nội bộ; báo cán bộ quản trị",
 		CodeSigning:     "không ký số được kết quả; báo cán bộ quản trị",
 		CodeInvalid:     "kết quả không đủ thông tin bắt buộc để cấp",
+		// A task that failed in every round of retries (a long outage or a
+		// fault of the system, not of the file).
+		CodeRetriesExhausted: "hệ thống xử lý thất bại nhiều lần liên tiếp; hãy báo quản trị viên",
 		// Review reasons of the pipeline.
 		ReasonResultCodeTaken:    "mã kết quả của hồ sơ này đã được cấp cho tệp của lần tải lên khác; kiểm tra mã hồ sơ",
 		"holder_id_missing":      "không đọc được số định danh cá nhân của người được cấp",

@@ -34,6 +34,9 @@ const (
 	prefixStaff      = "staff/"
 	prefixBatches    = "batches/"
 	prefixOffices    = "offices/"
+	prefixOpen       = "open/"
+	prefixClosed     = "closed/"
+	prefixRetries    = "retries/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -89,6 +92,43 @@ func IntakeKey(inputKey string) string { return prefixIntake + inputKey }
 
 // IntakeMetaKey holds the IntakeMeta written beside an intake object.
 func IntakeMetaKey(inputKey string) string { return prefixIntake + inputKey + metaSuffix }
+
+// OpenHourPrefix is the folder of the inputs whose intake started in one
+// hour (Vietnam time): the index of open inputs the reconciler lists, hour
+// by hour, instead of the whole intake.
+func OpenHourPrefix(at time.Time) string {
+	return fmt.Sprintf("%s%02d/", OpenDayPrefix(at), at.In(Vietnam()).Hour())
+}
+
+// OpenDayPrefix is the folder of one day's OpenHourPrefix folders.
+func OpenDayPrefix(at time.Time) string {
+	return prefixOpen + at.In(Vietnam()).Format("060102") + "/"
+}
+
+// OpenKey marks, create-once, that the intake of inputKey started at at;
+// its body is the intake's sealed metadata, written before the scan (so a
+// scan is never stored without its metadata somewhere). Objects are never
+// deleted: an input that became final gets a ClosedKey instead.
+func OpenKey(at time.Time, inputKey string) string { return OpenHourPrefix(at) + inputKey }
+
+// ClosedKey marks, create-once, an input the reconciler found final: a
+// full pass lists closed/ beside intake/ and looks only at the difference.
+func ClosedKey(inputKey string) string { return prefixClosed + inputKey }
+
+// RetryRoundsPrefix is the folder of the retry rounds of one task of an
+// input: its OCR task when doc < 0, else the issue task of document doc.
+func RetryRoundsPrefix(inputKey string, doc int) string {
+	if doc < 0 {
+		return prefixRetries + inputKey + "/ocr/"
+	}
+	return fmt.Sprintf("%s%s/%d/", prefixRetries, inputKey, doc)
+}
+
+// RetryRoundKey records, create-once, that the reconciler gave a task whose
+// retries were exhausted a new round (round from 1).
+func RetryRoundKey(inputKey string, doc, round int) string {
+	return fmt.Sprintf("%s%d%s", RetryRoundsPrefix(inputKey, doc), round, jsonSuffix)
+}
 
 // PageKey is page n (1-based) rendered from an intake; ext is one of
 // pageExts ("jpg" or "png").
@@ -473,6 +513,8 @@ var (
 		_, err := time.Parse("060102", s)
 		return len(s) == 6 && allDigits(s) && err == nil
 	}}
+	fieldHour   = &keyField{"{hh}", "an hour 00-23", func(s string) bool { return len(s) == 2 && allDigits(s) && s < "24" }}
+	fieldRound  = &keyField{"{round}", "a retry round 1-9999", func(s string) bool { return smallInt(s) && s != "0" }}
 	fieldPage   = &keyField{"{page}", "a page number 1-9999", func(s string) bool { return smallInt(s) && s != "0" }}
 	fieldDoc    = &keyField{"{doc}", "a document index 0-9999", smallInt}
 	fieldExt    = &keyField{"{ext}", "a page format (" + strings.Join(pageExts, ", ") + ")", func(s string) bool { return slices.Contains(pageExts, s) }}
@@ -497,7 +539,8 @@ var (
 	// topPrefixes are the top-level folders of the bucket.
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
-		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring, prefixStaff, prefixBatches, prefixOffices}
+		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring, prefixStaff, prefixBatches, prefixOffices,
+		prefixOpen, prefixClosed, prefixRetries}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -505,6 +548,10 @@ var (
 var keyLayouts = append([]keyLayout{
 	layout("IntakeKey", lit(prefixIntake), fld(fieldInput)),
 	layout("IntakeMetaKey", lit(prefixIntake), fld(fieldInput), lit(metaSuffix)),
+	layout("OpenKey", lit(prefixOpen), fld(fieldDay), lit("/"), fld(fieldHour), lit("/"), fld(fieldInput)),
+	layout("ClosedKey", lit(prefixClosed), fld(fieldInput)),
+	layout("RetryRoundKey", lit(prefixRetries), fld(fieldInput), lit("/ocr/"), fld(fieldRound), lit(jsonSuffix)),
+	layout("RetryRoundKey", lit(prefixRetries), fld(fieldInput), lit("/"), fld(fieldDoc), lit("/"), fld(fieldRound), lit(jsonSuffix)),
 	layout("PageKey", lit(prefixPages), fld(fieldInput), lit("/"), fld(fieldPage), lit("."), fld(fieldExt)),
 	layout("RecordKey", lit(prefixRecords), fld(fieldInput), lit(jsonSuffix)),
 	layout("ReviewKey", lit(prefixReview), fld(fieldInput), lit(jsonSuffix)),
@@ -527,6 +574,10 @@ var keyLayouts = append([]keyLayout{
 	layout("BatchFileKey", lit(prefixBatches), fld(fieldBatch), lit("/"), fld(fieldInput), lit(jsonSuffix)),
 	layout("OfficeBatchKey", lit(prefixOffices), fld(fieldAgency), lit("/batches/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldBatch)),
 
+	layout("OpenHourPrefix", lit(prefixOpen), fld(fieldDay), lit("/"), fld(fieldHour), lit("/")),
+	layout("OpenDayPrefix", lit(prefixOpen), fld(fieldDay), lit("/")),
+	layout("RetryRoundsPrefix", lit(prefixRetries), fld(fieldInput), lit("/ocr/")),
+	layout("RetryRoundsPrefix", lit(prefixRetries), fld(fieldInput), lit("/"), fld(fieldDoc), lit("/")),
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
 	layout("ReviewDocsPrefix", lit(prefixReview), fld(fieldInput), lit("/")),

@@ -56,6 +56,10 @@ func TestKeyLayout(t *testing.T) {
 	for _, kv := range []struct{ name, key string }{
 		{"IntakeKey", IntakeKey(in)},
 		{"IntakeMetaKey", IntakeMetaKey(in)},
+		{"OpenKey", OpenKey(month, in)},
+		{"ClosedKey", ClosedKey(in)},
+		{"RetryRoundKey", RetryRoundKey(in, -1, 1)},
+		{"RetryRoundKey", RetryRoundKey(in, 2, 3)},
 		{"PageKey", PageKey(in, 3, "png")},
 		{"RecordKey", RecordKey(in)},
 		{"ReviewKey", ReviewKey(in)},
@@ -227,6 +231,16 @@ func keySamples() []keySample {
 	return []keySample{
 		{"IntakeKey", IntakeKey(in), false, one(IntakeKey)},
 		{"IntakeMetaKey", IntakeMetaKey(in), false, one(IntakeMetaKey)},
+		{"OpenKey", OpenKey(month, in), false, func(s string, _ int) []string { return []string{OpenKey(month, s)} }},
+		{"OpenHourPrefix", OpenHourPrefix(month), true, nil},
+		{"OpenDayPrefix", OpenDayPrefix(month), true, nil},
+		{"ClosedKey", ClosedKey(in), false, one(ClosedKey)},
+		{"RetryRoundsPrefix", RetryRoundsPrefix(in, -1), true, func(s string, n int) []string {
+			return []string{RetryRoundsPrefix(s, -1), RetryRoundsPrefix(s, 2), RetryRoundsPrefix(in, n)}
+		}},
+		{"RetryRoundKey", RetryRoundKey(in, 2, 3), false, func(s string, n int) []string {
+			return []string{RetryRoundKey(s, -1, 3), RetryRoundKey(s, 2, 3), RetryRoundKey(in, n, 3), RetryRoundKey(in, -1, n), RetryRoundKey(in, 2, n)}
+		}},
 		{"PageKey", PageKey(in, 3, "png"), false, func(s string, n int) []string {
 			return []string{PageKey(s, 3, "png"), PageKey(in, n, "png"), PageKey(in, 3, s)}
 		}},

@@ -126,14 +126,23 @@ type config struct {
 		Timeout  time.Duration
 	}
 
+	// Tasks is the retry budget of every task enqueued.
+	Tasks struct {
+		MaxRetry      int
+		RetryMaxDelay time.Duration
+	}
 	Worker struct {
 		Concurrency, OCRChildren int
-		Reconcile                time.Duration
+		Reconcile, ReconcileFull time.Duration
+		ReconcileCooldown        time.Duration
 	}
 	OCR struct {
 		FileTimeout    time.Duration
 		MemLimit       uint64
 		Lang, Tessdata string
+		// Canned is a folder of canned OCR answers (tests and the chaos
+		// harness only): see ocr/tesseract.CannedHandler.
+		Canned string
 	}
 	Procedures string
 	Backfill   struct {
@@ -164,6 +173,8 @@ func settings() []setting {
 		{"SOHOA_REDIS_ADDR", "redis-addr", "127.0.0.1:16379", "Redis of the queues (appendonly yes, maxmemory-policy noeviction)", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Addr) }},
 		{"SOHOA_REDIS_PASSWORD", "", "", "Redis password", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Password) }},
 		{"SOHOA_REDIS_DB", "redis-db", "0", "Redis database number", gRedis, func(c *config) flag.Value { return (*intValue)(&c.Redis.DB) }},
+		{"SOHOA_TASK_MAX_RETRY", "task-max-retry", "8", "retries of a task before asynq archives it; the reconciler then gives it a new round (up to 5, then quarantine retries_exhausted)", gRedis, func(c *config) flag.Value { return (*intValue)(&c.Tasks.MaxRetry) }},
+		{"SOHOA_RETRY_MAX_DELAY", "retry-max-delay", "5m", "longest wait between two retries of a task (2 s, 4 s, 8 s … up to this)", gRedis, func(c *config) flag.Value { return (*positiveDuration)(&c.Tasks.RetryMaxDelay) }},
 
 		{"SOHOA_S3_ENDPOINT", "s3-endpoint", "127.0.0.1:17070", "S3 server host:port (MinIO, Ceph, AWS, versitygw)", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.Endpoint) }},
 		{"SOHOA_S3_ACCESS_KEY", "", "", "S3 access key", gStore | gAudit, func(c *config) flag.Value { return (*stringValue)(&c.S3.AccessKey) }},
@@ -224,12 +235,15 @@ func settings() []setting {
 
 		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
-		{"SOHOA_RECONCILE_EVERY", "reconcile", "10m", "how often a worker re-enqueues intake Redis lost (0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},
+		{"SOHOA_RECONCILE_EVERY", "reconcile", "15s", "how often a worker reconciles: re-dispatches what inputs not yet final need and Redis does not hold (cheap: recent open markers only; 0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},
+		{"SOHOA_RECONCILE_FULL_EVERY", "reconcile-full", "1h", "how often a reconcile pass lists the whole intake instead of only the open inputs (and always at start and after Redis lost its data)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.ReconcileFull) }},
+		{"SOHOA_RECONCILE_COOLDOWN", "reconcile-cooldown", "1m", "wait after a task exhausted its retries before the reconciler gives it a new round (×4 each round, at most 1h; after 5 rounds: quarantine retries_exhausted)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.ReconcileCooldown) }},
 
 		{"SOHOA_OCR_FILE_TIMEOUT", "ocr-file-timeout", "5m", "longest an OCR child may spend on one file", gOCR, func(c *config) flag.Value { return (*durationValue)(&c.OCR.FileTimeout) }},
-		{"SOHOA_OCR_MEM_LIMIT", "ocr-mem-limit", "3221225472", "address-space limit of an OCR child, in bytes (0: none)", gOCR, func(c *config) flag.Value { return (*uint64Value)(&c.OCR.MemLimit) }},
+		{"SOHOA_OCR_MEM_LIMIT", "ocr-mem-limit", "1073741824", "memory cap of an OCR child, in bytes: its private writable memory (RLIMIT_DATA), with 4× as much address space (0: none)", gOCR, func(c *config) flag.Value { return (*uint64Value)(&c.OCR.MemLimit) }},
 		{"SOHOA_OCR_LANG", "ocr-lang", "vie", "Tesseract language", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Lang) }},
 		{"SOHOA_TESSDATA", "tessdata", "", "tessdata folder (empty: the library default)", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Tessdata) }},
+		{"SOHOA_OCR_CANNED", "ocr-canned", "", "development mode only: a folder of canned OCR answers (NAME.ocr.json by scan SHA-256) the OCR children return instead of running Tesseract, for the chaos harness", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Canned) }},
 
 		{"SOHOA_PROCEDURES", "procedures", "", `JSON file {"doc_type": "procedure code"}: the procedure (mã TTHC) each result type is issued under; development default: placeholders DEV-<TYPE>`, gProcedures, func(c *config) flag.Value { return (*stringValue)(&c.Procedures) }},
 
@@ -504,6 +518,9 @@ func (c *config) missingKeys(groups group) []string {
 func (c *config) requireProduction(cmd string, groups group) error {
 	if c.ClockOffset != 0 && !c.Dev {
 		return &exitError{code: 2, err: errors.New("SOHOA_CLOCK_OFFSET is for development mode only")}
+	}
+	if c.OCR.Canned != "" && !c.Dev {
+		return &exitError{code: 2, err: errors.New("SOHOA_OCR_CANNED is for development mode only")}
 	}
 	miss := c.missingKeys(groups)
 	if len(miss) == 0 {

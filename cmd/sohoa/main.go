@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"verify":    {"strictly verify a signed e-result PDF", "[--require-timestamp] FILE", gTrust, runVerify},
 		"get":       {"list and download a citizen's e-results", "--citizen-id ID|- [--download DIR] | --code C --out FILE", gStore, runGet},
 		"result":    {"change a result's validity: revoke, suspend, supersede", "revoke|suspend|reinstate|supersede|show [flags]", gStore | gAgency, runResult},
+		"reconcile": {"re-dispatch whatever inputs not yet final need and Redis does not hold (after Redis lost its data or a long outage)", "[--dry-run] [--json]", groupsPipeline | gWorker, runReconcile},
 		"review":    {"list, show, approve or reject documents waiting for a person", "list|show|approve|reject [flags]", groupsPipeline | gProcedures, runReview},
 		"index":     {"maintain the citizen index: rebuild, lint", "rebuild|lint", gStore, runIndex},
 		"audit":     {"verify the audit chain, query who read a citizen's results", "verify|query [flags]", gAudit, runAudit},

@@ -46,6 +46,7 @@ func runOCRChild(ctx context.Context, fs *flagSet, args []string, stdout, stderr
 		Engine: tesseract.Options{Lang: cfg.OCR.Lang, TessdataPrefix: cfg.OCR.Tessdata},
 		Limits: lim,
 		Logger: logger,
+		Canned: cfg.OCR.Canned,
 	})
 }
 

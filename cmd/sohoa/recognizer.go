@@ -38,6 +38,7 @@ func newOCRPool(cfg *config, children int, log *slog.Logger, stderr io.Writer) (
 			"SOHOA_OCR_MEM_LIMIT=" + strconv.FormatUint(cfg.OCR.MemLimit, 10),
 			"SOHOA_OCR_LANG=" + cfg.OCR.Lang,
 			"SOHOA_TESSDATA=" + cfg.OCR.Tessdata,
+			"SOHOA_OCR_CANNED=" + cfg.OCR.Canned,
 		},
 	})
 	if err != nil {

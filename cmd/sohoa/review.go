@@ -127,7 +127,7 @@ func newReviewPipeline(cfg *config, rt *pipelineRuntime) (*pipeline.Pipeline, er
 		return nil, err
 	}
 	return pipeline.New(pipeline.Options{
-		Repo: rt.repo, Queue: rt.client, Layouts: layouts, Procedures: procs,
+		Repo: rt.repo, Queue: rt.queue, Layouts: layouts, Procedures: procs,
 		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Logger: rt.log, Now: cfg.now,
 	})
 }

@@ -27,6 +27,8 @@ type pipelineRuntime struct {
 	log    *slog.Logger
 	repo   *storage.Repository
 	client *asynq.Client
+	// queue is client with the configured retry budget on every task.
+	queue  pipeline.Enqueuer
 	pipe   *pipeline.Pipeline
 	intake *pipeline.Intake
 	// layouts and procedures (SOHOA_PROCEDURES) the pipeline validates and
@@ -55,8 +57,9 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	rt.repo = repo
 	rt.client = asynq.NewClient(cfg.redisOpt())
 	rt.closeFns = append(rt.closeFns, rt.client.Close)
+	rt.queue = cfg.queue(rt.client)
 	opts := pipeline.Options{
-		Repo: repo, Queue: rt.client, Logger: log,
+		Repo: repo, Queue: rt.queue, Logger: log,
 		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Now: cfg.now,
 	}
 	// Layouts and procedures are cheap: every runtime has them (serve
@@ -94,7 +97,7 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 		return nil, err
 	}
 	rt.pipe = pipe
-	rt.intake = pipeline.NewIntake(repo, rt.client, cfg.AgencyCode, log)
+	rt.intake = pipeline.NewIntake(repo, rt.queue, cfg.AgencyCode, log)
 	rt.intake.Now = cfg.now
 	rt.intake.Procedures = procs
 	return rt, nil
@@ -138,8 +141,8 @@ func newAsynqServer(cfg *config, log *slog.Logger, concurrency int) *asynq.Serve
 		Queues:          pipeline.Queues(),
 		ShutdownTimeout: 30 * time.Second,
 		RetryDelayFunc: func(n int, _ error, _ *asynq.Task) time.Duration {
-			// 2s, 4s, 8s … capped at 5 minutes.
-			return time.Duration(math.Min(300, math.Pow(2, float64(n+1)))) * time.Second
+			// 2s, 4s, 8s … capped at SOHOA_RETRY_MAX_DELAY (5 minutes).
+			return min(cfg.Tasks.RetryMaxDelay, time.Duration(math.Pow(2, float64(min(n+1, 30))))*time.Second)
 		},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
@@ -158,6 +161,22 @@ func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+// budgetQueue enqueues every task with the configured retry budget
+// (SOHOA_TASK_MAX_RETRY), overriding the task's own.
+type budgetQueue struct {
+	q        pipeline.Enqueuer
+	maxRetry int
+}
+
+func (b budgetQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	return b.q.EnqueueContext(ctx, t, append(opts, asynq.MaxRetry(b.maxRetry))...)
+}
+
+// queue is q with the configured retry budget.
+func (c *config) queue(q pipeline.Enqueuer) pipeline.Enqueuer {
+	return budgetQueue{q: q, maxRetry: max(c.Tasks.MaxRetry, 0)}
+}
 
 func (c *config) redisOpt() asynq.RedisClientOpt {
 	return asynq.RedisClientOpt{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"sohoa/pipeline"
 )
@@ -36,23 +39,58 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "redis", cfg.Redis.Addr, "concurrency", concurrency, "ocr_children", children)
-	go reconcileLoop(ctx, rt, cfg.Worker.Reconcile)
+	insp := asynq.NewInspector(cfg.redisOpt())
+	defer insp.Close()
+	rec := newReconciler(cfg, rt, insp, log)
+	done := make(chan struct{})
+	go func() { defer close(done); reconcileLoop(ctx, cfg, rt, rec) }()
 	<-ctx.Done()
 	log.Info("worker stopping")
 	srv.Shutdown()
+	<-done
 	return nil
 }
 
-// reconcileLoop re-enqueues intake objects that have neither a record nor a
-// quarantine entry (Redis lost them, or enqueue failed after the intake was
-// stored). Task IDs make it harmless to run on every worker.
-func reconcileLoop(ctx context.Context, rt *pipelineRuntime, every time.Duration) {
+// newReconciler is the reconciler of the worker and `sohoa reconcile`.
+func newReconciler(cfg *config, rt *pipelineRuntime, insp pipeline.TaskInspector, log *slog.Logger) *pipeline.Reconciler {
+	return &pipeline.Reconciler{
+		Repo: rt.repo, Queue: rt.queue, Tasks: insp, Log: log, Now: cfg.now,
+		FullEvery: cfg.Worker.ReconcileFull, RoundCooldown: cfg.Worker.ReconcileCooldown,
+	}
+}
+
+// redisEpochKey is set (never expiring) in the queues' Redis by the first
+// reconcile pass that finds it missing: a later pass that finds it missing
+// again knows Redis lost its data (FLUSHALL, a restart without AOF, a
+// failover to an empty replica) and lists the whole intake at once.
+const redisEpochKey = "sohoa:reconcile:epoch"
+
+// reconcileLoop runs the reconciler every cfg.Worker.Reconcile (once at
+// start when 0): it re-dispatches whatever inputs not yet final need and
+// Redis does not hold (Redis lost it, an enqueue failed after the intake
+// was stored, an approval's enqueue failed, a task exhausted its retries).
+// Task IDs make it harmless on every worker.
+func reconcileLoop(ctx context.Context, cfg *config, rt *pipelineRuntime, rec *pipeline.Reconciler) {
+	rdb, err := cfg.redisClient()
+	if err != nil {
+		rt.log.Warn("reconcile: no redis client; Redis data loss is found by the periodic full pass only", "err", err)
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	every := cfg.Worker.Reconcile
 	for {
-		n, err := pipeline.Reconcile(ctx, rt.repo, rt.client)
-		if err != nil && ctx.Err() == nil {
-			rt.log.Warn("reconcile failed", "err", err)
-		} else if n > 0 {
-			rt.log.Info("reconciled lost intake", "requeued", n)
+		if rdb != nil {
+			if fresh, err := rdb.SetNX(ctx, redisEpochKey, cfg.now().UTC().Format(time.RFC3339), 0).Result(); err == nil && fresh {
+				rec.ForceFull() // first pass ever, or Redis lost its data
+			}
+		}
+		rep, err := rec.Pass(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			rt.log.Warn("reconcile failed", "err", err, "looked", rep.Looked)
+		case rep.Dispatched() > 0 || rep.Full:
+			rt.log.Info("reconciled", "full", rep.Full, "looked", rep.Looked, "open", rep.Open, "dispatched", rep.Dispatched())
 		}
 		if every <= 0 {
 			return

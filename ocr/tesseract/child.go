@@ -88,23 +88,46 @@ type ChildOptions struct {
 	Engine Options
 	// Limits for ocr.OpenScan; zero value: ocr.DefaultLimits().
 	Limits ocr.Limits
-	// MemoryLimit is the RLIMIT_AS, in bytes, the child sets on itself
-	// before loading anything; 0 leaves it unlimited.
+	// MemoryLimit is the memory cap, in bytes, the child sets on itself
+	// before loading anything (SetMemoryLimit); 0 leaves it unlimited.
 	MemoryLimit uint64
 	Logger      *slog.Logger
+	// Canned, when set, is a folder of canned answers (CannedAnswers): the
+	// child answers from it instead of loading Tesseract. For the chaos
+	// harness and tests, which need the pipeline's semantics at thousands
+	// of jobs, through the same child supervision.
+	Canned string
 }
 
-// SetMemoryLimit sets the process's address-space limit (RLIMIT_AS).
+// SetMemoryLimit caps the process's memory at bytes: RLIMIT_DATA, which
+// Linux (4.7 and later) counts over the private writable mappings (heap,
+// anonymous mmaps, Go's heap arenas once in use, Leptonica's and
+// Tesseract's buffers), so it bounds the memory the child can really use;
+// and, as a backstop, RLIMIT_AS at asMultiple times as much. Address space
+// alone is a poor cap: reservations that never hold a page (Go's
+// PROT_NONE arena reservations, 64 MiB glibc malloc arenas, thread
+// stacks, the mapped traineddata) count against it, so a 300 dpi page
+// peaks at about 1.6 GB of address space while using far less memory.
+// An allocation past the cap fails; the child dies or reports it, and the
+// pool quarantines the input (ocr_crash), never the worker.
 func SetMemoryLimit(bytes uint64) error {
 	if bytes == 0 {
 		return nil
 	}
 	lim := syscall.Rlimit{Cur: bytes, Max: bytes}
-	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &lim); err != nil {
-		return fmt.Errorf("set RLIMIT_AS to %d bytes: %w", bytes, err)
+	if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &lim); err != nil {
+		return fmt.Errorf("set RLIMIT_DATA to %d bytes: %w", bytes, err)
+	}
+	as := syscall.Rlimit{Cur: bytes * asMultiple, Max: bytes * asMultiple}
+	if err := syscall.Setrlimit(syscall.RLIMIT_AS, &as); err != nil {
+		return fmt.Errorf("set RLIMIT_AS to %d bytes: %w", as.Cur, err)
 	}
 	return nil
 }
+
+// asMultiple is the address space an OCR child may reserve, as a multiple
+// of its memory cap.
+const asMultiple = 4
 
 // ServeChild is the body of the `sohoa ocr-child` process: it sets its
 // memory limit, loads the engine once, then opens and recognises one file
@@ -121,6 +144,13 @@ func ServeChild(ctx context.Context, in io.Reader, out io.Writer, opts ChildOpti
 	}
 	if opts.Engine.Logger == nil {
 		opts.Engine.Logger = opts.Logger
+	}
+	if opts.Canned != "" {
+		h, err := newCannedHandler(opts.Canned)
+		if err != nil {
+			return fmt.Errorf("ocr child: %w", err)
+		}
+		return serveChild(ctx, in, out, h.handle)
 	}
 	eng, err := New(opts.Engine)
 	if err != nil {

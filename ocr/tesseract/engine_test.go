@@ -21,8 +21,11 @@ import (
 	"sohoa/ocr"
 )
 
-// smallChildMemory is the RLIMIT_AS of the "ocr-small-memory" child.
-const smallChildMemory = 1700 << 20
+// smallChildMemory is the memory cap (SetMemoryLimit: RLIMIT_DATA, 4× as
+// much address space) of the "ocr-small-memory" child: enough to start and
+// serve small inputs, not a 56-megapixel page (which the production cap of
+// 1 GiB recognises).
+const smallChildMemory = 300 << 20
 
 // testChildEnv selects, in a re-executed test binary, which child to serve.
 const testChildEnv = "SOHOA_TEST_OCR_CHILD"
@@ -40,10 +43,8 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	case "ocr-small-memory":
-		// A small address space (an idle child already maps ~1.5 GB of
-		// virtual memory: Go runtime reservations, malloc arenas, models):
-		// enough to start and serve small inputs, not for a huge page,
-		// which must kill this child, not the test.
+		// A small memory cap: enough to start and serve small inputs, not
+		// for a huge page, which must kill this child, not the test.
 		err := ServeChild(context.Background(), os.Stdin, os.Stdout, ChildOptions{MemoryLimit: smallChildMemory})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
