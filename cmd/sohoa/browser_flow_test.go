@@ -235,6 +235,13 @@ func TestBrowserOneDay(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#search-results a[href="/results/`+code+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#result-status[data-status=active]`)))
 	shot(t, ctx, "result-page.png")
+	// The signed PDF opens in the browser: served inline to the session.
+	pdfOK, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector("a#open-pdf").href).then(async r =>
+		r.status + " " + r.headers.get("Content-Type") + " " + (r.headers.get("Content-Disposition") || "") + " " +
+		new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5)))`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(pdfOK, "200 application/pdf inline") || !strings.HasSuffix(pdfOK, "%PDF-") {
+		t.Errorf("the result's PDF in the browser: %q %v, want 200 application/pdf inline", pdfOK, err)
+	}
 	step(t, ctx, "revoke", chromedp.SendKeys(chromedp.CSS("#revoke-decision"), "125/QĐ-UBND"),
 		chromedp.SetValue(chromedp.CSS("#revoke-reason"), "ISSUED_IN_ERROR"),
 		chromedp.Click(chromedp.CSS(`#revoke button[type=submit]`)),
