@@ -417,17 +417,28 @@ func (in *Intake) receive(w http.ResponseWriter, r *http.Request, bw *batchWrite
 		}
 	}
 	resp.DossierCode, resp.PerFile = bw.b.DossierCode, bw.b.PerFile
-	// 201 when anything was stored; otherwise why nothing was, with the
-	// per-file reasons in the body all the same.
+	// 201 only when every file is stored; 207 when some are and some are
+	// refused; otherwise why none is: 503 (storage or queue down: send them
+	// again later), 429 (rate), 422 (every file refused). The per-file
+	// statuses are in the body whatever the code.
+	unstored := 0
+	for _, f := range resp.Files {
+		if f.Status == StatusRejected && f.Reason == RefusedUnavailable {
+			unstored++
+		}
+	}
 	status := http.StatusCreated
 	switch {
-	case unavailable:
+	case unavailable, accepted == 0 && unstored > 0:
+		w.Header().Set("Retry-After", "30")
 		status = http.StatusServiceUnavailable
 	case limited == len(resp.Files):
 		w.Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 		status = http.StatusTooManyRequests
 	case rejected == len(resp.Files):
 		status = http.StatusUnprocessableEntity
+	case rejected > 0:
+		status = http.StatusMultiStatus
 	}
 	if err := c.audit(r.Context(), true, status, "batch_files_added", bw.b.ID); err != nil {
 		in.log.Error("audit failed", "err", err)

@@ -228,7 +228,10 @@ func (in *Intake) submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		meta.DossierCode = code
 		meta.UploadedAt = in.Now().UTC()
 		meta.Size = int64(len(data))
-		if key, err = in.repo.PutIntake(ctx, data, meta); err != nil {
+		// Concurrent uploads of the same bytes: the first metadata stored
+		// wins, and the others read it back, so every clerk is told the
+		// dossier code the file is really filed under.
+		if key, meta, err = in.repo.StoreIntake(ctx, data, meta); err != nil {
 			return sub, fmt.Errorf("store intake %s: %w", meta.Name, err)
 		}
 	}
@@ -413,7 +416,6 @@ func statusOf(ctx context.Context, repo *storage.Repository, key string) (InputS
 	}
 	return st.Status(), nil
 }
-
 
 // reviewItems lists the documents of an intake that were sent to review: by
 // the OCR stage (ReviewKey) and later, one by one, by the issue stage

@@ -15,11 +15,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"sohoa/api"
 	"sohoa/storage"
+	"sohoa/storage/mem"
 )
 
 func multipartBody(t *testing.T, fields map[string]string, files map[string][]byte) (*bytes.Buffer, string) {
@@ -76,8 +79,9 @@ func TestIntakeHTTP(t *testing.T) {
 	dossier := storage.FormatDossierCode("000.00.31.H29", time.Now(), 42)
 	files := map[string][]byte{"../../evil/a.jpg": []byte("scan a"), "empty.pdf": nil, "b.png": []byte("scan b")}
 	resp, br := post("counter-secret", map[string]string{"dossier_code": dossier, "procedure_code": "1.004873"}, files)
-	if resp.StatusCode != http.StatusCreated || len(br.Files) != 3 {
-		t.Fatalf("batch: status %d, %+v", resp.StatusCode, br)
+	// An empty file among them: some stored, one refused (207).
+	if resp.StatusCode != http.StatusMultiStatus || len(br.Files) != 3 {
+		t.Fatalf("batch: status %d, %+v; want 207", resp.StatusCode, br)
 	}
 	byName := map[string]Submission{}
 	for _, f := range br.Files {
@@ -268,12 +272,12 @@ func TestIntakeLimits(t *testing.T) {
 		return c
 	}
 	status, br := postBatch(t, srv.URL, "", files(0, 5))
-	if c := count(br); status != http.StatusCreated || c["queued/"] != 3 || c["rejected/"+RefusedTooManyFiles] != 2 {
-		t.Errorf("5 files in one request: %d %v; want 201, 3 queued and 2 refused as %s", status, c, RefusedTooManyFiles)
+	if c := count(br); status != http.StatusMultiStatus || c["queued/"] != 3 || c["rejected/"+RefusedTooManyFiles] != 2 {
+		t.Errorf("5 files in one request: %d %v; want 207, 3 queued and 2 refused as %s", status, c, RefusedTooManyFiles)
 	}
 	status, br = postBatch(t, srv.URL, "", files(10, 2))
-	if c := count(br); status != http.StatusCreated || c["queued/"] != 1 || c["rejected/"+RefusedRateLimited] != 1 {
-		t.Errorf("2 more files: %d %v; want 201, 1 queued and 1 refused as %s", status, c, RefusedRateLimited)
+	if c := count(br); status != http.StatusMultiStatus || c["queued/"] != 1 || c["rejected/"+RefusedRateLimited] != 1 {
+		t.Errorf("2 more files: %d %v; want 207, 1 queued and 1 refused as %s", status, c, RefusedRateLimited)
 	}
 	body, ct := multipartBody(t, nil, files(20, 2))
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/batches", body)
@@ -496,5 +500,75 @@ func TestStatusBetweenRecordAndReviewItem(t *testing.T) {
 	}
 	if st.State != "review" || len(st.Review) != 1 || st.Review[0].Reasons[0] != "page_flagged:degenerate" {
 		t.Errorf("status between the record and its review item = %+v, want review", st)
+	}
+}
+
+// downBucket is a bucket whose writes fail while down is set: an S3
+// outage.
+type downBucket struct {
+	storage.Bucket
+	down atomic.Bool
+}
+
+func (b *downBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+	if b.down.Load() {
+		return errors.New("connection refused")
+	}
+	return b.Bucket.PutOnce(ctx, key, body, sum)
+}
+
+// TestIntakeAnswersHonestly: a batch that stored nothing because S3 is down
+// answers 503 with every file's status (never 201); a batch of which some
+// files are refused answers 207; and concurrent uploads of the same bytes
+// are all told the one dossier code the file is filed under.
+func TestIntakeAnswersHonestly(t *testing.T) {
+	b := &downBucket{Bucket: mem.New()}
+	repo, err := storage.New(b, storage.Options{Keys: testKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &fakeQueue{}
+	in := NewIntake(repo, q, "000.00.31.H29", nil)
+	in.Token = "counter-secret"
+	srv := httptest.NewServer(in.Handler())
+	defer srv.Close()
+
+	b.down.Store(true)
+	status, br := postBatch(t, srv.URL, "", map[string][]byte{"a.jpg": []byte("scan a"), "b.jpg": []byte("scan b")})
+	if status != http.StatusServiceUnavailable || len(br.Files) != 2 {
+		t.Fatalf("S3 down: %d %+v, want 503 with both files", status, br)
+	}
+	for _, f := range br.Files {
+		if f.Status != StatusRejected || f.Reason != RefusedUnavailable {
+			t.Errorf("S3 down: %+v, want refused as unavailable", f)
+		}
+	}
+	b.down.Store(false)
+
+	// Ten clerks upload one file at once, each in its own batch.
+	data := []byte("one scan, ten clerks")
+	codes := make([]string, 10)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub, err := in.Submit(context.Background(), data, storage.IntakeMeta{Name: "scan.jpg"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			codes[i] = sub.DossierCode
+		}()
+	}
+	wg.Wait()
+	_, meta, err := repo.Intake(context.Background(), storage.InputKeyOf(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range codes {
+		if c != meta.DossierCode {
+			t.Errorf("clerk %d was told dossier code %q; the file is filed under %q", i, c, meta.DossierCode)
+		}
 	}
 }

@@ -55,7 +55,7 @@ func TestBadBatch(t *testing.T) {
 	add(good)
 	mw.Close()
 	status, br := postBatch(t, base, &body, mw.FormDataContentType())
-	if status != http.StatusCreated {
+	if status != http.StatusMultiStatus {
 		t.Fatalf("batch upload: %d %+v", status, br)
 	}
 
