@@ -572,3 +572,46 @@ func TestIntakeAnswersHonestly(t *testing.T) {
 		}
 	}
 }
+
+// countingBucket counts the reads of scans (intake objects).
+type countingBucket struct {
+	storage.Bucket
+	scanReads atomic.Int64
+}
+
+func (b *countingBucket) Get(ctx context.Context, key string) ([]byte, storage.ObjectInfo, error) {
+	if strings.HasPrefix(key, storage.IntakeKey("")) && storage.ValidInputKey(strings.TrimPrefix(key, storage.IntakeKey(""))) {
+		b.scanReads.Add(1)
+	}
+	return b.Bucket.Get(ctx, key)
+}
+
+func (b *countingBucket) Open(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
+	if strings.HasPrefix(key, storage.IntakeKey("")) && storage.ValidInputKey(strings.TrimPrefix(key, storage.IntakeKey(""))) {
+		b.scanReads.Add(1)
+	}
+	return b.Bucket.Open(ctx, key)
+}
+
+// TestStatusReadsNoScan: following an upload's status never downloads the
+// scan (a batch polled every 2 s read every scan again each time).
+func TestStatusReadsNoScan(t *testing.T) {
+	b := &countingBucket{Bucket: mem.New()}
+	repo, err := storage.New(b, storage.Options{Keys: testKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := NewIntake(repo, &fakeQueue{}, "000.00.31.H29", nil)
+	sub, err := in.Submit(context.Background(), bytes.Repeat([]byte("a large scan "), 1<<16), storage.IntakeMeta{Name: "scan.jpg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if st, err := in.Status(context.Background(), sub.InputKey); err != nil || st.File != "scan.jpg" {
+			t.Fatalf("status: %+v %v", st, err)
+		}
+	}
+	if n := b.scanReads.Load(); n != 0 {
+		t.Errorf("5 status reads downloaded the scan %d times, want 0", n)
+	}
+}
