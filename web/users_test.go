@@ -349,3 +349,23 @@ func TestUsersRolesAndCSRF(t *testing.T) {
 		t.Errorf("%d role_forbidden records, want 8", n)
 	}
 }
+
+func TestUsersSelfReset(t *testing.T) {
+	e := newEnv(t)
+	supPW := e.user("quanly1", RoleSupervisor)
+	me := e.accts.ID("quanly1")
+	b, page := supervisorOn(t, e, supPW)
+	resp, body := b.post("/users/"+me+"/reset", url.Values{"csrf": {csrf(t, page)}, "confirm": {"yes"}})
+	wantStatus(t, "own reset", resp, 200)
+	_, pw := newPassword(t, body)
+	if !strings.Contains(body, "hãy đăng nhập lại bằng mật khẩu mới") {
+		t.Error("own reset does not say to sign in again")
+	}
+	if resp, _ := b.get("/users"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("own session after own reset: %d, want ended", resp.StatusCode)
+	}
+	if resp, _ := newBrowser(t, e.app(nil)).signin("quanly1", pw); resp.StatusCode != http.StatusSeeOther {
+		t.Error("the new own password does not sign in")
+	}
+	noSecret(t, e, "the new password", pw)
+}
