@@ -205,7 +205,7 @@ func sections() []section {
 		{"/review", "Hàng đợi kiểm tra", "Kiểm tra, đối chiếu các tài liệu hệ thống chưa chắc chắn bên cạnh bản quét, rồi duyệt hoặc từ chối.", []Role{RoleReviewer, RoleSupervisor}, false},
 		{"/results", "Tra cứu kết quả", "Tìm kết quả điện tử theo mã kết quả, mã hồ sơ hoặc số định danh; thu hồi, tạm dừng hiệu lực hoặc thay thế kết quả.", []Role{RoleSupervisor}, false},
 		{"/reports", "Báo cáo, thống kê", "Số hồ sơ tiếp nhận, đã số hóa, kết quả điện tử, đang chờ kiểm tra, thời gian xử lý và số lần tái sử dụng, theo đơn vị và thủ tục.", []Role{RoleSupervisor}, false},
-		{"/users", "Tài khoản cán bộ", "Tạo tài khoản, khóa, mở khóa, đổi vai trò và đặt lại mật khẩu cho cán bộ.", []Role{RoleSupervisor}, true},
+		{"/users", "Tài khoản cán bộ", "Tạo tài khoản, khóa, mở khóa, đổi vai trò và đặt lại mật khẩu cho cán bộ.", []Role{RoleSupervisor}, false},
 	}
 }
 
@@ -226,6 +226,7 @@ func (a *App) Handler() http.Handler {
 	a.resultRoutes(mux)
 	a.reportRoutes(mux)
 	a.oidcRoutes(mux)
+	a.userRoutes(mux)
 	for _, s := range sections() {
 		if s.placeholder {
 			mux.HandleFunc("GET "+s.Path, a.section(s))
