@@ -191,21 +191,20 @@ func New(opts Options) (*App, error) {
 	return a, nil
 }
 
-// A section is one part of the app, for the roles that may open it. Later
-// increments replace each placeholder with its page.
+// A section is one part of the app, for the roles that may open it (the
+// header links to the sections of the signed-in role).
 type section struct {
 	Path, Label, About string
 	roles              []Role
-	placeholder        bool // no page yet: a notice says so
 }
 
 func sections() []section {
 	return []section{
-		{"/batches", "Các lô đã tiếp nhận", "Các lô hồ sơ đơn vị đã tiếp nhận, mới nhất trước, với trạng thái từng tệp và giấy tiếp nhận.", []Role{RoleCounter, RoleSupervisor}, false},
-		{"/review", "Hàng đợi kiểm tra", "Kiểm tra, đối chiếu các tài liệu hệ thống chưa chắc chắn bên cạnh bản quét, rồi duyệt hoặc từ chối.", []Role{RoleReviewer, RoleSupervisor}, false},
-		{"/results", "Tra cứu kết quả", "Tìm kết quả điện tử theo mã kết quả, mã hồ sơ hoặc số định danh; thu hồi, tạm dừng hiệu lực hoặc thay thế kết quả.", []Role{RoleSupervisor}, false},
-		{"/reports", "Báo cáo, thống kê", "Số hồ sơ tiếp nhận, đã số hóa, kết quả điện tử, đang chờ kiểm tra, thời gian xử lý và số lần tái sử dụng, theo đơn vị và thủ tục.", []Role{RoleSupervisor}, false},
-		{"/users", "Tài khoản cán bộ", "Tạo tài khoản, khóa, mở khóa, đổi vai trò và đặt lại mật khẩu cho cán bộ.", []Role{RoleSupervisor}, false},
+		{"/batches", "Các lô đã tiếp nhận", "Các lô hồ sơ đơn vị đã tiếp nhận, mới nhất trước, với trạng thái từng tệp và giấy tiếp nhận.", []Role{RoleCounter, RoleSupervisor}},
+		{"/review", "Hàng đợi kiểm tra", "Kiểm tra, đối chiếu các tài liệu hệ thống chưa chắc chắn bên cạnh bản quét, rồi duyệt hoặc từ chối.", []Role{RoleReviewer, RoleSupervisor}},
+		{"/results", "Tra cứu kết quả", "Tìm kết quả điện tử theo mã kết quả, mã hồ sơ hoặc số định danh; thu hồi, tạm dừng hiệu lực hoặc thay thế kết quả.", []Role{RoleSupervisor}},
+		{"/reports", "Báo cáo, thống kê", "Số hồ sơ tiếp nhận, đã số hóa, kết quả điện tử, đang chờ kiểm tra, thời gian xử lý và số lần tái sử dụng, theo đơn vị và thủ tục.", []Role{RoleSupervisor}},
+		{"/users", "Tài khoản cán bộ", "Tạo tài khoản, khóa, mở khóa, đổi vai trò và đặt lại mật khẩu cho cán bộ.", []Role{RoleSupervisor}},
 	}
 }
 
@@ -227,11 +226,6 @@ func (a *App) Handler() http.Handler {
 	a.reportRoutes(mux)
 	a.oidcRoutes(mux)
 	a.userRoutes(mux)
-	for _, s := range sections() {
-		if s.placeholder {
-			mux.HandleFunc("GET "+s.Path, a.section(s))
-		}
-	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, "Không tìm thấy trang", "Địa chỉ này không có trong hệ thống.")
 	})
@@ -350,36 +344,6 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	v.Title = "Trang làm việc"
 	v.Data = struct{ Name string }{name}
 	a.render(w, http.StatusOK, "home", v)
-}
-
-// section is a section's page, for its roles only; a signed-out visitor
-// is sent to sign in first.
-func (a *App) section(sec section) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		start := a.now()
-		s, err := a.authenticate(r.Context(), r)
-		switch {
-		case errors.Is(err, errSignedOut):
-			a.clearSession(w, r, err)
-			http.Redirect(w, r, "/signin?next="+url.QueryEscape(sec.Path), http.StatusSeeOther)
-			return
-		case err != nil:
-			a.unavailable(w, r, err)
-			return
-		}
-		if !sec.allows(s.Role) {
-			rec := a.record(r, start, s.Account, s.Role, s.Office)
-			rec.AuthMethod = "session"
-			rec.Decision, rec.Rule, rec.Status = audit.Deny, "role_forbidden", http.StatusForbidden
-			if err := a.audit(r.Context(), rec); err != nil {
-				a.unavailable(w, r, err)
-				return
-			}
-			a.fail(w, r, http.StatusForbidden, "Không có quyền truy cập", "Vai trò "+s.Role.Label()+" không được mở trang «"+sec.Label+"». Nếu cần, hãy đề nghị cán bộ quản lý cấp quyền.")
-			return
-		}
-		a.render(w, http.StatusOK, "section", view{Title: sec.Label, CSRF: s.CSRF, Staff: a.staffView(s), Data: sec})
-	}
 }
 
 // ---- helpers ----
