@@ -9,6 +9,8 @@ APT_PKGS=(
   redis-server poppler-utils qpdf softhsm2 opensc libnss3-tools
   fonts-liberation2 fonts-dejavu-core curl jq
   chromium
+  # systemd-analyze verifies deploy/systemd/ in make test (systemd need not run)
+  systemd
 )
 VERSITYGW_VERSION=v1.8.0
 # The OpenID provider the single sign-on test signs in at: zitadel's example
