@@ -9,12 +9,18 @@ APT_PKGS=(
   redis-server poppler-utils qpdf softhsm2 opensc libnss3-tools
   fonts-liberation2 fonts-dejavu-core curl jq
   chromium
+  # systemd-analyze verifies deploy/systemd/ in make test (systemd need not run)
+  systemd
 )
 VERSITYGW_VERSION=v1.8.0
 # The OpenID provider the single sign-on test signs in at: zitadel's example
 # OP (in-memory users and clients), built from the Go module proxy into the
 # checkout's bin/ (gitignored) under a name of its own.
 ZITADEL_OIDC_VERSION=v3.52.0
+# kubeconform validates deploy/k8s/ in `make test` (deploy/deploy_test.go),
+# offline: the schemas are made from the Kubernetes definitions its own
+# module ships (fixtures/cache), which `go install` leaves in the module cache.
+KUBECONFORM_VERSION=v0.7.0
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -46,5 +52,11 @@ if ! go version -m "$OP_BIN" 2>/dev/null | grep -q "github.com/zitadel/oidc/v3[[
   mkdir -p "$repo/bin"
   mv "$tmp/server" "$OP_BIN"
   rmdir "$tmp"
+fi
+KC_BIN="$repo/bin/kubeconform"
+if ! go version -m "$KC_BIN" 2>/dev/null | grep -q "github.com/yannh/kubeconform[[:space:]]*${KUBECONFORM_VERSION}[[:space:]]"; then
+  echo "deps: go install github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION} as bin/kubeconform"
+  mkdir -p "$repo/bin"
+  GOBIN="$repo/bin" GOFLAGS=-buildvcs=false go install "github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION}"
 fi
 echo "deps: ok"
