@@ -85,6 +85,15 @@ type Options struct {
 	// (default 20/s, burst 100): past it, failures answer 429, so guessing
 	// credentials is slow.
 	AuthFailRateLimit RateLimit
+	// Observer is told of every answered request (metrics); nil: nobody.
+	Observer Observer
+}
+
+// Observer is told of each answered request: the client system's ID ("" when
+// unauthenticated), the route pattern (never the raw URL: a path may carry a
+// result code) or "unmatched", the status and the latency.
+type Observer interface {
+	Request(client, route string, status int, d time.Duration)
 }
 
 type server struct {
@@ -259,7 +268,11 @@ func (s *server) commit(r *http.Request, e *entry, status int) error {
 		rec.Endpoint = "unmatched"
 	}
 	rec.Status = status
-	rec.LatencyUS = s.now().Sub(e.start).Microseconds()
+	took := s.now().Sub(e.start)
+	rec.LatencyUS = took.Microseconds()
+	if s.opts.Observer != nil {
+		s.opts.Observer.Request(rec.ClientID, rec.Endpoint, status, took)
+	}
 	if rec.Decision == "" {
 		if status < 400 {
 			rec.Decision, rec.Rule = audit.Allow, "ok"

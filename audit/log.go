@@ -462,6 +462,23 @@ func (l *Log) Pending() int {
 	return l.backlog
 }
 
+// Lag is how long the oldest record not yet stored in the bucket has
+// waited (0 when every record is stored): the audit batch lag.
+func (l *Log) Lag() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var oldest time.Time
+	switch {
+	case len(l.sealed) > 0:
+		oldest = l.sealed[0].opened
+	case l.cur != nil:
+		oldest = l.cur.opened
+	default:
+		return 0
+	}
+	return max(l.opts.Now().Sub(oldest), 0)
+}
+
 // chainTail returns the last stored record of writer's chain, or nil when
 // it has no batch.
 func chainTail(ctx context.Context, st Store, writer string) (*Record, error) {

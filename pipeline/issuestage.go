@@ -117,10 +117,12 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		req.Pages = append(req.Pages, pg)
 		req.Images = append(req.Images, img)
 	}
+	signStart := p.o.Now()
 	issued, err := p.o.Issuer.Issue(ctx, req)
 	if err != nil {
 		return fmt.Errorf("issue %s: %w", resultCode, err)
 	}
+	p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
 	m, err := p.manifest(&rec, d, resultCode, req, issued)
 	if err != nil {
 		return permanent(CodeBadPayload, err)
@@ -133,6 +135,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		}
 		extracted[k] = ef
 	}
+	storeStart := p.o.Now()
 	_, err = p.o.Repo.File(ctx, storage.NewResult{
 		PDF:          issued.PDF,
 		Manifest:     m,
@@ -145,6 +148,8 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	if err != nil {
 		return fmt.Errorf("file %s: %w", resultCode, err)
 	}
+	p.o.Observer.StageDone(StageStorage, p.o.Now().Sub(storeStart))
+	p.o.Observer.Document("issued")
 	p.o.Logger.Info("e-result filed", "input_key", inputKey, "result_code", resultCode, "doc_type", d.DocType)
 	return nil
 }

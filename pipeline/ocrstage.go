@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -67,6 +68,13 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	// the OCR work done: a file recognised twice shows twice.
 	p.o.Logger.Info("ocr done", "input_key", inputKey, "source", meta.Source, "pages", len(pages),
 		"ms", p.o.Now().Sub(started).Milliseconds())
+	if took := p.o.Now().Sub(started); len(pages) > 0 {
+		per := took / time.Duration(len(pages))
+		for range pages {
+			p.o.Observer.StageDone(StageOCRPage, per)
+		}
+	}
+	p.observePages(pages)
 	rec = Record{
 		SchemaVersion:   1,
 		InputKey:        inputKey,
@@ -97,9 +105,11 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 			p.o.Logger.Warn("active content in source PDF ignored", "input_key", inputKey, "page", pg.Number)
 		}
 	}
+	extractStart := p.o.Now()
 	docs := ocr.Extract(pages, p.o.Layouts)
 	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
 	rec.Decisions = decide(pages, images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
+	p.o.Observer.StageDone(StageExtraction, p.o.Now().Sub(extractStart))
 	if err := p.o.Repo.PutSealedJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
 		if !errors.Is(err, storage.ErrExists) {
 			return fmt.Errorf("write record: %w", err)
@@ -107,6 +117,10 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 		// A concurrent run of this task got there first: follow its record.
 		if err := p.o.Repo.GetSealedJSON(ctx, storage.RecordKey(inputKey), &rec); err != nil {
 			return fmt.Errorf("read concurrent record: %w", err)
+		}
+	} else {
+		for _, d := range rec.Decisions {
+			p.o.Observer.Document(d.Action)
 		}
 	}
 	return p.dispatch(ctx, &rec)
@@ -204,4 +218,20 @@ func (p *Pipeline) dispatch(ctx context.Context, rec *Record) error {
 		return fmt.Errorf("write review item: %w", err)
 	}
 	return nil
+}
+
+// observePages counts the recognised pages by outcome: "ok", or the
+// page's first flag.
+func (p *Pipeline) observePages(pages []ocr.Page) {
+	n := map[string]int{}
+	for _, pg := range pages {
+		outcome := "ok"
+		if len(pg.Flags) > 0 {
+			outcome = pg.Flags[0]
+		}
+		n[outcome]++
+	}
+	for outcome, c := range n {
+		p.o.Observer.Pages(outcome, c)
+	}
 }

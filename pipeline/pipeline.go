@@ -77,7 +77,41 @@ type Options struct {
 	AgencyCode string
 	AgencyName string
 	Now        func() time.Time
+	// Observer is told what the stages do (metrics); nil: nobody.
+	Observer Observer
 }
+
+// Observer is told what the pipeline does, for metrics. Every argument is
+// a fixed word or a number: never a file name, a field value or a key.
+type Observer interface {
+	// StageDone: one unit of a stage took d. Stages: StageOCRPage (per
+	// page: the file's OCR time divided by its pages), StageExtraction,
+	// StageSigning, StageStorage.
+	StageDone(stage string, d time.Duration)
+	// Pages: n pages recognised with this outcome ("ok" or a page flag).
+	Pages(outcome string, n int)
+	// Document: a document reached this outcome: the decision's action
+	// after OCR (issue, review, keep), then "issued" when its e-result is
+	// filed.
+	Document(outcome string)
+	// Quarantined: an input was quarantined with this code.
+	Quarantined(code string)
+}
+
+// The stages an Observer times.
+const (
+	StageOCRPage    = "ocr_page"
+	StageExtraction = "extraction"
+	StageSigning    = "signing"
+	StageStorage    = "storage"
+)
+
+type nopObserver struct{}
+
+func (nopObserver) StageDone(string, time.Duration) {}
+func (nopObserver) Pages(string, int)               {}
+func (nopObserver) Document(string)                 {}
+func (nopObserver) Quarantined(string)              {}
 
 // Pipeline holds the stage handlers.
 type Pipeline struct {
@@ -94,6 +128,9 @@ func New(o Options) (*Pipeline, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	if o.AgencyCode == "" {
 		o.AgencyCode = "000.00.00.H00"
@@ -158,6 +195,7 @@ func (p *Pipeline) finish(ctx context.Context, stage, inputKey, file string, err
 		log.Error("quarantine write failed, will retry", "err", p.withoutFileName(ctx, inputKey, qerr), "cause_code", code)
 		return qerr
 	}
+	p.o.Observer.Quarantined(code)
 	log.Warn("input quarantined", "code", code, "err", logged)
 	return fmt.Errorf("%s quarantined (%s): %w", stage, code, asynq.SkipRetry)
 }

@@ -185,6 +185,21 @@ func (a *App) Authorize(r *http.Request) (pipeline.Caller, error) {
 	}, nil
 }
 
+// SessionRole authenticates r by its staff session cookie (for another
+// listener of the same host, such as the operations listener: browsers send
+// a host's cookies to all its ports) and returns the member of staff's
+// role; "" when signed out. Only a failing session store is an error.
+func (a *App) SessionRole(r *http.Request) (Role, error) {
+	s, err := a.authenticate(r.Context(), r)
+	switch {
+	case errors.Is(err, errSignedOut):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return s.Role, nil
+}
+
 // ---- sign-in and sign-out ----
 
 func (a *App) signinPage(w http.ResponseWriter, r *http.Request) {

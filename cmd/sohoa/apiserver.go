@@ -66,7 +66,7 @@ func (c *config) apiFiles() (apiFiles, error) {
 }
 
 // newAPIServer is the reuse API listener; its requests are audited in alog.
-func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, log *slog.Logger) (*http.Server, error) {
+func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, m *metrics, log *slog.Logger) (*http.Server, error) {
 	ac, err := cfg.apiFiles()
 	if err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, log *slog.L
 	h, err := api.New(api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
-		VerifyPDF: verifier.Verify,
+		VerifyPDF: verifier.Verify, Observer: m,
 	})
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ func runBackfill(ctx context.Context, fs *flagSet, args []string, stdout, stderr
 		return fs.usageErr("give exactly one of --dir or --s3-bucket")
 	}
 	log := cfg.logger(stderr)
-	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
+	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0, nil)
 	if err != nil {
 		return err
 	}

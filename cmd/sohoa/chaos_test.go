@@ -284,6 +284,7 @@ func TestChaos(t *testing.T) {
 		"SOHOA_TASK_MAX_RETRY": "3", "SOHOA_RETRY_MAX_DELAY": "2s",
 		"SOHOA_RECONCILE_EVERY": "2s", "SOHOA_RECONCILE_COOLDOWN": "5s", "SOHOA_RECONCILE_FULL_EVERY": "1m",
 		"SOHOA_LOG_LEVEL": "info", "SOHOA_VERIFY_BASE_URL": "https://127.0.0.1:18443",
+		"SOHOA_OPS_ADDR": "0", "SOHOA_WORKER_OPS_ADDR": "0",
 	}
 	envList := func(local string) []string {
 		out := append(os.Environ(), testMainEnv+"=1", "SOHOA_LOCAL_DIR="+filepath.Join(root, local))

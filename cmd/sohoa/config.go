@@ -71,6 +71,9 @@ const (
 	gOCR                          // the OCR children
 	gProcedures                   // procedure codes by document type
 	gBackfill                     // the source archive of `backfill --s3-bucket`
+	gOps                          // serve's operations listener and its token
+	gWorkerOps                    // the worker's operations listener
+	gLast       = gWorkerOps
 )
 
 // config is every setting, parsed. Zero values are never used: each
@@ -144,6 +147,11 @@ type config struct {
 		// harness only): see ocr/tesseract.CannedHandler.
 		Canned string
 	}
+	// Ops is the operations listeners (metrics, health, queue monitor).
+	Ops struct {
+		Addr, WorkerAddr, Token string
+		QueuesWrite             bool
+	}
 	Procedures string
 	Backfill   struct {
 		Endpoint, AccessKey, SecretKey string
@@ -166,7 +174,7 @@ func settings() []setting {
 	return []setting{
 		{"SOHOA_DEV", "dev", "false", "development mode: create development keys, CA and clients under the keys folder when missing (never in production)", gCore, func(c *config) flag.Value { return (*boolValue)(&c.Dev) }},
 		{"SOHOA_LOCAL_DIR", "local-dir", ".local", "folder for local state: audit write-ahead log, backfill checkpoints, development keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.LocalDir) }},
-		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key, staff.key, intake.token); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
+		{"SOHOA_KEYS_DIR", "keys-dir", "", "folder of key files made by `sohoa keys init` (index.key, seal.key, audit.key, qr.key, staff.key, intake.token, ops.token); development default: SOHOA_LOCAL_DIR/keys", gCore, func(c *config) flag.Value { return (*stringValue)(&c.KeysDir) }},
 		{"SOHOA_CLOCK_OFFSET", "clock-offset", "0s", "development mode only: shift the clock by this much (e.g. 4380h), to test on other dates", gCore, func(c *config) flag.Value { return (*offsetValue)(&c.ClockOffset) }},
 		{"SOHOA_LOG_LEVEL", "log-level", "info", "debug, info, warn or error; logs are JSON on stderr", gCore, func(c *config) flag.Value { return (*levelValue)(&c.LogLevel) }},
 
@@ -245,6 +253,11 @@ func settings() []setting {
 		{"SOHOA_TESSDATA", "tessdata", "", "tessdata folder (empty: the library default)", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Tessdata) }},
 		{"SOHOA_OCR_CANNED", "ocr-canned", "", "development mode only: a folder of canned OCR answers (NAME.ocr.json by scan SHA-256) the OCR children return instead of running Tesseract, for the chaos harness", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Canned) }},
 
+		{"SOHOA_OPS_ADDR", "ops-addr", "127.0.0.1:18090", "serve's operations listener, plain HTTP: /metrics, /healthz, /readyz and the queue monitor at /ops/queues/ (keep it on loopback or an operations network; empty or 0 disables it)", gOps, func(c *config) flag.Value { return (*stringValue)(&c.Ops.Addr) }},
+		{"SOHOA_OPS_TOKEN", "", "", "bearer token that opens the queue monitor (/ops/queues/) without a supervisor's sign-in; else ops.token in the keys folder", gOps, func(c *config) flag.Value { return (*stringValue)(&c.Ops.Token) }},
+		{"SOHOA_OPS_QUEUES_WRITE", "ops-queues-write", "false", "let the queue monitor change tasks (run, delete, archive, pause queues); off: read-only", gOps, func(c *config) flag.Value { return (*boolValue)(&c.Ops.QueuesWrite) }},
+		{"SOHOA_WORKER_OPS_ADDR", "ops-addr", "127.0.0.1:18091", "a worker's operations listener, plain HTTP: /metrics, /healthz, /readyz (its own port, so serve and a worker share a machine; give each further worker on a machine its own --ops-addr, or 0 to disable)", gWorkerOps, func(c *config) flag.Value { return (*stringValue)(&c.Ops.WorkerAddr) }},
+
 		{"SOHOA_PROCEDURES", "procedures", "", `JSON file {"doc_type": "procedure code"}: the procedure (mã TTHC) each result type is issued under; development default: placeholders DEV-<TYPE>`, gProcedures, func(c *config) flag.Value { return (*stringValue)(&c.Procedures) }},
 
 		{"SOHOA_BACKFILL_S3_ENDPOINT", "backfill-s3-endpoint", "", "S3 server of a backfilled archive (empty: SOHOA_S3_ENDPOINT)", gBackfill, func(c *config) flag.Value { return (*stringValue)(&c.Backfill.Endpoint) }},
@@ -282,7 +295,9 @@ func newFlagSet(name, synopsis string, env environ, stderr io.Writer, groups gro
 				f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: %w", s.env, ev, err))
 			}
 		}
-		if s.flag != "" {
+		// Two settings may share a flag name when no command reads both
+		// (serve's and the worker's --ops-addr).
+		if s.flag != "" && f.Lookup(s.flag) == nil {
 			f.Var(v, s.flag, s.usage)
 		}
 	}
@@ -326,7 +341,7 @@ func (f *flagSet) usage() {
 	fmt.Fprintf(w, "usage: sohoa %s %s\n\nflags (a setting's variable gives its default; the flag wins):\n", f.Name(), f.synopsis)
 	meta := map[string]setting{}
 	for _, s := range settings() {
-		if s.flag != "" {
+		if s.flag != "" && s.group&f.groups != 0 {
 			meta[s.flag] = s
 		}
 	}
@@ -386,7 +401,7 @@ func settingsTable() string {
 		if internalCommand(name) {
 			continue
 		}
-		for g := group(1); g != 0 && g <= gBackfill; g <<= 1 {
+		for g := group(1); g != 0 && g <= gLast; g <<= 1 {
 			if (c.groups|gCore)&g != 0 {
 				users[g] = append(users[g], name)
 			}
@@ -396,7 +411,7 @@ func settingsTable() string {
 	b.WriteString("| variable | flag | default | used by | meaning |\n| --- | --- | --- | --- | --- |\n")
 	for _, s := range settings() {
 		var by []string
-		for g := group(1); g != 0 && g <= gBackfill; g <<= 1 {
+		for g := group(1); g != 0 && g <= gLast; g <<= 1 {
 			if s.group&g != 0 {
 				by = append(by, users[g]...)
 			}
@@ -491,6 +506,9 @@ func (c *config) missingKeys(groups group) []string {
 	}
 	if groups&gStaff != 0 {
 		need(c.StaffKey, "SOHOA_STAFF_KEY", "staff.key")
+	}
+	if groups&gOps != 0 && opsAddr(c.Ops.Addr) != "" {
+		need(c.Ops.Token, "SOHOA_OPS_TOKEN", "ops.token")
 	}
 	if groups&gSign != 0 && c.Sign.PKCS11.Module == "" && c.Sign.P12File == "" && c.Sign.KeyFile == "" {
 		miss = append(miss, "SOHOA_SIGN_KEY with SOHOA_SIGN_CERT, or SOHOA_SIGN_P12, or SOHOA_PKCS11_MODULE (the agency's signing key)")

@@ -28,7 +28,7 @@ func runDemo(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 	if err := checkRedis(ctx, cfg); err != nil {
 		return err
 	}
-	rt, err := newPipelineRuntime(ctx, cfg, log, true, runtime.NumCPU())
+	rt, err := newPipelineRuntime(ctx, cfg, log, true, runtime.NumCPU(), nil)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,10 @@ func isolate(t *testing.T, db int) string {
 	t.Setenv("SOHOA_S3_BUCKET", fmt.Sprintf("e2e-%d-%d", db, time.Now().UnixNano()))
 	t.Setenv("SOHOA_REDIS_DB", fmt.Sprint(db))
 	t.Setenv("SOHOA_OCR_CHILDREN", "2")
+	// Operations listeners off: tests run several serves and workers at
+	// once; TestOperations turns them on, on free ports.
+	t.Setenv("SOHOA_OPS_ADDR", "0")
+	t.Setenv("SOHOA_WORKER_OPS_ADDR", "0")
 	rdb := redis.NewClient(&redis.Options{Addr: processEnv()["SOHOA_REDIS_ADDR"], DB: db})
 	defer rdb.Close()
 	if err := rdb.FlushDB(context.Background()).Err(); err != nil {

@@ -34,7 +34,7 @@ func runEval(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 		return fmt.Errorf("load layouts: %w", err)
 	}
 	log := cfg.logger(stderr)
-	pool, err := newOCRPool(cfg, *workers, log, io.Discard)
+	pool, err := newOCRPool(cfg, *workers, log, io.Discard, nil)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func runExtract(ctx context.Context, fs *flagSet, args []string, stdout, stderr 
 	if *verbose {
 		log, childErr = cfg.logger(stderr), stderr
 	}
-	pool, err := newOCRPool(cfg, *workers, log, childErr)
+	pool, err := newOCRPool(cfg, *workers, log, childErr, nil)
 	if err != nil {
 		return err
 	}

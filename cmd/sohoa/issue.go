@@ -54,7 +54,7 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("layouts: %w", err)
 	}
-	pool, err := newOCRPool(cfg, 1, cfg.logger(stderr), stderr)
+	pool, err := newOCRPool(cfg, 1, cfg.logger(stderr), stderr, nil)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ var (
 	qrKeyFile    = keyFile{"SOHOA_QR_KEY", "qr.key", false}
 	staffKeyFile = keyFile{"SOHOA_STAFF_KEY", "staff.key", false}
 	intakeToken  = keyFile{"SOHOA_INTAKE_TOKEN", "intake.token", false}
+	opsTokenFile = keyFile{"SOHOA_OPS_TOKEN", "ops.token", false}
 )
 
 // secret returns the text of k: value when set, else the file in the keys
@@ -108,6 +109,9 @@ func (c *config) qrKey() ([]byte, error) { return c.hexKey(qrKeyFile, c.QRKey) }
 func (c *config) intakeToken() (string, error) { return c.secret(intakeToken, c.Intake.Token) }
 func (c *config) auditKey() ([]byte, error)    { return c.hexKey(auditKeyFile, c.AuditKey) }
 
+// opsToken is the bearer token of the queue monitor.
+func (c *config) opsToken() (string, error) { return c.secret(opsTokenFile, c.Ops.Token) }
+
 // staffKey is K_staff, the key of staff account IDs.
 func (c *config) staffKey() ([]byte, error) { return c.hexKey(staffKeyFile, c.StaffKey) }
 
@@ -163,7 +167,7 @@ func readWhenWritten(path string) (string, error) {
 
 // productionKeys are the key files `sohoa keys init` makes.
 func productionKeys() []keyFile {
-	return []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, staffKeyFile, intakeToken}
+	return []keyFile{indexKeyFile, sealKeyFile, auditKeyFile, qrKeyFile, staffKeyFile, intakeToken, opsTokenFile}
 }
 
 // runKeys: sohoa keys init DIR — production key files for an operator.

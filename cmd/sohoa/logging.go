@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // newLogger returns a JSON logger on w whose handler masks any 12-digit
@@ -23,6 +26,26 @@ func newLogger(w io.Writer, levelName string) *slog.Logger {
 	}
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	return slog.New(redactHandler{h})
+}
+
+// routeLibraryLogs sends the lines of libraries that log through a
+// process-wide logger to log as JSON: go-redis v9 (redis.SetLogger is its
+// only hook: one package-level logger, no per-client option) at warn, and
+// the standard log package (slog.SetDefault), which some libraries print
+// to. This is process state, so only main calls it, once, with the
+// process's handler (the level from SOHOA_LOG_LEVEL; a --log-level flag
+// is parsed later, per command, and applies to sohoa's own lines). asynq
+// takes a logger per server (asynqLogger in runtime.go).
+func routeLibraryLogs(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log})
+	slog.SetDefault(log)
+}
+
+// redisLogger adapts slog to go-redis's logging interface.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
 // logger is the process's logger at the configured level.

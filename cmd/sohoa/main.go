@@ -36,8 +36,8 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gProcedures | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI, runServe},
-		"worker":    {"run the asynq worker: OCR, extraction, issuing", "[flags]", groupsWorker, runWorker},
+		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gProcedures | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI | gOps, runServe},
+		"worker":    {"run the asynq worker: OCR, extraction, issuing", "[flags]", groupsWorker | gWorkerOps, runWorker},
 		"backfill":  {"enqueue a whole archive from a folder or S3 prefix, resumably", "--dir DIR | --s3-bucket B [--s3-prefix P] [flags]", groupsPipeline | gBackfill, runBackfill},
 		"extract":   {"OCR one scan file and print its fields (--json)", "[--json] [--words] FILE", gOCR, runExtract},
 		"eval":      {"measure extraction accuracy on a corpus with .truth.json files", "--corpus DIR [--json]", gOCR, runEval},
@@ -81,7 +81,9 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], processEnv(), os.Stdout, os.Stderr)
+	env := processEnv()
+	routeLibraryLogs(newLogger(os.Stderr, env["SOHOA_LOG_LEVEL"]))
+	code := run(ctx, os.Args[1:], env, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -10,30 +10,26 @@ import (
 	"sync"
 
 	"sohoa/ocr/tesseract"
-	"sohoa/pipeline"
 )
 
 // newRecognizer starts the supervised Tesseract pool the OCR stage runs.
 // Its poison-input errors carry their quarantine codes; pipeline classifies
 // them.
-func newRecognizer(cfg *config, children int, log *slog.Logger) (pipeline.Recognizer, func() error, error) {
+func newRecognizer(cfg *config, children int, log *slog.Logger, obs tesseract.PoolObserver) (*tesseract.Pool, error) {
 	// Tesseract and Leptonica print warnings on stderr; keep them in the
 	// structured log, at debug level, instead of the terminal.
-	pool, err := newOCRPool(cfg, children, log, &lineLogger{log: log, msg: "ocr child stderr"})
-	if err != nil {
-		return nil, nil, err
-	}
-	return pool, pool.Close, nil
+	return newOCRPool(cfg, children, log, &lineLogger{log: log, msg: "ocr child stderr"}, obs)
 }
 
 // newOCRPool starts the supervised OCR children with cfg's OCR settings;
 // the children read them from the environment they are given.
-func newOCRPool(cfg *config, children int, log *slog.Logger, stderr io.Writer) (*tesseract.Pool, error) {
+func newOCRPool(cfg *config, children int, log *slog.Logger, stderr io.Writer, obs tesseract.PoolObserver) (*tesseract.Pool, error) {
 	pool, err := tesseract.NewPool(tesseract.PoolOptions{
 		Workers:     children,
 		FileTimeout: cfg.OCR.FileTimeout,
 		Logger:      log,
 		Stderr:      stderr,
+		Observer:    obs,
 		Env: []string{
 			"SOHOA_OCR_MEM_LIMIT=" + strconv.FormatUint(cfg.OCR.MemLimit, 10),
 			"SOHOA_OCR_LANG=" + cfg.OCR.Lang,

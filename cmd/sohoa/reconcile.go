@@ -23,7 +23,7 @@ func runReconcile(ctx context.Context, fs *flagSet, args []string, stdout, stder
 		return fs.usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	log := cfg.logger(stderr)
-	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
+	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0, nil)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func runReview(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		return err
 	}
 	log := cfg.logger(stderr)
-	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
+	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0, nil)
 	if err != nil {
 		return err
 	}

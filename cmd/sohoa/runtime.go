@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sohoa/ocr"
+	"sohoa/ocr/tesseract"
 	"sohoa/pipeline"
 	"sohoa/storage"
 	"sohoa/storage/s3"
@@ -35,7 +36,9 @@ type pipelineRuntime struct {
 	// issues with.
 	layouts    *ocr.Layouts
 	procedures map[string]string
-	closeFns   []func() error
+	// ocr is the OCR child pool (nil without OCR).
+	ocr      *tesseract.Pool
+	closeFns []func() error
 }
 
 func (rt *pipelineRuntime) Close() error {
@@ -47,8 +50,9 @@ func (rt *pipelineRuntime) Close() error {
 }
 
 // newPipelineRuntime opens the repository and the queue and, when withOCR,
-// the OCR child pool, the layouts and the signer.
-func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, withOCR bool, ocrWorkers int) (*pipelineRuntime, error) {
+// the OCR child pool, the layouts and the signer. m, when not nil, gets the
+// pipeline's and the OCR pool's metrics.
+func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, withOCR bool, ocrWorkers int, m *metrics) (*pipelineRuntime, error) {
 	rt := &pipelineRuntime{cfg: cfg, log: log}
 	repo, err := openRepository(ctx, cfg, log)
 	if err != nil {
@@ -61,6 +65,10 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	opts := pipeline.Options{
 		Repo: repo, Queue: rt.queue, Logger: log,
 		AgencyCode: cfg.AgencyCode, AgencyName: cfg.AgencyName, Now: cfg.now,
+	}
+	var poolObs tesseract.PoolObserver
+	if m != nil {
+		opts.Observer, poolObs = m, m
 	}
 	// Layouts and procedures are cheap: every runtime has them (serve
 	// records review decisions, which are validated against the layouts).
@@ -76,19 +84,20 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	}
 	opts.Layouts, opts.Procedures = layouts, procs
 	if withOCR {
-		rec, closeRec, err := newRecognizer(cfg, ocrWorkers, log)
+		pool, err := newRecognizer(cfg, ocrWorkers, log, poolObs)
 		if err != nil {
 			rt.Close()
 			return nil, err
 		}
-		rt.closeFns = append(rt.closeFns, closeRec)
+		rt.ocr = pool
+		rt.closeFns = append(rt.closeFns, pool.Close)
 		iss, closeIss, err := newIssuer(cfg, layouts)
 		if err != nil {
 			rt.Close()
 			return nil, err
 		}
 		rt.closeFns = append(rt.closeFns, closeIss)
-		opts.Recognizer, opts.Issuer = rec, iss
+		opts.Recognizer, opts.Issuer = pool, iss
 	}
 	rt.layouts, rt.procedures = layouts, procs
 	pipe, err := pipeline.New(opts)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"golang.org/x/sync/errgroup"
 
 	"sohoa/api"
@@ -24,15 +25,18 @@ import (
 //     SOHOA_PUBLIC_URL);
 //   - the reuse API for other systems and the public QR pages, TLS, with
 //     client certificates or signed JWTs (see api/).
+//   - the operations listener (SOHOA_OPS_ADDR, loopback): /metrics,
+//     /healthz, /readyz and the queue monitor at /ops/queues/ (ops.go).
 //
-// One audit log (one hash chain per process) records both.
+// One audit log (one hash chain per process) records the first two.
 func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.Writer) error {
 	cfg, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
 	log := cfg.logger(stderr)
-	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0)
+	m := newMetrics()
+	rt, err := newPipelineRuntime(ctx, cfg, log, false, 0, m)
 	if err != nil {
 		return err
 	}
@@ -74,13 +78,29 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		}()
 	}
 
-	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, intakeListener(rt.intake.Handler(), app.Handler()), log)}
+	ready := readiness(log, commonChecks(cfg, rt)...)
+	servers := []*http.Server{newHTTPServer(cfg.Intake.Addr, intakeListener(rt.intake.Handler(), app.Handler(), ready), log)}
 	if cfg.API.Addr != "" {
-		srv, err := newAPIServer(cfg, rt, alog, log)
+		srv, err := newAPIServer(cfg, rt, alog, m, log)
 		if err != nil {
 			return err
 		}
 		servers = append(servers, srv)
+	}
+	if addr := opsAddr(cfg.Ops.Addr); addr != "" {
+		token, err := cfg.opsToken()
+		if err != nil {
+			return err
+		}
+		insp := asynq.NewInspector(cfg.redisOpt())
+		defer insp.Close()
+		m.watchQueues(insp, log)
+		m.watchReviews(rt.repo, cfg.now, 30*time.Second, log)
+		m.watchAudit(alog)
+		mon := newQueueMonitor(cfg)
+		defer mon.Close()
+		ops := &opsListener{metrics: m, ready: ready, queues: mon, token: token, roleOf: app.SessionRole, log: log}
+		servers = append(servers, newHTTPServer(addr, ops.handler(), log))
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -102,7 +122,7 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 			return err
 		})
 	}
-	log.Info("serving", "intake", "http://"+cfg.Intake.Addr, "api", cfg.API.Addr)
+	log.Info("serving", "intake", "http://"+cfg.Intake.Addr, "api", cfg.API.Addr, "ops", opsAddr(cfg.Ops.Addr))
 	g.Go(func() error {
 		<-gctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -116,12 +136,13 @@ func runServe(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	return g.Wait()
 }
 
-// intakeListener routes the intake listener: the intake API under /v1/
-// and /healthz, the staff web app everywhere else.
-func intakeListener(intake, app http.Handler) http.Handler {
+// intakeListener routes the intake listener: the intake API under /v1/,
+// /healthz and /readyz, the staff web app everywhere else.
+func intakeListener(intake, app, ready http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", intake)
 	mux.Handle("GET /healthz", intake)
+	mux.Handle("GET /readyz", ready)
 	mux.Handle("/", app)
 	return mux
 }

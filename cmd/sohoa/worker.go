@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -29,18 +32,37 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 	if err := checkRedis(ctx, cfg); err != nil {
 		return err
 	}
-	rt, err := newPipelineRuntime(ctx, cfg, log, true, children)
+	m := newMetrics()
+	rt, err := newPipelineRuntime(ctx, cfg, log, true, children, m)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	insp := asynq.NewInspector(cfg.redisOpt())
+	defer insp.Close()
+	// The operations listener first: a port in use fails the start before
+	// any task is taken.
+	var ops *http.Server
+	if addr := opsAddr(cfg.Ops.WorkerAddr); addr != "" {
+		m.watchQueues(insp, log)
+		checks := append(commonChecks(cfg, rt), readyCheck{"ocr", func(context.Context) error { return rt.ocr.Up() }})
+		h := (&opsListener{metrics: m, ready: readiness(log, checks...), log: log}).handler()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s (SOHOA_WORKER_OPS_ADDR; give each worker on a machine its own --ops-addr, or 0): %w", addr, err)
+		}
+		ops = newHTTPServer(addr, h, log)
+		go func() {
+			if err := ops.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("operations listener", "err", err)
+			}
+		}()
+	}
 	srv := newAsynqServer(cfg, log, concurrency)
 	if err := srv.Start(rt.pipe.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "redis", cfg.Redis.Addr, "concurrency", concurrency, "ocr_children", children)
-	insp := asynq.NewInspector(cfg.redisOpt())
-	defer insp.Close()
+	log.Info("worker started", "redis", cfg.Redis.Addr, "concurrency", concurrency, "ocr_children", children, "ops", opsAddr(cfg.Ops.WorkerAddr))
 	rec := newReconciler(cfg, rt, insp, log)
 	done := make(chan struct{})
 	go func() { defer close(done); reconcileLoop(ctx, cfg, rt, rec) }()
@@ -48,6 +70,11 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 	log.Info("worker stopping")
 	srv.Shutdown()
 	<-done
+	if ops != nil {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ops.Shutdown(shut)
+	}
 	return nil
 }
 

@@ -71,6 +71,8 @@ stop() {
 
 SERVE_PORT=${SOHOA_LOCAL_INTAKE_PORT:-18080}
 API_PORT=${SOHOA_LOCAL_API_PORT:-18443}
+OPS_PORT=${SOHOA_LOCAL_OPS_PORT:-18090}
+WORKER_OPS_PORT=${SOHOA_LOCAL_WORKER_OPS_PORT:-18091}
 
 start_app() { # bin: run `sohoa serve` and `sohoa worker` in the background against this stack
   local bin=$1
@@ -108,6 +110,8 @@ export SOHOA_LOCAL_DIR=$LOCAL
 export SOHOA_INTAKE_ADDR=127.0.0.1:$SERVE_PORT
 export SOHOA_API_ADDR=127.0.0.1:$API_PORT
 export SOHOA_VERIFY_BASE_URL=https://127.0.0.1:$API_PORT
+export SOHOA_OPS_ADDR=127.0.0.1:$OPS_PORT
+export SOHOA_WORKER_OPS_ADDR=127.0.0.1:$WORKER_OPS_PORT
 ENV
 }
 

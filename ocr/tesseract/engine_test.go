@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -422,8 +423,31 @@ func TestPoolChildKilledMidRequest(t *testing.T) {
 	}
 }
 
+// countingObserver counts the pool's events by kind and reason.
+type countingObserver struct {
+	mu     sync.Mutex
+	events map[string]int
+}
+
+func (o *countingObserver) add(k string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.events == nil {
+		o.events = map[string]int{}
+	}
+	o.events[k]++
+}
+func (o *countingObserver) ChildRestarted(reason string) { o.add("restart:" + reason) }
+func (o *countingObserver) ChildKilled(reason string)    { o.add("kill:" + reason) }
+func (o *countingObserver) get(k string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.events[k]
+}
+
 func TestPoolPoisonInput(t *testing.T) {
-	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &testenv.Buffer{}})
+	obs := &countingObserver{}
+	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &testenv.Buffer{}, Observer: obs})
 	_, _, err := p.Process(context.Background(), []byte("a"), "segv")
 	if !errors.Is(err, ErrChildCrashed) {
 		t.Fatalf("got %v, want ErrChildCrashed", err)
@@ -434,13 +458,20 @@ func TestPoolPoisonInput(t *testing.T) {
 	if got, want := p.childStarts(), 2; got != want {
 		t.Errorf("got %d child starts, want %d (first try + one retry)", got, want)
 	}
+	if got := obs.get("restart:crash"); got != 1 {
+		t.Errorf("observer saw %d restarts, want 1", got)
+	}
 	if _, _, err := p.Process(context.Background(), []byte("a"), "ok"); err != nil {
 		t.Fatalf("next file after poison: %v", err)
 	}
 }
 
 func TestPoolTimeoutAndCancel(t *testing.T) {
-	p := testPool(t, "echo", PoolOptions{FileTimeout: 500 * time.Millisecond})
+	obs := &countingObserver{}
+	p := testPool(t, "echo", PoolOptions{FileTimeout: 500 * time.Millisecond, Observer: obs})
+	if err := p.Up(); err != nil {
+		t.Fatalf("fresh pool not up: %v", err)
+	}
 	start := time.Now()
 	_, _, err := p.Process(context.Background(), []byte("a"), "sleep-long")
 	if !errors.Is(err, ErrTimeout) {
@@ -458,7 +489,13 @@ func TestPoolTimeoutAndCancel(t *testing.T) {
 	if _, _, err := p.Process(context.Background(), []byte("a"), "ok"); err != nil {
 		t.Fatalf("after timeout: %v", err)
 	}
+	if obs.get("kill:timeout") != 1 || obs.get("kill:canceled") != 1 {
+		t.Errorf("observer saw %v, want one kill for the timeout and one for the cancellation", obs.events)
+	}
 	p.Close()
+	if err := p.Up(); !errors.Is(err, ErrPoolClosed) {
+		t.Errorf("closed pool Up = %v, want ErrPoolClosed", err)
+	}
 	if _, _, err := p.Process(context.Background(), []byte("a"), "ok"); !errors.Is(err, ErrPoolClosed) {
 		t.Fatalf("after Close: got %v, want ErrPoolClosed", err)
 	}

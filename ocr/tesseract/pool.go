@@ -62,7 +62,24 @@ type PoolOptions struct {
 	// Stderr receives the children's stderr; default os.Stderr.
 	Stderr io.Writer
 	Logger *slog.Logger
+	// Observer is told of child restarts and kills (metrics); nil: nobody.
+	Observer PoolObserver
 }
+
+// PoolObserver is told what happens to the pool's children. Reasons are
+// fixed words, never a file name.
+type PoolObserver interface {
+	// ChildRestarted: a child died on a file and a fresh one takes over.
+	ChildRestarted(reason string)
+	// ChildKilled: the pool killed a child (reason "timeout", "canceled"
+	// or "error": a broken protocol).
+	ChildKilled(reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ChildRestarted(string) {}
+func (nopObserver) ChildKilled(string)    {}
 
 // Pool supervises long-lived OCR child processes. Untrusted bytes are
 // decoded and recognised only inside children, so a crash or memory blow-up
@@ -77,6 +94,10 @@ type Pool struct {
 	mu      sync.Mutex
 	running map[*poolWorker]*ocrChild // for tests and diagnostics
 	starts  int
+	// startErr is the last failure to start a child (nil after a start
+	// succeeds): a pool that cannot start children is not ready.
+	startErr error
+	closed   bool
 }
 
 type poolJob struct {
@@ -115,6 +136,9 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	p := &Pool{
 		opts:    opts,
@@ -160,8 +184,26 @@ func (p *Pool) Process(ctx context.Context, data []byte, name string) ([]ocr.Pag
 	return r.resp.Pages, imgs, nil
 }
 
+// Up reports whether the pool can take work: not closed, and the last
+// child start (if any) succeeded. Children start on first use, so a fresh
+// pool is up.
+func (p *Pool) Up() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return ErrPoolClosed
+	case p.startErr != nil:
+		return fmt.Errorf("ocr pool: last child start failed: %w", p.startErr)
+	}
+	return nil
+}
+
 // Close stops the workers and their children. In-flight calls finish first.
 func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.closeMu.Do(func() { close(p.quit) })
 	p.wg.Wait()
 	return nil
@@ -236,10 +278,16 @@ func (w *poolWorker) run(job *poolJob) (childResponse, error) {
 	for attempt := 0; attempt <= w.pool.opts.CrashRetries; attempt++ {
 		if w.child == nil {
 			c, err := startChild(w.pool.opts)
+			w.pool.mu.Lock()
+			w.pool.startErr = err
+			w.pool.mu.Unlock()
 			if err != nil {
 				return childResponse{}, fmt.Errorf("ocr pool: start child: %w", err)
 			}
 			w.setChild(c)
+			if attempt > 0 {
+				w.pool.opts.Observer.ChildRestarted("crash")
+			}
 		}
 		resp, err := w.child.roundTrip(job.ctx, job.req, w.pool.opts.FileTimeout)
 		var crash *childCrash
@@ -255,10 +303,22 @@ func (w *poolWorker) run(job *poolJob) (childResponse, error) {
 			// Timeout, cancellation or a broken protocol: the child is in
 			// an unknown state, kill it.
 			w.dropChild(true)
+			w.pool.opts.Observer.ChildKilled(killReason(err))
 			return childResponse{}, fmt.Errorf("ocr %s: %w", label, err)
 		}
 	}
 	return childResponse{}, fmt.Errorf("ocr %s: %w (%v): %w", label, ErrChildCrashed, lastCrash, ocr.ErrUnreadable)
+}
+
+// killReason names why a child was killed, for metrics.
+func killReason(err error) string {
+	switch {
+	case errors.Is(err, ErrTimeout):
+		return "timeout"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "error"
 }
 
 // fileLabel shortens a file name for messages and masks citizen IDs.

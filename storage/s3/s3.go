@@ -121,6 +121,10 @@ func (b *Bucket) create(ctx context.Context, region string, mode minio.Retention
 }
 
 // checkSafe refuses a bucket without versioning or Object Lock.
+// CheckSafe reports whether the bucket is reachable, versioned and under
+// Object Lock (the readiness check).
+func (b *Bucket) CheckSafe(ctx context.Context) error { return b.checkSafe(ctx) }
+
 func (b *Bucket) checkSafe(ctx context.Context) error {
 	v, err := b.c.GetBucketVersioning(ctx, b.name)
 	if err != nil {
