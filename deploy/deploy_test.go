@@ -386,7 +386,7 @@ func TestSystemdUnits(t *testing.T) {
 	}
 	units := map[string][]string{
 		"sohoa-serve.service":  common,
-		"sohoa-worker.service": append([]string{"SOHOA_OPS_ADDR=", "OMP_THREAD_LIMIT=1", "TimeoutStopSec=60"}, common...),
+		"sohoa-worker.service": append([]string{"SOHOA_WORKER_OPS_ADDR=", "OMP_THREAD_LIMIT=1", "TimeoutStopSec=60"}, common...),
 	}
 	dir := t.TempDir()
 	var paths []string

@@ -12,7 +12,7 @@ import (
 // pendingSettings are settings the deployment files use that other branches
 // of issue 13 add to settings() (the ops listener, Redis Sentinel). Once
 // they are in settings(), this list only repeats them; drop it then.
-var pendingSettings = []string{"SOHOA_OPS_ADDR", "SOHOA_REDIS_SENTINELS", "SOHOA_REDIS_MASTER"}
+var pendingSettings = []string{"SOHOA_REDIS_SENTINELS", "SOHOA_REDIS_MASTER"}
 
 // TestDeployFilesNameOnlySettings: every SOHOA_* variable the deployment
 // files name (Kubernetes manifests, compose.yaml, the env example, systemd
