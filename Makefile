@@ -37,6 +37,8 @@ demo: deps build stack
 	    printf '    %-10s  user %-14s  password %s\n' "$$role" "$$user" "$$pass"; done; \
 	  echo "  intake API token for scripts (development): $$(cat "$$SOHOA_LOCAL_DIR/keys/intake.token")"; \
 	  echo "Reuse API: https://$$SOHOA_API_ADDR/v1/ (README: Fetching and verifying results)"; \
+	  echo "Operations: metrics http://$$SOHOA_OPS_ADDR/metrics (serve) and http://$$SOHOA_WORKER_OPS_ADDR/metrics (worker);"; \
+	  echo "  queue monitor http://$$SOHOA_OPS_ADDR/ops/queues/ (signed in as dev-supervisor, or: curl -H \"Authorization: Bearer \$$(cat $$SOHOA_LOCAL_DIR/keys/ops.token)\" http://$$SOHOA_OPS_ADDR/ops/queues/api/queues)"; \
 	  echo "Logs: .local/logs/ (demo.log, serve.log, worker.log). Stop everything: make stop"
 
 check:
