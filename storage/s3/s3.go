@@ -302,16 +302,56 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(storage.Object
 }
 
 // Versions counts the stored versions of key (delete markers included),
-// for create-once checks.
+// for create-once checks. Each version is counted once, however often the
+// server lists it (ObjectVersions).
 func (b *Bucket) Versions(ctx context.Context, key string) (int, error) {
-	n := 0
-	for o := range b.c.ListObjects(ctx, b.name, minio.ListObjectsOptions{Prefix: key, Recursive: true, WithVersions: true}) {
-		if o.Err != nil {
-			return 0, fmt.Errorf("s3 versions %s: %w", key, mapErr(o.Err))
-		}
-		if o.Key == key {
-			n++
-		}
+	vs, _, err := b.ObjectVersions(ctx, key, 0)
+	if err != nil {
+		return 0, fmt.Errorf("s3 versions %s: %w", key, err)
 	}
-	return n, nil
+	return len(vs[key]), nil
+}
+
+// ObjectVersions lists every stored version (delete markers included) of
+// every key under prefix, each version once, by key; repeats counts the
+// listing entries dropped because they named a version already listed.
+// pageSize is the ListObjectVersions max-keys: 0 is the server's default
+// (1,000); 1 is refused (see below: such a listing never ends).
+//
+// Repeats are the server's, not stored objects: versitygw v1.8.0 (posix
+// backend) treats the key-marker and version-id-marker of a paged listing
+// as inclusive, so the last version of every truncated page is listed again
+// as the first of the next one (versity/versitygw#2178). Two stored
+// versions always have two version IDs, so a repeat is never a second
+// write. With max-keys 1 every page is that repeat, so the listing would
+// never end; a listing that repeats twice in a row (no progress) is an
+// error.
+func (b *Bucket) ObjectVersions(ctx context.Context, prefix string, pageSize int) (versions map[string][]storage.ObjectInfo, repeats int, err error) {
+	if pageSize == 1 || pageSize < 0 {
+		return nil, 0, fmt.Errorf("s3 list versions %s: page size %d: want 0 or at least 2: %w", prefix, pageSize, storage.ErrInvalid)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing goroutine on an error
+	versions = map[string][]storage.ObjectInfo{}
+	type version struct{ key, id string }
+	seen := map[version]bool{}
+	inRow := 0
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true, MaxKeys: pageSize}
+	for o := range b.c.ListObjects(ctx, b.name, opts) {
+		if o.Err != nil {
+			return nil, 0, fmt.Errorf("s3 list versions %s: %w", prefix, mapErr(o.Err))
+		}
+		v := version{o.Key, o.VersionID}
+		if seen[v] {
+			repeats++
+			if inRow++; inRow > 1 {
+				return nil, 0, fmt.Errorf("s3 list versions %s: the server lists %s version %s again and again (no progress)", prefix, o.Key, o.VersionID)
+			}
+			continue
+		}
+		inRow = 0
+		seen[v] = true
+		versions[o.Key] = append(versions[o.Key], infoOf(o))
+	}
+	return versions, repeats, nil
 }

@@ -1,9 +1,11 @@
 package s3
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -126,6 +128,80 @@ func TestOpenIsIdempotent(t *testing.T) {
 	for i := range 2 {
 		if _, err := Open(t.Context(), cfg); err != nil {
 			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+	}
+}
+
+// TestObjectVersionsOnceAcrossPages: a paged ListObjectVersions lists every
+// stored version once. versitygw v1.8.0 lists the last version of each
+// truncated page again at the top of the next page (its markers are
+// inclusive, versity/versitygw#2178); that repeat is not a second write and
+// must not count as one, while a real second write still does.
+func TestObjectVersionsOnceAcrossPages(t *testing.T) {
+	b := newBucket(t)
+	ctx := t.Context()
+	const n = 7
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("v/k%d.json", i)
+		body := fmt.Appendf(nil, `{"n":%d}`, i)
+		if err := b.PutOnce(ctx, keys[i], body, storage.SHA256Hex(body)); err != nil {
+			t.Fatalf("PutOnce %s: %v", keys[i], err)
+		}
+	}
+	// A create-once key written again is refused, and stays one version.
+	again := []byte(`{"n":0}`)
+	if err := b.PutOnce(ctx, keys[0], again, storage.SHA256Hex(again)); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("second PutOnce %s: %v, want ErrExists", keys[0], err)
+	}
+
+	raw := 0
+	for o := range b.Client().ListObjects(ctx, b.Name(), minio.ListObjectsOptions{Prefix: "v/", Recursive: true, WithVersions: true, MaxKeys: 2}) {
+		if o.Err != nil {
+			t.Fatalf("raw list: %v", o.Err)
+		}
+		raw++
+	}
+	t.Logf("raw paged listing: %d entries for %d versions", raw, n)
+
+	for _, page := range []int{0, 2, 3} {
+		vs, repeats, err := b.ObjectVersions(ctx, "v/", page)
+		if err != nil {
+			t.Fatalf("ObjectVersions(page %d): %v", page, err)
+		}
+		if len(vs) != n {
+			t.Errorf("page %d: %d keys, want %d", page, len(vs), n)
+		}
+		for _, k := range keys {
+			if got := len(vs[k]); got != 1 {
+				t.Errorf("page %d: %s has %d versions, want 1", page, k, got)
+			}
+		}
+		if page == 2 && raw != n+repeats {
+			t.Errorf("page 2: %d raw entries, %d repeats dropped, want %d versions", raw, repeats, n)
+		}
+	}
+	if _, _, err := b.ObjectVersions(ctx, "v/", 1); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("ObjectVersions(page 1): %v, want ErrInvalid (versitygw never ends such a listing)", err)
+	}
+	if v, err := b.Versions(ctx, keys[0]); err != nil || v != 1 {
+		t.Errorf("Versions(%s) = %d, %v; want 1", keys[0], v, err)
+	}
+
+	// A real second version (an unconditional overwrite, which our writes
+	// never make) is still seen, on every page size.
+	body := []byte(`{"n":"overwritten"}`)
+	if _, err := b.Client().PutObject(ctx, b.Name(), keys[3], bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{DisableContentSha256: true}); err != nil {
+		t.Fatalf("overwrite: %v", err)
+	}
+	for _, page := range []int{0, 2, 3} {
+		vs, _, err := b.ObjectVersions(ctx, "v/", page)
+		if err != nil {
+			t.Fatalf("ObjectVersions(page %d): %v", page, err)
+		}
+		if got := len(vs[keys[3]]); got != 2 {
+			t.Errorf("page %d: overwritten %s has %d versions, want 2", page, keys[3], got)
 		}
 	}
 }
