@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -203,5 +205,68 @@ func TestObjectVersionsOnceAcrossPages(t *testing.T) {
 		if got := len(vs[keys[3]]); got != 2 {
 			t.Errorf("page %d: overwritten %s has %d versions, want 2", page, keys[3], got)
 		}
+	}
+}
+
+// dropFirstPutAnswer delivers the first object PUT (If-None-Match) it
+// carries to the server and
+// then loses the answer, as a connection cut or a server stopped between
+// committing and answering would.
+type dropFirstPutAnswer struct {
+	mu      sync.Mutex
+	dropped int
+}
+
+func (d *dropFirstPutAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || r.Method != http.MethodPut || r.Header.Get("If-None-Match") == "" {
+		return resp, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dropped == 0 && resp.StatusCode == http.StatusOK {
+		d.dropped++
+		resp.Body.Close()
+		return nil, errors.New("connection reset by peer (test)")
+	}
+	return resp, nil
+}
+
+// TestPutOnceAnswerLost: a create-once PUT that was stored but never
+// answered is sent again; the retry meets 412 and PutOnce recognises its
+// own write (success, not ErrExists, so a claim is not taken for another's),
+// and the key holds one version.
+func TestPutOnceAnswerLost(t *testing.T) {
+	e := stackEnv(t)
+	cfg := e.config(bucketName(t))
+	drop := &dropFirstPutAnswer{}
+	cfg.transport = drop
+	b, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	ctx := t.Context()
+	body := []byte(`{"claim":"batch-1"}`)
+	if err := b.PutOnce(ctx, "dossiers/x.json", body, storage.SHA256Hex(body)); err != nil {
+		t.Fatalf("PutOnce with its answer lost: %v, want nil (our own write)", err)
+	}
+	if drop.dropped != 1 {
+		t.Fatalf("the transport dropped %d answers, want 1", drop.dropped)
+	}
+	if v, err := b.Versions(ctx, "dossiers/x.json"); err != nil || v != 1 {
+		t.Fatalf("Versions = %d, %v; want 1", v, err)
+	}
+	// Another body under the same key is still refused.
+	other := []byte(`{"claim":"batch-2"}`)
+	if err := b.PutOnce(ctx, "dossiers/x.json", other, storage.SHA256Hex(other)); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("PutOnce of another body: %v, want ErrExists", err)
+	}
+	// And the same body, written again by a caller whose first attempt
+	// was answered, is ErrExists as before (idempotent callers see it).
+	if err := b.PutOnce(ctx, "dossiers/x.json", body, storage.SHA256Hex(body)); !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("PutOnce again: %v, want ErrExists", err)
+	}
+	if v, err := b.Versions(ctx, "dossiers/x.json"); err != nil || v != 1 {
+		t.Fatalf("Versions = %d, %v; want 1", v, err)
 	}
 }
