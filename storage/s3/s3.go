@@ -44,11 +44,17 @@ type Config struct {
 	// ConflictRetries bounds retries of a 409 ConditionalRequestConflict;
 	// 0 is 5.
 	ConflictRetries int
+	// transport, when set, carries every request (tests drop answers).
+	transport http.RoundTripper
 }
 
 // Bucket is a storage.Bucket on an S3 server.
 type Bucket struct {
-	c       *minio.Client
+	c *minio.Client
+	// put sends create-once PUTs, one attempt each (minio-go retries
+	// nothing): PutOnce retries itself, so it knows when an earlier attempt
+	// of its own may have been stored unanswered.
+	put     *minio.Client
 	name    string
 	retries int
 }
@@ -70,16 +76,25 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 		return nil, fmt.Errorf("s3 open: lock mode %q: want GOVERNANCE or COMPLIANCE: %w", cfg.LockMode, storage.ErrInvalid)
 	}
 	days := uint(max(cfg.RetentionDays, 1))
-	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:           cfg.creds(),
-		Secure:          cfg.Secure,
-		Region:          cfg.Region,
-		TrailingHeaders: true, // needed for Checksum: ChecksumSHA256
-	})
+	opts := func(maxRetries int) *minio.Options {
+		return &minio.Options{
+			Creds:           cfg.creds(),
+			Secure:          cfg.Secure,
+			Region:          cfg.Region,
+			TrailingHeaders: true, // needed for Checksum: ChecksumSHA256
+			Transport:       cfg.transport,
+			MaxRetries:      maxRetries,
+		}
+	}
+	c, err := minio.New(cfg.Endpoint, opts(0))
 	if err != nil {
 		return nil, fmt.Errorf("s3 open %s: %w", cfg.Endpoint, err)
 	}
-	b := &Bucket{c: c, name: cfg.Bucket, retries: cfg.ConflictRetries}
+	put, err := minio.New(cfg.Endpoint, opts(1))
+	if err != nil {
+		return nil, fmt.Errorf("s3 open %s: %w", cfg.Endpoint, err)
+	}
+	b := &Bucket{c: c, put: put, name: cfg.Bucket, retries: cfg.ConflictRetries}
 	if b.retries <= 0 {
 		b.retries = 5
 	}
@@ -180,9 +195,29 @@ func isConflict(err error) bool {
 	return errors.As(err, &er) && (er.Code == "ConditionalRequestConflict" || er.StatusCode == http.StatusConflict)
 }
 
+// isAmbiguous: the attempt may or may not have been stored (no answer, or
+// a server error), as opposed to an answer that says what happened.
+func isAmbiguous(err error) bool {
+	var er minio.ErrorResponse
+	if errors.As(err, &er) && (er.StatusCode != 0 || er.Code != "") {
+		return er.StatusCode >= 500 // 0 with a code: refused before sending
+	}
+	return true // a transport error: the request may have been committed
+}
+
+// ambiguousRetries bounds the retries of a PUT whose answer was lost.
+const ambiguousRetries = 4
+
 // PutOnce implements storage.Bucket: one PUT with If-None-Match: *. A 412
 // is storage.ErrExists; a 409 ConditionalRequestConflict (another
 // conditional write in flight) is retried, and then usually becomes 412.
+//
+// A PUT without an answer (connection lost, server stopped, 5xx) may have
+// been stored: PutOnce sends it again itself, and a 412 after such an
+// attempt is our own write when the stored object carries our SHA-256, so
+// it is success, not ErrExists (a caller claiming a code must not take its
+// own claim for another's). Nothing is ever written twice: every attempt is
+// conditional.
 func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error {
 	sum := sha256.Sum256(body)
 	if got := hex.EncodeToString(sum[:]); got != sha256hex {
@@ -201,21 +236,39 @@ func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex
 	}
 	opts.SetMatchETagExcept("*")
 	var err error
-	for attempt := 0; ; attempt++ {
-		_, err = b.c.PutObject(ctx, b.name, key, bytes.NewReader(body), int64(len(body)), opts)
-		if err == nil || !isConflict(err) || attempt >= b.retries {
+	conflicts, unanswered := 0, 0
+	for {
+		_, err = b.put.PutObject(ctx, b.name, key, bytes.NewReader(body), int64(len(body)), opts)
+		var delay time.Duration
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("s3 put %s: %w", key, mapErr(err))
+		case isConflict(err) && conflicts < b.retries:
+			conflicts++
+			delay = time.Duration(conflicts) * 20 * time.Millisecond
+		case isAmbiguous(err) && unanswered < ambiguousRetries:
+			unanswered++
+			delay = time.Duration(1<<unanswered) * 100 * time.Millisecond
+		}
+		if delay == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("s3 put %s: %w", key, ctx.Err())
-		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		case <-time.After(delay):
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("s3 put %s: %w", key, mapErr(err))
+	err = mapErr(err)
+	if unanswered > 0 && errors.Is(err, storage.ErrExists) {
+		// An attempt of ours went unanswered: was it stored?
+		if info, serr := b.Stat(ctx, key); serr == nil && info.SHA256 == sha256hex {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("s3 put %s: %w", key, err)
 }
 
 func contentType(key string) string {
@@ -306,16 +359,56 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(storage.Object
 }
 
 // Versions counts the stored versions of key (delete markers included),
-// for create-once checks.
+// for create-once checks. Each version is counted once, however often the
+// server lists it (ObjectVersions).
 func (b *Bucket) Versions(ctx context.Context, key string) (int, error) {
-	n := 0
-	for o := range b.c.ListObjects(ctx, b.name, minio.ListObjectsOptions{Prefix: key, Recursive: true, WithVersions: true}) {
-		if o.Err != nil {
-			return 0, fmt.Errorf("s3 versions %s: %w", key, mapErr(o.Err))
-		}
-		if o.Key == key {
-			n++
-		}
+	vs, _, err := b.ObjectVersions(ctx, key, 0)
+	if err != nil {
+		return 0, fmt.Errorf("s3 versions %s: %w", key, err)
 	}
-	return n, nil
+	return len(vs[key]), nil
+}
+
+// ObjectVersions lists every stored version (delete markers included) of
+// every key under prefix, each version once, by key; repeats counts the
+// listing entries dropped because they named a version already listed.
+// pageSize is the ListObjectVersions max-keys: 0 is the server's default
+// (1,000); 1 is refused (see below: such a listing never ends).
+//
+// Repeats are the server's, not stored objects: versitygw v1.8.0 (posix
+// backend) treats the key-marker and version-id-marker of a paged listing
+// as inclusive, so the last version of every truncated page is listed again
+// as the first of the next one (versity/versitygw#2178). Two stored
+// versions always have two version IDs, so a repeat is never a second
+// write. With max-keys 1 every page is that repeat, so the listing would
+// never end; a listing that repeats twice in a row (no progress) is an
+// error.
+func (b *Bucket) ObjectVersions(ctx context.Context, prefix string, pageSize int) (versions map[string][]storage.ObjectInfo, repeats int, err error) {
+	if pageSize == 1 || pageSize < 0 {
+		return nil, 0, fmt.Errorf("s3 list versions %s: page size %d: want 0 or at least 2: %w", prefix, pageSize, storage.ErrInvalid)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing goroutine on an error
+	versions = map[string][]storage.ObjectInfo{}
+	type version struct{ key, id string }
+	seen := map[version]bool{}
+	inRow := 0
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true, MaxKeys: pageSize}
+	for o := range b.c.ListObjects(ctx, b.name, opts) {
+		if o.Err != nil {
+			return nil, 0, fmt.Errorf("s3 list versions %s: %w", prefix, mapErr(o.Err))
+		}
+		v := version{o.Key, o.VersionID}
+		if seen[v] {
+			repeats++
+			if inRow++; inRow > 1 {
+				return nil, 0, fmt.Errorf("s3 list versions %s: the server lists %s version %s again and again (no progress)", prefix, o.Key, o.VersionID)
+			}
+			continue
+		}
+		inRow = 0
+		seen[v] = true
+		versions[o.Key] = append(versions[o.Key], infoOf(o))
+	}
+	return versions, repeats, nil
 }
