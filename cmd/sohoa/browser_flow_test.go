@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,14 +109,42 @@ func TestBrowserOneDay(t *testing.T) {
 		}
 	}
 
-	// The counter clerk: ten files, one batch, every file to a final state.
+	// The counter clerk drops ten files on the drop zone (as from the file
+	// manager: the page's drop handler, with the files' bytes), one batch,
+	// every file to a final state.
 	signin("counter", "#upload-form")
-	step(t, ctx, "pick the files", chromedp.SetUploadFiles(chromedp.CSS("#file-input"), files),
-		chromedp.WaitVisible(chromedp.CSS(`#files tbody tr.file:nth-child(10)`)), chromedp.Click(chromedp.CSS("#start-upload")),
-		chromedp.WaitVisible(chromedp.CSS("#batch-info")))
+	type dropFile struct {
+		Name string `json:"name"`
+		B64  string `json:"b64"`
+	}
+	var drops []dropFile
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drops = append(drops, dropFile{filepath.Base(f), base64.StdEncoding.EncodeToString(b)})
+	}
+	dropData, _ := json.Marshal(drops)
+	dropped, err := chromedp.Run(ctx, chromedp.Evaluate[int](`((files) => {
+		const dt = new DataTransfer();
+		for (const f of files) {
+			const bin = atob(f.b64), bytes = new Uint8Array(bin.length);
+			for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+			dt.items.add(new File([bytes], f.name));
+		}
+		const zone = document.getElementById("dropzone");
+		for (const type of ["dragenter", "dragover", "drop"]) zone.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return dt.files.length;
+	})(`+string(dropData)+`)`))
+	if err != nil || dropped != len(files) {
+		t.Fatalf("dropped %d files (%v), want %d", dropped, err, len(files))
+	}
+	step(t, ctx, "start the upload", chromedp.WaitVisible(chromedp.CSS(`#files tbody tr.file:nth-child(10)`)),
+		chromedp.Click(chromedp.CSS("#start-upload")), chromedp.WaitVisible(chromedp.CSS("#batch-info")))
 	shot(t, ctx, "upload-mid.png")
 	wctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
-	err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS("#all-final")))
+	err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS("#all-final")))
 	cancel()
 	rows, rerr := chromedp.Run(ctx, chromedp.Evaluate[[]fileRow](rowsJS))
 	if rerr != nil {
