@@ -38,7 +38,7 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 	if err := srv.Start(rt.pipe.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "redis", cfg.Redis.Addr, "concurrency", concurrency, "ocr_children", children)
+	log.Info("worker started", "redis", cfg.redisName(), "concurrency", concurrency, "ocr_children", children)
 	insp := asynq.NewInspector(cfg.redisOpt())
 	defer insp.Close()
 	rec := newReconciler(cfg, rt, insp, log)
