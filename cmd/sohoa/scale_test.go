@@ -119,6 +119,7 @@ type scaleInput struct {
 	name  string
 	pages int
 	key   string
+	why   string // last answer when not acknowledged
 	st    pipeline.InputState
 }
 
@@ -337,11 +338,13 @@ func TestScale(t *testing.T) {
 					if len(names) == 0 {
 						return
 					}
-					acked, _ := uploadFiles("http://"+to(try), testIntakeToken, corpusDir, names)
+					acked, refused, err := uploadFilesWhy("http://"+to(try), testIntakeToken, corpusDir, names)
 					ledger.Lock()
 					for _, in := range batch {
 						if k, ok := acked[in.name]; ok && in.key == "" {
 							in.key = k
+						} else if in.key == "" {
+							in.why = fmt.Sprint(refused[in.name], err)
 						}
 					}
 					ledger.Unlock()
@@ -359,19 +362,34 @@ func TestScale(t *testing.T) {
 		}
 		return st
 	}
-	countSettled := func(repo *storage.Repository, ins []*scaleInput) (n, pages int) {
+	// countSettled counts the acknowledged inputs and those settled; every
+	// 30 s it logs the others.
+	lastLog := time.Now()
+	countSettled := func(repo *storage.Repository, ins []*scaleInput) (n, pages, acked int) {
 		ledger.Lock()
 		defer ledger.Unlock()
+		var open []string
 		for _, in := range ins {
-			if in.key != "" && !settled(in.st) {
+			if in.key == "" {
+				open = append(open, in.name+": not acknowledged: "+in.why)
+				continue
+			}
+			acked++
+			if !settled(in.st) {
 				in.st = stateOf(repo, in.key)
 			}
-			if in.key != "" && settled(in.st) {
+			if settled(in.st) {
 				n++
 				pages += in.pages
+			} else {
+				open = append(open, fmt.Sprintf("%s: %s %v", in.name, in.st.State, in.st.Needs))
 			}
 		}
-		return n, pages
+		if time.Since(lastLog) > 30*time.Second {
+			lastLog = time.Now()
+			t.Logf("scale: %d/%d settled; open: %v", n, len(ins), open)
+		}
+		return n, pages, acked
 	}
 
 	start1 := time.Now()
@@ -391,7 +409,7 @@ func TestScale(t *testing.T) {
 	}
 	// The faults, once a quarter of the corpus has settled.
 	waitFor("a quarter of the corpus settled", 10*time.Minute, func() bool {
-		n, _ := countSettled(repo1, inputs)
+		n, _, _ := countSettled(repo1, inputs)
 		return n >= len(inputs)/4
 	})
 	nodes[3].signal(syscall.SIGKILL)
@@ -404,12 +422,12 @@ func TestScale(t *testing.T) {
 	t.Logf("scale: serve-2 restarted on its folder")
 	upWG.Wait()
 	waitFor("every acknowledged input settled", 12*time.Minute, func() bool {
-		n, _ := countSettled(repo1, inputs)
-		return n == len(inputs)
+		n, _, acked := countSettled(repo1, inputs)
+		return n == acked
 	})
 	dur1 := time.Since(start1)
 	cpu1 := cpu.total() - cpu0
-	_, pages1 := countSettled(repo1, inputs)
+	_, pages1, _ := countSettled(repo1, inputs)
 
 	// The invariants, from S3 (one MinIO node still down).
 	lost, duplicated, notAcked := 0, 0, 0
@@ -418,7 +436,7 @@ func TestScale(t *testing.T) {
 	for _, in := range inputs {
 		if in.key == "" {
 			notAcked++
-			t.Errorf("scale: %s never acknowledged", in.name)
+			t.Errorf("scale: %s never acknowledged: %s", in.name, in.why)
 			continue
 		}
 		outcome[in.st.State]++
@@ -566,12 +584,12 @@ func TestScale(t *testing.T) {
 	start2 := time.Now()
 	upload(part2, func(int) string { return single.intake })
 	waitFor("phase 2 settled", 10*time.Minute, func() bool {
-		n, _ := countSettled(repo2, part2)
-		return n == len(part2)
+		n, _, acked := countSettled(repo2, part2)
+		return n == acked
 	})
 	dur2 := time.Since(start2)
 	cpu2 := cpu.total() - cpu0
-	_, pages2 := countSettled(repo2, part2)
+	_, pages2, _ := countSettled(repo2, part2)
 
 	ppm := func(pages int, d time.Duration) float64 { return float64(pages) / d.Minutes() }
 	t.Logf("scale: phase 1 outcomes %v; %d results fetched (search + metadata + PDF) and verified; %d API answers, %d audit records",

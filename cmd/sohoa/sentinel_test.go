@@ -46,50 +46,60 @@ func devCorpus(t *testing.T, dir string) []corpusFile {
 	return m.Files
 }
 
-// settled: the input is final, or waits only for a person (review).
+// settled: the input is final, or waits only for a person (review, or
+// partly issued with the rest in review).
 func settled(st pipeline.InputState) bool {
-	return st.Final || (st.State == pipeline.StateReview && len(st.Needs) == 0)
+	return st.Final || ((st.State == pipeline.StateReview || st.State == pipeline.StatePartlyIssued) && len(st.Needs) == 0)
 }
 
 // uploadFiles posts the named corpus files as one batch and returns the
 // input keys of the files the intake acknowledged (stored), by name.
 func uploadFiles(base, token, dir string, names []string) (map[string]string, error) {
+	acked, _, err := uploadFilesWhy(base, token, dir, names)
+	return acked, err
+}
+
+// uploadFilesWhy is uploadFiles that also says, by name, why a file was
+// not acknowledged (status and reason code).
+func uploadFilesWhy(base, token, dir string, names []string) (acked, refused map[string]string, err error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, n := range names {
 		data, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fw, err := mw.CreateFormFile("file", n)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fw.Write(data)
 	}
 	mw.Close()
 	req, err := http.NewRequest("POST", base+"/v1/batches", &body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	var br pipeline.BatchResponse
 	if err := json.NewDecoder(resp.Body).Decode(&br); err != nil {
-		return nil, fmt.Errorf("batch answer (HTTP %d): %w", resp.StatusCode, err)
+		return nil, nil, fmt.Errorf("batch answer (HTTP %d): %w", resp.StatusCode, err)
 	}
-	out := map[string]string{}
+	acked, refused = map[string]string{}, map[string]string{}
 	for _, f := range br.Files {
 		if f.InputKey != "" && f.Status != pipeline.StatusRejected {
-			out[f.Name] = f.InputKey
+			acked[f.Name] = f.InputKey
+		} else {
+			refused[f.Name] = f.Status + " " + f.Reason
 		}
 	}
-	return out, nil
+	return acked, refused, nil
 }
 
 // TestSentinelFailover runs `sohoa serve` and `sohoa worker` configured
