@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/dev
 export OMP_THREAD_LIMIT := 1
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps build stack stop demo test unit check bench eval screenshots chaos clean
+.PHONY: all deps build stack stop demo test unit check bench eval screenshots chaos scale-test clean
 
 all: build
 
@@ -71,6 +71,21 @@ CHAOS_JOBS  ?= 1000
 CHAOS_KILLS ?= 24
 chaos: deps
 	$(GO) test -count=1 -timeout 40m -run '^TestChaos$$' ./cmd/sohoa -v -args -chaos.jobs=$(CHAOS_JOBS) -chaos.kills=$(CHAOS_KILLS) 2>&1 | tee .local/logs/chaos.log | grep -E '^chaos:|chaos_test|^(ok|FAIL|---)'
+
+# The scale-out test (not in `make test`; about 10 minutes): a 4-node
+# distributed MinIO (erasure coded), Redis, two `serve` and three `worker`
+# processes on loopback ports 26380, 28180-28182, 28443-28445, 29001-29014,
+# the dev corpus through both serves, one MinIO node, one worker and one
+# serve killed mid-run; then a 1-worker phase. MinIO is built once from the
+# Go module proxy into .local/tools/ (pinned).
+MINIO_VERSION ?= v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO := .local/tools/minio
+scale-test: deps
+	@if ! $(GO) version -m $(MINIO) 2>/dev/null | grep -q "github.com/minio/minio[[:space:]]*$(MINIO_VERSION)[[:space:]]"; then \
+	  echo "scale-test: go install github.com/minio/minio@$(MINIO_VERSION) into $(MINIO) (once; a few minutes)"; \
+	  mkdir -p .local/tools .local/logs; GOBIN=$$PWD/.local/tools $(GO) install github.com/minio/minio@$(MINIO_VERSION); fi
+	@mkdir -p .local/logs; SOHOA_SCALE_TEST=1 MINIO=$$PWD/$(MINIO) $(GO) test -count=1 -timeout 20m -run '^TestScale$$' ./cmd/sohoa -v 2>&1 \
+	  | tee .local/logs/scale.log | grep -E '^scale:|scale_test|^(ok|FAIL|---|PASS)'
 
 bench: deps build stack
 	@eval "$$(bash $(STACK) env)"; bash deploy/local/bench.sh

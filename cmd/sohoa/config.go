@@ -90,6 +90,10 @@ type config struct {
 	Redis struct {
 		Addr, Password string
 		DB             int
+		// Sentinels and Master select Redis Sentinel: the clients ask the
+		// sentinels for the current primary of Master and follow failovers.
+		Sentinels, Master string
+		SentinelPassword  string
 	}
 	S3       s3.Config
 	IndexKey string // key ring "kid:hex,kid:hex…" (first is current)
@@ -181,6 +185,9 @@ func settings() []setting {
 		{"SOHOA_REDIS_ADDR", "redis-addr", "127.0.0.1:16379", "Redis of the queues (appendonly yes, maxmemory-policy noeviction)", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Addr) }},
 		{"SOHOA_REDIS_PASSWORD", "", "", "Redis password", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Password) }},
 		{"SOHOA_REDIS_DB", "redis-db", "0", "Redis database number", gRedis, func(c *config) flag.Value { return (*intValue)(&c.Redis.DB) }},
+		{"SOHOA_REDIS_SENTINELS", "redis-sentinels", "", "Redis Sentinel: comma-separated host:port of the sentinels; every client (queues, sessions, sign-in counts) then asks them for the current primary of SOHOA_REDIS_MASTER and follows a failover, and SOHOA_REDIS_ADDR is not used (empty: one Redis at SOHOA_REDIS_ADDR)", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Sentinels) }},
+		{"SOHOA_REDIS_MASTER", "redis-master", "sohoa", "Redis Sentinel: the master name the sentinels monitor (sentinel monitor NAME …); used only with SOHOA_REDIS_SENTINELS", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.Master) }},
+		{"SOHOA_REDIS_SENTINEL_PASSWORD", "", "", "Redis Sentinel: password of the sentinels themselves (requirepass in sentinel.conf), if any", gRedis, func(c *config) flag.Value { return (*stringValue)(&c.Redis.SentinelPassword) }},
 		{"SOHOA_TASK_MAX_RETRY", "task-max-retry", "8", "retries of a task before asynq archives it; the reconciler then gives it a new round (up to 5, then quarantine retries_exhausted)", gRedis, func(c *config) flag.Value { return (*intValue)(&c.Tasks.MaxRetry) }},
 		{"SOHOA_RETRY_MAX_DELAY", "retry-max-delay", "5m", "longest wait between two retries of a task (2 s, 4 s, 8 s … up to this)", gRedis, func(c *config) flag.Value { return (*positiveDuration)(&c.Tasks.RetryMaxDelay) }},
 

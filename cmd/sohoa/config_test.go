@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"sohoa/internal/testenv"
@@ -157,7 +159,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	for _, s := range settings() {
 		line := ""
 		for _, l := range strings.Split(errOut.String(), "\n") {
-			if strings.Contains(l, s.env+" ") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == s.env { // its own line, not another's usage naming it
 				line = l
 			}
 		}
@@ -230,5 +232,49 @@ func TestWebSettings(t *testing.T) {
 		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v, want exit 2 naming %s", kv, err, name)
 		}
+	}
+}
+
+// TestRedisSentinelOption: with SOHOA_REDIS_SENTINELS every Redis client
+// is a failover client asking those sentinels for SOHOA_REDIS_MASTER.
+func TestRedisSentinelOption(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        []string
+		wantFail   bool
+		sentinels  []string
+		master     string
+		wantPrefix string
+	}{
+		{"one redis", []string{"SOHOA_REDIS_ADDR=127.0.0.1:6000"}, false, nil, "", "127.0.0.1:6000"},
+		{"sentinels", []string{"SOHOA_REDIS_SENTINELS= 127.0.0.1:26390,127.0.0.1:26391 ,", "SOHOA_REDIS_MASTER=prov", "SOHOA_REDIS_PASSWORD=pw"},
+			true, []string{"127.0.0.1:26390", "127.0.0.1:26391"}, "prov", "sentinel master prov"},
+		{"default master", []string{"SOHOA_REDIS_SENTINELS=127.0.0.1:26390"}, true, []string{"127.0.0.1:26390"}, "sohoa", "sentinel master sohoa"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, tt.env...)
+			opt := cfg.redisOpt()
+			fo, isFailover := opt.(asynq.RedisFailoverClientOpt)
+			if isFailover != tt.wantFail {
+				t.Fatalf("redisOpt() = %T", opt)
+			}
+			if isFailover {
+				if !slices.Equal(fo.SentinelAddrs, tt.sentinels) || fo.MasterName != tt.master {
+					t.Errorf("failover option %v %q, want %v %q", fo.SentinelAddrs, fo.MasterName, tt.sentinels, tt.master)
+				}
+				if fo.Password != cfg.Redis.Password {
+					t.Errorf("password not passed to the primary")
+				}
+			}
+			if got := cfg.redisName(); !strings.HasPrefix(got, tt.wantPrefix) {
+				t.Errorf("redisName() = %q, want prefix %q", got, tt.wantPrefix)
+			}
+			rdb, err := cfg.redisClient()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb.Close()
+		})
 	}
 }

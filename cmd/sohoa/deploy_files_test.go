@@ -9,11 +9,6 @@ import (
 	"testing"
 )
 
-// pendingSettings are settings the deployment files use that other branches
-// of issue 13 add to settings() (the ops listener, Redis Sentinel). Once
-// they are in settings(), this list only repeats them; drop it then.
-var pendingSettings = []string{"SOHOA_REDIS_SENTINELS", "SOHOA_REDIS_MASTER"}
-
 // TestDeployFilesNameOnlySettings: every SOHOA_* variable the deployment
 // files name (Kubernetes manifests, compose.yaml, the env example, systemd
 // units, the Dockerfile, deploy/README.md) is a setting sohoa reads, so a
@@ -22,12 +17,6 @@ func TestDeployFilesNameOnlySettings(t *testing.T) {
 	known := map[string]bool{}
 	for _, s := range settings() {
 		known[s.env] = true
-	}
-	for _, p := range pendingSettings {
-		if known[p] {
-			t.Logf("%s is in settings() now: drop it from pendingSettings", p)
-		}
-		known[p] = true
 	}
 	var files []string
 	for _, pattern := range []string{"k8s/*.yaml", "compose.yaml", "*.env.example", "systemd/*", "Dockerfile", "docker/*", "README.md"} {

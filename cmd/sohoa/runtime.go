@@ -187,13 +187,42 @@ func (c *config) queue(q pipeline.Enqueuer) pipeline.Enqueuer {
 	return budgetQueue{q: q, maxRetry: max(c.Tasks.MaxRetry, 0)}
 }
 
-func (c *config) redisOpt() asynq.RedisClientOpt {
+// sentinels is the list SOHOA_REDIS_SENTINELS gives, empty without Sentinel.
+func (c *config) sentinels() []string {
+	var out []string
+	for _, a := range strings.Split(c.Redis.Sentinels, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// redisOpt is how every asynq client, server and inspector connects: to
+// one Redis, or through Redis Sentinel to the current primary of
+// SOHOA_REDIS_MASTER, following failovers.
+func (c *config) redisOpt() asynq.RedisConnOpt {
+	if s := c.sentinels(); len(s) > 0 {
+		return asynq.RedisFailoverClientOpt{
+			MasterName: c.Redis.Master, SentinelAddrs: s, SentinelPassword: c.Redis.SentinelPassword,
+			Password: c.Redis.Password, DB: c.Redis.DB,
+		}
+	}
 	return asynq.RedisClientOpt{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB}
 }
 
+// redisName names the Redis of the queues in logs and errors: its address,
+// or the master name and sentinels.
+func (c *config) redisName() string {
+	if s := c.sentinels(); len(s) > 0 {
+		return fmt.Sprintf("sentinel master %s (%s)", c.Redis.Master, strings.Join(s, ","))
+	}
+	return c.Redis.Addr
+}
+
 // redisClient is a go-redis client on the queues' Redis, made from the
-// options asynq uses, for what serve keeps there besides queues (staff
-// sessions and failed sign-ins).
+// options asynq uses (with Sentinel: a failover client), for what serve
+// keeps there besides queues (staff sessions and failed sign-ins).
 func (c *config) redisClient() (redis.UniversalClient, error) {
 	rdb, ok := c.redisOpt().MakeRedisClient().(redis.UniversalClient)
 	if !ok {
@@ -204,10 +233,15 @@ func (c *config) redisClient() (redis.UniversalClient, error) {
 
 // checkRedis refuses a Redis that can lose or evict queue state: asynq's
 // lease and task keys must survive restarts (AOF) and memory pressure
-// (noeviction). See reliability.md §1.
+// (noeviction). See reliability.md §1. With Sentinel it checks the current
+// primary (every replica must be configured alike: it becomes the primary
+// at a failover; deploy/README.md).
 func checkRedis(ctx context.Context, c *config) error {
-	addr := c.Redis.Addr
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: c.Redis.Password, DB: c.Redis.DB})
+	addr := c.redisName()
+	rdb, err := c.redisClient()
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	get := func(name string) (string, error) {
 		v, err := rdb.ConfigGet(ctx, name).Result()

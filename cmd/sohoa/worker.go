@@ -62,7 +62,7 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 	if err := srv.Start(rt.pipe.Mux()); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "redis", cfg.Redis.Addr, "concurrency", concurrency, "ocr_children", children, "ops", opsAddr(cfg.Ops.WorkerAddr))
+	log.Info("worker started", "redis", cfg.redisName(), "concurrency", concurrency, "ocr_children", children, "ops", opsAddr(cfg.Ops.WorkerAddr))
 	rec := newReconciler(cfg, rt, insp, log)
 	done := make(chan struct{})
 	go func() { defer close(done); reconcileLoop(ctx, cfg, rt, rec) }()

@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PKGS=(
   tesseract-ocr tesseract-ocr-vie tesseract-ocr-osd tesseract-ocr-eng
   libtesseract-dev libleptonica-dev
-  redis-server poppler-utils qpdf softhsm2 opensc libnss3-tools
+  redis-server redis-sentinel poppler-utils qpdf softhsm2 opensc libnss3-tools
   fonts-liberation2 fonts-dejavu-core curl jq
   chromium
   # systemd-analyze verifies deploy/systemd/ in make test (systemd need not run)
