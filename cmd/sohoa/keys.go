@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"sohoa/storage"
 )
@@ -118,8 +117,10 @@ func (c *config) staffKey() ([]byte, error) { return c.hexKey(staffKeyFile, c.St
 // createKeyFile writes a fresh 32-byte key to path, mode 0600, and returns
 // its text. A ring gets the key ID "<kind>-<8 random hex>", which no other
 // installation's keys will share (key IDs appear in index object keys and
-// are at most 16 characters). O_EXCL makes concurrent first
-// starts agree on one key; an existing file is never overwritten.
+// are at most 16 characters). The key is written to a temporary file and
+// hard-linked into place, which fails if path exists: concurrent first
+// starts agree on one key, an existing file is never overwritten, and no
+// process ever reads a file half written.
 func createKeyFile(path string, ring bool, kind string) (string, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -133,36 +134,33 @@ func createKeyFile(path string, ring bool, kind string) (string, error) {
 		}
 		line = fmt.Sprintf("%s-%s:%s", kind, hex.EncodeToString(suffix), line)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readWhenWritten(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*") // mode 0600
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(line + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return "", err
 	}
-	_, err = f.WriteString(line + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	switch err := os.Link(tmp.Name(), path); {
+	case errors.Is(err, fs.ErrExist):
+		data, err := os.ReadFile(path) // another process's, complete
+		return strings.TrimSpace(string(data)), err
+	case err != nil:
+		return "", err
 	}
-	return line, err
-}
-
-// readWhenWritten reads a key file another process is creating right now.
-func readWhenWritten(path string) (string, error) {
-	for range 50 {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return "", err
-		}
-		if strings.HasSuffix(string(data), "\n") {
-			return strings.TrimSpace(string(data)), nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "", fmt.Errorf("%s: incomplete", path)
+	return line, nil
 }
 
 // productionKeys are the key files `sohoa keys init` makes.

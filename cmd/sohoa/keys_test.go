@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -138,5 +139,35 @@ func TestKeysInitMakesAProductionKeySet(t *testing.T) {
 	}
 	if _, err := cfg.staffKey(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDevKeysConcurrentFirstStart: processes starting at once in a fresh
+// development keys folder agree on one key each, and none reads a key file
+// half written (a worker started beside a backfill read an empty ring).
+func TestDevKeysConcurrentFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, "SOHOA_KEYS_DIR="+dir)
+	const n = 16
+	kids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := cfg.repositoryKeys()
+			kids[i], errs[i] = k.IndexKID, err
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || kids[i] == "" || kids[i] != kids[0] {
+			t.Errorf("start %d: kid %q, %v; want the one key %q", i, kids[i], errs[i], kids[0])
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
