@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -280,19 +279,7 @@ func TestBrowserOneDay(t *testing.T) {
 	waitHTTPClient(t, hc, apiBase+"/healthz")
 	apiCall := func(method, path, body string, v any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, apiBase+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Purpose-Procedure", "1.004873")
-		req.Header.Set("X-Purpose-Dossier", "000.00.31.H29-251122-0001")
-		r, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		b, _ := io.ReadAll(r.Body)
-		if r.StatusCode != 200 || json.Unmarshal(b, v) != nil {
-			t.Fatalf("%s %s: %d %s", method, path, r.StatusCode, b)
-		}
+		reuseAPICall(t, hc, apiBase, method, path, body, v)
 	}
 	var found struct {
 		Results []struct {

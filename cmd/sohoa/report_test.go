@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,63 +22,6 @@ import (
 	"sohoa/storage"
 	"sohoa/storage/storagetest"
 )
-
-// supervisorClient is a signed-in member of staff of a real serve: cookies
-// kept, no redirect followed, requests marked same-origin as a browser's.
-type supervisorClient struct {
-	t    *testing.T
-	base string
-	hc   *http.Client
-}
-
-func signInSupervisor(t *testing.T, base, user, password string) *supervisorClient {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &supervisorClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 2 * time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	_, page := c.get("/signin")
-	resp, _ := c.post("/signin", url.Values{"csrf": {c.csrf(page)}, "user": {user}, "password": {password}, "next": {"/"}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in as %s: %d", user, resp.StatusCode)
-	}
-	return c
-}
-
-func (c *supervisorClient) csrf(page string) string {
-	c.t.Helper()
-	m := csrfFieldRe.FindStringSubmatch(page)
-	if m == nil {
-		c.t.Fatalf("page has no csrf field:\n%.500s", page)
-	}
-	return m[1]
-}
-
-func (c *supervisorClient) do(req *http.Request) (*http.Response, string) {
-	c.t.Helper()
-	if req.Method != "GET" {
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-func (c *supervisorClient) get(path string) (*http.Response, string) {
-	c.t.Helper()
-	req, _ := http.NewRequest("GET", c.base+path, nil)
-	return c.do(req)
-}
-
-func (c *supervisorClient) post(path string, form url.Values) (*http.Response, string) {
-	c.t.Helper()
-	req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.do(req)
-}
 
 // dashboardMetric reads a number of the dashboard (#dashboard [data-metric]).
 func dashboardMetric(t *testing.T, page, name string) int {
@@ -179,7 +120,7 @@ func TestReportOnStack(t *testing.T) {
 	}
 
 	user, password := devSignin(t, keys, "supervisor")
-	sup := signInSupervisor(t, base, user, password)
+	sup := signInWeb(t, base, user, password)
 	resp, page := sup.get("/reports")
 	if resp.StatusCode != 200 {
 		t.Fatalf("dashboard: %d\n%s", resp.StatusCode, serveLog.String())
@@ -205,12 +146,12 @@ func TestReportOnStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, page = sup.post("/results", url.Values{"csrf": {sup.csrf(page)}, "q": {holderID}, "kind": {idType}})
+	resp, page = sup.post("/results", url.Values{"csrf": {pageCSRF(t, page)}, "q": {holderID}, "kind": {idType}})
 	if resp.StatusCode != 200 || !strings.Contains(page, `data-code="`+code+`"`) {
 		t.Fatalf("web search by the holder's ID: %d", resp.StatusCode)
 	}
 	_, page = sup.get("/results/" + code)
-	resp, _ = sup.post("/results/"+code+"/revoke", url.Values{"csrf": {sup.csrf(page)}, "decision": {"125/QĐ-UBND"}, "reason": {"ISSUED_IN_ERROR"}})
+	resp, _ = sup.post("/results/"+code+"/revoke", url.Values{"csrf": {pageCSRF(t, page)}, "decision": {"125/QĐ-UBND"}, "reason": {"ISSUED_IN_ERROR"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
@@ -222,25 +163,7 @@ func TestReportOnStack(t *testing.T) {
 	hc := devClient(t, keys)
 	api := "https://" + apiAddr
 	waitHTTPClient(t, hc, api+"/healthz")
-	apiCall := func(method, path, body string, v any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, api+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Purpose-Procedure", "1.004873")
-		req.Header.Set("X-Purpose-Dossier", "000.00.31.H29-251122-0001")
-		r, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		b, _ := io.ReadAll(r.Body)
-		if r.StatusCode != 200 {
-			t.Fatalf("%s %s: %d %s", method, path, r.StatusCode, b)
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apiCall := func(method, path, body string, v any) { t.Helper(); reuseAPICall(t, hc, api, method, path, body, v) }
 	type validity struct {
 		Valid  bool   `json:"valid"`
 		Status string `json:"status"`

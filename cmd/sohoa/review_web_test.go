@@ -73,6 +73,24 @@ func pageCSRF(t *testing.T, page string) string {
 	return m[1]
 }
 
+func (w *webClient) get(path string) (*http.Response, string) {
+	w.t.Helper()
+	return w.do("GET", path, nil)
+}
+
+func (w *webClient) post(path string, form url.Values) (*http.Response, string) {
+	w.t.Helper()
+	return w.do("POST", path, form)
+}
+
+// signInWeb is a web client signed in with a user name and password.
+func signInWeb(t *testing.T, base, user, password string) *webClient {
+	t.Helper()
+	w := newWebClient(t, base)
+	w.signin(user, password)
+	return w
+}
+
 func (w *webClient) signin(user, password string) {
 	w.t.Helper()
 	_, page := w.do("GET", "/signin", nil)

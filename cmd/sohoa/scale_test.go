@@ -246,6 +246,9 @@ func TestScale(t *testing.T) {
 		"SOHOA_OCR_CHILDREN": "1", "SOHOA_WORKER_CONCURRENCY": "2",
 		"SOHOA_RECONCILE_EVERY": "5s", "SOHOA_VERIFY_BASE_URL": "https://127.0.0.1:28443",
 		"SOHOA_LOG_LEVEL": "info",
+		// Several serves and workers on one machine: no operations
+		// listeners, whose default addresses they would share.
+		"SOHOA_OPS_ADDR": "0", "SOHOA_WORKER_OPS_ADDR": "0",
 	}
 	envOf := func(bucket string, db int, s3Port, local string, extra ...string) []string {
 		out := append(os.Environ(), testMainEnv+"=1", "SOHOA_S3_BUCKET="+bucket, fmt.Sprintf("SOHOA_REDIS_DB=%d", db),

@@ -215,3 +215,25 @@ func devSignedPDF(t *testing.T, dir string) []byte {
 	}
 	return signed
 }
+
+// reuseAPICall makes one reuse-API request as the development client
+// system (hc: devClient), with a purpose, and decodes its 200 answer into v.
+func reuseAPICall(t *testing.T, hc *http.Client, base, method, path, body string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Purpose-Procedure", "1.004873")
+	req.Header.Set("X-Purpose-Dossier", "000.00.31.H29-251122-0001")
+	r, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, r.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s %s: %v: %s", method, path, err, b)
+	}
+}
