@@ -125,23 +125,32 @@ func StateOf(ctx context.Context, repo *storage.Repository, key string) (InputSt
 		return st, err
 	}
 	pending, approved, rejected := map[int]bool{}, map[int]bool{}, map[int]bool{}
-	for _, d := range items {
+	// decided files document d of a review as pending, approved or
+	// rejected by its approval; false when it was seen already.
+	decided := func(d Decision) (waiting bool, err error) {
 		if pending[d.Doc] || approved[d.Doc] || rejected[d.Doc] {
-			continue
+			return false, nil
 		}
 		var a Approval
 		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
 		case errors.Is(err, storage.ErrNotFound):
 			pending[d.Doc] = true
 			st.Pending = append(st.Pending, d)
+			return true, nil
 		case err != nil:
-			return st, err
+			return false, err
 		case a.Approved:
 			approved[d.Doc] = true
 			st.Approved = append(st.Approved, d.Doc)
 		default:
 			rejected[d.Doc] = true
 			st.Rejected = append(st.Rejected, d.Doc)
+		}
+		return false, nil
+	}
+	for _, d := range items {
+		if _, err := decided(d); err != nil {
+			return st, err
 		}
 	}
 	// A document the record sends to review waits for a person even when
@@ -150,25 +159,15 @@ func StateOf(ctx context.Context, repo *storage.Repository, key string) (InputSt
 	// missing for good (the worker died between the two writes), the OCR
 	// task re-dispatches it.
 	for _, d := range rec.Decisions {
-		if d.Action != ActionReview || pending[d.Doc] || approved[d.Doc] || rejected[d.Doc] {
+		if d.Action != ActionReview {
 			continue
 		}
-		var a Approval
-		switch err := repo.GetSealedJSON(ctx, storage.ApprovalKey(key, d.Doc), &a); {
-		case errors.Is(err, storage.ErrNotFound):
-			pending[d.Doc] = true
-			st.Pending = append(st.Pending, d)
-			if !slices.Contains(st.Needs, Need{OCR: true}) {
-				st.Needs = append(st.Needs, Need{OCR: true})
-			}
-		case err != nil:
+		waiting, err := decided(d)
+		if err != nil {
 			return st, err
-		case a.Approved:
-			approved[d.Doc] = true
-			st.Approved = append(st.Approved, d.Doc)
-		default:
-			rejected[d.Doc] = true
-			st.Rejected = append(st.Rejected, d.Doc)
+		}
+		if waiting && !slices.Contains(st.Needs, Need{OCR: true}) {
+			st.Needs = append(st.Needs, Need{OCR: true})
 		}
 	}
 	toIssue := map[int]bool{}
