@@ -326,16 +326,26 @@ func (a *App) batchStatus(ctx context.Context, b storage.Batch) (batchView, erro
 	return a.batchView(st), nil
 }
 
-// batchPage is /batches/{id}: every file's state, followed live by
-// batch.js until each is final.
-func (a *App) batchPage(w http.ResponseWriter, r *http.Request, s *signedIn) {
+// openBatchPage opens the batch of a page and its files' states, or
+// answers why not.
+func (a *App) openBatchPage(w http.ResponseWriter, r *http.Request, s *signedIn) (storage.Batch, batchView, bool) {
 	b, ok := a.openBatch(w, r, s)
 	if !ok {
-		return
+		return b, batchView{}, false
 	}
 	v, err := a.batchStatus(r.Context(), b)
 	if err != nil {
 		a.unavailable(w, r, err)
+		return b, batchView{}, false
+	}
+	return b, v, true
+}
+
+// batchPage is /batches/{id}: every file's state, followed live by
+// batch.js until each is final.
+func (a *App) batchPage(w http.ResponseWriter, r *http.Request, s *signedIn) {
+	b, v, ok := a.openBatchPage(w, r, s)
+	if !ok {
 		return
 	}
 	a.render(w, http.StatusOK, "batch", view{Title: "Lô hồ sơ " + b.ID, CSRF: s.CSRF, Staff: a.staffView(s), Data: v})
@@ -411,13 +421,8 @@ func (a *App) batchHistory(w http.ResponseWriter, r *http.Request, s *signedIn) 
 // batchReceipt is /batches/{id}/receipt: the printable receipt of what
 // the counter received.
 func (a *App) batchReceipt(w http.ResponseWriter, r *http.Request, s *signedIn) {
-	b, ok := a.openBatch(w, r, s)
+	b, v, ok := a.openBatchPage(w, r, s)
 	if !ok {
-		return
-	}
-	v, err := a.batchStatus(r.Context(), b)
-	if err != nil {
-		a.unavailable(w, r, err)
 		return
 	}
 	clerk := ""

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -287,18 +286,7 @@ func TestBrowserOneDay(t *testing.T) {
 			Access     string `json:"access"`
 		} `json:"results"`
 	}
-	repo, err := openRepository(context.Background(), envConfig(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := repo.Get(context.Background(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idType, _, err := repo.HolderID(context.Background(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idType, _ := resultHolder(t, code)
 	apiCall("POST", "/v1/results:search", fmt.Sprintf(`{"holder_id_type":%q,"holder_id":%q,"include_history":true}`, idType, truth.HolderID), &found)
 	access := ""
 	for _, r := range found.Results {

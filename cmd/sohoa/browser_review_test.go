@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,17 +39,7 @@ func TestBrowserReview(t *testing.T) {
 	base := "http://" + addr
 	waitHTTP(t, base+"/healthz")
 	workerLog := startCommand(t, "worker", "--reconcile", "0")
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("procedure_code", "1.000894")
-	fw, _ := mw.CreateFormFile("files", filepath.Base(reviewScan))
-	fw.Write(scan)
-	mw.Close()
-	status, br := postBatch(t, base, &body, mw.FormDataContentType())
-	if status != http.StatusCreated || len(br.Files) != 1 {
-		t.Fatalf("upload: %d %+v", status, br)
-	}
-	if st, ok := awaitInput(t, base, br.Files[0].InputKey, time.Now().Add(4*time.Minute)); !ok || st.State != "review" {
+	if st, ok := awaitInput(t, base, uploadOne(t, base, filepath.Base(reviewScan), scan).InputKey, time.Now().Add(4*time.Minute)); !ok || st.State != "review" {
 		t.Fatalf("state %+v, want review\n%s", st, workerLog.String())
 	}
 

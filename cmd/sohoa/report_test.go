@@ -134,18 +134,7 @@ func TestReportOnStack(t *testing.T) {
 
 	// Revoke one result in the web app.
 	code := codes[0]
-	repo, err := openRepository(context.Background(), envConfig(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := repo.Get(context.Background(), code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idType, holderID, err := repo.HolderID(context.Background(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idType, holderID := resultHolder(t, code)
 	resp, page = sup.post("/results", url.Values{"csrf": {pageCSRF(t, page)}, "q": {holderID}, "kind": {idType}})
 	if resp.StatusCode != 200 || !strings.Contains(page, `data-code="`+code+`"`) {
 		t.Fatalf("web search by the holder's ID: %d", resp.StatusCode)
@@ -218,6 +207,10 @@ func TestReportOnStack(t *testing.T) {
 	// The citizen ID is in no log line and no audit record.
 	storagetest.CheckLog(t, serveLog.String(), []string{holderID}, nil)
 	var recs bytes.Buffer
+	repo, err := openRepository(context.Background(), envConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	err = audit.Scan(context.Background(), repo.Bucket(), func(_ string, rs []audit.Record) error {
 		for _, r := range rs {
 			b, _ := json.Marshal(r)
@@ -237,4 +230,23 @@ func TestReportOnStack(t *testing.T) {
 	if strings.Contains(serveLog.String(), holderID) || strings.Contains(recs.String(), holderID) {
 		t.Error("the citizen ID reached the serve log or the audit log")
 	}
+}
+
+// resultHolder is the holder ID type and ID of a filed result, read from
+// the repository (the tests search by them).
+func resultHolder(t *testing.T, code string) (idType, id string) {
+	t.Helper()
+	repo, err := openRepository(context.Background(), envConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := repo.Get(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idType, id, err = repo.HolderID(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idType, id
 }

@@ -28,6 +28,23 @@ import (
 // id_reads_disagree:personal_id and low_confidence:personal_id.
 const reviewScan = "../../../shared/corpus/dev/scan_0003.tif"
 
+// uploadOne uploads one scan as a one-file batch with the intake token and
+// returns its submission (201 required).
+func uploadOne(t *testing.T, base, name string, data []byte) pipeline.Submission {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("procedure_code", "1.000894")
+	fw, _ := mw.CreateFormFile("files", name)
+	fw.Write(data)
+	mw.Close()
+	status, br := postBatch(t, base, &body, mw.FormDataContentType())
+	if status != http.StatusCreated || len(br.Files) != 1 {
+		t.Fatalf("upload: %d %+v", status, br)
+	}
+	return br.Files[0]
+}
+
 // webClient is a browser-like client of the staff web app: cookies kept,
 // redirects not followed.
 type webClient struct {
@@ -131,17 +148,7 @@ func TestReviewWeb(t *testing.T) {
 	waitHTTP(t, base+"/healthz")
 	workerLog := startCommand(t, "worker", "--reconcile", "0")
 
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("procedure_code", "1.000894")
-	fw, _ := mw.CreateFormFile("files", filepath.Base(reviewScan))
-	fw.Write(scan)
-	mw.Close()
-	status, br := postBatch(t, base, &body, mw.FormDataContentType())
-	if status != http.StatusCreated || len(br.Files) != 1 {
-		t.Fatalf("upload: %d %+v", status, br)
-	}
-	key := br.Files[0].InputKey
+	key := uploadOne(t, base, filepath.Base(reviewScan), scan).InputKey
 	st, ok := awaitInput(t, base, key, time.Now().Add(4*time.Minute))
 	if !ok || st.State != "review" || len(st.Review) != 1 {
 		t.Fatalf("state %+v, want review\nworker log:\n%s", st, workerLog.String())
