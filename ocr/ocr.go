@@ -41,6 +41,10 @@ const (
 	// FlagActiveContent: the source PDF carried scripts or actions; they
 	// were ignored (never executed) and only the page image was used.
 	FlagActiveContent = "active-content"
+	// FlagTextLayerIgnored: the page's text layer was not usable (a font
+	// without a Unicode map, implausible text, too many fonts); the page
+	// was recognised from its rendering instead.
+	FlagTextLayerIgnored = "text-layer-ignored"
 )
 
 // Word is one recognised word. Box is in pixels of the page image as it was
@@ -78,6 +82,29 @@ type Page struct {
 	Words      []Word  `json:"words,omitempty"`
 	// Flags name page-level problems, e.g. "blank", "degenerate".
 	Flags []string `json:"flags,omitempty"`
+	// Kind is what the source page holds (PDF pages; "" for image files):
+	// "image" (only a scan image), "text" (a real text layer, no page
+	// image) or "mixed" (a text layer over a page image or drawing).
+	Kind string `json:"kind,omitempty"`
+	// Source says where the words come from: "ocr" (recognised),
+	// "text-layer" (read from the PDF) or "ocr+text-layer" (recognised,
+	// with the PDF's layer as a second read). "" means "ocr".
+	Source string `json:"source,omitempty"`
+	// Layer compares the recognition with an earlier text layer (mixed
+	// pages).
+	Layer *LayerAgreement `json:"text_layer,omitempty"`
+}
+
+// LayerAgreement counts how the recognised words of a page and its
+// earlier text layer compare.
+type LayerAgreement struct {
+	Words       int `json:"words"`        // recognised words
+	LayerWords  int `json:"layer_words"`  // words of the layer
+	Agreed      int `json:"agreed"`       // recognised words the layer reads alike
+	Disagreed   int `json:"disagreed"`    // recognised words the layer reads otherwise
+	SecondReads int `json:"second_reads"` // of those, number-like words given the layer's reading as a second read
+	OCROnly     int `json:"ocr_only"`     // recognised words with no layer word
+	LayerOnly   int `json:"layer_only"`   // layer words over no recognised word (not used)
 }
 
 // Field is one extracted value with its confidence (0..1), and where it

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"sohoa/ocr"
+	"sohoa/ocr/pdftext"
 )
 
 // The child protocol: the parent gob-encodes one childRequest per file on
@@ -97,6 +98,11 @@ type ChildOptions struct {
 	// harness and tests, which need the pipeline's semantics at thousands
 	// of jobs, through the same child supervision.
 	Canned string
+	// PDFText bounds the poppler tools that read PDF text layers and
+	// render text pages (they run as this child's own children, under its
+	// memory limit); NoPDFText treats every PDF page as image-only.
+	PDFText   pdftext.Options
+	NoPDFText bool
 }
 
 // SetMemoryLimit caps the process's memory at bytes: RLIMIT_DATA, which
@@ -157,7 +163,10 @@ func ServeChild(ctx context.Context, in io.Reader, out io.Writer, opts ChildOpti
 		return fmt.Errorf("ocr child: %w", err)
 	}
 	defer eng.Close()
-	h := &engineHandler{eng: eng, lim: opts.Limits, log: opts.Logger}
+	h := &engineHandler{eng: eng, lim: opts.Limits, log: opts.Logger, pdf: opts.PDFText, noPDFText: opts.NoPDFText}
+	if h.pdf.MaxPixels == 0 {
+		h.pdf.MaxPixels = opts.Limits.MaxPixels
+	}
 	return serveChild(ctx, in, out, h.handle)
 }
 
@@ -186,6 +195,10 @@ type engineHandler struct {
 	eng *Engine
 	lim ocr.Limits
 	log *slog.Logger
+	// pdf bounds the poppler tools that read PDF text layers; noPDFText
+	// treats every PDF page as image-only.
+	pdf       pdftext.Options
+	noPDFText bool
 }
 
 func (h *engineHandler) handle(ctx context.Context, req childRequest) childResponse {
@@ -203,6 +216,21 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 		h.log.Info("input note", "note", w)
 	}
 	var resp childResponse
+	if scan.Format == "pdf" && !h.noPDFText {
+		pages, images, err := recognizePDF(ctx, h.eng, req.Data, scan, h.pdf, h.log)
+		if err != nil {
+			return fail(err)
+		}
+		for i := range pages {
+			if len(scan.ActiveContent) > 0 {
+				pages[i].Flags = append(pages[i].Flags, FlagActiveContent)
+			}
+			img := images[i]
+			resp.Pages = append(resp.Pages, pages[i])
+			resp.Images = append(resp.Images, wireImage{Number: img.Number, Data: img.Data, Format: img.Format, DPI: img.DPI})
+		}
+		return resp
+	}
 	for i := range scan.Pages {
 		p := &scan.Pages[i]
 		page, err := h.eng.Recognize(ctx, *p)

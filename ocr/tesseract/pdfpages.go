@@ -1,0 +1,142 @@
+package tesseract
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"sohoa/ocr"
+	"sohoa/ocr/pdftext"
+)
+
+// pageRecognizer is the part of Engine the PDF routing uses.
+type pageRecognizer interface {
+	Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, error)
+}
+
+// recognizePDF recognises the pages of an opened PDF by their kind
+// (pdftext.Classify):
+//
+//   - image: the page's scan image is recognised, as for any scan; a page
+//     with neither image nor text (vector drawing only) is rendered and
+//     the rendering recognised;
+//   - text: the words come from the text layer, with their boxes, and the
+//     page's rendering becomes its image. A layer that is not usable (a
+//     font without a Unicode map, implausible text) is ignored
+//     (FlagTextLayerIgnored) and the rendering recognised instead;
+//   - mixed: the page image (the scan under an earlier OCR layer, else the
+//     rendering) is recognised, and the layer is only a second read
+//     (pdftext.Merge).
+//
+// When poppler cannot read the file (or is missing) every page takes the
+// image path, as before text layers were read, and the reason is logged.
+func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *ocr.Scan, opts pdftext.Options, log *slog.Logger) ([]ocr.Page, []ocr.PageImage, error) {
+	doc, err := pdftext.Open(data, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer doc.Close()
+	plans, err := doc.Analyze(ctx, len(scan.Pages))
+	switch {
+	case pdftext.IsToolError(err):
+		log.Warn("PDF text layer not read; pages recognised from their images", "err", err)
+		plans = nil
+	case err != nil:
+		return nil, nil, err
+	}
+	var pages []ocr.Page
+	var images []ocr.PageImage
+	for i := range scan.Pages {
+		src := scan.Pages[i]
+		var plan *pdftext.PagePlan
+		if plans != nil {
+			plan = &plans[i]
+		}
+		pg, img, err := recognizePDFPage(ctx, eng, doc, src, plan, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		pages = append(pages, pg)
+		images = append(images, img)
+		scan.Pages[i].Image = nil // let the decoded pixels go before the next page
+	}
+	return pages, images, nil
+}
+
+func recognizePDFPage(ctx context.Context, eng pageRecognizer, doc *pdftext.Doc, src ocr.PageImage, plan *pdftext.PagePlan, log *slog.Logger) (ocr.Page, ocr.PageImage, error) {
+	if plan == nil {
+		pg, err := eng.Recognize(ctx, src)
+		return pg, src, err
+	}
+	v, layer := plan.Verdict, plan.Facts.Layer
+	render := func() (ocr.PageImage, error) {
+		dpi, err := doc.RenderDPI(layer.Width, layer.Height)
+		if err != nil {
+			return ocr.PageImage{}, fmt.Errorf("page %d: %w", src.Number, err)
+		}
+		img, err := doc.Render(ctx, src.Number, dpi)
+		if err != nil {
+			return ocr.PageImage{}, fmt.Errorf("page %d: %w", src.Number, err)
+		}
+		return img, nil
+	}
+	recognize := func(img ocr.PageImage, kind, source string) (ocr.Page, ocr.PageImage, error) {
+		pg, err := eng.Recognize(ctx, img)
+		if err != nil {
+			return ocr.Page{}, ocr.PageImage{}, err
+		}
+		pg.Kind, pg.Source = kind, source
+		if len(layer.Words) > 0 && !v.TextUsable {
+			pg.Flags = append(pg.Flags, ocr.FlagTextLayerIgnored)
+		}
+		return pg, img, nil
+	}
+	// mixed recognises img and compares the layer with it.
+	mixed := func(img ocr.PageImage) (ocr.Page, ocr.PageImage, error) {
+		if !v.TextUsable {
+			return recognize(img, pdftext.KindMixed, pdftext.SourceOCR)
+		}
+		b := img.Image.Bounds()
+		pg, img, err := recognize(img, pdftext.KindMixed, pdftext.SourceOCRLayer)
+		if err != nil {
+			return pg, img, err
+		}
+		pg, a := pdftext.Merge(pg, layer, b.Dx(), b.Dy())
+		log.Info("text layer compared with recognition", "page", src.Number, "words", a.Words, "layer_words", a.LayerWords,
+			"agreed", a.Agreed, "disagreed", a.Disagreed, "second_reads", a.SecondReads)
+		return pg, img, nil
+	}
+	switch v.Kind {
+	case pdftext.KindImage:
+		if !ocr.IsDegenerate(src) {
+			pg, err := eng.Recognize(ctx, src)
+			pg.Kind = pdftext.KindImage
+			return pg, src, err
+		}
+		// Neither image nor text: vector drawing only, or an empty page.
+		img, err := render()
+		if err != nil {
+			return ocr.Page{}, ocr.PageImage{}, err
+		}
+		return recognize(img, pdftext.KindImage, pdftext.SourceOCR)
+	case pdftext.KindMixed:
+		if !ocr.IsDegenerate(src) {
+			return mixed(src)
+		}
+	}
+	// A text page (or a mixed page whose image could not be taken).
+	img, err := render()
+	if err != nil {
+		return ocr.Page{}, ocr.PageImage{}, err
+	}
+	b := img.Image.Bounds()
+	if pdftext.HasDrawing(img.Image, layer.Boxes(b.Dx(), b.Dy()), img.DPI) || v.Kind == pdftext.KindMixed {
+		return mixed(img)
+	}
+	if !v.TextUsable {
+		log.Info("text layer not usable; page recognised from its rendering", "page", src.Number, "why", v.Why,
+			"plausibility", v.Plausibility)
+		return recognize(img, pdftext.KindText, pdftext.SourceOCR)
+	}
+	return pdftext.TextPage(layer, img), img, nil
+}
