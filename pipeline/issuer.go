@@ -123,7 +123,8 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	if v.Timestamp != nil {
 		level = "B-T"
 	}
-	return Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: storage.SHA256Hex(e.o.Keys.Cert().Raw), SigningTime: v.SigningTime}, nil
+	return Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: storage.SHA256Hex(e.o.Keys.Cert().Raw), SigningTime: v.SigningTime,
+		Signer: v.Signer}, nil
 }
 
 // renderPages pairs each page image with its recognition for the renderer.

@@ -92,7 +92,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("look up %s: %w", resultCode, err)
 	}
-	if p.o.Issuer == nil {
+	if p.o.Issuer == nil && (rec.Signature == nil || !rec.Signature.Valid) {
 		return errors.New("issue stage: no issuer configured")
 	}
 
@@ -109,20 +109,29 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		SourceSHA256:  srcSHA,
 		ConvertedAt:   rec.CreatedAt,
 	}
-	for _, n := range d.Pages {
-		pg, img, err := p.page(ctx, &rec, n)
-		if err != nil {
+	var issued Issued
+	if sig := rec.Signature; sig != nil && sig.Valid {
+		// Signed by its own issuer and verified: filed as it is, never
+		// re-rendered or re-signed.
+		if issued, err = p.signedOriginal(ctx, inputKey, srcSHA, sig); err != nil {
 			return err
 		}
-		req.Pages = append(req.Pages, pg)
-		req.Images = append(req.Images, img)
+		req.Origin = storage.OriginBornDigital
+	} else {
+		for _, n := range d.Pages {
+			pg, img, err := p.page(ctx, &rec, n)
+			if err != nil {
+				return err
+			}
+			req.Pages = append(req.Pages, pg)
+			req.Images = append(req.Images, img)
+		}
+		signStart := p.o.Now()
+		if issued, err = p.o.Issuer.Issue(ctx, req); err != nil {
+			return fmt.Errorf("issue %s: %w", resultCode, err)
+		}
+		p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
 	}
-	signStart := p.o.Now()
-	issued, err := p.o.Issuer.Issue(ctx, req)
-	if err != nil {
-		return fmt.Errorf("issue %s: %w", resultCode, err)
-	}
-	p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
 	m, err := p.manifest(&rec, d, resultCode, req, issued)
 	if err != nil {
 		return permanent(CodeBadPayload, err)
@@ -220,6 +229,8 @@ func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req 
 			PAdESLevel:       issued.PAdESLevel,
 			SignerCertSHA256: issued.SignerCertSHA256,
 			SigningTime:      issued.SigningTime,
+			Signer:           issued.Signer,
+			ExternalSigner:   issued.External,
 		},
 		InputKey: rec.InputKey,
 	}
@@ -235,6 +246,10 @@ func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req 
 			return m, fmt.Errorf("valid until: %w", err)
 		}
 		m.ValidUntil = &vu
+	}
+	if req.Origin == storage.OriginBornDigital {
+		// Never on paper: nothing was digitised.
+		return m, nil
 	}
 	dig := &storage.Digitization{
 		ScannedAt:            rec.CreatedAt,
@@ -297,4 +312,22 @@ func originOf(source string) string {
 		return "digitized_backfill"
 	}
 	return "digitized_on_receipt"
+}
+
+// signedOriginal is the intake's own bytes as the result of a validly
+// signed input, checked to be exactly what was verified.
+func (p *Pipeline) signedOriginal(ctx context.Context, inputKey, srcSHA string, sig *SignatureCheck) (Issued, error) {
+	data, _, err := p.intakeMeta(ctx, inputKey)
+	if err != nil {
+		return Issued{}, err
+	}
+	if got := storage.SHA256Hex(data); got != srcSHA {
+		return Issued{}, permanent(CodeCorrupt, fmt.Errorf("signed input: stored bytes have sha256 %s, want %s", got, srcSHA))
+	}
+	level := "B-B"
+	if sig.Timestamp != nil {
+		level = "B-T"
+	}
+	return Issued{PDF: data, PAdESLevel: level, SignerCertSHA256: sig.SignerCertSHA256, SigningTime: sig.SigningTime,
+		Signer: sig.Signer, External: true}, nil
 }

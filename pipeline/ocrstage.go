@@ -59,6 +59,14 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 		p.o.Logger.Warn("intake incomplete: scan stored without metadata; waiting for the file to be sent again", "input_key", inputKey)
 		return nil
 	}
+	var sig *SignatureCheck
+	if LooksSigned(data) {
+		if sig, err = p.checkSignature(ctx, data); err != nil {
+			return err
+		}
+		p.o.Logger.Info("signed input verified", "input_key", inputKey, "valid", sig.Valid, "reason", sig.Reason,
+			"signer_cert_sha256", sig.SignerCertSHA256)
+	}
 	started := p.o.Now()
 	pages, images, err := p.o.Recognizer.Process(ctx, data, meta.Name)
 	if err != nil {
@@ -109,6 +117,8 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	docs := ocr.Extract(pages, p.o.Layouts)
 	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
 	rec.Decisions = decide(pages, images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
+	rec.Signature = sig
+	applySignature(rec.Decisions, docs, p.o.Layouts, sig)
 	p.o.Observer.StageDone(StageExtraction, p.o.Now().Sub(extractStart))
 	if err := p.o.Repo.PutSealedJSON(ctx, storage.RecordKey(inputKey), rec); err != nil {
 		if !errors.Is(err, storage.ErrExists) {

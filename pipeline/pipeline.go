@@ -52,6 +52,11 @@ type Issued struct {
 	PAdESLevel       string
 	SignerCertSHA256 string
 	SigningTime      time.Time
+	// Signer is the subject CN of the signing certificate, and External
+	// says it is another issuer's signature (a signed input filed as it
+	// is), not this agency's.
+	Signer   string
+	External bool
 }
 
 // Enqueuer puts a task on the queue (an *asynq.Client).
@@ -79,6 +84,9 @@ type Options struct {
 	Now        func() time.Time
 	// Observer is told what the stages do (metrics); nil: nobody.
 	Observer Observer
+	// Signatures verifies inputs that arrive signed (other agencies'
+	// e-results); nil: every signed input goes to review as untrusted.
+	Signatures SignatureVerifier
 }
 
 // Observer is told what the pipeline does, for metrics. Every argument is

@@ -77,6 +77,10 @@ func StaffTexts() map[string]string {
 		"no_document_recognised": "không nhận ra giấy tờ nào trong tệp",
 		"page_dpi_below":         "trang %s quét với độ phân giải thấp hơn %s dpi; hãy quét lại",
 		"page_flag":              "trang %s: %s",
+		// Inputs that arrived signed (signedpdf.go).
+		ReasonSignatureInvalid:   "tệp PDF đã ký số nhưng chữ ký không hợp lệ (tệp bị sửa sau khi ký, chữ ký hỏng hoặc có nhiều chữ ký); không lưu như bản gốc điện tử",
+		ReasonSignatureUntrusted: "tệp PDF có chữ ký số của cơ quan chưa nằm trong danh sách được tin cậy; cần cán bộ kiểm tra",
+		ReasonSignedNotOneResult: "tệp PDF đã ký số chứa nhiều hơn một giấy tờ hoặc không nhận ra giấy tờ kết quả; cần cán bộ kiểm tra",
 		// Review reasons of the OCR (package ocr).
 		"unknown_doc_type":           "không xác định được loại giấy tờ",
 		"title_not_found":            "không thấy tiêu đề giấy tờ; loại giấy tờ được đoán theo nội dung",
@@ -96,11 +100,12 @@ func StaffTexts() map[string]string {
 		"date_reads_disagree:":       "hai lần đọc ngày ở «%s» cho kết quả khác nhau",
 		"page_flagged:":              "trang có vấn đề: %s",
 		// Page flags (ocr.Flag*), named by page_flagged: and page_N_.
-		"flag:" + ocr.FlagBlank:         "trang trắng",
-		"flag:" + ocr.FlagDegenerate:    "trang không có nội dung đọc được (ảnh quá nhỏ hoặc hỏng)",
-		"flag:" + ocr.FlagLowOSD:        "không chắc chiều xoay của trang",
-		"flag:" + ocr.FlagLowConfidence: "chữ trên trang đọc không rõ",
-		"flag:" + ocr.FlagActiveContent: "tệp PDF có nội dung chủ động (đã bỏ qua)",
+		"flag:" + ocr.FlagBlank:            "trang trắng",
+		"flag:" + ocr.FlagDegenerate:       "trang không có nội dung đọc được (ảnh quá nhỏ hoặc hỏng)",
+		"flag:" + ocr.FlagLowOSD:           "không chắc chiều xoay của trang",
+		"flag:" + ocr.FlagLowConfidence:    "chữ trên trang đọc không rõ",
+		"flag:" + ocr.FlagActiveContent:    "tệp PDF có nội dung chủ động (đã bỏ qua)",
+		"flag:" + ocr.FlagTextLayerIgnored: "lớp chữ của trang PDF không dùng được (phông chữ không có bảng mã Unicode hoặc chữ vô nghĩa); trang được nhận dạng lại từ hình ảnh",
 		// A reviewer's correction refused (FieldError codes).
 		FieldUnknown:          "không phải thông tin của loại giấy tờ này",
 		FieldRequired:         "thông tin bắt buộc, hãy nhập theo bản quét",

@@ -20,6 +20,9 @@ type Record struct {
 	Images          []ImageRef    `json:"images"`
 	CreatedAt       time.Time     `json:"created_at"`
 	Intake          IntakeSummary `json:"intake"`
+	// Signature is the check of an input that arrived signed; nil for
+	// any other input.
+	Signature *SignatureCheck `json:"signature,omitempty"`
 }
 
 // IntakeSummary is the part of the intake metadata a record carries along.

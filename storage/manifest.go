@@ -93,6 +93,12 @@ type File struct {
 	PAdESLevel       string    `json:"pades_level,omitempty"`
 	SignerCertSHA256 string    `json:"signer_cert_sha256,omitempty"`
 	SigningTime      time.Time `json:"signing_time"`
+	// Signer is the subject common name of the signing certificate.
+	Signer string `json:"signer,omitempty"`
+	// ExternalSigner: the PDF arrived signed by its own issuer (another
+	// agency) and is filed byte-identical, with its signature; origin
+	// born_digital.
+	ExternalSigner bool `json:"external_signer,omitempty"`
 }
 
 // ExtractedField is one OCR field with its review trail. Values name the

@@ -108,6 +108,9 @@ type config struct {
 		TSAURL               string
 	}
 	TrustCA string
+	// TrustedCAs is the PEM bundle of other agencies' signer CAs: a PDF
+	// that arrives signed by one of them is filed as it is.
+	TrustedCAs string
 
 	QRKey      string        // hex; else qr.key in the keys folder
 	AuditKey   string        // hex; else audit.key in the keys folder
@@ -248,6 +251,7 @@ func settings() []setting {
 		{"SOHOA_VERIFY_MEM_LIMIT", "verify-mem-limit", "1073741824", "address space, in bytes, a verifier child may map for one uploaded PDF beyond its size at start (0: 1 GiB)", gAPI, func(c *config) flag.Value { return (*uint64Value)(&c.VerifyChild.MemLimit) }},
 		{"SOHOA_VERIFY_TIMEOUT", "verify-timeout", "30s", "longest a verifier child may spend on one uploaded PDF (0: 30s)", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.VerifyChild.Timeout) }},
 
+		{"SOHOA_TRUSTED_CAS", "trusted-cas", "", "PEM bundle of the signer CAs of other agencies: a PDF that arrives already signed (an e-result of another agency's software) whose signature passes the strict verifier against them is filed as it is, byte-identical, origin born_digital, with its own signer in the manifest; any other signed PDF goes to review (empty: every signed PDF goes to review)", gWorker, func(c *config) flag.Value { return (*stringValue)(&c.TrustedCAs) }},
 		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
 		{"SOHOA_RECONCILE_EVERY", "reconcile", "15s", "how often a worker reconciles: re-dispatches what inputs not yet final need and Redis does not hold (cheap: recent open markers only; 0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},

@@ -18,6 +18,7 @@ import (
 	"sohoa/ocr"
 	"sohoa/ocr/tesseract"
 	"sohoa/pipeline"
+	"sohoa/signing"
 	"sohoa/storage"
 	"sohoa/storage/s3"
 )
@@ -98,6 +99,10 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 		}
 		rt.closeFns = append(rt.closeFns, closeIss)
 		opts.Recognizer, opts.Issuer = pool, iss
+		if opts.Signatures, err = newForeignVerifier(cfg, log); err != nil {
+			rt.Close()
+			return nil, err
+		}
 	}
 	rt.layouts, rt.procedures = layouts, procs
 	pipe, err := pipeline.New(opts)
@@ -286,4 +291,26 @@ func openRepository(ctx context.Context, cfg *config, log *slog.Logger) (*storag
 			"or point SOHOA_S3_BUCKET at the bucket these keys belong to", cfg.S3.Bucket, err)}
 	}
 	return repo, err
+}
+
+// newForeignVerifier is the strict verifier of inputs that arrive signed,
+// in child processes, trusting SOHOA_TRUSTED_CAS; nil when none is
+// configured (every signed input then goes to review).
+func newForeignVerifier(cfg *config, log *slog.Logger) (pipeline.SignatureVerifier, error) {
+	if cfg.TrustedCAs == "" {
+		return nil, nil
+	}
+	cas, err := signing.LoadCerts(cfg.TrustedCAs)
+	if err != nil {
+		return nil, fmt.Errorf("SOHOA_TRUSTED_CAS: %w", err)
+	}
+	if len(cas) == 0 {
+		return nil, fmt.Errorf("SOHOA_TRUSTED_CAS %s: no certificate", cfg.TrustedCAs)
+	}
+	v, err := signing.NewChildVerifier(signing.ChildOptions{Roots: cas, Now: cfg.now,
+		MemoryLimit: cfg.VerifyChild.MemLimit, Timeout: cfg.VerifyChild.Timeout, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("SOHOA_TRUSTED_CAS: %w", err)
+	}
+	return v, nil
 }
