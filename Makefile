@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/dev
 export OMP_THREAD_LIMIT := 1
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps build stack stop demo test unit check bench eval screenshots chaos scale-test clean
+.PHONY: all deps build stack stop demo test unit check bench eval eval-born-digital screenshots chaos scale-test clean
 
 all: build
 
@@ -92,6 +92,14 @@ bench: deps build stack
 
 eval: deps build
 	$(BIN) eval --corpus $(CORPUS)
+
+# The same truth as born-digital PDFs (text drawn with Liberation Serif and
+# its Unicode map, generated from CORPUS's truth files), read from their
+# text layer: make eval over a folder of generated fixtures.
+BORN ?= .local/born-digital
+eval-born-digital: deps build
+	$(GO) run ./ocr/pdftext/testdata/mkborn -corpus $(CORPUS) -out $(BORN)
+	$(BIN) eval --corpus $(BORN)
 
 clean: stop
 	rm -rf bin .local
