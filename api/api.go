@@ -1,6 +1,9 @@
 // Package api is the reuse API other government systems call to find a
 // citizen's e-results, read their metadata and validity, fetch the signed
-// PDF, verify a copy and revoke a result; plus the public QR landing page.
+// PDF, verify a copy and revoke a result, pre-fill a form from the values
+// the citizen's valid results hold and check which of a procedure's
+// required papers are already on file (prefill.go); plus the public QR
+// landing page.
 //
 // Callers authenticate with an mTLS client certificate from the configured
 // client CA and/or a client-credentials JWT (algorithm pinned per client,

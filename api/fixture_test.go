@@ -32,6 +32,7 @@ import (
 	"sohoa/api/reuse"
 	"sohoa/audit"
 	"sohoa/internal/testenv"
+	"sohoa/ocr"
 	"sohoa/signing"
 	"sohoa/storage"
 	"sohoa/storage/mem"
@@ -245,7 +246,16 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec, Vocabulary: vocab, Procedures: procs,
+	layouts, err := ocr.DefaultLayouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, dt := range layouts.Types() {
+		l, _ := layouts.Layout(dt)
+		names[dt] = l.Name
+	}
+	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec, Vocabulary: vocab, Procedures: procs, DocTypeNames: names,
 		AuditKey: f.auditKey, QRKey: f.qrKey, Logger: logger, VerifyPDF: o.verifyPDF,
 		PublicRateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}, AuthFailRateLimit: o.authFail})
 	if err != nil {
