@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"sohoa/storage"
 	"sohoa/storage/storagetest"
 )
+
+var updateGolden = flag.Bool("update-golden", false, "rewrite api/testdata/*.golden.json")
 
 // corpusDoc is one document of a dev-corpus truth file.
 type corpusDoc struct {
@@ -283,6 +287,37 @@ func checkPrefillAndDossierCheck(t *testing.T, f *fixture) string {
 		}
 		if strings.Contains(string(rp.body), idA) {
 			t.Error("the answer shows the citizen ID")
+		}
+	})
+
+	t.Run("golden answer at a point in time", func(t *testing.T) {
+		// valid_at fixes evaluated_at: the whole answer is stable.
+		rp, _ := f.prefill(t, "demo-mtls", holderBody(idA, `,"valid_at":"2025-08-01T00:00:00+07:00","procedure":"1.900001"`))
+		if rp.status != http.StatusOK {
+			t.Fatalf("prefill: %d %s", rp.status, rp.body)
+		}
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, rp.body, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		golden := "testdata/prefill_procedure.golden.json"
+		if *updateGolden {
+			if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(pretty.Bytes(), want) {
+			t.Errorf("answer differs from %s (go test -run TestPrefillAndDossierCheck$ -update-golden):\n%s", golden, pretty.Bytes())
+		}
+		// Before the move, the residence confirmation was not in force yet.
+		rp, resp := f.prefill(t, "demo-mtls", holderBody(idA, `,"valid_at":"2024-12-31T12:00:00+07:00","fields":["residence","household_head"]`))
+		if rp.status != http.StatusOK || !slices.Equal(sources(resp, "residence"), []string{marriage}) ||
+			!slices.Equal(resp.NotFound, []string{"household_head"}) {
+			t.Errorf("pre-fill at 2024-12-31 = %d %s, want only the marriage certificate's residence", rp.status, rp.body)
 		}
 	})
 
