@@ -1,6 +1,9 @@
 // Package api is the reuse API other government systems call to find a
 // citizen's e-results, read their metadata and validity, fetch the signed
-// PDF, verify a copy and revoke a result; plus the public QR landing page.
+// PDF, verify a copy and revoke a result, pre-fill a form from the values
+// the citizen's valid results hold and check which of a procedure's
+// required papers are already on file (prefill.go); plus the public QR
+// landing page.
 //
 // Callers authenticate with an mTLS client certificate from the configured
 // client CA and/or a client-credentials JWT (algorithm pinned per client,
@@ -27,6 +30,7 @@ import (
 	"slices"
 	"time"
 
+	"sohoa/api/reuse"
 	"sohoa/audit"
 	"sohoa/signing"
 	"sohoa/storage"
@@ -87,6 +91,17 @@ type Options struct {
 	AuthFailRateLimit RateLimit
 	// Observer is told of every answered request (metrics); nil: nobody.
 	Observer Observer
+	// Vocabulary is the pre-fill field vocabulary (POST /v1/prefill); nil:
+	// reuse.DefaultVocabulary. Every client's prefill_fields must be in it.
+	Vocabulary *reuse.Vocabulary
+	// Procedures says which document types each procedure's dossier
+	// requires and which fields its form needs (POST /v1/dossier-check,
+	// POST /v1/prefill with a procedure); nil: none configured, and both
+	// answer 404 unknown_procedure for every procedure.
+	Procedures *reuse.Procedures
+	// DocTypeNames names document types (tên giấy tờ) in dossier-check
+	// answers, for papers the citizen does not hold yet; nil: unnamed.
+	DocTypeNames map[string]string
 }
 
 // Observer is told of each answered request: the client system's ID ("" when
@@ -140,6 +155,16 @@ func New(opts Options) (http.Handler, error) {
 	if opts.AuthFailRateLimit.RPS <= 0 || opts.AuthFailRateLimit.Burst <= 0 {
 		opts.AuthFailRateLimit = RateLimit{RPS: 20, Burst: 100}
 	}
+	if opts.Vocabulary == nil {
+		v, err := reuse.DefaultVocabulary()
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		opts.Vocabulary = v
+	}
+	if err := opts.Clients.checkPrefillFields(opts.Vocabulary); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	s := &server{opts: opts, auth: newAuthenticator(opts.Clients, opts.ClientCAs, opts.AuditKey, opts.Repo.ClaimTokenID),
 		limits: newLimiter(10000), public: newLimiter(10000), authFail: newLimiter(10000), log: opts.Logger, now: opts.Now,
 		access: newAccessKeys(opts.AuditKey)}
@@ -165,6 +190,8 @@ func (s *server) routes() []route {
 		{"GET", "/v1/results/{code}/pdf", s.protected(s.pdf, ScopeReadPDF)},
 		{"GET", "/v1/results/{code}/status", s.protected(s.status, ScopeSearch, ScopeVerify)},
 		{"POST", "/v1/verify", s.protected(s.verify, ScopeVerify)},
+		{"POST", "/v1/prefill", s.protected(s.prefill, ScopeSearch)},
+		{"POST", "/v1/dossier-check", s.protected(s.dossierCheck, ScopeSearch)},
 		{"POST", "/v1/results/{code}/revoke", s.protected(s.revoke, ScopeRevoke)},
 		{"GET", "/v1/openapi.json", http.HandlerFunc(s.openapi)},
 		{"GET", "/healthz", http.HandlerFunc(s.healthz)},

@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"sohoa/api/reuse"
 )
 
 // Scopes a client may hold.
@@ -41,12 +43,16 @@ type ClientConfig struct {
 	CertSubject string `json:"cert_subject,omitempty"`
 	// JWT identity: the pinned algorithm and public key (PEM, inline or a
 	// file path relative to clients.json).
-	JWTAlg           string    `json:"jwt_alg,omitempty"`
-	JWTPublicKey     string    `json:"jwt_public_key,omitempty"`
-	JWTPublicKeyFile string    `json:"jwt_public_key_file,omitempty"`
-	Scopes           []string  `json:"scopes"`
-	DocTypes         []string  `json:"doc_types,omitempty"` // empty: every type
-	RateLimit        RateLimit `json:"rate_limit"`
+	JWTAlg           string   `json:"jwt_alg,omitempty"`
+	JWTPublicKey     string   `json:"jwt_public_key,omitempty"`
+	JWTPublicKeyFile string   `json:"jwt_public_key_file,omitempty"`
+	Scopes           []string `json:"scopes"`
+	DocTypes         []string `json:"doc_types,omitempty"` // empty: every type
+	// PrefillFields are the vocabulary fields (api/reuse/vocabulary.json)
+	// POST /v1/prefill may release to this client; empty: none, and every
+	// field asked for is answered as withheld.
+	PrefillFields []string  `json:"prefill_fields,omitempty"`
+	RateLimit     RateLimit `json:"rate_limit"`
 }
 
 // RateLimit is a token bucket: RPS tokens per second, Burst at most.
@@ -77,6 +83,10 @@ func (c *Client) HasScope(scope string) bool { return slices.Contains(c.Scopes, 
 func (c *Client) MayChangeValidity(issuer string) bool {
 	return c.AgencyCode != "" && c.AgencyCode == issuer || c.HasScope(ScopeRevokeAny)
 }
+
+// MayReceiveField reports whether POST /v1/prefill may release the
+// vocabulary field name to the client.
+func (c *Client) MayReceiveField(name string) bool { return slices.Contains(c.PrefillFields, name) }
 
 // AllowsDocType reports whether the client may see results of docType.
 func (c *Client) AllowsDocType(docType string) bool {
@@ -166,6 +176,9 @@ func loadClient(cc ClientConfig, baseDir string) (*Client, error) {
 			return nil, fmt.Errorf("unknown scope %q", s)
 		}
 	}
+	if hasDuplicate(c.PrefillFields) {
+		return nil, errors.New("prefill_fields lists a field twice")
+	}
 	if c.JWTAlg == "" {
 		if c.JWTPublicKey != "" || c.JWTPublicKeyFile != "" {
 			return nil, errors.New("jwt key given without jwt_alg")
@@ -214,6 +227,35 @@ func parsePublicKeyPEM(b []byte) (crypto.PublicKey, error) {
 		return nil, fmt.Errorf("jwt key: %w", err)
 	}
 	return k, nil
+}
+
+func hasDuplicate(s []string) bool {
+	seen := make(map[string]bool, len(s))
+	for _, x := range s {
+		if seen[x] {
+			return true
+		}
+		seen[x] = true
+	}
+	return false
+}
+
+// checkPrefillFields reports the first client whose prefill_fields names
+// a field vocab does not have.
+func (cs *Clients) checkPrefillFields(vocab *reuse.Vocabulary) error {
+	ids := make([]string, 0, len(cs.byID))
+	for id := range cs.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, f := range cs.byID[id].PrefillFields {
+			if _, ok := vocab.Field(f); !ok {
+				return fmt.Errorf("clients %q: prefill_fields: %q is not a field of the pre-fill vocabulary", id, f)
+			}
+		}
+	}
+	return nil
 }
 
 // Audience is the aud value every JWT must carry.

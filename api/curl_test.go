@@ -49,7 +49,9 @@ func TestCurlExamples(t *testing.T) {
 		"<strong>Còn hiệu lực</strong>", // QR page
 		`"reason":"REVOKED"`,            // revoke
 		`"openapi": "3.0.3"`,
-		"## 7.", // the JWT example ran
+		"## 7.",                                                // the JWT example ran
+		`"vocabulary_version":"1"`, `"withheld":["ethnicity"]`, // prefill
+		`"on_file":[{"doc_type":"GKS"`, // dossier check
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)

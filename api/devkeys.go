@@ -21,6 +21,16 @@ import (
 	"sohoa/signing"
 )
 
+// DevPrefillFields are the pre-fill fields of the demo client: every field
+// of the vocabulary except the sensitive ones (ethnicity, religion), which
+// a real client receives only with a legal basis for it.
+func DevPrefillFields() []string {
+	return []string{"full_name", "date_of_birth", "sex", "nationality", "place_of_birth", "hometown",
+		"residence", "temporary_residence", "marital_status", "spouse_name", "spouse_date_of_birth",
+		"spouse_nationality", "spouse_residence", "father_name", "mother_name", "household_head",
+		"relation_to_head", "business_name", "business_address", "business_line", "capital"}
+}
+
 // DevClient is the demo client EnsureDevClients creates.
 const DevClient = "demo-agency"
 
@@ -117,8 +127,9 @@ func EnsureDevClients(dir, agency string) (DevFiles, error) {
 	cfg := ClientsFile{Audience: DevAudience, Clients: []ClientConfig{{
 		ID: DevClient, Name: "Demo agency (development only)", AgencyCode: agency,
 		CertSHA256: hex.EncodeToString(fp[:]), JWTAlg: AlgEdDSA, JWTPublicKeyFile: filepath.Base(f.JWTPublicKey),
-		Scopes:    []string{ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke},
-		RateLimit: RateLimit{RPS: 50, Burst: 100},
+		Scopes:        []string{ScopeSearch, ScopeReadPDF, ScopeVerify, ScopeRevoke},
+		PrefillFields: DevPrefillFields(),
+		RateLimit:     RateLimit{RPS: 50, Burst: 100},
 	}}}
 	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -29,8 +29,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"sohoa/api/reuse"
 	"sohoa/audit"
 	"sohoa/internal/testenv"
+	"sohoa/ocr"
 	"sohoa/signing"
 	"sohoa/storage"
 	"sohoa/storage/mem"
@@ -178,6 +180,11 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		ClientConfig{ID: "archive", Name: "Own archive (reads by code)", AgencyCode: agency, JWTAlg: AlgES256,
 			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
 			Scopes:       []string{ScopeReadPDF, ScopeReadByCode}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
+		// Pre-fill scopes: only name and date of birth; none at all.
+		ClientConfig{ID: "prefill-narrow", Name: "Name and birth date only", AgencyCode: agency, JWTAlg: AlgES256,
+			JWTPublicKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
+			Scopes:        []string{ScopeSearch},
+			PrefillFields: []string{"full_name", "date_of_birth"}, RateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}},
 		ClientConfig{ID: "slow", Name: "Rate limited", AgencyCode: agency, JWTAlg: AlgES256,
 			JWTPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: esPub})),
 			Scopes:       []string{ScopeSearch}, RateLimit: RateLimit{RPS: 1, Burst: 2}},
@@ -227,7 +234,28 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		t.Fatalf("audit.Open: %v", err)
 	}
 	f.rec = &recordingAuditor{next: f.log, recs: map[string]audit.Record{}}
-	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec,
+	vocab, err := reuse.DefaultVocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := os.ReadFile("testdata/procedures.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := reuse.ParseProcedures(pb, vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layouts, err := ocr.DefaultLayouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, dt := range layouts.Types() {
+		l, _ := layouts.Layout(dt)
+		names[dt] = l.Name
+	}
+	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec, Vocabulary: vocab, Procedures: procs, DocTypeNames: names,
 		AuditKey: f.auditKey, QRKey: f.qrKey, Logger: logger, VerifyPDF: o.verifyPDF,
 		PublicRateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}, AuthFailRateLimit: o.authFail})
 	if err != nil {
@@ -265,6 +293,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	f.creds["limited"] = cred{cert: limitedCert, client: "limited-agency"}
 	f.creds["search-only"] = cred{token: minter(t, esKey, AlgES256, "search-only", DevAudience), client: "search-only"}
 	f.creds["archive"] = cred{token: minter(t, esKey, AlgES256, "archive", DevAudience), client: "archive"}
+	f.creds["prefill-narrow"] = cred{token: minter(t, esKey, AlgES256, "prefill-narrow", DevAudience), client: "prefill-narrow"}
 	f.creds["slow"] = cred{token: minter(t, esKey, AlgES256, "slow", DevAudience), client: "slow"}
 	f.creds["other-agency"] = cred{token: minter(t, esKey, AlgES256, "other-agency", DevAudience), client: "other-agency"}
 	f.creds["supervisor"] = cred{token: minter(t, esKey, AlgES256, "supervisor", DevAudience), client: "supervisor"}

@@ -91,15 +91,19 @@ type Record struct {
 	Endpoint         string `json:"endpoint"` // the route pattern, never a raw URL
 	ResultCode       string `json:"result_code,omitempty"`
 	// Target is what a staff action was on, when not a result: an input
-	// key, a batch ID, a staff account ID (never personal data).
+	// key, a batch ID, a staff account ID; for a reuse-API dossier check or
+	// pre-fill by procedure, the procedure code (never personal data).
 	Target string `json:"target,omitempty"`
 	// CitizenHash is CitizenHash(K_audit, idType, id); never the raw ID.
 	CitizenHash string     `json:"citizen_hash,omitempty"`
 	Returned    []Returned `json:"returned,omitempty"`
-	Decision    string     `json:"decision"`
-	Rule        string     `json:"rule"`
-	Status      int        `json:"status"`
-	LatencyUS   int64      `json:"latency_us"`
+	// Released names the personal data fields a pre-fill answer released
+	// (vocabulary field names, sorted; never their values).
+	Released  []string `json:"released,omitempty"`
+	Decision  string   `json:"decision"`
+	Rule      string   `json:"rule"`
+	Status    int      `json:"status"`
+	LatencyUS int64    `json:"latency_us"`
 	// Heads, in an open record: the last stored record of every other
 	// chain when this writer started.
 	Heads    []Head `json:"heads,omitempty"`

@@ -82,3 +82,13 @@ fi
 echo "## 11. The OpenAPI document"
 curl -fsS --cacert "$CACERT" -o "$OUT/openapi.json" "$SOHOA_API/v1/openapi.json"
 head -c 80 "$OUT/openapi.json"; echo
+
+echo "## 12. Pre-fill a form: the values the citizen's valid results hold, with provenance"
+curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" -H 'Content-Type: application/json' \
+  -d "{\"holder_id_type\":\"CCCD\",\"holder_id\":\"$CITIZEN_ID\",\"fields\":[\"full_name\",\"date_of_birth\",\"ethnicity\"]}" \
+  "$SOHOA_API/v1/prefill"; echo
+
+echo "## 13. Which papers a procedure's dossier requires are already on file"
+curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" -H 'Content-Type: application/json' \
+  -d "{\"holder_id_type\":\"CCCD\",\"holder_id\":\"$CITIZEN_ID\",\"procedure\":\"${SOHOA_PROCEDURE:-1.001234}\"}" \
+  "$SOHOA_API/v1/dossier-check"; echo

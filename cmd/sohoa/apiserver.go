@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	"sohoa/api"
+	"sohoa/api/reuse"
 	"sohoa/audit"
+	"sohoa/ocr"
 	"sohoa/signing"
 )
 
@@ -65,6 +68,50 @@ func (c *config) apiFiles() (apiFiles, error) {
 	return f, nil
 }
 
+// reuseProcedures reads SOHOA_REUSE_PROCEDURES: per procedure, the
+// document types its dossier requires and the pre-fill fields its form
+// needs. Unset, none are configured, except in development mode, which
+// uses the example table over the corpus document types. Every required
+// document type must be a result type of the layouts.
+func (c *config) reuseProcedures(vocab *reuse.Vocabulary, layouts *ocr.Layouts) (*reuse.Procedures, error) {
+	var (
+		ps  *reuse.Procedures
+		err error
+	)
+	switch {
+	case c.API.ReuseProcedures != "":
+		b, rerr := os.ReadFile(c.API.ReuseProcedures)
+		if rerr != nil {
+			return nil, fmt.Errorf("SOHOA_REUSE_PROCEDURES: %w", rerr)
+		}
+		ps, err = reuse.ParseProcedures(b, vocab)
+	case c.Dev:
+		ps, err = reuse.DevProcedures(vocab)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("SOHOA_REUSE_PROCEDURES: %w", err)
+	}
+	for _, dt := range ps.DocTypes() {
+		if l, ok := layouts.Layout(dt); !ok || l.Application {
+			return nil, fmt.Errorf("SOHOA_REUSE_PROCEDURES: %q is not a result document type of the layouts", dt)
+		}
+	}
+	return ps, nil
+}
+
+// docTypeNames names every document type of the layouts.
+func docTypeNames(layouts *ocr.Layouts) map[string]string {
+	names := map[string]string{}
+	for _, t := range layouts.Types() {
+		if l, ok := layouts.Layout(t); ok {
+			names[t] = l.Name
+		}
+	}
+	return names
+}
+
 // newAPIServer is the reuse API listener; its requests are audited in alog.
 func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, m *metrics, log *slog.Logger) (*http.Server, error) {
 	ac, err := cfg.apiFiles()
@@ -104,10 +151,19 @@ func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, m *metrics,
 	if err != nil {
 		return nil, err
 	}
+	vocab, err := reuse.DefaultVocabulary()
+	if err != nil {
+		return nil, err
+	}
+	procs, err := cfg.reuseProcedures(vocab, rt.layouts)
+	if err != nil {
+		return nil, err
+	}
 	h, err := api.New(api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
 		VerifyPDF: verifier.Verify, Observer: m,
+		Vocabulary: vocab, Procedures: procs, DocTypeNames: docTypeNames(rt.layouts),
 	})
 	if err != nil {
 		return nil, err

@@ -119,7 +119,7 @@ func runAuditQuery(ctx context.Context, fs *flagSet, args []string, stdin io.Rea
 		return &exitError{code: 2, err: err}
 	}
 	h := audit.CitizenHash(key, t, n)
-	fmt.Fprintf(stdout, "# reads of citizen hash %s… (time, client, purpose procedure/dossier, endpoint, decision/rule, status, results)\n", h[:16])
+	fmt.Fprintf(stdout, "# reads of citizen hash %s… (time, client, purpose procedure/dossier, endpoint, decision/rule, status, results, fields released)\n", h[:16])
 	count := 0
 	err = audit.Query(ctx, b, h, func(r audit.Record) error {
 		count++
@@ -131,8 +131,9 @@ func runAuditQuery(ctx context.Context, fs *flagSet, args []string, stdin io.Rea
 		if client == "" {
 			client = "(unauthenticated)"
 		}
-		_, err := fmt.Fprintf(stdout, "%s\t%s\t%s/%s\t%s\t%s/%s\t%d\t%s\n", r.Time.Format("2006-01-02T15:04:05Z"), client,
-			r.PurposeProcedure, r.PurposeDossier, r.Endpoint, r.Decision, r.Rule, r.Status, strings.Join(codes, ","))
+		_, err := fmt.Fprintf(stdout, "%s\t%s\t%s/%s\t%s\t%s/%s\t%d\t%s\t%s\n", r.Time.Format("2006-01-02T15:04:05Z"), client,
+			r.PurposeProcedure, r.PurposeDossier, r.Endpoint, r.Decision, r.Rule, r.Status, strings.Join(codes, ","),
+			strings.Join(r.Released, ","))
 		return err
 	})
 	if err != nil {

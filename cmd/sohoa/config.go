@@ -128,7 +128,7 @@ type config struct {
 		Lockout                 time.Duration
 		OIDC                    struct{ Issuer, ClientID, ClientSecret, UserClaim, Label string }
 	}
-	API struct{ Addr, Clients, Cert, Key, ClientCA string }
+	API struct{ Addr, Clients, Cert, Key, ClientCA, ReuseProcedures string }
 	// VerifyChild bounds each `sohoa verify-child` that checks a PDF
 	// uploaded to the reuse API.
 	VerifyChild struct {
@@ -247,6 +247,7 @@ func settings() []setting {
 		{"SOHOA_API_CERT", "api-cert", "", "PEM server certificate of the reuse API", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Cert) }},
 		{"SOHOA_API_KEY", "api-key", "", "PEM private key file of the reuse API's server certificate", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.Key) }},
 		{"SOHOA_API_CLIENT_CA", "api-client-ca", "", "PEM CA bundle client certificates must chain to (empty: JWT clients only)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ClientCA) }},
+		{"SOHOA_REUSE_PROCEDURES", "reuse-procedures", "", `JSON file {"procedures": {"<procedure code>": {"name", "required_doc_types", "form_fields"}}}: the document types each procedure's dossier requires and the pre-fill fields its form needs (POST /v1/dossier-check, /v1/prefill); empty: none, or in development mode the example table api/reuse/procedures.dev.json`, gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ReuseProcedures) }},
 		{"SOHOA_AUDIT_FLUSH_EVERY", "audit-flush-every", "2s", "longest an audit record waits in the local write-ahead log (SOHOA_LOCAL_DIR/audit-wal) before its batch is stored in S3; a batch also closes at 500 records", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.AuditFlush) }},
 		{"SOHOA_VERIFY_MEM_LIMIT", "verify-mem-limit", "1073741824", "address space, in bytes, a verifier child may map for one uploaded PDF beyond its size at start (0: 1 GiB)", gAPI, func(c *config) flag.Value { return (*uint64Value)(&c.VerifyChild.MemLimit) }},
 		{"SOHOA_VERIFY_TIMEOUT", "verify-timeout", "30s", "longest a verifier child may spend on one uploaded PDF (0: 30s)", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.VerifyChild.Timeout) }},

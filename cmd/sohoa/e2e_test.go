@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -322,10 +323,18 @@ func runReadmeExamples(t *testing.T, local, code, citizenID string) {
 	if n := strings.Count(string(out), `"result_code":"`+code+`"`); n < 3 {
 		t.Errorf("README examples found the result %d times, want 3 (search, metadata, JWT search):\n%s", n, out)
 	}
-	for _, want := range []string{`"valid":true`, "valid", "HTTP 401"} {
+	for _, want := range []string{`"valid":true`, "valid", "HTTP 401",
+		// The pre-fill answers the name from this result, and the
+		// development client's scope withholds the ethnicity.
+		`"full_name":{"values":[{"value":"`, `"sources":[{"result_code":"` + code + `"`, `"withheld":["ethnicity"]`,
+		`"vocabulary_version":"`, `"procedure":"1.900001"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README examples output lacks %q:\n%s", want, out)
 		}
+	}
+	// The dossier check finds this result on file for procedure 1.900001.
+	if !regexp.MustCompile(`"on_file":\[[^\]]*"result_code":"` + regexp.QuoteMeta(code) + `"`).Match(out) {
+		t.Errorf("README dossier check does not list %s on file:\n%s", code, out)
 	}
 	if strings.Contains(string(out), citizenID) {
 		t.Errorf("README examples output shows the citizen ID:\n%s", out)
