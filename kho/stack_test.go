@@ -47,8 +47,9 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // redisDB is the Redis database of these tests: asynq's keys of its own,
-// so a worker of another test on the same Redis never takes their tasks.
-const redisDB = 9
+// so a worker of another test on the same Redis never takes their tasks
+// (cmd/sohoa's stack tests use databases 2-15).
+const redisDB = 1
 
 type stack struct {
 	repo   *storage.Repository

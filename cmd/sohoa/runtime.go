@@ -152,7 +152,9 @@ func newAsynqServer(cfg *config, log *slog.Logger, concurrency int) *asynq.Serve
 		concurrency = runtime.NumCPU()
 	}
 	queues := pipeline.Queues()
-	queues[kho.Queue] = kho.QueueWeight
+	if cfg.Kho.URL != "" {
+		queues[kho.Queue] = kho.QueueWeight // a worker without the Kho leaves its tasks to one with it
+	}
 	return asynq.NewServer(cfg.redisOpt(), asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          queues,
