@@ -195,12 +195,19 @@ func TestEndpoints(t *testing.T) {
 	})
 	t.Run("metadata of a revoked result", func(t *testing.T) {
 		got := f.do(hc, c, call{method: "GET", path: "/v1/results/" + f.revoked, access: true})
-		var rv resultView
+		var rv metadataView
 		if err := json.Unmarshal(got.body, &rv); err != nil || got.status != 200 {
 			t.Fatalf("got %d %s", got.status, got.body)
 		}
 		if rv.Validity.Valid || rv.Validity.Reason != "REVOKED" || rv.Validity.EvaluatedAt.IsZero() {
 			t.Errorf("got validity %+v, want invalid REVOKED with evaluated_at", rv.Validity)
+		}
+		// Issued and revoked, both waiting for the Kho (none is configured).
+		if s := rv.SyncState; s.State != "pending" || s.Events != 2 || s.Pending != 2 || s.LastAttemptAt != nil || s.SyncedAt != nil {
+			t.Errorf("got sync_state %+v, want pending with 2 events, never tried", s)
+		}
+		if !bytes.Contains(got.body, []byte(`"sync_state":{"state":"pending","events":2,"delivered":0,"pending":2,"dead":0,"last_attempt_at":null,"synced_at":null}`)) {
+			t.Errorf("metadata JSON: %s", got.body)
 		}
 		for _, hit := range storagetest.FindPersonal(string(got.body), []string{holders[0].id}, []string{holders[0].name}) {
 			t.Errorf("metadata shows %s", hit)

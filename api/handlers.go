@@ -253,13 +253,52 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 
 // ---- GET /v1/results/{code} ----
 
+// metadataView is a result's metadata: the search's view plus its
+// synchronisation to the citizen's data store (Kho).
+type metadataView struct {
+	resultView
+	SyncState syncStateView `json:"sync_state"`
+}
+
+// syncStateView is storage.SyncState: state pending (an event waits, or
+// none is recorded yet), delivered (the Kho acknowledged every event) or
+// dead (an event was given up); event counts; the last try and the last
+// acknowledgement (null before the first).
+type syncStateView struct {
+	State         string     `json:"state"`
+	Events        int        `json:"events"`
+	Delivered     int        `json:"delivered"`
+	Pending       int        `json:"pending"`
+	Dead          int        `json:"dead"`
+	LastAttemptAt *time.Time `json:"last_attempt_at"`
+	SyncedAt      *time.Time `json:"synced_at"`
+	PortalRef     string     `json:"portal_ref,omitempty"`
+}
+
+func viewSyncState(st storage.SyncState) syncStateView {
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	return syncStateView{State: st.State, Events: st.Events, Delivered: st.Delivered, Pending: st.Pending, Dead: st.Dead,
+		LastAttemptAt: utc(st.LastAttemptAt), SyncedAt: utc(st.SyncedAt), PortalRef: st.PortalRef}
+}
+
 func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
 	m, v, ok := s.resultAt(w, r, id, true)
 	if !ok {
 		return
 	}
+	st, err := s.opts.Repo.SyncStateOfResult(r.Context(), m)
+	if err != nil {
+		s.repoError(w, r, err)
+		return
+	}
 	entryFrom(r.Context()).decide(audit.Allow, "scope:search")
-	WriteJSON(w, http.StatusOK, viewResult(m, v))
+	WriteJSON(w, http.StatusOK, metadataView{resultView: viewResult(m, v), SyncState: viewSyncState(st)})
 }
 
 // resultAt resolves the result named in the path and its validity at the

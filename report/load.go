@@ -41,7 +41,8 @@ type LoadOptions struct {
 // there), reads every intake's metadata (one GET each: the upload time is
 // inside the sealed metadata, not in the key), reads the OCR record,
 // review items, decisions and result manifests of every file of the
-// month's dossiers, and reads the whole audit chain for reuse. That is
+// month's dossiers, reads the whole audit chain for reuse, and lists the
+// Kho outbox (no reads: its keys say each event's state). That is
 // fine for an office's volume; a later increment can cache the figures of
 // closed months.
 func Load(ctx context.Context, repo *storage.Repository, m Month, opts LoadOptions) (Snapshot, error) {
@@ -108,6 +109,18 @@ func Load(ctx context.Context, repo *storage.Repository, m Month, opts LoadOptio
 	snap.Reuses = reuses
 	if snap.Owners, err = l.owners(ctx, snap); err != nil {
 		return Snapshot{}, err
+	}
+	// The Kho outbox: one listing, no reads.
+	if err := repo.ScanOutbox(ctx, func(c storage.OutboxCounts) error {
+		k := &snap.Kho
+		k.Results++
+		k.Events += c.Events
+		k.Delivered += c.Delivered
+		k.Pending += c.Pending
+		k.Dead += c.Dead
+		return nil
+	}); err != nil {
+		return Snapshot{}, fmt.Errorf("report: %w", err)
 	}
 	return snap, nil
 }

@@ -90,6 +90,16 @@ type Snapshot struct {
 	// Owners names the office and procedure of reused results that are
 	// not among the month's dossiers (older results, backfill).
 	Owners map[string]Owner
+	// Kho is the state of the outbox to the citizen's data store, now.
+	Kho KhoSync
+}
+
+// KhoSync counts the outbox events to the citizen's data store (Kho) by
+// delivery state, over the whole repository (not the month): pending
+// events wait for delivery (or for SOHOA_KHO_URL), dead ones were given up
+// after the dead-letter age and need a person.
+type KhoSync struct {
+	Results, Events, Delivered, Pending, Dead int
 }
 
 // Owner is the group a result belongs to.
@@ -216,6 +226,7 @@ type Report struct {
 	Procedures []Row
 	Clients    []ClientRow
 	Backfill   Backfill
+	Kho        KhoSync
 }
 
 // Labels of groups without a code.
@@ -233,7 +244,7 @@ type dossier struct {
 // Compute computes the report of s.Month at now. It is a pure function of
 // its arguments.
 func Compute(s Snapshot, now time.Time) Report {
-	rep := Report{Month: s.Month, At: now}
+	rep := Report{Month: s.Month, At: now, Kho: s.Kho}
 	// Dossiers: the first counter upload decides the month.
 	byCode := map[string]*dossier{}
 	first := map[string]time.Time{}

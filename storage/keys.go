@@ -37,6 +37,7 @@ const (
 	prefixOpen       = "open/"
 	prefixClosed     = "closed/"
 	prefixRetries    = "retries/"
+	prefixOutbox     = "outbox/"
 
 	jsonSuffix     = ".json"
 	metaSuffix     = ".meta.json"
@@ -192,6 +193,39 @@ func EventsPrefix(id string) string { return prefixEvents + id + "/" }
 // EventKey is status event seq (0-based, append-only) of a result.
 func EventKey(id string, seq int, status string) string {
 	return fmt.Sprintf("%s%06d-%s%s", EventsPrefix(id), seq, status, jsonSuffix)
+}
+
+// OutboxPrefix is the folder of the Kho outbox: one folder per result.
+func OutboxPrefix() string { return prefixOutbox }
+
+// OutboxResultPrefix is the folder of one result's outbox events and their
+// delivery records.
+func OutboxResultPrefix(id string) string { return prefixOutbox + id + "/" }
+
+// OutboxKey is outbox event seq of a result: the same seq as the status
+// event (EventKey) it announces, so a result's events are delivered in the
+// order of its own history.
+func OutboxKey(id string, seq int) string {
+	return fmt.Sprintf("%s%06d%s", OutboxResultPrefix(id), seq, jsonSuffix)
+}
+
+// OutboxTryKey records, create-once, failed delivery attempt n (from 1) of
+// outbox event seq.
+func OutboxTryKey(id string, seq, n int) string {
+	return fmt.Sprintf("%s%06d.try-%d%s", OutboxResultPrefix(id), seq, n, jsonSuffix)
+}
+
+// OutboxDeliveredKey records, create-once, that the Kho acknowledged outbox
+// event seq.
+func OutboxDeliveredKey(id string, seq int) string {
+	return fmt.Sprintf("%s%06d.delivered%s", OutboxResultPrefix(id), seq, jsonSuffix)
+}
+
+// OutboxDeadKey records, create-once, that outbox event seq was given up
+// (dead letter): its delivery kept failing for the dead-letter age, or an
+// earlier event of the result was given up.
+func OutboxDeadKey(id string, seq int) string {
+	return fmt.Sprintf("%s%06d.dead%s", OutboxResultPrefix(id), seq, jsonSuffix)
 }
 
 // CodeKey is the result-code lookup; the code is hashed so the key has a
@@ -540,7 +574,7 @@ var (
 	topPrefixes = []string{prefixIntake, prefixPages, prefixRecords, prefixReview, prefixQuarantine,
 		prefixApprovals, prefixResults, prefixEvents, prefixCodes, prefixSHA256, prefixInputs,
 		prefixIndex, prefixAudit, prefixDossiers, prefixTokenIDs, prefixKeyring, prefixStaff, prefixBatches, prefixOffices,
-		prefixOpen, prefixClosed, prefixRetries}
+		prefixOpen, prefixClosed, prefixRetries, prefixOutbox}
 )
 
 // keyLayouts is the grammar of every key function, in the order of this
@@ -561,6 +595,10 @@ var keyLayouts = append([]keyLayout{
 	layout("ResultPDFKey", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldID), lit(pdfSuffix)),
 	layout("ResultManifestKey", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/"), fld(fieldID), lit(manifestSuffix)),
 	layout("EventKey", lit(prefixEvents), fld(fieldID), lit("/"), fld(fieldSeq), lit("-"), fld(fieldStatus), lit(jsonSuffix)),
+	layout("OutboxKey", lit(prefixOutbox), fld(fieldID), lit("/"), fld(fieldSeq), lit(jsonSuffix)),
+	layout("OutboxTryKey", lit(prefixOutbox), fld(fieldID), lit("/"), fld(fieldSeq), lit(".try-"), fld(fieldRound), lit(jsonSuffix)),
+	layout("OutboxDeliveredKey", lit(prefixOutbox), fld(fieldID), lit("/"), fld(fieldSeq), lit(".delivered"+jsonSuffix)),
+	layout("OutboxDeadKey", lit(prefixOutbox), fld(fieldID), lit("/"), fld(fieldSeq), lit(".dead"+jsonSuffix)),
 	layout("CodeKey", lit(prefixCodes), fld(fieldHash)),
 	layout("SHA256Key", lit(prefixSHA256), fld(fieldHash)),
 	layout("InputKey", lit(prefixInputs), fld(fieldInput), lit("/"), fld(fieldID)),
@@ -580,6 +618,7 @@ var keyLayouts = append([]keyLayout{
 	layout("RetryRoundsPrefix", lit(prefixRetries), fld(fieldInput), lit("/"), fld(fieldDoc), lit("/")),
 	layout("ResultPrefix", lit(prefixResults), fld(fieldAgency), lit("/"), fld(fieldYear), lit("/"), fld(fieldMonth), lit("/")),
 	layout("EventsPrefix", lit(prefixEvents), fld(fieldID), lit("/")),
+	layout("OutboxResultPrefix", lit(prefixOutbox), fld(fieldID), lit("/")),
 	layout("ReviewDocsPrefix", lit(prefixReview), fld(fieldInput), lit("/")),
 	layout("InputsPrefix", lit(prefixInputs), fld(fieldInput), lit("/")),
 	layout("IndexPrefix", lit(prefixIndex), fld(fieldKID), lit("/"), fld(fieldHMAC), lit("/")),

@@ -69,6 +69,10 @@ func TestKeyLayout(t *testing.T) {
 		{"ResultPDFKey", ResultPDFKey("000.00.31.H29", month, id)},
 		{"ResultManifestKey", ResultManifestKey("000.00.31.H29", month, id)},
 		{"EventKey", EventKey(id, 7, StatusRevoked)},
+		{"OutboxKey", OutboxKey(id, 7)},
+		{"OutboxTryKey", OutboxTryKey(id, 7, 3)},
+		{"OutboxDeliveredKey", OutboxDeliveredKey(id, 7)},
+		{"OutboxDeadKey", OutboxDeadKey(id, 7)},
 		{"CodeKey", CodeKey("000.00.31.H29-250718-0042-KQ1")},
 		{"SHA256Key", SHA256Key("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")},
 		{"InputKey", InputKey(in, id)},
@@ -267,6 +271,20 @@ func keySamples() []keySample {
 		{"EventsPrefix", EventsPrefix(id), true, one(EventsPrefix)},
 		{"EventKey", EventKey(id, 7, StatusRevoked), false, func(s string, n int) []string {
 			return []string{EventKey(s, 7, StatusRevoked), EventKey(id, n, StatusRevoked), EventKey(id, 7, s)}
+		}},
+		{"OutboxPrefix", OutboxPrefix(), true, nil},
+		{"OutboxResultPrefix", OutboxResultPrefix(id), true, one(OutboxResultPrefix)},
+		{"OutboxKey", OutboxKey(id, 7), false, func(s string, n int) []string {
+			return []string{OutboxKey(s, 7), OutboxKey(id, n)}
+		}},
+		{"OutboxTryKey", OutboxTryKey(id, 7, 3), false, func(s string, n int) []string {
+			return []string{OutboxTryKey(s, 7, 3), OutboxTryKey(id, n, 3), OutboxTryKey(id, 7, n)}
+		}},
+		{"OutboxDeliveredKey", OutboxDeliveredKey(id, 7), false, func(s string, n int) []string {
+			return []string{OutboxDeliveredKey(s, 7), OutboxDeliveredKey(id, n)}
+		}},
+		{"OutboxDeadKey", OutboxDeadKey(id, 7), false, func(s string, n int) []string {
+			return []string{OutboxDeadKey(s, 7), OutboxDeadKey(id, n)}
 		}},
 		// CodeKey and SHA256Key hash what they are given: any code is safe.
 		{"CodeKey", CodeKey("000.00.31.H29-250718-0042-KQ1"), false, nil},

@@ -4,6 +4,7 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -29,6 +30,8 @@ type Repository struct {
 	keys Keys
 	log  *slog.Logger
 	now  func() time.Time
+	// notify is told of each outbox event stored (WithOutboxNotify).
+	notify func(ctx context.Context, resultID string)
 }
 
 // New returns a Repository over b.

@@ -254,13 +254,14 @@ func (r *Repository) pointer(ctx context.Context, key string) (pointer, error) {
 // create-once, treating ErrExists as done.
 func (r *Repository) writeLookups(ctx context.Context, m Manifest, manifestKey, actor string) error {
 	ptr := pointer{ID: m.ID, ResultCode: m.ResultCode, ManifestKey: manifestKey} // no owner: only codes/ has one
+	issued := StatusEvent{At: m.CreatedAt, Status: StatusActive, ReasonCode: ReasonCodeIssued, Actor: actor}
 	puts := []struct {
 		key string
 		v   any
 	}{
 		{SHA256Key(m.File.SHA256), ptr},
 		{IndexKey(m.Holder.KID, m.Holder.IDHMAC, m.ID), entryOf(m, manifestKey)},
-		{EventKey(m.ID, 0, StatusActive), StatusEvent{At: m.CreatedAt, Status: StatusActive, ReasonCode: ReasonCodeIssued, Actor: actor}},
+		{EventKey(m.ID, 0, StatusActive), issued},
 	}
 	if m.InputKey != "" {
 		puts = append(puts, struct {
@@ -273,7 +274,9 @@ func (r *Repository) writeLookups(ctx context.Context, m Manifest, manifestKey, 
 			return err
 		}
 	}
-	return nil
+	// After the issued event it announces (a retried File writes it if an
+	// interrupted one did not).
+	return r.putOutbox(ctx, m, 0, issued)
 }
 
 func (r *Repository) readManifest(ctx context.Context, key string) (Manifest, error) {

@@ -27,28 +27,36 @@ func (r *Repository) Events(ctx context.Context, resultCode string) ([]StatusEve
 // events lists a result's events and the next free sequence number (≥1:
 // 0 is the issued event File writes).
 func (r *Repository) events(ctx context.Context, id string) ([]StatusEvent, int, error) {
+	evs, _, next, err := r.eventsSeq(ctx, id)
+	return evs, next, err
+}
+
+// eventsSeq is events with each event's sequence number.
+func (r *Repository) eventsSeq(ctx context.Context, id string) ([]StatusEvent, []int, int, error) {
 	var keys []string
 	if err := r.b.List(ctx, EventsPrefix(id), func(o ObjectInfo) error {
 		keys = append(keys, o.Key)
 		return nil
 	}); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	next := 1
 	evs := make([]StatusEvent, 0, len(keys))
+	seqs := make([]int, 0, len(keys))
 	for _, k := range keys {
 		var seq int
 		if _, err := fmt.Sscanf(strings.TrimPrefix(k, EventsPrefix(id)), "%06d-", &seq); err != nil {
-			return nil, 0, fmt.Errorf("event key %s: %w", k, ErrCorrupt)
+			return nil, nil, 0, fmt.Errorf("event key %s: %w", k, ErrCorrupt)
 		}
 		next = max(next, seq+1)
 		var e StatusEvent
 		if err := r.getJSON(ctx, k, &e, maxEventBytes); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		evs = append(evs, e)
+		seqs = append(seqs, seq)
 	}
-	return evs, next, nil
+	return evs, seqs, next, nil
 }
 
 // Validity evaluates a result's validity at t (ValidAt over its manifest and
@@ -102,12 +110,17 @@ func (r *Repository) AppendStatus(ctx context.Context, resultCode string, e Stat
 			m.ResultCode, e.At.Format(time.RFC3339), m.IssuedAt, ErrInvalid)
 	}
 	for range maxAppendAttempts {
-		evs, next, err := r.events(ctx, m.ID)
+		evs, seqs, next, err := r.eventsSeq(ctx, m.ID)
 		if err != nil {
 			return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
 		}
-		for _, old := range evs {
+		for i, old := range evs {
 			if old.sameChange(e) && e.ReasonCode != ReasonCodeIssued {
+				// A retry: the first call may have stopped before the
+				// outbox event.
+				if err := r.putOutbox(ctx, m, seqs[i], old); err != nil {
+					return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
+				}
 				return fmt.Errorf("append status to %s: %s under %q is already recorded: %w", m.ResultCode, e.Status, e.DecisionRef, ErrExists)
 			}
 			if old.ReasonCode == ReasonCodeIssued && e.At.Before(old.At) {
@@ -123,6 +136,9 @@ func (r *Repository) AppendStatus(ctx context.Context, resultCode string, e Stat
 		if err == nil {
 			r.log.InfoContext(ctx, "result status changed", "result_code", m.ResultCode, "status", e.Status,
 				"decision_ref", e.DecisionRef, "seq", next)
+			if err := r.putOutbox(ctx, m, next, e); err != nil {
+				return fmt.Errorf("append status to %s: %w", m.ResultCode, err)
+			}
 			return nil
 		}
 		if !errors.Is(err, ErrExists) {

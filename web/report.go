@@ -10,7 +10,9 @@ package web
 //     figure, its number as text (no thousands separator): received,
 //     digitized, files, files-digitized, result-docs, issued, in-review,
 //     rejected, quarantined, reuses, reuse-requests, backfill-stored,
-//     backfill-processed, backfill-pending; durations (issue-median,
+//     backfill-processed, backfill-pending, kho-pending, kho-dead,
+//     kho-delivered (the outbox to the citizen's data store, all time;
+//     #kho-unconfigured shows when SOHOA_KHO_URL is unset); durations (issue-median,
 //     issue-p90, review-oldest, review-median) carry data-seconds;
 //   - #by-office and #by-procedure tables, one tr[data-key] per group
 //     (data-key "" for the group without a code), cells td[data-metric];
@@ -99,6 +101,8 @@ type reportView struct {
 	Current    bool
 	Agency     string
 	AgencyCode string
+	// KhoConfigured: SOHOA_KHO_URL is set.
+	KhoConfigured bool
 }
 
 // reportOf computes the report of the request's month (?month=YYYY-MM,
@@ -142,7 +146,8 @@ func (a *App) reportPage(page string) staffHandler {
 			return
 		}
 		v := reportView{Report: rep, Prev: rep.Month.Prev().String(), Next: rep.Month.Next().String(),
-			Current: rep.Month == report.MonthOf(a.now()), Agency: a.opts.AgencyName, AgencyCode: a.opts.AgencyCode}
+			Current: rep.Month == report.MonthOf(a.now()), Agency: a.opts.AgencyName, AgencyCode: a.opts.AgencyCode,
+			KhoConfigured: a.opts.KhoConfigured}
 		title := "Báo cáo, thống kê " + rep.Month.Label()
 		if page == "monthly" {
 			title = "Báo cáo " + rep.Month.Label()

@@ -72,10 +72,21 @@ func TestReportPages(t *testing.T) {
 	}
 	for name, want := range map[string]string{"received": "2", "digitized": "1", "files": "2", "issued": "1", "result-docs": "1",
 		"in-review": "0", "quarantined": "1", "reuses": "2", "reuse-requests": "2", "digitized-rate": "50,0 %", "issued-rate": "100,0 %",
-		"issue-median": "1 giờ 30 phút", "backfill-stored": "0"} {
+		"issue-median": "1 giờ 30 phút", "backfill-stored": "0", "kho-pending": "1", "kho-dead": "0", "kho-delivered": "0"} {
 		if got := metric(t, page, name); got != want {
 			t.Errorf("metric %s = %q, want %q", name, got, want)
 		}
+	}
+	if !strings.Contains(page, `id="kho-unconfigured"`) {
+		t.Error("the dashboard does not say that SOHOA_KHO_URL is unset (events wait)")
+	}
+	// The result's issued event given up after the dead-letter age.
+	if err := e.repo.MarkKhoDead(ctx, m.ID, 0, storage.KhoDead{At: e.clk.Now(), Reason: storage.DeadAfterAge, Tries: 40}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = br.get("/reports")
+	if metric(t, page, "kho-dead") != "1" || metric(t, page, "kho-pending") != "0" {
+		t.Errorf("after a dead letter: kho-dead %s, kho-pending %s; want 1, 0", metric(t, page, "kho-dead"), metric(t, page, "kho-pending"))
 	}
 	if !strings.Contains(page, `data-metric="issue-p90" data-seconds="5400"`) || !strings.Contains(page, `id="by-office"`) ||
 		!strings.Contains(page, `id="by-procedure"`) || !strings.Contains(page, "(không qua bộ phận một cửa)") {
@@ -124,7 +135,7 @@ func TestReportPages(t *testing.T) {
 			rules = append(rules, rec.Rule+":"+rec.Target)
 		}
 	}
-	if got := strings.Join(rules, " "); got != "report_viewed:month:2026-03 report_viewed:month:2026-02 report_viewed:month:2026-03 report_downloaded:month:2026-03" {
+	if got := strings.Join(rules, " "); got != "report_viewed:month:2026-03 report_viewed:month:2026-03 report_viewed:month:2026-02 report_viewed:month:2026-03 report_downloaded:month:2026-03" {
 		t.Errorf("report audit %s", got)
 	}
 }

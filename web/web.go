@@ -88,6 +88,9 @@ type Options struct {
 	// Procedures maps a document type to the procedure code its results
 	// are issued under (the configured SOHOA_PROCEDURES).
 	Procedures map[string]string
+	// KhoConfigured says whether the outbox is delivered to the citizen's
+	// data store (SOHOA_KHO_URL is set); the dashboard says so when not.
+	KhoConfigured bool
 	// OIDC, when set, adds single sign-on through the agency's OpenID
 	// provider beside password sign-in (oidc.go).
 	OIDC *OIDC

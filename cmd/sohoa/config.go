@@ -73,7 +73,8 @@ const (
 	gBackfill                     // the source archive of `backfill --s3-bucket`
 	gOps                          // serve's operations listener and its token
 	gWorkerOps                    // the worker's operations listener
-	gLast       = gWorkerOps
+	gKho                          // delivery of outbox events to the citizen's data store
+	gLast       = gKho
 )
 
 // config is every setting, parsed. Zero values are never used: each
@@ -158,6 +159,16 @@ type config struct {
 	Ops struct {
 		Addr, WorkerAddr, Token string
 		QueuesWrite             bool
+	}
+	// Kho is the delivery of outbox events to the citizen's data store on
+	// the National Portal (package kho).
+	Kho struct {
+		URL, Token          string
+		Cert, Key, CA       string
+		Timeout             time.Duration
+		Backoff, BackoffMax time.Duration
+		DeadAfter           time.Duration
+		SweepEvery          time.Duration
 	}
 	Procedures string
 	Backfill   struct {
@@ -269,6 +280,17 @@ func settings() []setting {
 		{"SOHOA_OPS_TOKEN", "", "", "bearer token that opens the queue monitor (/ops/queues/) without a supervisor's sign-in; else ops.token in the keys folder", gOps, func(c *config) flag.Value { return (*stringValue)(&c.Ops.Token) }},
 		{"SOHOA_OPS_QUEUES_WRITE", "ops-queues-write", "false", "let the queue monitor change tasks (run, delete, archive, pause queues); off: read-only", gOps, func(c *config) flag.Value { return (*boolValue)(&c.Ops.QueuesWrite) }},
 		{"SOHOA_WORKER_OPS_ADDR", "ops-addr", "127.0.0.1:18091", "a worker's operations listener, plain HTTP: /metrics, /healthz, /readyz (its own port, so serve and a worker share a machine; give each further worker on a machine its own --ops-addr, or 0 to disable)", gWorkerOps, func(c *config) flag.Value { return (*stringValue)(&c.Ops.WorkerAddr) }},
+
+		{"SOHOA_KHO_URL", "kho-url", "", "endpoint of the citizen's data store (Kho) on the National Portal that outbox events are POSTed to (https outside development mode; README: Sync to the citizen's data store); empty: events are recorded and stay pending", gKho, func(c *config) flag.Value { return (*khoURLValue)(&c.Kho.URL) }},
+		{"SOHOA_KHO_TOKEN", "", "", "bearer token sent to the Kho (Authorization: Bearer); with or instead of a client certificate", gKho, func(c *config) flag.Value { return (*stringValue)(&c.Kho.Token) }},
+		{"SOHOA_KHO_CERT", "kho-cert", "", "PEM client certificate (chain) sohoa presents to the Kho (mutual TLS), with SOHOA_KHO_KEY", gKho, func(c *config) flag.Value { return (*stringValue)(&c.Kho.Cert) }},
+		{"SOHOA_KHO_KEY", "kho-key", "", "PEM private key file of SOHOA_KHO_CERT", gKho, func(c *config) flag.Value { return (*stringValue)(&c.Kho.Key) }},
+		{"SOHOA_KHO_CA", "kho-ca", "", "PEM CA bundle the Kho's server certificate must chain to (empty: the system roots)", gKho, func(c *config) flag.Value { return (*stringValue)(&c.Kho.CA) }},
+		{"SOHOA_KHO_TIMEOUT", "kho-timeout", "10s", "longest one delivery try may take before it counts as failed", gKho, func(c *config) flag.Value { return (*positiveDuration)(&c.Kho.Timeout) }},
+		{"SOHOA_KHO_BACKOFF", "kho-backoff", "10s", "wait before the first retry of a failed delivery; doubles at each retry up to SOHOA_KHO_BACKOFF_MAX", gKho, func(c *config) flag.Value { return (*positiveDuration)(&c.Kho.Backoff) }},
+		{"SOHOA_KHO_BACKOFF_MAX", "kho-backoff-max", "1h", "longest wait between two tries of a delivery", gKho, func(c *config) flag.Value { return (*positiveDuration)(&c.Kho.BackoffMax) }},
+		{"SOHOA_KHO_DEAD_AFTER", "kho-dead-after", "168h", "an event whose delivery keeps failing this long after its first failed try is dead (dead letter, counted on the staff dashboard), and so are the later events of its result", gKho, func(c *config) flag.Value { return (*positiveDuration)(&c.Kho.DeadAfter) }},
+		{"SOHOA_KHO_SWEEP_EVERY", "kho-sweep-every", "1m", "how often a worker lists the outbox and queues the delivery of every result with a pending event (the safety net under the enqueue at each change; it also writes missing outbox events at start and every 60 sweeps)", gKho, func(c *config) flag.Value { return (*positiveDuration)(&c.Kho.SweepEvery) }},
 
 		{"SOHOA_PROCEDURES", "procedures", "", `JSON file {"doc_type": "procedure code"}: the procedure (mã TTHC) each result type is issued under; development default: placeholders DEV-<TYPE>`, gProcedures, func(c *config) flag.Value { return (*stringValue)(&c.Procedures) }},
 
@@ -552,6 +574,11 @@ func (c *config) requireProduction(cmd string, groups group) error {
 	if c.OCR.Canned != "" && !c.Dev {
 		return &exitError{code: 2, err: errors.New("SOHOA_OCR_CANNED is for development mode only")}
 	}
+	if groups&gKho != 0 {
+		if err := c.checkKho(); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
 	miss := c.missingKeys(groups)
 	if len(miss) == 0 {
 		return nil
@@ -653,6 +680,36 @@ func (v *positiveDuration) Set(s string) error {
 	return nil
 }
 func (v *positiveDuration) String() string { return time.Duration(*v).String() }
+
+// checkKho refuses Kho settings that cannot work or would send holder IDs
+// in clear: plain http outside development mode, half a client
+// certificate.
+func (c *config) checkKho() error {
+	k := c.Kho
+	switch {
+	case k.URL != "" && !c.Dev && !strings.HasPrefix(k.URL, "https://"):
+		return errors.New("SOHOA_KHO_URL must be https outside development mode (events carry the holder's ID)")
+	case (k.Cert == "") != (k.Key == ""):
+		return errors.New("SOHOA_KHO_CERT and SOHOA_KHO_KEY go together")
+	}
+	return nil
+}
+
+// khoURLValue is empty or an http(s) URL without user info.
+type khoURLValue string
+
+func (v *khoURLValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if s != "" {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
+			return errors.New("want an https:// URL of the Kho endpoint (no user info)")
+		}
+	}
+	*v = khoURLValue(s)
+	return nil
+}
+func (v *khoURLValue) String() string { return string(*v) }
 
 // urlValue is empty or an http(s) URL of a host, without a path.
 type urlValue string

@@ -8,16 +8,20 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"sohoa/audit"
+	"sohoa/kho"
 	"sohoa/pipeline"
 	"sohoa/storage"
 	"sohoa/storage/storagetest"
@@ -49,6 +53,14 @@ func TestReportOnStack(t *testing.T) {
 	intakeAddr, apiAddr := freeAddr(t), freeAddr(t)
 	t.Setenv("SOHOA_INTAKE_ADDR", intakeAddr)
 	t.Setenv("SOHOA_API_ADDR", apiAddr)
+	// The citizen's data store: a receiver of this test (plain HTTP is
+	// allowed in development mode only), quick retries and sweeps.
+	kho := newKhoReceiver(t)
+	t.Setenv("SOHOA_KHO_URL", kho.url)
+	t.Setenv("SOHOA_KHO_TOKEN", "kho-test-token")
+	t.Setenv("SOHOA_KHO_BACKOFF", "100ms")
+	t.Setenv("SOHOA_KHO_BACKOFF_MAX", "1s")
+	t.Setenv("SOHOA_KHO_SWEEP_EVERY", "1s")
 	serveLog := startCommand(t, "serve")
 	base := "http://" + intakeAddr
 	waitHTTP(t, base+"/healthz")
@@ -187,18 +199,57 @@ func TestReportOnStack(t *testing.T) {
 		t.Errorf("the API's metadata of %s: %+v, want revoked", code, meta.Validity)
 	}
 
+	// Every result's issue and the revocation reached the Kho once, in
+	// order, with the holder's ID in the body only; the metadata and the
+	// dashboard say so.
+	type kinds = []string
+	var got map[string]kinds
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if got = kho.kinds(); len(got) == want.issued && len(got[code]) == 2 {
+			break
+		}
+	}
+	for _, c := range codes {
+		w := kinds{storage.KindIssued}
+		if c == code {
+			w = append(w, storage.KindRevoked)
+		}
+		if !slices.Equal(got[c], w) {
+			t.Errorf("the Kho received %v for %s, want %v", got[c], c, w)
+		}
+	}
+	kho.check(t, code, holderID)
+	var synced struct {
+		SyncState storage.SyncState `json:"sync_state"`
+	}
+	polls := 0 // each metadata read is a reuse too
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		polls++
+		apiCall("GET", "/v1/results/"+url.PathEscape(code)+"?access="+url.QueryEscape(access), "", &synced)
+		if synced.SyncState.State == storage.SyncDelivered {
+			break
+		}
+	}
+	if s := synced.SyncState; s.State != storage.SyncDelivered || s.Events != 2 || s.Delivered != 2 || s.SyncedAt == nil {
+		t.Errorf("sync_state of %s = %+v, want delivered, 2 of 2 events", code, s)
+	}
+	_, page = sup.get("/reports")
+	if d, p, k := dashboardMetric(t, page, "kho-delivered"), dashboardMetric(t, page, "kho-pending"), dashboardMetric(t, page, "kho-dead"); d != want.issued+1 || p != 0 || k != 0 {
+		t.Errorf("dashboard kho delivered %d pending %d dead %d, want %d, 0, 0", d, p, k, want.issued+1)
+	}
+
 	// Both reads are reuses, counted from the audit log once stored.
-	wantReuses := len(found.Results) + 1
+	wantReuses := len(found.Results) + 1 + polls
 	var reuses, requests int
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		_, page = sup.get("/reports")
 		reuses, requests = dashboardMetric(t, page, "reuses"), dashboardMetric(t, page, "reuse-requests")
-		if reuses == wantReuses && requests == 2 {
+		if reuses == wantReuses && requests == 2+polls {
 			break
 		}
 	}
-	if reuses != wantReuses || requests != 2 {
-		t.Errorf("dashboard reuses %d in %d requests, want %d in 2", reuses, requests, wantReuses)
+	if reuses != wantReuses || requests != 2+polls {
+		t.Errorf("dashboard reuses %d in %d requests, want %d in %d", reuses, requests, wantReuses, 2+polls)
 	}
 	if got := dashboardMetric(t, page, "issued"); got != want.issued {
 		t.Errorf("issued %d after the revocation, want %d (a revoked result was still issued)", got, want.issued)
@@ -249,4 +300,69 @@ func resultHolder(t *testing.T, code string) (idType, id string) {
 		t.Fatal(err)
 	}
 	return idType, id
+}
+
+// khoReceiver is the citizen's data store of a stack test: it stores each
+// event once by Idempotency-Key and remembers what it was sent.
+type khoReceiver struct {
+	url      string
+	mu       sync.Mutex
+	byCode   map[string][]string
+	keys     map[string]bool
+	payloads []kho.Payload
+	problems []string
+}
+
+func newKhoReceiver(t *testing.T) *khoReceiver {
+	t.Helper()
+	k := &khoReceiver{byCode: map[string][]string{}, keys: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p kho.Payload
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		key := r.Header.Get("Idempotency-Key")
+		if key != p.EventID || r.Header.Get("Authorization") != "Bearer kho-test-token" {
+			k.problems = append(k.problems, "headers of "+p.EventID)
+		}
+		if !k.keys[key] {
+			k.keys[key] = true
+			k.byCode[p.ResultCode] = append(k.byCode[p.ResultCode], p.EventKind)
+			k.payloads = append(k.payloads, p)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"portal_ref":"KHO-%d"}`, len(k.payloads))
+	}))
+	t.Cleanup(srv.Close)
+	k.url = srv.URL + "/kho/events"
+	return k
+}
+
+func (k *khoReceiver) kinds() map[string][]string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := map[string][]string{}
+	for c, v := range k.byCode {
+		out[c] = slices.Clone(v)
+	}
+	return out
+}
+
+// check: the revoked result's payloads name its holder and link its
+// verification page; nothing odd arrived.
+func (k *khoReceiver) check(t *testing.T, code, holderID string) {
+	t.Helper()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range k.problems {
+		t.Error("kho receiver: " + p)
+	}
+	for _, p := range k.payloads {
+		if p.ResultCode == code && (p.Holder.ID != holderID || !strings.Contains(p.EResult.VerifyURL, "/v/"+code+"?k=")) {
+			t.Errorf("payload %s: holder %s, verify URL %s", p.EventID, p.Holder.IDType, p.EResult.VerifyURL)
+		}
+	}
 }

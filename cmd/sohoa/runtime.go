@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"sohoa/kho"
 	"sohoa/ocr"
 	"sohoa/ocr/tesseract"
 	"sohoa/pipeline"
@@ -59,9 +60,14 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 	if err != nil {
 		return nil, err
 	}
-	rt.repo = repo
 	rt.client = asynq.NewClient(cfg.redisOpt())
 	rt.closeFns = append(rt.closeFns, rt.client.Close)
+	if cfg.Kho.URL != "" {
+		// Every status change (issue, revoke, suspend, supersede) queues
+		// its result's delivery to the Kho at once.
+		repo = repo.WithOutboxNotify(khoNotify(rt.client, log))
+	}
+	rt.repo = repo
 	rt.queue = cfg.queue(rt.client)
 	opts := pipeline.Options{
 		Repo: repo, Queue: rt.queue, Logger: log,
@@ -150,11 +156,19 @@ func newAsynqServer(cfg *config, log *slog.Logger, concurrency int) *asynq.Serve
 	if concurrency <= 0 {
 		concurrency = runtime.NumCPU()
 	}
+	queues := pipeline.Queues()
+	if cfg.Kho.URL != "" {
+		queues[kho.Queue] = kho.QueueWeight // a worker without the Kho leaves its tasks to one with it
+	}
 	return asynq.NewServer(cfg.redisOpt(), asynq.Config{
 		Concurrency:     concurrency,
-		Queues:          pipeline.Queues(),
+		Queues:          queues,
 		ShutdownTimeout: 30 * time.Second,
-		RetryDelayFunc: func(n int, _ error, _ *asynq.Task) time.Duration {
+		RetryDelayFunc: func(n int, _ error, t *asynq.Task) time.Duration {
+			if t != nil && t.Type() == kho.TypeSync {
+				// SOHOA_KHO_BACKOFF doubling up to SOHOA_KHO_BACKOFF_MAX.
+				return cfg.khoBackoff().Delay(n)
+			}
 			// 2s, 4s, 8s … capped at SOHOA_RETRY_MAX_DELAY (5 minutes).
 			return min(cfg.Tasks.RetryMaxDelay, time.Duration(math.Pow(2, float64(min(n+1, 30))))*time.Second)
 		},

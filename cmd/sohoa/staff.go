@@ -62,6 +62,6 @@ func newWebApp(ctx context.Context, cfg *config, rt *pipelineRuntime, alog *audi
 		MaxFailures: cfg.Web.MaxFailures, Lockout: cfg.Web.Lockout,
 		MaxFileMB: rt.intake.MaxFileBytes >> 20, AgencyName: cfg.AgencyName, ReasonTexts: pipeline.StaffTexts(),
 		AgencyCode: cfg.AgencyCode, Repo: rt.repo, Pipeline: rt.pipe, Intake: rt.intake, Procedures: rt.procedures,
-		OIDC: sso, AuditKey: auditKey,
+		OIDC: sso, AuditKey: auditKey, KhoConfigured: cfg.Kho.URL != "",
 	})
 }

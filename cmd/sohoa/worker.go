@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"sohoa/kho"
 	"sohoa/pipeline"
 )
 
@@ -58,18 +59,36 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 			}
 		}()
 	}
+	mux := rt.pipe.Mux()
+	syncer, err := newKhoSyncer(cfg, rt.repo, log)
+	if err != nil {
+		return err
+	}
+	if syncer != nil {
+		mux.Handle(kho.TypeSync, syncer)
+	} else {
+		log.Info("kho: SOHOA_KHO_URL unset: outbox events are recorded and stay pending until it is set")
+	}
 	srv := newAsynqServer(cfg, log, concurrency)
-	if err := srv.Start(rt.pipe.Mux()); err != nil {
+	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "redis", cfg.redisName(), "concurrency", concurrency, "ocr_children", children, "ops", opsAddr(cfg.Ops.WorkerAddr))
 	rec := newReconciler(cfg, rt, insp, log)
 	done := make(chan struct{})
 	go func() { defer close(done); reconcileLoop(ctx, cfg, rt, rec) }()
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		if syncer != nil {
+			khoSweepLoop(ctx, cfg, rt)
+		}
+	}()
 	<-ctx.Done()
 	log.Info("worker stopping")
 	srv.Shutdown()
 	<-done
+	<-swept
 	if ops != nil {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

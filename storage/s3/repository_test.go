@@ -62,14 +62,14 @@ func TestFileConcurrentOnceOnS3(t *testing.T) {
 			t.Fatalf("worker %d: id %s, %v; want %s, nil", i, ids[i], errs[i], ids[0])
 		}
 	}
-	keys := allKeys(t, b, "") // pdf, manifest, code, sha256, index entry, issued event
+	keys := allKeys(t, b, "") // pdf, manifest, code, sha256, index entry, issued event, its outbox event
 	for _, k := range keys {
 		v, err := b.Versions(t.Context(), k)
 		if err != nil || v != 1 {
 			t.Errorf("%s: %d versions, %v; want 1", k, v, err)
 		}
 	}
-	if want := 6; len(keys) != want {
+	if want := 7; len(keys) != want {
 		t.Errorf("objects after 100 concurrent files = %d (%q), want %d", len(keys), keys, want)
 	}
 }
