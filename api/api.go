@@ -87,6 +87,10 @@ type Options struct {
 	AuthFailRateLimit RateLimit
 	// Observer is told of every answered request (metrics); nil: nobody.
 	Observer Observer
+	// Agency is this system's converting agency (code and name, from
+	// configuration). It names the converting agency of results filed
+	// under schema version 1, which recorded only its code.
+	Agency storage.Agency
 }
 
 // Observer is told of each answered request: the client system's ID ("" when
@@ -163,6 +167,7 @@ func (s *server) routes() []route {
 		{"POST", "/v1/results:search", s.protected(s.search, ScopeSearch)},
 		{"GET", "/v1/results/{code}", s.protected(s.metadata, ScopeSearch)},
 		{"GET", "/v1/results/{code}/pdf", s.protected(s.pdf, ScopeReadPDF)},
+		{"GET", "/v1/results/{code}/data", s.protected(s.data, ScopeReadPDF)},
 		{"GET", "/v1/results/{code}/status", s.protected(s.status, ScopeSearch, ScopeVerify)},
 		{"POST", "/v1/verify", s.protected(s.verify, ScopeVerify)},
 		{"POST", "/v1/results/{code}/revoke", s.protected(s.revoke, ScopeRevoke)},

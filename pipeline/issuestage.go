@@ -117,13 +117,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		req.Pages = append(req.Pages, pg)
 		req.Images = append(req.Images, img)
 	}
-	signStart := p.o.Now()
-	issued, err := p.o.Issuer.Issue(ctx, req)
-	if err != nil {
-		return fmt.Errorf("issue %s: %w", resultCode, err)
-	}
-	p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
-	m, err := p.manifest(&rec, d, resultCode, req, issued)
+	m, err := p.manifest(&rec, d, resultCode, req)
 	if err != nil {
 		return permanent(CodeBadPayload, err)
 	}
@@ -134,6 +128,25 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 			ef.VerifiedBy, ef.VerifiedAt = approval.By, &approval.At
 		}
 		extracted[k] = ef
+	}
+	// The data document goes into the PDF before it is signed, so the
+	// signature covers it; GET /v1/results/{code}/data serves it back.
+	if req.Data, err = storage.NewResultData(m, extracted).Marshal(); err != nil {
+		return permanent(CodeBadPayload, fmt.Errorf("data document: %w", err))
+	}
+	req.IssuingAuthority = m.IssuingAuthority
+	signStart := p.o.Now()
+	issued, err := p.o.Issuer.Issue(ctx, req)
+	if err != nil {
+		return fmt.Errorf("issue %s: %w", resultCode, err)
+	}
+	p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
+	m.File = storage.File{
+		SignatureFormat:    issued.SignatureFormat,
+		SignatureTimestamp: issued.SignatureTimestamp,
+		SignerCertSHA256:   issued.SignerCertSHA256,
+		SigningTime:        issued.SigningTime,
+		DataSHA256:         storage.SHA256Hex(req.Data),
 	}
 	storeStart := p.o.Now()
 	_, err = p.o.Repo.File(ctx, storage.NewResult{
@@ -197,7 +210,8 @@ func (p *Pipeline) reviewLater(ctx context.Context, rec *Record, dec Decision, r
 }
 
 // manifest builds the repository manifest of one issued document.
-func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req IssueRequest, issued Issued) (storage.Manifest, error) {
+// Its File is filled in once the PDF is signed.
+func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req IssueRequest) (storage.Manifest, error) {
 	code, _, seq, err := storage.ParseResultCode(resultCode)
 	if err != nil {
 		return storage.Manifest{}, err
@@ -209,19 +223,15 @@ func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req 
 		ResultSeq:      seq,
 		DocType:        d.DocType,
 		OriginalNumber: d.Fields["doc_number"].Value,
-		Issuer: storage.Issuer{
-			AgencyCode:  p.o.AgencyCode,
-			AgencyName:  firstNonEmpty(d.Fields["issuing_authority"].Value, p.o.AgencyName),
-			SignerTitle: d.Fields["signer_title"].Value,
-			SignerName:  d.Fields["signer_name"].Value,
-		},
-		Origin: req.Origin,
-		File: storage.File{
-			PAdESLevel:       issued.PAdESLevel,
-			SignerCertSHA256: issued.SignerCertSHA256,
-			SigningTime:      issued.SigningTime,
-		},
-		InputKey: rec.InputKey,
+		// The converting agency is this system's (configuration); the
+		// authority that issued the paper is read from it.
+		ConvertingAgency: storage.Agency{Code: p.o.AgencyCode, Name: p.o.AgencyName},
+		Origin:           req.Origin,
+		InputKey:         rec.InputKey,
+	}
+	if name := d.Fields["issuing_authority"].Value; name != "" {
+		m.IssuingAuthority = &storage.Authority{Name: name,
+			SignerTitle: d.Fields["signer_title"].Value, SignerName: d.Fields["signer_name"].Value}
 	}
 	if l, ok := p.o.Layouts.Layout(d.DocType); ok {
 		m.DocTypeName = l.Name

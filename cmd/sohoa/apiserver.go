@@ -12,6 +12,7 @@ import (
 	"sohoa/api"
 	"sohoa/audit"
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 // openAuditLog opens this serve process's audit log: one writer with its
@@ -108,6 +109,7 @@ func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, m *metrics,
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
 		VerifyPDF: verifier.Verify, Observer: m,
+		Agency: storage.Agency{Code: cfg.AgencyCode, Name: cfg.AgencyName},
 	})
 	if err != nil {
 		return nil, err

@@ -322,7 +322,9 @@ func runReadmeExamples(t *testing.T, local, code, citizenID string) {
 	if n := strings.Count(string(out), `"result_code":"`+code+`"`); n < 3 {
 		t.Errorf("README examples found the result %d times, want 3 (search, metadata, JWT search):\n%s", n, out)
 	}
-	for _, want := range []string{`"valid":true`, "valid", "HTTP 401"} {
+	// The data document is the PDF's signed attachment (README: Data
+	// beside the PDF).
+	for _, want := range []string{`"valid":true`, "valid", "HTTP 401", `"embedded":true`, "attached.json: OK"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README examples output lacks %q:\n%s", want, out)
 		}
