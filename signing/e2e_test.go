@@ -70,7 +70,8 @@ func TestCorpusEResults(t *testing.T) {
 	}
 }
 
-// TestTimestampedSignature signs with an in-process RFC 3161 TSA (PAdES B-T).
+// TestTimestampedSignature signs with an in-process RFC 3161 TSA (a CMS
+// signature timestamp).
 func TestTimestampedSignature(t *testing.T) {
 	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
 	dir := t.TempDir()
