@@ -129,7 +129,7 @@ func (s *server) viewResult(m storage.Manifest, v storage.Validity) resultView {
 		Signature: viewSignature(m.File), DataSHA256: m.File.DataSHA256,
 		Validity: viewValidity(v)}
 	if d := m.Digitization; d != nil {
-		t := d.ScannedAt.In(storage.Vietnam())
+		t := d.ScannedAt.Truncate(time.Second).In(storage.Vietnam())
 		rv.ConvertedAt, rv.SourceScanSHA256 = &t, d.SourceScanSHA256
 	}
 	if m.ValidUntil != nil {

@@ -58,13 +58,13 @@ func NewResultData(m Manifest, extracted map[string]ExtractedField) ResultData {
 		ConvertingAgency: m.ConvertingAgency, IssuingAuthority: m.IssuingAuthority,
 		Fields: make(map[string]DataField, len(extracted))}
 	if dg := m.Digitization; dg != nil {
-		t := dg.ScannedAt.In(Vietnam())
+		t := dg.ScannedAt.Truncate(time.Second).In(Vietnam())
 		d.ConvertedAt, d.SourceScanSHA256 = &t, dg.SourceScanSHA256
 	}
 	for k, f := range extracted {
 		df := DataField{Value: f.Value, Confidence: f.Confidence, VerifiedByPerson: f.VerifiedBy != ""}
 		if f.VerifiedAt != nil {
-			t := f.VerifiedAt.In(Vietnam())
+			t := f.VerifiedAt.Truncate(time.Second).In(Vietnam())
 			df.VerifiedAt = &t
 		}
 		d.Fields[k] = df
