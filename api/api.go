@@ -102,6 +102,10 @@ type Options struct {
 	// DocTypeNames names document types (tên giấy tờ) in dossier-check
 	// answers, for papers the citizen does not hold yet; nil: unnamed.
 	DocTypeNames map[string]string
+	// Agency is this system's converting agency (code and name, from
+	// configuration). It names the converting agency of results filed
+	// under schema version 1, which recorded only its code.
+	Agency storage.Agency
 }
 
 // Observer is told of each answered request: the client system's ID ("" when
@@ -188,6 +192,7 @@ func (s *server) routes() []route {
 		{"POST", "/v1/results:search", s.protected(s.search, ScopeSearch)},
 		{"GET", "/v1/results/{code}", s.protected(s.metadata, ScopeSearch)},
 		{"GET", "/v1/results/{code}/pdf", s.protected(s.pdf, ScopeReadPDF)},
+		{"GET", "/v1/results/{code}/data", s.protected(s.data, ScopeReadPDF)},
 		{"GET", "/v1/results/{code}/status", s.protected(s.status, ScopeSearch, ScopeVerify)},
 		{"POST", "/v1/verify", s.protected(s.verify, ScopeVerify)},
 		{"POST", "/v1/prefill", s.protected(s.prefill, ScopeSearch)},

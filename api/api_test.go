@@ -15,6 +15,7 @@ import (
 
 	"sohoa/audit"
 	"sohoa/signing"
+	"sohoa/storage"
 	"sohoa/storage/mem"
 	"sohoa/storage/storagetest"
 )
@@ -27,6 +28,7 @@ func (f *fixture) protectedCalls() map[string]call {
 		"search":   {method: "POST", path: "/v1/results:search", body: searchBody(0, "")},
 		"metadata": {method: "GET", path: "/v1/results/" + code, access: true},
 		"pdf":      {method: "GET", path: "/v1/results/" + code + "/pdf", access: true},
+		"data":     {method: "GET", path: "/v1/results/" + code + "/data", access: true},
 		"status":   {method: "GET", path: "/v1/results/" + code + "/status"},
 		"verify":   {method: "POST", path: "/v1/verify", body: []byte(`{"sha256":"` + f.sha[code] + `"}`)},
 		"revoke":   {method: "POST", path: "/v1/results/" + f.gks[1] + "/revoke", body: []byte(`{"decision_ref":"QD-77/2025"}`)},
@@ -57,9 +59,9 @@ func TestAuthTableEveryRoute(t *testing.T) {
 		"alg-none": "jwt_alg", "alg-hs256": "jwt_alg", "wrong-aud": "jwt_audience", "expired-jwt": "jwt_expired",
 		"alg-swap": "jwt_alg", "mismatch": "credential_mismatch",
 	}
-	scopeOf := map[string]string{"search": "search", "metadata": "search", "pdf": "read_pdf",
+	scopeOf := map[string]string{"search": "search", "metadata": "search", "pdf": "read_pdf", "data": "read_pdf",
 		"status": "status", "verify": "verify", "revoke": "revoke"}
-	routes := []string{"search", "metadata", "pdf", "status", "verify", "revoke"}
+	routes := []string{"search", "metadata", "pdf", "data", "status", "verify", "revoke"}
 	for _, route := range routes {
 		for _, credName := range []string{"none", "wrong-ca", "expired-cert", "alg-none", "alg-hs256", "wrong-aud",
 			"expired-jwt", "alg-swap", "mismatch", "search-only", "limited", "demo-jwt", "demo-mtls"} {
@@ -67,7 +69,7 @@ func TestAuthTableEveryRoute(t *testing.T) {
 			switch {
 			case deny401[credName] != "":
 				w = want{401, deny401[credName]}
-			case credName == "search-only" && (route == "pdf" || route == "verify" || route == "revoke"):
+			case credName == "search-only" && (route == "pdf" || route == "data" || route == "verify" || route == "revoke"):
 				w = want{403, "scope_missing"}
 			case credName == "limited" && route == "revoke":
 				w = want{403, "scope_missing"}
@@ -249,8 +251,9 @@ func TestEndpoints(t *testing.T) {
 		if err := json.Unmarshal(got.body, &vr); err != nil || got.status != 200 {
 			t.Fatalf("got %d %s", got.status, got.body)
 		}
-		if !vr.Integrity.Matched || !vr.Integrity.Identical || vr.Integrity.ResultCode != code || !vr.Signature.Valid || vr.Status == nil || !vr.Status.Valid || vr.Issuer == nil {
-			t.Errorf("got %+v, want matched, identical, valid signature, valid status, issuer", vr)
+		if !vr.Integrity.Matched || !vr.Integrity.Identical || vr.Integrity.ResultCode != code || !vr.Signature.Valid || vr.Status == nil || !vr.Status.Valid ||
+			vr.ConvertingAgency == nil || *vr.ConvertingAgency != (agencyView{agency, agencyName}) || vr.IssuingAuthority == nil || vr.IssuingAuthority.Name != authorityName {
+			t.Errorf("got %+v, want matched, identical, valid signature, valid status, converting agency, issuing authority", vr)
 		}
 		bad := append(bytes.Clone(f.pdfs[code]), []byte("tampered")...)
 		got = f.do(hc, c, call{method: "POST", path: "/v1/verify", ctype: "application/pdf", body: bad})
@@ -370,8 +373,18 @@ func TestQRPage(t *testing.T) {
 	}
 	got := f.do(pub, cred{}, call{method: "GET", path: "/v/" + code + "?k=" + tok, noPurpose: true})
 	page := string(got.body)
-	if got.status != 200 || !strings.Contains(page, "Còn hiệu lực") || !strings.Contains(page, f.sha[code][:16]) {
-		t.Fatalf("got %d %s", got.status, page)
+	// The hash the stamp shows (signing.HashDisplay of the source scan's
+	// SHA-256, same label), both agencies under their own names, and the
+	// conversion time as the stamp writes it.
+	scan := signing.HashDisplay(storage.SHA256Hex([]byte("scan of " + code)))
+	for _, want := range []string{"Còn hiệu lực", signing.HashLabel, scan, "Cơ quan cấp bản gốc</dt><dd>" + authorityName,
+		"Cơ quan chuyển đổi</dt><dd>" + agencyName + " (" + agency + ")", "09 giờ 41 phút, ngày 18/07/2025"} {
+		if got.status != 200 || !strings.Contains(page, want) {
+			t.Fatalf("got %d, want a page with %q: %s", got.status, want, page)
+		}
+	}
+	if strings.Contains(page, f.sha[code][:16]) {
+		t.Errorf("page shows the PDF's hash, not the stamp's (the source scan's)")
 	}
 	for _, hit := range storagetest.FindPersonal(page, []string{holders[0].id}, []string{holders[0].name}) {
 		t.Errorf("page shows %s", hit)

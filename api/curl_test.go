@@ -42,6 +42,7 @@ func TestCurlExamples(t *testing.T) {
 		`"result_code":"` + code + `"`,        // search and metadata
 		`"status":"active"`,                   // status
 		"sha256 matches ETag: " + f.sha[code], // pdf
+		`"pdf_sha256":"` + f.sha[code] + `"`,  // data
 		`"matched":true`,                      // verify
 		`"code":"unauthenticated"`,            // no credential
 		"HTTP 401",

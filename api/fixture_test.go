@@ -119,6 +119,8 @@ const (
 	testProcedure = "1.001234.000.00.00.H29"
 	testDossier   = "000.00.31.H29-251122-0001"
 	agency        = "000.00.31.H29"
+	agencyName    = "Trung tâm Phục vụ hành chính công phường Bến Nghé"
+	authorityName = "ỦY BAN NHÂN DÂN PHƯỜNG BẾN NGHÉ"
 	otherAgency   = "000.00.00.H00"
 )
 
@@ -257,7 +259,8 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	}
 	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec, Vocabulary: vocab, Procedures: procs, DocTypeNames: names,
 		AuditKey: f.auditKey, QRKey: f.qrKey, Logger: logger, VerifyPDF: o.verifyPDF,
-		PublicRateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}, AuthFailRateLimit: o.authFail})
+		PublicRateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}, AuthFailRateLimit: o.authFail,
+		Agency: storage.Agency{Code: agency, Name: agencyName}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -322,20 +325,33 @@ func (f *fixture) file(docType, docName string, holder, n int) {
 // fileWith files pdf as result n of holder.
 func (f *fixture) fileWith(docType, docName string, holder, n int, pdf []byte) {
 	f.t.Helper()
+	f.fileResult(f.manifest(docType, docName, n), holder, pdf, nil)
+}
+
+// manifest is the manifest fixture result n is filed with.
+func (f *fixture) manifest(docType, docName string, n int) storage.Manifest {
 	code := resultCode(n)
-	dossier := strings.TrimSuffix(code, "-KQ1")
 	until := storage.Date{Year: 2099, Month: 1, Day: 1}
+	return storage.Manifest{ResultCode: code, DossierCode: strings.TrimSuffix(code, "-KQ1"), ResultSeq: 1, ProcedureCode: testProcedure,
+		DocType: docType, DocTypeName: docName, ConvertingAgency: storage.Agency{Code: agency, Name: agencyName},
+		IssuingAuthority: &storage.Authority{Name: authorityName},
+		IssuedAt:         storage.Date{Year: 2025, Month: 7, Day: 18}, ValidUntil: &until, Origin: storage.OriginDigitizedOnReceipt,
+		Digitization: &storage.Digitization{ScannedAt: time.Date(2025, 7, 18, 2, 41, 7, 0, time.UTC), DPI: 300, Color: true, Pages: 1,
+			SourceScanSHA256: storage.SHA256Hex([]byte("scan of " + code))}}
+}
+
+// fileResult files pdf under m for holder, with extracted fields.
+func (f *fixture) fileResult(m storage.Manifest, holder int, pdf []byte, extracted map[string]storage.ExtractedField) {
+	f.t.Helper()
 	m, err := f.repo.File(f.t.Context(), storage.NewResult{PDF: pdf, HolderIDType: "CCCD",
-		HolderID: holders[holder].id, HolderName: holders[holder].name, Actor: "test",
-		Manifest: storage.Manifest{ResultCode: code, DossierCode: dossier, ResultSeq: 1, ProcedureCode: testProcedure,
-			DocType: docType, DocTypeName: docName, Issuer: storage.Issuer{AgencyCode: agency, AgencyName: "UBND phường Bến Nghé"},
-			IssuedAt: storage.Date{Year: 2025, Month: 7, Day: 18}, ValidUntil: &until, Origin: storage.OriginBornDigital}})
+		HolderID: holders[holder].id, HolderName: holders[holder].name, Actor: "test", Manifest: m, Extracted: extracted})
 	if err != nil {
-		f.t.Fatalf("File %s: %v", code, err)
+		f.t.Fatalf("File %s: %v", m.ResultCode, err)
 	}
+	code := m.ResultCode
 	f.sha[code] = m.File.SHA256
 	f.pdfs[code] = pdf
-	if docType == "GKS" {
+	if m.DocType == "GKS" {
 		f.gks = append(f.gks, code)
 	} else {
 		f.gplx = append(f.gplx, code)

@@ -19,9 +19,58 @@ import (
 
 // ---- JSON views (no holder data: the ID and name stay sealed) ----
 
-type issuerView struct {
+// agencyView is the converting agency: the one that digitised, signed and
+// files the result.
+type agencyView struct {
 	AgencyCode string `json:"agency_code"`
 	AgencyName string `json:"agency_name"`
+}
+
+// authorityView is the authority that issued the paper original, as read
+// from it.
+type authorityView struct {
+	Name        string `json:"name"`
+	SignerTitle string `json:"signer_title,omitempty"`
+	SignerName  string `json:"signer_name,omitempty"`
+}
+
+// signatureFormatView says exactly what the PDF's signature is.
+type signatureFormatView struct {
+	// SubFilter is the signature dictionary's /SubFilter.
+	SubFilter string `json:"sub_filter"`
+	// Timestamp: the CMS carries an RFC 3161 signature timestamp.
+	Timestamp   bool   `json:"timestamp"`
+	Description string `json:"description"`
+}
+
+func viewSignature(f storage.File) *signatureFormatView {
+	if f.SignatureFormat == "" {
+		return nil
+	}
+	d := "CMS detached signature (" + f.SignatureFormat + "), SHA-256, with the ESS signing-certificate-v2 attribute; not PAdES baseline"
+	if f.SignatureTimestamp {
+		d = "CMS detached signature (" + f.SignatureFormat + "), SHA-256, with the ESS signing-certificate-v2 attribute and an RFC 3161 signature timestamp; not PAdES baseline"
+	}
+	return &signatureFormatView{SubFilter: f.SignatureFormat, Timestamp: f.SignatureTimestamp, Description: d}
+}
+
+// agencyOf is a result's converting agency. A manifest of schema version 1
+// recorded only its code: the name is this server's agency's when the code
+// is.
+func (s *server) agencyOf(m storage.Manifest) agencyView {
+	a := agencyView{AgencyCode: m.ConvertingAgency.Code, AgencyName: m.ConvertingAgency.Name}
+	if a.AgencyName == "" && a.AgencyCode != "" && a.AgencyCode == s.opts.Agency.Code {
+		a.AgencyName = s.opts.Agency.Name
+	}
+	return a
+}
+
+func viewAuthority(m storage.Manifest) *authorityView {
+	if m.IssuingAuthority == nil {
+		return nil
+	}
+	a := m.IssuingAuthority
+	return &authorityView{Name: a.Name, SignerTitle: a.SignerTitle, SignerName: a.SignerName}
 }
 
 type validityView struct {
@@ -33,21 +82,33 @@ type validityView struct {
 }
 
 type resultView struct {
-	ResultCode    string       `json:"result_code"`
-	DossierCode   string       `json:"dossier_code"`
-	ProcedureCode string       `json:"procedure_code"`
-	DocType       string       `json:"doc_type"`
-	DocTypeName   string       `json:"doc_type_name"`
-	Issuer        issuerView   `json:"issuer"`
-	IssuedAt      string       `json:"issued_at"`
-	EffectiveFrom string       `json:"effective_from"`
-	ValidUntil    *string      `json:"valid_until"`
-	ValidityScope string       `json:"validity_scope,omitempty"`
-	Origin        string       `json:"origin"`
-	SHA256        string       `json:"sha256"`
-	Size          int64        `json:"size"`
-	SigningTime   time.Time    `json:"signing_time"`
-	Validity      validityView `json:"validity"`
+	ResultCode    string `json:"result_code"`
+	DossierCode   string `json:"dossier_code"`
+	ProcedureCode string `json:"procedure_code"`
+	DocType       string `json:"doc_type"`
+	DocTypeName   string `json:"doc_type_name"`
+	// ConvertingAgency digitised and signed the result; IssuingAuthority
+	// (null when not read) issued the paper original.
+	ConvertingAgency agencyView           `json:"converting_agency"`
+	IssuingAuthority *authorityView       `json:"issuing_authority"`
+	IssuedAt         string               `json:"issued_at"`
+	EffectiveFrom    string               `json:"effective_from"`
+	ValidUntil       *string              `json:"valid_until"`
+	ValidityScope    string               `json:"validity_scope,omitempty"`
+	Origin           string               `json:"origin"`
+	SHA256           string               `json:"sha256"`
+	Size             int64                `json:"size"`
+	SigningTime      time.Time            `json:"signing_time"`
+	Signature        *signatureFormatView `json:"signature,omitempty"`
+	// ConvertedAt (RFC 3339, +07:00) and SourceScanSHA256 describe the
+	// conversion of a digitised result; the stamp prints the same time and
+	// hash (its first 16 hex digits).
+	ConvertedAt      *time.Time `json:"converted_at,omitempty"`
+	SourceScanSHA256 string     `json:"source_scan_sha256,omitempty"`
+	// DataSHA256 is the SHA-256 of the data document embedded in the PDF
+	// (GET /v1/results/{code}/data); absent for results issued before it.
+	DataSHA256 string       `json:"data_sha256,omitempty"`
+	Validity   validityView `json:"validity"`
 	// Access is the handle reading this result by code needs (search
 	// answers only; see access.go).
 	Access          string     `json:"access,omitempty"`
@@ -59,13 +120,18 @@ func viewValidity(v storage.Validity) validityView {
 		Status: v.Status, SupersededBy: v.SupersededBy}
 }
 
-func viewResult(m storage.Manifest, v storage.Validity) resultView {
+func (s *server) viewResult(m storage.Manifest, v storage.Validity) resultView {
 	rv := resultView{ResultCode: m.ResultCode, DossierCode: m.DossierCode, ProcedureCode: m.ProcedureCode,
 		DocType: m.DocType, DocTypeName: m.DocTypeName,
-		Issuer:   issuerView{AgencyCode: m.Issuer.AgencyCode, AgencyName: m.Issuer.AgencyName},
+		ConvertingAgency: s.agencyOf(m), IssuingAuthority: viewAuthority(m),
 		IssuedAt: m.IssuedAt.String(), EffectiveFrom: m.Effective().String(), ValidityScope: m.ValidityScope,
 		Origin: m.Origin, SHA256: m.File.SHA256, Size: m.File.Size, SigningTime: m.File.SigningTime.UTC(),
+		Signature: viewSignature(m.File), DataSHA256: m.File.DataSHA256,
 		Validity: viewValidity(v)}
+	if d := m.Digitization; d != nil {
+		t := d.ScannedAt.Truncate(time.Second).In(storage.Vietnam())
+		rv.ConvertedAt, rv.SourceScanSHA256 = &t, d.SourceScanSHA256
+	}
 	if m.ValidUntil != nil {
 		s := m.ValidUntil.String()
 		rv.ValidUntil = &s
@@ -241,7 +307,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, id identity) {
 		if !id.client.AllowsDocType(h.DocType) {
 			continue
 		}
-		rv := viewResult(h.Manifest, h.Validity)
+		rv := s.viewResult(h.Manifest, h.Validity)
 		tok, exp := s.access.issue(id.client.ID, h.ResultCode, e.rec.CitizenHash, s.now())
 		rv.Access, rv.AccessExpiresAt = tok, &exp
 		resp.Results = append(resp.Results, rv)
@@ -298,7 +364,7 @@ func (s *server) metadata(w http.ResponseWriter, r *http.Request, id identity) {
 		return
 	}
 	entryFrom(r.Context()).decide(audit.Allow, "scope:search")
-	WriteJSON(w, http.StatusOK, metadataView{resultView: viewResult(m, v), SyncState: viewSyncState(st)})
+	WriteJSON(w, http.StatusOK, metadataView{resultView: s.viewResult(m, v), SyncState: viewSyncState(st)})
 }
 
 // resultAt resolves the result named in the path and its validity at the
@@ -396,7 +462,9 @@ type verifyResponse struct {
 	} `json:"integrity"`
 	Signature signatureView `json:"signature"`
 	Status    *validityView `json:"status"`
-	Issuer    *issuerView   `json:"issuer"`
+	// ConvertingAgency and IssuingAuthority of the matched result.
+	ConvertingAgency *agencyView    `json:"converting_agency"`
+	IssuingAuthority *authorityView `json:"issuing_authority"`
 }
 
 // pdfRefusals are the verifier's errors that refuse an upload as hostile or
@@ -570,7 +638,8 @@ func (s *server) answerVerify(w http.ResponseWriter, r *http.Request, id identit
 		resp.Integrity.Identical = resp.SHA256 == m.File.SHA256
 		vv := viewValidity(v)
 		resp.Status = &vv
-		resp.Issuer = &issuerView{AgencyCode: m.Issuer.AgencyCode, AgencyName: m.Issuer.AgencyName}
+		ag := s.agencyOf(*m)
+		resp.ConvertingAgency, resp.IssuingAuthority = &ag, viewAuthority(*m)
 		e.rec.Returned = []audit.Returned{{ResultCode: m.ResultCode, SHA256: m.File.SHA256}}
 		e.decide(audit.Allow, "scope:verify")
 	}
@@ -611,7 +680,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, id identity) {
 	if !ok {
 		return
 	}
-	if !id.client.MayChangeValidity(m.Issuer.AgencyCode) {
+	if !id.client.MayChangeValidity(m.ConvertingAgency.Code) {
 		e.decide(audit.Deny, "not_issuing_agency")
 		WriteError(w, http.StatusForbidden, "forbidden", "this client may change the validity only of results its own agency issued")
 		return

@@ -79,8 +79,8 @@ func (f *fixture) fileCorpus(t *testing.T, layouts *ocr.Layouts, doc corpusDoc, 
 	code := resultCode(n)
 	m := storage.Manifest{ResultCode: code, DossierCode: strings.TrimSuffix(code, "-KQ1"), ResultSeq: 1,
 		ProcedureCode: testProcedure, DocType: doc.DocType, DocTypeName: l.Name,
-		Issuer:   storage.Issuer{AgencyCode: agency, AgencyName: "UBND phường Bến Nghé"},
-		IssuedAt: corpusDate(t, doc.Fields["issue_date"]), Origin: storage.OriginBornDigital}
+		ConvertingAgency: storage.Agency{Code: agency, Name: "UBND phường Bến Nghé"},
+		IssuedAt:         corpusDate(t, doc.Fields["issue_date"]), Origin: storage.OriginBornDigital}
 	if doc.ValidUntil != nil {
 		d := corpusDate(t, *doc.ValidUntil)
 		m.ValidUntil = &d

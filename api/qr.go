@@ -25,24 +25,27 @@ dt{font-weight:bold;margin-top:.6em}.ok{color:#1a7f37}.bad{color:#b00020}</style
 <p class="{{if .Valid}}ok{{else}}bad{{end}}"><strong>{{.StatusText}}</strong></p>
 <dl>
 <dt>Mã kết quả</dt><dd>{{.Code}}</dd>
-<dt>Cơ quan cấp</dt><dd>{{.AgencyName}} ({{.AgencyCode}})</dd>
+{{if .AuthorityName}}<dt>Cơ quan cấp bản gốc</dt><dd>{{.AuthorityName}}</dd>
+{{end}}<dt>{{if .Converted}}Cơ quan chuyển đổi{{else}}Cơ quan cấp{{end}}</dt><dd>{{if .AgencyName}}{{.AgencyName}} ({{.AgencyCode}}){{else}}{{.AgencyCode}}{{end}}</dd>
 <dt>Ngày cấp</dt><dd>{{.IssuedAt}}</dd>
-<dt>Hiệu lực đến</dt><dd>{{if .ValidUntil}}{{.ValidUntil}}{{else}}Không thời hạn{{end}}</dd>
-<dt>Mã băm (SHA-256)</dt><dd><code>{{.HashPrefix}}…</code></dd>
-<dt>Thời điểm tra cứu</dt><dd>{{.EvaluatedAt}}</dd>
+{{if .ConvertedAt}}<dt>Thời điểm chuyển đổi</dt><dd>{{.ConvertedAt}}</dd>
+{{end}}<dt>Hiệu lực đến</dt><dd>{{if .ValidUntil}}{{.ValidUntil}}{{else}}Không thời hạn{{end}}</dd>
+{{if .Hash}}<dt>{{.HashLabel}}</dt><dd><code>{{.Hash}}</code></dd>
+{{end}}<dt>Thời điểm tra cứu</dt><dd>{{.EvaluatedAt}}</dd>
 </dl>
-<p>Trang này chỉ cho biết trạng thái của kết quả. Để kiểm tra tính toàn vẹn của bản điện tử, hãy so sánh mã băm của tệp với mã băm trên.</p>
+<p>Trang này chỉ cho biết trạng thái của kết quả. {{if .Hash}}Mã băm trên là của bản quét gốc và giống hệt mã băm in trên dấu của bản điện tử. {{end}}Tính toàn vẹn của tệp bản điện tử được bảo đảm bằng chữ ký số của cơ quan chuyển đổi.</p>
 {{else}}<h1>Không tìm thấy kết quả</h1>
 <p>Mã kết quả hoặc mã kiểm tra trong đường dẫn không đúng. Vui lòng quét lại mã QR trên giấy tờ.</p>
 {{end}}</body></html>
 `))
 
 type qrPageData struct {
-	Found                                         bool
-	Valid                                         bool
-	StatusText                                    string
-	Code, AgencyName, AgencyCode                  string
-	IssuedAt, ValidUntil, HashPrefix, EvaluatedAt string
+	Found, Valid, Converted           bool
+	StatusText                        string
+	Code, AgencyName, AgencyCode      string
+	AuthorityName                     string
+	IssuedAt, ValidUntil, ConvertedAt string
+	HashLabel, Hash, EvaluatedAt      string
 }
 
 // statusText is the citizen-facing status, in Vietnamese.
@@ -69,7 +72,8 @@ func statusText(v storage.Validity) string {
 }
 
 // qrPage is the public landing page of a printed QR code. It shows only the
-// status, issuer, dates and hash prefix; an unknown code and a wrong or
+// status, the issuing authority and converting agency, dates and the
+// stamp's hash (of the source scan); an unknown code and a wrong or
 // missing token get the same 404 page.
 func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 	e := entryFrom(r.Context())
@@ -118,10 +122,19 @@ func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Hệ thống tạm thời gián đoạn, vui lòng thử lại sau.", http.StatusServiceUnavailable)
 		return
 	}
+	ag := s.agencyOf(m)
 	d := qrPageData{Found: true, Valid: v.Valid, StatusText: statusText(v), Code: m.ResultCode,
-		AgencyName: m.Issuer.AgencyName, AgencyCode: m.Issuer.AgencyCode, IssuedAt: m.IssuedAt.String(),
-		HashPrefix:  prefix(m.File.SHA256, 16),
-		EvaluatedAt: now.In(storage.Vietnam()).Format(time.RFC3339)}
+		AgencyName: ag.AgencyName, AgencyCode: ag.AgencyCode, IssuedAt: m.IssuedAt.String(),
+		HashLabel: signing.HashLabel, EvaluatedAt: now.In(storage.Vietnam()).Format(time.RFC3339)}
+	if m.IssuingAuthority != nil {
+		d.AuthorityName = m.IssuingAuthority.Name
+	}
+	// The stamp's hash, written as the stamp writes it.
+	if dg := m.Digitization; dg != nil {
+		d.Converted = true
+		d.Hash = signing.HashDisplay(dg.SourceScanSHA256)
+		d.ConvertedAt = signing.VietnameseTime(dg.ScannedAt)
+	}
 	if m.ValidUntil != nil {
 		d.ValidUntil = m.ValidUntil.String()
 	}
@@ -129,11 +142,4 @@ func (s *server) qrPage(w http.ResponseWriter, r *http.Request) {
 	e.decide(audit.Allow, "public:qr")
 	w.WriteHeader(http.StatusOK)
 	qrPageTmpl.Execute(w, d)
-}
-
-func prefix(s string, n int) string {
-	if len(s) < n {
-		return s
-	}
-	return s[:n]
 }

@@ -52,11 +52,15 @@ type Payload struct {
 	ProcedureCode  string       `json:"procedure_code"`
 	DocumentType   DocumentType `json:"document_type"`
 	OriginalNumber string       `json:"original_number,omitempty"`
-	Issuer         Issuer       `json:"issuer"`
-	IssuedAt       string       `json:"issued_at"` // YYYY-MM-DD
-	Holder         Holder       `json:"holder"`
-	Validity       Validity     `json:"validity"`
-	EResult        EResult      `json:"e_result"`
+	// ConvertingAgency is the agency that digitised and signed the
+	// e-result; IssuingAuthority the authority that issued the paper
+	// (absent when it was not read).
+	ConvertingAgency Agency     `json:"converting_agency"`
+	IssuingAuthority *Authority `json:"issuing_authority,omitempty"`
+	IssuedAt         string     `json:"issued_at"` // YYYY-MM-DD
+	Holder           Holder     `json:"holder"`
+	Validity         Validity   `json:"validity"`
+	EResult          EResult    `json:"e_result"`
 }
 
 // DocumentType is the result's paper type.
@@ -65,10 +69,15 @@ type DocumentType struct {
 	Name string `json:"name"`
 }
 
-// Issuer is the agency that issued (or converted) the result.
-type Issuer struct {
+// Agency is an agency by its code (Mã định danh điện tử) and name.
+type Agency struct {
 	AgencyCode string `json:"agency_code"`
 	AgencyName string `json:"agency_name"`
+}
+
+// Authority is the authority that issued the paper, as printed on it.
+type Authority struct {
+	Name string `json:"name"`
 }
 
 // Holder identifies whose store the result belongs in.
@@ -125,14 +134,17 @@ func Build(ctx context.Context, src Source, ev storage.OutboxEvent, verifyURL fu
 		Schema: Schema, EventID: EventID(ev.ResultID, ev.Seq), EventKind: ev.Kind, EventSeq: ev.Seq,
 		EventTime: ev.At.UTC(), RecordedAt: ev.RecordedAt.UTC(),
 		ResultCode: m.ResultCode, DossierCode: m.DossierCode, ProcedureCode: m.ProcedureCode,
-		DocumentType:   DocumentType{Code: m.DocType, Name: m.DocTypeName},
-		OriginalNumber: m.OriginalNumber,
-		Issuer:         Issuer{AgencyCode: m.Issuer.AgencyCode, AgencyName: m.Issuer.AgencyName},
-		IssuedAt:       m.IssuedAt.String(),
-		Holder:         Holder{IDType: idType, ID: id},
+		DocumentType:     DocumentType{Code: m.DocType, Name: m.DocTypeName},
+		OriginalNumber:   m.OriginalNumber,
+		ConvertingAgency: Agency{AgencyCode: m.ConvertingAgency.Code, AgencyName: m.ConvertingAgency.Name},
+		IssuedAt:         m.IssuedAt.String(),
+		Holder:           Holder{IDType: idType, ID: id},
 		Validity: Validity{Status: ev.Status, EffectiveFrom: m.Effective().String(),
 			DecisionRef: ev.DecisionRef, Supersedes: ev.Supersedes, SupersededBy: ev.SupersededBy},
 		EResult: EResult{VerifyURL: verifyURL(m.ResultCode), SHA256: m.File.SHA256, Size: m.File.Size, MediaType: "application/pdf"},
+	}
+	if a := m.IssuingAuthority; a != nil && a.Name != "" {
+		p.IssuingAuthority = &Authority{Name: a.Name}
 	}
 	if m.ValidUntil != nil {
 		s := m.ValidUntil.String()

@@ -33,7 +33,7 @@ type IssuerOptions struct {
 	// stamp and written into the metadata.
 	AgencyName string
 	AgencyCode string
-	// TSAURL, when set, adds an RFC 3161 timestamp (PAdES B-T).
+	// TSAURL, when set, adds an RFC 3161 signature timestamp to the CMS.
 	TSAURL string
 	// Layouts name the document types on the stamp; nil prints the type
 	// code.
@@ -84,24 +84,25 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 		}
 	}
 	meta := signing.Metadata{
-		Title:         title,
-		ResultCode:    req.ResultCode,
-		DossierCode:   req.DossierCode,
-		ProcedureCode: req.ProcedureCode,
-		DocType:       d.DocType,
-		Agency:        e.o.AgencyName,
-		AgencyCode:    e.o.AgencyCode,
-		IssueDate:     d.Fields["issue_date"].Value,
-		HolderID:      d.HolderPersonalID,
-		SourceSHA256:  req.SourceSHA256,
-		ConvertedAt:   req.ConvertedAt,
-		BornDigital:   req.Origin == "born_digital",
-		VerifyURL:     signing.VerifyURL(e.o.VerifyBaseURL, req.ResultCode, signing.VerifyToken(e.o.QRKey, req.ResultCode)),
+		Title:            title,
+		ResultCode:       req.ResultCode,
+		DossierCode:      req.DossierCode,
+		ProcedureCode:    req.ProcedureCode,
+		DocType:          d.DocType,
+		Agency:           e.o.AgencyName,
+		AgencyCode:       e.o.AgencyCode,
+		IssueDate:        d.Fields["issue_date"].Value,
+		HolderID:         d.HolderPersonalID,
+		IssuingAuthority: authority(req.IssuingAuthority),
+		SourceSHA256:     req.SourceSHA256,
+		ConvertedAt:      req.ConvertedAt,
+		BornDigital:      req.Origin == "born_digital",
+		VerifyURL:        signing.VerifyURL(e.o.VerifyBaseURL, req.ResultCode, signing.VerifyToken(e.o.QRKey, req.ResultCode)),
 	}
 	if d.ValidUntil != nil {
 		meta.ValidUntil = *d.ValidUntil
 	}
-	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Pages: renderPages(req.Pages, req.Images), Meta: meta})
+	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Pages: renderPages(req.Pages, req.Images), Meta: meta, Data: req.Data})
 	if err != nil {
 		return Issued{}, fmt.Errorf("render: %w", err)
 	}
@@ -119,12 +120,16 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	if err != nil {
 		return Issued{}, fmt.Errorf("own output does not verify: %w", err)
 	}
-	level := "B-B"
-	if v.Timestamp != nil {
-		level = "B-T"
-	}
-	return Issued{PDF: signed, PAdESLevel: level, SignerCertSHA256: storage.SHA256Hex(e.o.Keys.Cert().Raw), SigningTime: v.SigningTime,
+	return Issued{PDF: signed, SignatureFormat: v.SubFilter, SignatureTimestamp: v.Timestamp != nil,
+		SignerCertSHA256: storage.SHA256Hex(e.o.Keys.Cert().Raw), SigningTime: v.SigningTime,
 		Signer: v.Signer}, nil
+}
+
+func authority(a *storage.Authority) string {
+	if a == nil {
+		return ""
+	}
+	return a.Name
 }
 
 // renderPages pairs each page image with its recognition for the renderer.

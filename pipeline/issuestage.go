@@ -109,13 +109,8 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		SourceSHA256:  srcSHA,
 		ConvertedAt:   rec.CreatedAt,
 	}
-	var issued Issued
-	if sig := rec.Signature; sig != nil && sig.Valid {
-		// Signed by its own issuer and verified: filed as it is, never
-		// re-rendered or re-signed.
-		if issued, err = p.signedOriginal(ctx, inputKey, srcSHA, sig); err != nil {
-			return err
-		}
+	signed := rec.Signature != nil && rec.Signature.Valid
+	if signed {
 		req.Origin = storage.OriginBornDigital
 	} else {
 		for _, n := range d.Pages {
@@ -126,13 +121,8 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 			req.Pages = append(req.Pages, pg)
 			req.Images = append(req.Images, img)
 		}
-		signStart := p.o.Now()
-		if issued, err = p.o.Issuer.Issue(ctx, req); err != nil {
-			return fmt.Errorf("issue %s: %w", resultCode, err)
-		}
-		p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
 	}
-	m, err := p.manifest(&rec, d, resultCode, req, issued)
+	m, err := p.manifest(&rec, d, resultCode, req)
 	if err != nil {
 		return permanent(CodeBadPayload, err)
 	}
@@ -143,6 +133,37 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 			ef.VerifiedBy, ef.VerifiedAt = approval.By, &approval.At
 		}
 		extracted[k] = ef
+	}
+	var issued Issued
+	if signed {
+		// Signed by its own issuer and verified: filed as it is, never
+		// re-rendered or re-signed (so it carries no data attachment).
+		if issued, err = p.signedOriginal(ctx, inputKey, srcSHA, rec.Signature); err != nil {
+			return err
+		}
+	} else {
+		// The data document goes into the PDF before it is signed, so the
+		// signature covers it; GET /v1/results/{code}/data serves it back.
+		if req.Data, err = storage.NewResultData(m, extracted).Marshal(); err != nil {
+			return permanent(CodeBadPayload, fmt.Errorf("data document: %w", err))
+		}
+		req.IssuingAuthority = m.IssuingAuthority
+		signStart := p.o.Now()
+		if issued, err = p.o.Issuer.Issue(ctx, req); err != nil {
+			return fmt.Errorf("issue %s: %w", resultCode, err)
+		}
+		p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
+	}
+	m.File = storage.File{
+		SignatureFormat:    issued.SignatureFormat,
+		SignatureTimestamp: issued.SignatureTimestamp,
+		SignerCertSHA256:   issued.SignerCertSHA256,
+		SigningTime:        issued.SigningTime,
+		Signer:             issued.Signer,
+		ExternalSigner:     issued.External,
+	}
+	if req.Data != nil {
+		m.File.DataSHA256 = storage.SHA256Hex(req.Data)
 	}
 	storeStart := p.o.Now()
 	_, err = p.o.Repo.File(ctx, storage.NewResult{
@@ -206,7 +227,8 @@ func (p *Pipeline) reviewLater(ctx context.Context, rec *Record, dec Decision, r
 }
 
 // manifest builds the repository manifest of one issued document.
-func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req IssueRequest, issued Issued) (storage.Manifest, error) {
+// Its File is filled in once the PDF is signed.
+func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req IssueRequest) (storage.Manifest, error) {
 	code, _, seq, err := storage.ParseResultCode(resultCode)
 	if err != nil {
 		return storage.Manifest{}, err
@@ -218,21 +240,15 @@ func (p *Pipeline) manifest(rec *Record, d ocr.Document, resultCode string, req 
 		ResultSeq:      seq,
 		DocType:        d.DocType,
 		OriginalNumber: d.Fields["doc_number"].Value,
-		Issuer: storage.Issuer{
-			AgencyCode:  p.o.AgencyCode,
-			AgencyName:  firstNonEmpty(d.Fields["issuing_authority"].Value, p.o.AgencyName),
-			SignerTitle: d.Fields["signer_title"].Value,
-			SignerName:  d.Fields["signer_name"].Value,
-		},
-		Origin: req.Origin,
-		File: storage.File{
-			PAdESLevel:       issued.PAdESLevel,
-			SignerCertSHA256: issued.SignerCertSHA256,
-			SigningTime:      issued.SigningTime,
-			Signer:           issued.Signer,
-			ExternalSigner:   issued.External,
-		},
-		InputKey: rec.InputKey,
+		// The converting agency is this system's (configuration); the
+		// authority that issued the paper is read from it.
+		ConvertingAgency: storage.Agency{Code: p.o.AgencyCode, Name: p.o.AgencyName},
+		Origin:           req.Origin,
+		InputKey:         rec.InputKey,
+	}
+	if name := d.Fields["issuing_authority"].Value; name != "" {
+		m.IssuingAuthority = &storage.Authority{Name: name,
+			SignerTitle: d.Fields["signer_title"].Value, SignerName: d.Fields["signer_name"].Value}
 	}
 	if l, ok := p.o.Layouts.Layout(d.DocType); ok {
 		m.DocTypeName = l.Name
@@ -324,10 +340,6 @@ func (p *Pipeline) signedOriginal(ctx context.Context, inputKey, srcSHA string, 
 	if got := storage.SHA256Hex(data); got != srcSHA {
 		return Issued{}, permanent(CodeCorrupt, fmt.Errorf("signed input: stored bytes have sha256 %s, want %s", got, srcSHA))
 	}
-	level := "B-B"
-	if sig.Timestamp != nil {
-		level = "B-T"
-	}
-	return Issued{PDF: data, PAdESLevel: level, SignerCertSHA256: sig.SignerCertSHA256, SigningTime: sig.SigningTime,
+	return Issued{PDF: data, SignatureFormat: sig.SubFilter, SignatureTimestamp: sig.Timestamp != nil, SignerCertSHA256: sig.SignerCertSHA256, SigningTime: sig.SigningTime,
 		Signer: sig.Signer, External: true}, nil
 }

@@ -44,14 +44,24 @@ type IssueRequest struct {
 	Images        []ocr.PageImage // the matching page images
 	SourceSHA256  string          // hex sha256 of the intake scan
 	ConvertedAt   time.Time
+	// IssuingAuthority issued the paper original (read from it); nil when
+	// not read. The converting agency is the Issuer's own.
+	IssuingAuthority *storage.Authority
+	// Data is the result's data document (storage.ResultData), embedded
+	// in the PDF before signing.
+	Data []byte
 }
 
 // Issued is a signed e-result.
 type Issued struct {
-	PDF              []byte
-	PAdESLevel       string
-	SignerCertSHA256 string
-	SigningTime      time.Time
+	PDF []byte
+	// SignatureFormat is the signature's SubFilter
+	// (storage.SignatureCMSDetached); SignatureTimestamp: it carries an
+	// RFC 3161 timestamp.
+	SignatureFormat    string
+	SignatureTimestamp bool
+	SignerCertSHA256   string
+	SigningTime        time.Time
 	// Signer is the subject CN of the signing certificate, and External
 	// says it is another issuer's signature (a signed input filed as it
 	// is), not this agency's.

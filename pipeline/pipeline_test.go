@@ -93,7 +93,7 @@ type fakeIssuer struct {
 
 func (f *fakeIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error) {
 	f.reqs = append(f.reqs, req)
-	return Issued{PDF: []byte("%PDF-1.7 signed " + req.ResultCode), PAdESLevel: "B-B", SigningTime: time.Unix(1_700_000_000, 0)}, nil
+	return Issued{PDF: []byte("%PDF-1.7 signed " + req.ResultCode), SignatureFormat: storage.SignatureCMSDetached, SigningTime: time.Unix(1_700_000_000, 0)}, nil
 }
 
 type fakeQueue struct {
@@ -245,6 +245,28 @@ func TestPipelineIssuesResultAndKeepsForm(t *testing.T) {
 	}
 	if m.DocType != "xac-nhan-hon-nhan" || m.InputKey != sub.InputKey || m.IssuedAt.IsZero() {
 		t.Errorf("manifest = %+v", m)
+	}
+	// The converting agency is the configured one; the issuing authority
+	// is the one printed on the paper, under its own name.
+	authority := rec.Result.Documents[1].Fields["issuing_authority"].Value
+	if m.ConvertingAgency != (storage.Agency{Code: "000.00.31.H29", Name: "UBND test"}) || authority == "" ||
+		m.IssuingAuthority == nil || m.IssuingAuthority.Name != authority || h.iss.reqs[0].IssuingAuthority == nil || h.iss.reqs[0].IssuingAuthority.Name != authority {
+		t.Errorf("converting agency %+v, issuing authority %+v, want the configured agency and %q", m.ConvertingAgency, m.IssuingAuthority, authority)
+	}
+	// The data document given to the issuer (to embed before signing) is
+	// the manifest's, and the manifest records its hash.
+	data := h.iss.reqs[0].Data
+	var doc storage.ResultData
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("data document: %v", err)
+	}
+	if m.File.DataSHA256 != storage.SHA256Hex(data) || doc.ResultCode != code || doc.DocType != m.DocType || doc.IssuedAt != m.IssuedAt ||
+		doc.ConvertingAgency != m.ConvertingAgency || doc.IssuingAuthority == nil || doc.IssuingAuthority.Name != authority ||
+		doc.Fields["full_name"].Value != rec.Result.Documents[1].Fields["full_name"].Value || doc.Fields["full_name"].VerifiedByPerson {
+		t.Errorf("data document %s does not match the manifest %+v (data_sha256 %s)", data, m, m.File.DataSHA256)
+	}
+	if m.File.SignatureFormat != storage.SignatureCMSDetached {
+		t.Errorf("signature format %q, want %q", m.File.SignatureFormat, storage.SignatureCMSDetached)
 	}
 	hits, err := h.repo.Search(ctx, storage.Query{IDType: "CCCD", ID: h.holder, IncludeHistory: true})
 	if err != nil {
@@ -482,6 +504,13 @@ func TestReviewApproval(t *testing.T) {
 	}
 	if f := sealed.Extracted["full_name"]; f.VerifiedBy != "cb01" || f.VerifiedAt == nil {
 		t.Errorf("full_name = %+v, want verified by cb01", f)
+	}
+	var data storage.ResultData
+	if err := json.Unmarshal(h.iss.reqs[0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if f := data.Fields["full_name"]; f.Value != "NGUYỄN HỮU ĐÔNG" || !f.VerifiedByPerson || f.VerifiedAt == nil {
+		t.Errorf("data document's full_name = %+v, want the reviewer's value, verified by a person", f)
 	}
 	if pending, _ := PendingReviews(ctx, h.repo); len(pending) != 0 {
 		t.Errorf("still pending after approval: %+v", pending)

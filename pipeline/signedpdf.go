@@ -50,6 +50,7 @@ type SignatureCheck struct {
 	SignerCertSHA256 string     `json:"signer_cert_sha256,omitempty"`
 	SigningTime      time.Time  `json:"signing_time,omitzero"`
 	Timestamp        *time.Time `json:"timestamp,omitempty"`
+	SubFilter        string     `json:"sub_filter,omitempty"` // the signature's /SubFilter
 }
 
 // LooksSigned reports whether a file carries a PDF signature dictionary
@@ -71,7 +72,7 @@ func (p *Pipeline) checkSignature(ctx context.Context, data []byte) (*SignatureC
 	switch {
 	case err == nil && v.Valid:
 		return &SignatureCheck{Valid: true, Signer: v.Signer, SignerCertSHA256: v.SignerCertSHA256,
-			SigningTime: v.SigningTime.UTC(), Timestamp: v.Timestamp}, nil
+			SigningTime: v.SigningTime.UTC(), Timestamp: v.Timestamp, SubFilter: v.SubFilter}, nil
 	case errors.Is(err, signing.ErrChildCrashed), errors.Is(err, signing.ErrChildTimeout):
 		return &SignatureCheck{Reason: ReasonSignatureInvalid, Details: []string{err.Error()}}, nil
 	case err != nil && !errors.Is(err, signing.ErrInvalid) && !errors.Is(err, signing.ErrNotPDF):

@@ -70,7 +70,8 @@ func TestCorpusEResults(t *testing.T) {
 	}
 }
 
-// TestTimestampedSignature signs with an in-process RFC 3161 TSA (PAdES B-T).
+// TestTimestampedSignature signs with an in-process RFC 3161 TSA (a CMS
+// signature timestamp).
 func TestTimestampedSignature(t *testing.T) {
 	pdfsig := testenv.MustHaveExecPath(t, "pdfsig")
 	dir := t.TempDir()
@@ -210,7 +211,7 @@ func TestStampRaster(t *testing.T) {
 		"other conversion time": func(in *signing.RenderInput) {
 			in.Meta.ConvertedAt = in.Meta.ConvertedAt.Add(25*time.Hour + 11*time.Minute)
 		},
-		"other result code": func(in *signing.RenderInput) { in.Meta.ResultCode = "000.00.31.H29-250718-0042-KQ2" },
+		"other result code": func(in *signing.RenderInput) { in.Meta.ResultCode = "000.00.31.H29-251231-0987-KQ2" },
 	}
 	for name, change := range variants {
 		v := s

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base32"
 	"errors"
@@ -19,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"sohoa/storage"
 )
 
 // Default font locations on Debian 12.
@@ -77,21 +80,25 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 // Metadata describes the e-result; it feeds the stamp, the QR code, the Info
 // dictionary and the XMP packet.
 type Metadata struct {
-	Title         string    // document name (tên giấy tờ), e.g. "Giấy chứng nhận kết hôn"
-	ResultCode    string    // {dossier}-KQ{n}
-	DossierCode   string    // mã hồ sơ
-	ProcedureCode string    // mã TTHC
-	DocType       string    // document type code (layout slug)
-	Agency        string    // full name of the converting/issuing agency
-	AgencyCode    string    // 13-character agency code
-	IssueDate     string    // date printed on the original
-	HolderID      string    // holder identifier; only its last 4 digits are ever written
-	ValidUntil    string    // "" means no expiry
-	ValidityScope string    // phạm vi hiệu lực, optional
-	SourceSHA256  string    // hex sha256 of the source scan
-	ConvertedAt   time.Time // conversion/issue time; printed in +07:00
-	BornDigital   bool      // true: "Bản điện tử"; false: converted from paper
-	VerifyURL     string    // verification URL for the QR code, see VerifyURL
+	Title         string // document name (tên giấy tờ), e.g. "Giấy chứng nhận kết hôn"
+	ResultCode    string // {dossier}-KQ{n}
+	DossierCode   string // mã hồ sơ
+	ProcedureCode string // mã TTHC
+	DocType       string // document type code (layout slug)
+	Agency        string // full name of the converting agency (the one signing), from configuration
+	AgencyCode    string // its 13-character agency code
+	// IssuingAuthority is the authority that issued the paper original,
+	// as read from it (e.g. "ỦY BAN NHÂN DÂN XÃ UY NỖ"); "" when not read
+	// or born digital.
+	IssuingAuthority string
+	IssueDate        string    // date printed on the original
+	HolderID         string    // holder identifier; only its last 4 digits are ever written
+	ValidUntil       string    // "" means no expiry
+	ValidityScope    string    // phạm vi hiệu lực, optional
+	SourceSHA256     string    // hex sha256 of the source scan
+	ConvertedAt      time.Time // conversion/issue time; printed in +07:00
+	BornDigital      bool      // true: "Bản điện tử"; false: converted from paper
+	VerifyURL        string    // verification URL for the QR code, see VerifyURL
 }
 
 // RenderInput is everything Render needs: the pages of the e-result, in
@@ -99,7 +106,15 @@ type Metadata struct {
 type RenderInput struct {
 	Pages []Page
 	Meta  Metadata
+	// Data, when set, is the e-result's data document (JSON), embedded
+	// as the PDF/A-3 associated file DataFileName (AFRelationship /Data)
+	// inside the revision the signature covers; EmbeddedData reads it
+	// back.
+	Data []byte
 }
+
+// DataFileName is the name of the embedded data document.
+const DataFileName = "sohoa-data.json"
 
 // Page is one page of the e-result: the scan image as it was received and,
 // when the page was recognised, how it was turned upright and the words read
@@ -180,10 +195,11 @@ var ErrRender = errors.New("input cannot be rendered")
 // Render produces the unsigned e-result: one page per image at the scan's
 // resolution (JPEG passed through as DCTDecode, other formats losslessly
 // Flate-encoded), an invisible text layer aligned with the recognised words,
-// the stamp and QR code in a band added above the scan on page 1, and Info
-// + XMP metadata with a PDF/A-2B
-// identification and an sRGB output intent. The output depends only on the
-// input.
+// the stamp and QR code in a band at the top of page 1, and Info + XMP
+// metadata with a PDF/A-2B identification (PDF/A-3B with the data document
+// attached) and an sRGB output intent. Each page has the original's paper
+// size (paperSize); on page 1 the scan is shrunk below the band. The output
+// depends only on the input.
 //
 // Errors wrap ErrRender, except those of a cancelled ctx.
 func (r *Renderer) Render(ctx context.Context, in RenderInput) ([]byte, error) {
@@ -229,37 +245,62 @@ func (r *Renderer) render(ctx context.Context, in RenderInput) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("render page %d: %w", i+1, err)
 		}
+		// The page is the original's paper size; the scan is drawn at
+		// 100 % (centred) wherever it fits. On page 1 the top band holds
+		// the QR code (upper left) and the stamp (upper right), so the
+		// conversion marks never cover any of the original: the scan is
+		// shrunk into the area below the band.
+		paper := paperSize(geo.w, geo.h)
+		areaH := paper.H
+		if i == 0 {
+			areaH -= st.bandHeight()
+		}
+		pl := place(geo.w, geo.h, 0, 0, paper.W, areaH)
 		var content bytes.Buffer
+		fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm\n", pdfNum(pl.s), pdfNum(pl.s), pdfNum(pl.tx), pdfNum(pl.ty))
 		m := geo.imageMatrix()
 		fmt.Fprintf(&content, "q %s %s %s %s %s %s cm /Im0 Do Q\n",
 			pdfNum(m[0]), pdfNum(m[1]), pdfNum(m[2]), pdfNum(m[3]), pdfNum(m[4]), pdfNum(m[5]))
 		writeTextLayer(&content, page.Words, geo)
+		content.WriteString("Q\n")
 		res := fmt.Sprintf("/XObject <</Im0 %d 0 R", imObj)
 		fonts := fmt.Sprintf("/Font <</OCR %d 0 R", glyphless)
-		pageH := geo.h
 		if i == 0 {
-			// Page 1 grows a white band above the scan for the QR code
-			// (upper left) and the stamp (upper right), so the conversion
-			// marks never cover any of the original.
-			pageH += st.bandHeight()
-			st.draw(&content, geo.w, pageH, r.serif, r.bold)
+			st.draw(&content, paper.W, paper.H, r.serif, r.bold)
 			res += fmt.Sprintf(" /QR %d 0 R", qr)
 			fonts += fmt.Sprintf(" /Se %d 0 R /SeB %d 0 R", serif, bold)
 		}
 		res += ">> " + fonts + ">>"
 		cs := w.addStream("", content.Bytes(), true)
 		p := w.add(fmt.Sprintf("<</Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources <<%s /ProcSet [/PDF /Text /ImageB /ImageC /ImageI]>> /Contents %d 0 R>>",
-			pagesObj, pdfNum(geo.w), pdfNum(pageH), res, cs))
+			pagesObj, pdfNum(paper.W), pdfNum(paper.H), res, cs))
 		kids = append(kids, fmt.Sprintf("%d 0 R", p))
 	}
 	w.set(pagesObj, fmt.Sprintf("<</Type /Pages /Count %d /Kids [%s]>>", len(kids), strings.Join(kids, " ")))
 
 	meta := r.infoFields(in.Meta)
+	attach := ""
+	if in.Data != nil {
+		// The data document as a PDF/A-3 associated file: named in the
+		// EmbeddedFiles tree and in the catalog's /AF, relationship /Data.
+		// It is part of the signed revision, so the signature covers it.
+		meta.pdfaPart = 3
+		meta.custom = append(meta.custom, [2]string{"DataSHA256", storage.SHA256Hex(in.Data)})
+		t := in.Meta.ConvertedAt.In(storage.Vietnam()).Format("D:20060102150405-07'00'")
+		sum := md5.Sum(in.Data)
+		ef := w.addStream(fmt.Sprintf(" /Type /EmbeddedFile /Subtype /application#2Fjson /Params <</Size %d /ModDate (%s) /CheckSum <%X>>>",
+			len(in.Data), t, sum[:]), in.Data, true)
+		spec := w.add(fmt.Sprintf("<</Type /Filespec /F (%s) /UF %s /Desc %s /AFRelationship /Data /EF <</F %d 0 R /UF %d 0 R>>>>",
+			DataFileName, pdfTextString(DataFileName), pdfTextString("Dữ liệu của kết quả điện tử "+in.Meta.ResultCode), ef, ef))
+		names := w.add(fmt.Sprintf("<</EmbeddedFiles <</Names [(%s) %d 0 R]>>>>", DataFileName, spec))
+		af := w.add(fmt.Sprintf("[%d 0 R]", spec))
+		attach = fmt.Sprintf(" /Names %d 0 R /AF %d 0 R", names, af)
+	}
 	w.set(info, meta.infoDict())
 	xmp := w.addStream(" /Type /Metadata /Subtype /XML", []byte(meta.xmp()), false)
 	icc := w.addStream(" /N 3", srgbICC(), true)
 	intent := w.add(fmt.Sprintf("<</Type /OutputIntent /S /GTS_PDFA1 /OutputConditionIdentifier (sRGB IEC61966-2.1) /RegistryName (http://www.color.org) /Info (sRGB IEC61966-2.1) /DestOutputProfile %d 0 R>>", icc))
-	w.set(catalog, fmt.Sprintf("<</Type /Catalog /Pages %d 0 R /Metadata %d 0 R /OutputIntents [%d 0 R] /Lang (vi-VN) /ViewerPreferences <</DisplayDocTitle true>>>>", pagesObj, xmp, intent))
+	w.set(catalog, fmt.Sprintf("<</Type /Catalog /Pages %d 0 R /Metadata %d 0 R /OutputIntents [%d 0 R]%s /Lang (vi-VN) /ViewerPreferences <</DisplayDocTitle true>>>>", pagesObj, xmp, intent, attach))
 	out, err := w.bytes(catalog, info)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)

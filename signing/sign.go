@@ -14,23 +14,26 @@ import (
 	"github.com/digitorus/pdfsign/sign"
 )
 
-// SignOptions describes one PAdES signature.
+// SignOptions describes one signature.
 type SignOptions struct {
 	Name        string    // signer name in the signature dictionary (ASCII recommended)
 	Reason      string    // e.g. "E-result issued"
 	Location    string    // e.g. "Can Tho, VN"
 	ContactInfo string    // optional
 	Time        time.Time // claimed signing time; zero means now
-	// TSAURL, when set, adds an RFC 3161 signature timestamp (PAdES B-T);
-	// without it the signature is B-B.
+	// TSAURL, when set, adds an RFC 3161 signature timestamp (an
+	// unsigned attribute of the CMS).
 	TSAURL      string
 	TSAUsername string
 	TSAPassword string
 	Logger      *slog.Logger // optional
 }
 
-// Sign appends a PAdES signature (CMS, SHA-256, signing-certificate-v2
-// attribute, full chain embedded) to an unsigned PDF as an incremental
+// Sign appends a detached CMS signature (SubFilter adbe.pkcs7.detached,
+// SHA-256, ESS signing-certificate-v2 and signing-time signed attributes,
+// full chain embedded; not PAdES baseline, which needs ETSI.CAdES.detached
+// without signing-time, and digitorus/pdfsign writes only this SubFilter)
+// to an unsigned PDF as an incremental
 // update and returns the signed file. The signature is invisible: the visible
 // stamp is part of the rendered pages and therefore covered by the signature.
 func Sign(ctx context.Context, unsigned []byte, keys *Keys, opts SignOptions) ([]byte, error) {

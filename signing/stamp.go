@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -19,6 +20,10 @@ const (
 	stampPad      = 4.0
 	stampMargin   = 8.0
 	qrSize        = 68.0
+	// The QR caption: small type, wrapped to a little more than the code.
+	captionFontSize = 7.0
+	captionLeading  = 8.0
+	captionWidth    = 84.0
 )
 
 type stampLine struct {
@@ -26,7 +31,10 @@ type stampLine struct {
 	bold bool
 }
 
-type stamp struct{ lines []stampLine }
+type stamp struct {
+	lines   []stampLine
+	caption []string // under the QR code
+}
 
 // Vietnamese stamp wording (domain.md §4(e); placeholder until Decree 45
 // Art. 25(3)(c) is read).
@@ -44,23 +52,48 @@ func (r *Renderer) stampLayout(m Metadata) stamp {
 	if m.ValidityScope != "" {
 		valid += " | Phạm vi: " + m.ValidityScope
 	}
-	hash := m.SourceSHA256
-	if len(hash) > 16 {
-		hash = hash[:16]
+	lines := []string{"Mã kết quả: " + m.ResultCode}
+	if m.IssuingAuthority != "" && !m.BornDigital {
+		lines = append(lines, "Cơ quan cấp bản gốc: "+m.IssuingAuthority)
 	}
-	st := stamp{lines: []stampLine{{title, true}}}
-	for _, s := range []string{
-		"Mã kết quả: " + m.ResultCode,
-		agencyLabel + m.Agency,
-		timeLabel + m.ConvertedAt.In(storage.Vietnam()).Format("2006-01-02T15:04:05-07:00"),
+	lines = append(lines,
+		agencyLabel+m.Agency,
+		timeLabel+VietnameseTime(m.ConvertedAt),
 		valid,
-		"Mã băm: " + hash,
-	} {
+		HashLabel+": "+HashDisplay(m.SourceSHA256),
+	)
+	st := stamp{lines: []stampLine{{title, true}}}
+	for _, s := range lines {
 		for _, l := range wrap(r.serif, s, stampFontSize, stampMaxWidth-2*stampPad) {
 			st.lines = append(st.lines, stampLine{text: l})
 		}
 	}
+	st.caption = wrap(r.serif, QRCaption, captionFontSize, captionWidth)
 	return st
+}
+
+// QRCaption is printed under the QR code.
+const QRCaption = "Quét mã để kiểm tra kết quả điện tử"
+
+// HashLabel names the hash the stamp and the public verification page show:
+// the SHA-256 of the source scan, the file the conversion started from.
+const HashLabel = "Mã băm bản quét gốc (SHA-256)"
+
+// HashDisplay is how the stamp and the public verification page write the
+// source scan's SHA-256 (hex): its first 16 hex digits and an ellipsis.
+func HashDisplay(sha256hex string) string {
+	if len(sha256hex) <= 16 {
+		return sha256hex
+	}
+	return sha256hex[:16] + "…"
+}
+
+// VietnameseTime writes t as Vietnamese officials do, in Asia/Ho_Chi_Minh:
+// "03 giờ 04 phút, ngày 02/12/2026". The ISO 8601 form stays in the
+// metadata.
+func VietnameseTime(t time.Time) string {
+	t = t.In(storage.Vietnam())
+	return fmt.Sprintf("%02d giờ %02d phút, ngày %02d/%02d/%04d", t.Hour(), t.Minute(), t.Day(), int(t.Month()), t.Year())
 }
 
 // wrap splits s into lines no wider than width at size, breaking at spaces.
@@ -94,6 +127,11 @@ func (s stamp) runes(bold bool) []rune {
 			rs = append(rs, []rune(l.text)...)
 		}
 	}
+	if !bold {
+		for _, l := range s.caption {
+			rs = append(rs, []rune(l)...)
+		}
+	}
 	if len(rs) == 0 {
 		rs = []rune{' '}
 	}
@@ -104,7 +142,12 @@ func (s stamp) runes(bold bool) []rune {
 // the stamp block and the QR code.
 func (s stamp) bandHeight() float64 {
 	bh := float64(len(s.lines))*stampLeading + 2*stampPad
-	return max(bh, qrSize+4) + 2*stampMargin
+	return max(bh, s.qrBlockHeight()) + 2*stampMargin
+}
+
+// qrBlockHeight is the height of the QR code with its caption.
+func (s stamp) qrBlockHeight() float64 {
+	return qrSize + 4 + float64(len(s.caption))*captionLeading
 }
 
 // draw writes the stamp block (upper right, white box, black 10 pt text) and
@@ -140,6 +183,21 @@ func (s stamp) draw(b *bytes.Buffer, pw, ph float64, serif, bold *ttfFont) {
 	qx, qy := stampMargin, ph-stampMargin-qrSize
 	fmt.Fprintf(b, "q 1 1 1 rg %s %s %s %s re f Q\n", pdfNum(qx-2), pdfNum(qy-2), pdfNum(qrSize+4), pdfNum(qrSize+4))
 	fmt.Fprintf(b, "q %s 0 0 %s %s %s cm /QR Do Q\n", pdfNum(qrSize), pdfNum(qrSize), pdfNum(qx), pdfNum(qy))
+	if len(s.caption) == 0 {
+		return
+	}
+	// The caption, centred under the code.
+	b.WriteString("BT 0 Tr 0 0 0 rg 100 Tz\n")
+	for i, l := range s.caption {
+		var hex strings.Builder
+		for _, r := range l {
+			fmt.Fprintf(&hex, "%04X", serif.glyph(r))
+		}
+		x := qx + (qrSize-serif.textWidth(l, captionFontSize))/2
+		base := qy - 2 - float64(i+1)*captionLeading + 1.5
+		fmt.Fprintf(b, "/Se %s Tf 1 0 0 1 %s %s Tm <%s> Tj\n", pdfNum(captionFontSize), pdfNum(max(x, 2)), pdfNum(base), hex.String())
+	}
+	b.WriteString("ET\n")
 }
 
 // qrPayload is the TT 01/2023 Art. 26 minimum content plus the verification
@@ -192,6 +250,7 @@ func qrImage(w *pdfWriter, payload string) (int, error) {
 type docInfo struct {
 	title, author, subject, keywords, creator, producer, date, xmpDate string
 	custom                                                             [][2]string
+	pdfaPart                                                           int // 2, or 3 with an associated file
 }
 
 func (r *Renderer) infoFields(m Metadata) docInfo {
@@ -209,12 +268,15 @@ func (r *Renderer) infoFields(m Metadata) docInfo {
 		producer: "sohoa signing",
 		date:     t.Format("D:20060102150405-07'00'"),
 		xmpDate:  t.Format("2006-01-02T15:04:05-07:00"),
+		pdfaPart: 2,
 		custom: [][2]string{
 			{"ResultCode", m.ResultCode},
 			{"DocType", m.DocType},
-			{"Issuer", m.Agency},
-			{"IssuerCode", m.AgencyCode},
+			{"ConvertingAgency", m.Agency},
+			{"ConvertingAgencyCode", m.AgencyCode},
+			{"IssuingAuthority", m.IssuingAuthority},
 			{"IssueDate", m.IssueDate},
+			{"ConvertedAt", t.Format("2006-01-02T15:04:05-07:00")},
 			{"SourceSHA256", m.SourceSHA256},
 		},
 	}
@@ -249,7 +311,7 @@ func xmlText(s string) string {
 }
 
 // xmp returns the XMP packet: Dublin Core, XMP basic, PDF and PDF/A
-// identification (part 2, conformance B) and a custom sohoa schema declared
+// identification (part 2, or 3 with an associated file; conformance B) and a custom sohoa schema declared
 // through the PDF/A extension schema mechanism.
 func (d docInfo) xmp() string {
 	var custom, props strings.Builder
@@ -280,7 +342,7 @@ func (d docInfo) xmp() string {
    <xmp:CreateDate>` + d.xmpDate + `</xmp:CreateDate>
    <xmp:ModifyDate>` + d.xmpDate + `</xmp:ModifyDate>
    <xmp:MetadataDate>` + d.xmpDate + `</xmp:MetadataDate>
-   <pdfaid:part>2</pdfaid:part>
+   <pdfaid:part>` + fmt.Sprint(d.pdfaPart) + `</pdfaid:part>
    <pdfaid:conformance>B</pdfaid:conformance>
 ` + custom.String() + `   <pdfaExtension:schemas>
     <rdf:Bag>

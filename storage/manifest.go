@@ -1,12 +1,17 @@
 package storage
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
 
-// SchemaVersion is the manifest schema written by this package.
-const SchemaVersion = 1
+// SchemaVersion is the manifest schema written by this package. Version 2
+// names the converting agency and the original's issuing authority apart
+// (version 1 had one "issuer" pairing the agency's code with the
+// authority's name) and says what the signature is instead of a PAdES
+// level; version 1 manifests are still read (UnmarshalJSON).
+const SchemaVersion = 2
 
 // Origins of a result (domain.md §4(a)).
 const (
@@ -36,34 +41,78 @@ const MinDigitizationDPI = 200
 // Nothing in it names the holder in clear: the ID, the name and the
 // extracted field values are inside Holder.IDEnc.
 type Manifest struct {
-	SchemaVersion  int           `json:"schema_version"`
-	ResultCode     string        `json:"result_code"`
-	ID             string        `json:"id"` // UUIDv7, the only result ID in object keys
-	DossierCode    string        `json:"dossier_code"`
-	ProcedureCode  string        `json:"procedure_code"`
-	ResultSeq      int           `json:"result_seq"`
-	DocType        string        `json:"doc_type"`
-	DocTypeName    string        `json:"doc_type_name"`
-	OriginalNumber string        `json:"original_number,omitempty"`
-	Issuer         Issuer        `json:"issuer"`
-	Holder         Holder        `json:"holder"`
-	IssuedAt       Date          `json:"issued_at"`
-	EffectiveFrom  *Date         `json:"effective_from,omitempty"` // nil: from IssuedAt
-	ValidUntil     *Date         `json:"valid_until"`              // nil: no expiry
-	ValidityScope  string        `json:"validity_scope,omitempty"`
-	Origin         string        `json:"origin"`
-	Digitization   *Digitization `json:"digitization,omitempty"`
-	File           File          `json:"file"`
-	InputKey       string        `json:"input_key,omitempty"`
-	CreatedAt      time.Time     `json:"created_at"`
+	SchemaVersion  int    `json:"schema_version"`
+	ResultCode     string `json:"result_code"`
+	ID             string `json:"id"` // UUIDv7, the only result ID in object keys
+	DossierCode    string `json:"dossier_code"`
+	ProcedureCode  string `json:"procedure_code"`
+	ResultSeq      int    `json:"result_seq"`
+	DocType        string `json:"doc_type"`
+	DocTypeName    string `json:"doc_type_name"`
+	OriginalNumber string `json:"original_number,omitempty"`
+	// ConvertingAgency digitised, signed and filed the result (from
+	// configuration); its code is the folder of the result's objects and
+	// the agency that may change its validity.
+	ConvertingAgency Agency `json:"converting_agency"`
+	// IssuingAuthority issued the paper original, as read from it; nil
+	// when not read (or born digital: the converting agency issued it).
+	IssuingAuthority *Authority    `json:"issuing_authority,omitempty"`
+	Holder           Holder        `json:"holder"`
+	IssuedAt         Date          `json:"issued_at"`
+	EffectiveFrom    *Date         `json:"effective_from,omitempty"` // nil: from IssuedAt
+	ValidUntil       *Date         `json:"valid_until"`              // nil: no expiry
+	ValidityScope    string        `json:"validity_scope,omitempty"`
+	Origin           string        `json:"origin"`
+	Digitization     *Digitization `json:"digitization,omitempty"`
+	File             File          `json:"file"`
+	InputKey         string        `json:"input_key,omitempty"`
+	CreatedAt        time.Time     `json:"created_at"`
 }
 
-// Issuer is the agency that issued (or digitised) the result.
-type Issuer struct {
+// Agency is an agency of the system: its 13-character code and name.
+type Agency struct {
+	Code string `json:"agency_code"`
+	Name string `json:"agency_name"`
+}
+
+// Authority is the authority that issued a paper original, as printed on
+// it, and who signed it there.
+type Authority struct {
+	Name        string `json:"name"`
+	SignerTitle string `json:"signer_title,omitempty"`
+	SignerName  string `json:"signer_name,omitempty"`
+}
+
+// legacyIssuer is schema version 1's "issuer": the converting agency's code
+// beside the issuing authority's name (or, when none was read, the agency's
+// own name).
+type legacyIssuer struct {
 	AgencyCode  string `json:"agency_code"`
 	AgencyName  string `json:"agency_name"`
 	SignerTitle string `json:"signer_title,omitempty"`
 	SignerName  string `json:"signer_name,omitempty"`
+}
+
+// UnmarshalJSON reads schema versions 1 and 2. A version 1 "issuer" becomes
+// the converting agency's code and the issuing authority (its name and
+// signer); the converting agency's name is then unknown ("").
+func (m *Manifest) UnmarshalJSON(b []byte) error {
+	type plain Manifest
+	var aux struct {
+		plain
+		Issuer *legacyIssuer `json:"issuer"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*m = Manifest(aux.plain)
+	if li := aux.Issuer; li != nil && m.ConvertingAgency.Code == "" {
+		m.ConvertingAgency = Agency{Code: li.AgencyCode}
+		if li.AgencyName != "" || li.SignerTitle != "" || li.SignerName != "" {
+			m.IssuingAuthority = &Authority{Name: li.AgencyName, SignerTitle: li.SignerTitle, SignerName: li.SignerName}
+		}
+	}
+	return nil
 }
 
 // Holder names the result's holder only by keyed hash and ciphertext.
@@ -87,18 +136,47 @@ type Digitization struct {
 
 // File describes the signed PDF.
 type File struct {
-	ObjectKey        string    `json:"object_key"`
-	SHA256           string    `json:"sha256"` // lowercase hex of the signed bytes
-	Size             int64     `json:"size"`
-	PAdESLevel       string    `json:"pades_level,omitempty"`
-	SignerCertSHA256 string    `json:"signer_cert_sha256,omitempty"`
-	SigningTime      time.Time `json:"signing_time"`
+	ObjectKey string `json:"object_key"`
+	SHA256    string `json:"sha256"` // lowercase hex of the signed bytes
+	Size      int64  `json:"size"`
+	// SignatureFormat is the signature's SubFilter: "adbe.pkcs7.detached"
+	// (a detached CMS signature with the ESS signing-certificate-v2
+	// attribute; not PAdES baseline). SignatureTimestamp: the CMS carries
+	// an RFC 3161 signature timestamp.
+	SignatureFormat    string    `json:"signature_format,omitempty"`
+	SignatureTimestamp bool      `json:"signature_timestamp"`
+	SignerCertSHA256   string    `json:"signer_cert_sha256,omitempty"`
+	SigningTime        time.Time `json:"signing_time"`
+	// DataSHA256 is the SHA-256 (hex) of the data document embedded in
+	// the PDF (signing.DataFileName); "" when none is.
+	DataSHA256 string `json:"data_sha256,omitempty"`
 	// Signer is the subject common name of the signing certificate.
 	Signer string `json:"signer,omitempty"`
 	// ExternalSigner: the PDF arrived signed by its own issuer (another
 	// agency) and is filed byte-identical, with its signature; origin
 	// born_digital.
 	ExternalSigner bool `json:"external_signer,omitempty"`
+}
+
+// SignatureCMSDetached is the SubFilter of every signature sohoa writes.
+const SignatureCMSDetached = "adbe.pkcs7.detached"
+
+// UnmarshalJSON reads schema version 1's "pades_level" ("B-B", "B-T"): those
+// signatures were the same detached CMS, timestamped at "B-T".
+func (f *File) UnmarshalJSON(b []byte) error {
+	type plain File
+	var aux struct {
+		plain
+		PAdESLevel string `json:"pades_level"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*f = File(aux.plain)
+	if f.SignatureFormat == "" && aux.PAdESLevel != "" {
+		f.SignatureFormat, f.SignatureTimestamp = SignatureCMSDetached, aux.PAdESLevel == "B-T"
+	}
+	return nil
 }
 
 // ExtractedField is one OCR field with its review trail. Values name the
@@ -140,10 +218,12 @@ func (m Manifest) check() error {
 		return bad("procedure_code is required")
 	case m.DocType == "" || m.DocTypeName == "":
 		return bad("doc_type and doc_type_name are required")
-	case !ValidAgencyCode(m.Issuer.AgencyCode):
-		return bad("issuer agency_code %q is not a 13-character agency code", m.Issuer.AgencyCode)
-	case m.Issuer.AgencyName == "":
-		return bad("issuer agency_name is required")
+	case !ValidAgencyCode(m.ConvertingAgency.Code):
+		return bad("converting_agency agency_code %q is not a 13-character agency code", m.ConvertingAgency.Code)
+	case m.ConvertingAgency.Name == "":
+		return bad("converting_agency agency_name is required")
+	case m.IssuingAuthority != nil && m.IssuingAuthority.Name == "":
+		return bad("issuing_authority name is required when it is given")
 	case m.IssuedAt.IsZero():
 		return bad("issued_at is required")
 	case m.ValidUntil != nil && m.ValidUntil.Before(m.Effective()):

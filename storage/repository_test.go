@@ -121,7 +121,7 @@ func TestFileRejectsBadInput(t *testing.T) {
 		"11-digit CCCD":       mod(func(q *storage.NewResult) { q.HolderID = "00119901234" }),
 		"code of other file":  mod(func(q *storage.NewResult) { q.Manifest.DossierCode = "000.00.31.H29-250718-0043" }),
 		"seq mismatch":        mod(func(q *storage.NewResult) { q.Manifest.ResultSeq = 2 }),
-		"bad agency":          mod(func(q *storage.NewResult) { q.Manifest.Issuer.AgencyCode = "../etc" }),
+		"bad agency":          mod(func(q *storage.NewResult) { q.Manifest.ConvertingAgency.Code = "../etc" }),
 		"low dpi":             mod(func(q *storage.NewResult) { q.Manifest.Digitization.DPI = 150 }),
 		"unknown origin":      mod(func(q *storage.NewResult) { q.Manifest.Origin = "copied" }),
 		"until before issued": mod(func(q *storage.NewResult) { d := storage.DateOf(day.AddDate(0, 0, -1)); q.Manifest.ValidUntil = &d }),

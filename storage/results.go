@@ -218,7 +218,7 @@ func (r *Repository) File(ctx context.Context, req NewResult) (Manifest, error) 
 // an earlier call (or ReserveResultCode) stored. A code reserved for
 // another intake is ErrTaken.
 func (r *Repository) claimCode(ctx context.Context, m Manifest) (pointer, error) {
-	ptr, err := r.newPointer(m.ResultCode, m.Issuer.AgencyCode)
+	ptr, err := r.newPointer(m.ResultCode, m.ConvertingAgency.Code)
 	if err != nil {
 		return pointer{}, err
 	}

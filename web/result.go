@@ -506,7 +506,7 @@ func (a *App) showResult(w http.ResponseWriter, r *http.Request, s *signedIn, m 
 	}
 	v := resultView{M: m, Validity: storage.ValidAt(m, evs, a.now()), Holder: sealed, Reasons: resultReasonTexts,
 		PDFPath: resultPath(m.ResultCode) + "/pdf", Decision: decision,
-		Foreign: a.opts.AgencyCode != "" && m.Issuer.AgencyCode != a.opts.AgencyCode}
+		Foreign: a.opts.AgencyCode != "" && m.ConvertingAgency.Code != a.opts.AgencyCode}
 	for _, e := range evs {
 		v.Events = append(v.Events, resultEventRow{StatusEvent: e, By: a.resultActor(ctx, e.Actor)})
 	}
@@ -636,8 +636,8 @@ func (a *App) resultAction(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		a.showResult(w, r, s, m, status, text, true, keep)
 	}
 	switch {
-	case a.opts.AgencyCode != "" && m.Issuer.AgencyCode != a.opts.AgencyCode:
-		refuse(http.StatusForbidden, "not_issuing_agency", "Kết quả này do cơ quan khác ("+m.Issuer.AgencyCode+") cấp: chỉ cơ quan cấp mới được thay đổi hiệu lực của nó.")
+	case a.opts.AgencyCode != "" && m.ConvertingAgency.Code != a.opts.AgencyCode:
+		refuse(http.StatusForbidden, "not_issuing_agency", "Kết quả này do cơ quan khác ("+m.ConvertingAgency.Code+") cấp: chỉ cơ quan cấp mới được thay đổi hiệu lực của nó.")
 		return
 	case decision == "":
 		refuse(http.StatusBadRequest, "decision_ref_required", "Hãy nhập số quyết định (ví dụ 125/QĐ-UBND): mọi thay đổi hiệu lực phải theo một quyết định.")
@@ -670,7 +670,7 @@ func (a *App) resultAction(w http.ResponseWriter, r *http.Request, s *signedIn) 
 		case nm.ID == m.ID:
 			refuse(http.StatusBadRequest, "new_code_invalid", "Một kết quả không thể thay thế chính nó.")
 			return
-		case a.opts.AgencyCode != "" && nm.Issuer.AgencyCode != a.opts.AgencyCode:
+		case a.opts.AgencyCode != "" && nm.ConvertingAgency.Code != a.opts.AgencyCode:
 			refuse(http.StatusForbidden, "not_issuing_agency", "Kết quả mới "+newCode+" do cơ quan khác cấp.")
 			return
 		}

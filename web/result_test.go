@@ -216,7 +216,7 @@ func TestResultValidityChanges(t *testing.T) {
 	e, _ := newRepoEnv(t)
 	srv := e.repoApp()
 	r1, r2, r3 := e.file(1, 1), e.file(2, 1), e.file(3, 2)
-	foreign := e.file(4, 3, func(n *storage.NewResult) { n.Manifest.Issuer.AgencyCode = "000.00.99.H99" })
+	foreign := e.file(4, 3, func(n *storage.NewResult) { n.Manifest.ConvertingAgency.Code = "000.00.99.H99" })
 	b, tok := e.signedIn(srv, "quanly1", RoleSupervisor)
 	ctx := context.Background()
 	act := func(code, action string, form url.Values) (*http.Response, string) {
@@ -331,7 +331,7 @@ func TestResultValidityChanges(t *testing.T) {
 
 	// Another agency's result: shown, not changed.
 	_, page = b.get("/results/" + foreign.ResultCode)
-	if strings.Contains(page, `id="revoke"`) || !strings.Contains(page, "do cơ quan khác cấp") {
+	if strings.Contains(page, `id="revoke"`) || !strings.Contains(page, "do cơ quan khác chuyển đổi") {
 		t.Error("another agency's result offers changes")
 	}
 	resp, _ = act(foreign.ResultCode, "revoke", url.Values{"decision": {"9/QĐ"}, "reason": {"OTHER"}})

@@ -86,7 +86,7 @@ func (f *fakeRecognizer) Process(context.Context, []byte, string) ([]ocr.Page, [
 type fakeIssuer struct{}
 
 func (fakeIssuer) Issue(_ context.Context, req pipeline.IssueRequest) (pipeline.Issued, error) {
-	return pipeline.Issued{PDF: []byte("%PDF-1.7 signed " + req.ResultCode), PAdESLevel: "B-B", SigningTime: time.Unix(1_700_000_000, 0)}, nil
+	return pipeline.Issued{PDF: []byte("%PDF-1.7 signed " + req.ResultCode), SignatureFormat: storage.SignatureCMSDetached, SigningTime: time.Unix(1_700_000_000, 0)}, nil
 }
 
 // taskQueue keeps what was enqueued.

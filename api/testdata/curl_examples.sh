@@ -45,7 +45,12 @@ etag=$(tr -d '\r' <"$OUT/headers" | awk -F'"' 'tolower($1) ~ /^etag:/ {print $2}
 sum=$(sha256sum "$OUT/result.pdf" | cut -d' ' -f1)
 [ "$etag" = "$sum" ] && echo "sha256 matches ETag: $sum"
 
-echo "## 5. Verify a copy by upload (integrity, status, issuer)"
+echo "## 4b. Its fields as JSON (the PDF's signed attachment sohoa-data.json when embedded)"
+curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" "$SOHOA_API/v1/results/$CODE/data?access=$ACCESS"; echo
+# A receiver checks: pdfsig (valid, whole document signed), then
+# pdfdetach -save 1 -o data.json result.pdf, whose sha256 is data_sha256.
+
+echo "## 5. Verify a copy by upload (integrity, status, converting agency, issuing authority)"
 curl -fsS "${MTLS[@]}" "${PURPOSE[@]}" -H 'Content-Type: application/pdf' \
   --data-binary @"$OUT/result.pdf" "$SOHOA_API/v1/verify"
 

@@ -15,6 +15,7 @@ import (
 	"sohoa/audit"
 	"sohoa/ocr"
 	"sohoa/signing"
+	"sohoa/storage"
 )
 
 // openAuditLog opens this serve process's audit log: one writer with its
@@ -164,6 +165,7 @@ func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, m *metrics,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
 		VerifyPDF: verifier.Verify, Observer: m,
 		Vocabulary: vocab, Procedures: procs, DocTypeNames: docTypeNames(rt.layouts),
+		Agency: storage.Agency{Code: cfg.AgencyCode, Name: cfg.AgencyName},
 	})
 	if err != nil {
 		return nil, err

@@ -92,7 +92,7 @@ func runDemo(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tDOCUMENT TYPE\tHOLDER ID\tSTATUS\tRESULT")
-	var sample string
+	var candidates []demoResult
 	counts := map[string]int{}
 	for _, it := range items {
 		st := statuses[it.key]
@@ -119,8 +119,8 @@ func runDemo(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 		} else if detail == "" && len(st.Review) > 0 {
 			detail = strings.Join(reviewReasons(st.Review), ",")
 		}
-		if sample == "" && len(st.Results) > 0 {
-			sample = st.Results[0]
+		for _, code := range st.Results {
+			candidates = append(candidates, demoResult{code: code, file: it.name})
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.name, docTypes, holders, st.State, detail)
 	}
@@ -138,15 +138,44 @@ func runDemo(ctx context.Context, fs *flagSet, args []string, stdout, stderr io.
 	fmt.Fprintf(stdout, "indexed by a keyed hash of the citizen ID under index/. Local data: %s\n", cfg.LocalDir)
 	fmt.Fprintf(stdout, "\nNext steps, in a new shell at the top of the checkout:\n")
 	fmt.Fprintf(stdout, "  eval \"$(deploy/local/stack.sh env)\"   # the local stack's settings (development mode)\n")
-	if sample != "" {
-		fmt.Fprintf(stdout, "  bin/sohoa get --code %s --out /tmp/%s.pdf\n", sample, sample)
-		fmt.Fprintf(stdout, "  bin/sohoa verify /tmp/%s.pdf\n", sample)
+	// Suggest a result that is valid now: an expired one answers no
+	// search without include_history.
+	sample, err := firstValid(ctx, candidates, func(ctx context.Context, code string) (storage.Validity, error) {
+		return rt.repo.Validity(ctx, code, cfg.now())
+	})
+	if err != nil {
+		return err
+	}
+	if sample.code != "" {
+		fmt.Fprintf(stdout, "  # %s is valid (from %s): for the README's API examples set CODE to it\n", sample.code, sample.file)
+		fmt.Fprintf(stdout, "  # and CITIZEN_ID to the 12-digit holder ID printed on that scan\n")
+		fmt.Fprintf(stdout, "  CODE=%s\n", sample.code)
+		fmt.Fprintf(stdout, "  bin/sohoa get --code $CODE --out /tmp/$CODE.pdf\n")
+		fmt.Fprintf(stdout, "  bin/sohoa verify /tmp/$CODE.pdf\n")
 	}
 	if counts["review"]+counts["partly_issued"] > 0 {
 		fmt.Fprintf(stdout, "  bin/sohoa review list\n")
 	}
 	fmt.Fprintf(stdout, "  bin/sohoa get --citizen-id -   # type a 12-digit ID printed on a scan, then Ctrl-D\n")
 	return nil
+}
+
+// demoResult is an issued result and the scan it came from.
+type demoResult struct{ code, file string }
+
+// firstValid is the first of results that is valid now (by validity), or
+// the zero demoResult when none is.
+func firstValid(ctx context.Context, results []demoResult, validity func(context.Context, string) (storage.Validity, error)) (demoResult, error) {
+	for _, r := range results {
+		v, err := validity(ctx, r.code)
+		if err != nil {
+			return demoResult{}, fmt.Errorf("validity of %s: %w", r.code, err)
+		}
+		if v.Valid {
+			return r, nil
+		}
+	}
+	return demoResult{}, nil
 }
 
 func reviewReasons(ds []pipeline.Decision) []string {

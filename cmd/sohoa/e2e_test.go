@@ -323,11 +323,12 @@ func runReadmeExamples(t *testing.T, local, code, citizenID string) {
 	if n := strings.Count(string(out), `"result_code":"`+code+`"`); n < 3 {
 		t.Errorf("README examples found the result %d times, want 3 (search, metadata, JWT search):\n%s", n, out)
 	}
+	// The pre-fill answers the name from this result, and the development
+	// client's scope withholds the ethnicity; the data document is the
+	// PDF's signed attachment (README: Data beside the PDF).
 	for _, want := range []string{`"valid":true`, "valid", "HTTP 401",
-		// The pre-fill answers the name from this result, and the
-		// development client's scope withholds the ethnicity.
 		`"full_name":{"values":[{"value":"`, `"sources":[{"result_code":"` + code + `"`, `"withheld":["ethnicity"]`,
-		`"vocabulary_version":"`, `"procedure":"1.900001"`} {
+		`"vocabulary_version":"`, `"procedure":"1.900001"`, `"embedded":true`, "attached.json: OK"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README examples output lacks %q:\n%s", want, out)
 		}

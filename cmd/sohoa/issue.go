@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"sohoa/ocr"
 	"sohoa/pipeline"
@@ -97,10 +98,35 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		origin = "born_digital"
 	}
 	sum := sha256.Sum256(data)
-	res, err := iss.Issue(ctx, pipeline.IssueRequest{
+	req := pipeline.IssueRequest{
 		ResultCode: *resultCode, DossierCode: *dossier, ProcedureCode: *procedure, Origin: origin,
 		Document: doc, Pages: dp, Images: di, SourceSHA256: hex.EncodeToString(sum[:]), ConvertedAt: now,
-	})
+	}
+	// The data document, as the issue stage embeds it (without review:
+	// no field is verified by a person).
+	m := storage.Manifest{ResultCode: *resultCode, DossierCode: *dossier, ProcedureCode: *procedure, DocType: doc.DocType,
+		ConvertingAgency: storage.Agency{Code: cfg.AgencyCode, Name: cfg.AgencyName}, Origin: origin}
+	if l, ok := layouts.Layout(doc.DocType); ok {
+		m.DocTypeName = l.Name
+	}
+	if t, err := time.Parse("02/01/2006", doc.Fields["issue_date"].Value); err == nil {
+		m.IssuedAt = storage.Date{Year: t.Year(), Month: t.Month(), Day: t.Day()}
+	}
+	if name := doc.Fields["issuing_authority"].Value; name != "" && !*bornDigital {
+		m.IssuingAuthority = &storage.Authority{Name: name, SignerTitle: doc.Fields["signer_title"].Value, SignerName: doc.Fields["signer_name"].Value}
+		req.IssuingAuthority = m.IssuingAuthority
+	}
+	if !*bornDigital {
+		m.Digitization = &storage.Digitization{ScannedAt: now, SourceScanSHA256: req.SourceSHA256}
+	}
+	extracted := map[string]storage.ExtractedField{}
+	for k, f := range doc.Fields {
+		extracted[k] = storage.ExtractedField{Value: f.Value, Confidence: f.Confidence}
+	}
+	if req.Data, err = storage.NewResultData(m, extracted).Marshal(); err != nil {
+		return fmt.Errorf("data document: %w", err)
+	}
+	res, err := iss.Issue(ctx, req)
 	if err != nil {
 		return fmt.Errorf("issue %s: %w", scan, err)
 	}
@@ -108,8 +134,12 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	ps := sha256.Sum256(res.PDF)
-	fmt.Fprintf(stdout, "%s: %s, doc type %s, %d page(s), PAdES %s, sha256:%s\n",
-		*out, *resultCode, doc.DocType, len(dp), res.PAdESLevel, hex.EncodeToString(ps[:]))
+	sig := "CMS " + res.SignatureFormat
+	if res.SignatureTimestamp {
+		sig += " + RFC 3161 timestamp"
+	}
+	fmt.Fprintf(stdout, "%s: %s, doc type %s, %d page(s), signature %s, data %s sha256:%s, sha256:%s\n",
+		*out, *resultCode, doc.DocType, len(dp), sig, signing.DataFileName, storage.SHA256Hex(req.Data), hex.EncodeToString(ps[:]))
 	if doc.NeedsReview {
 		fmt.Fprintf(stdout, "  needs human review: %v\n", doc.ReviewReasons)
 	}

@@ -119,9 +119,9 @@ func applyResult(ctx context.Context, s *storage.Repository, cfg resultConfig, s
 			if err != nil {
 				return resultExit(err)
 			}
-			if m.Issuer.AgencyCode != cfg.Agency && !cfg.AnyAgency {
+			if m.ConvertingAgency.Code != cfg.Agency && !cfg.AnyAgency {
 				return &exitError{code: 4, err: fmt.Errorf("%s was issued by agency %s; this installation acts for %s (--any-agency for a supervising body)",
-					m.ResultCode, m.Issuer.AgencyCode, cfg.Agency)}
+					m.ResultCode, m.ConvertingAgency.Code, cfg.Agency)}
 			}
 		}
 	}
