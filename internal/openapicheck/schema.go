@@ -16,7 +16,6 @@ import (
 	"time"
 )
 
-
 // deref follows $ref pointers (#/components/...) to the object they name.
 func (d *Doc) deref(m map[string]any) (map[string]any, error) {
 	for i := 0; m != nil; i++ {
@@ -350,4 +349,3 @@ func (d *Doc) RequestSchemaProblems(id string, v any) []string {
 func (d *Doc) ComponentSchemaProblems(name string, v any) []string {
 	return d.schemaProblems(name, reflect.TypeOf(v), map[string]any{"$ref": "#/components/schemas/" + name}, responseMode)
 }
-
