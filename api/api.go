@@ -39,7 +39,9 @@ import (
 //go:embed openapi.json
 var openAPIDoc []byte
 
-// OpenAPI returns the embedded OpenAPI 3 document served at /v1/openapi.json.
+// OpenAPI returns the embedded OpenAPI 3.1 document (api/openapi.json),
+// served at /v1/openapi.json. It describes the reuse API and the intake API
+// of package pipeline.
 func OpenAPI() []byte { return slices.Clone(openAPIDoc) }
 
 // Auditor stores audit records; *audit.Log implements it. Append must make
@@ -185,6 +187,21 @@ func New(opts Options) (http.Handler, error) {
 type route struct {
 	method, path string
 	h            http.Handler
+}
+
+// Route is one operation a server registers: an HTTP method and a
+// net/http ServeMux path pattern ("/v1/results/{code}").
+type Route struct{ Method, Path string }
+
+// Routes lists the operations New registers, in its order; the OpenAPI
+// document describes exactly these (api/openapi_test.go).
+func Routes() []Route {
+	rts := (&server{}).routes()
+	out := make([]Route, len(rts))
+	for i, rt := range rts {
+		out[i] = Route{Method: rt.method, Path: rt.path}
+	}
+	return out
 }
 
 func (s *server) routes() []route {

@@ -49,7 +49,7 @@ func TestCurlExamples(t *testing.T) {
 		`"code":"citizen_context_required"`, "HTTP 403", // by code without a handle
 		"<strong>Còn hiệu lực</strong>", // QR page
 		`"reason":"REVOKED"`,            // revoke
-		`"openapi": "3.0.3"`,
+		`"openapi": "3.1.0"`,
 		"## 7.",                                                // the JWT example ran
 		`"vocabulary_version":"1"`, `"withheld":["ethnicity"]`, // prefill
 		`"on_file":[{"doc_type":"GKS"`, // dossier check

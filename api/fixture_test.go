@@ -31,6 +31,7 @@ import (
 
 	"sohoa/api/reuse"
 	"sohoa/audit"
+	"sohoa/internal/openapicheck"
 	"sohoa/internal/testenv"
 	"sohoa/ocr"
 	"sohoa/signing"
@@ -264,7 +265,8 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	f.srv = httptest.NewUnstartedServer(h)
+	// Every answer the tests get is checked against api/openapi.json.
+	f.srv = httptest.NewUnstartedServer(openapicheck.Handler(t, openapicheck.MustParse(t, OpenAPI()), "reuse", h))
 	f.srv.TLS, err = ServerTLSConfig(dev.ServerCert, dev.ServerKey)
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func batchHarness(t *testing.T) (*harness, *httptest.Server, *[]string) {
 				return nil
 			}}, map[bool]error{true: nil, false: errors.New("signed out")}[office != ""]
 	}
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	t.Cleanup(srv.Close)
 	return h, srv, &audited
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -173,7 +172,7 @@ func postBatch(t *testing.T, url, dossier string, files map[string][]byte, perFi
 // processing, no result is dropped, and no two uploads share a dossier.
 func TestHundredUploadsEachEndOnce(t *testing.T) {
 	h := newHarness(t)
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	defer srv.Close()
 	now := time.Now()
 	const agency = "000.00.31.H29"

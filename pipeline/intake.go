@@ -303,12 +303,37 @@ const (
 // changes from another origin are refused (Origin / Sec-Fetch-Site).
 func (in *Intake) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/batches", in.auth(in.postBatch))
-	mux.HandleFunc("POST /v1/batches/{id}/files", in.auth(in.postBatchFiles))
-	mux.HandleFunc("GET /v1/batches/{id}", in.auth(in.getBatch))
-	mux.HandleFunc("GET /v1/inputs/{key}", in.auth(in.getInput))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, rt := range in.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+	}
 	return securityHeaders(sameOrigin(mux))
+}
+
+type intakeRoute struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+func (in *Intake) routes() []intakeRoute {
+	return []intakeRoute{
+		{"POST", "/v1/batches", in.auth(in.postBatch)},
+		{"POST", "/v1/batches/{id}/files", in.auth(in.postBatchFiles)},
+		{"GET", "/v1/batches/{id}", in.auth(in.getBatch)},
+		{"GET", "/v1/inputs/{key}", in.auth(in.getInput)},
+		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }},
+	}
+}
+
+// Routes lists the operations Handler registers, in its order; the API's
+// OpenAPI document (api/openapi.json) describes exactly these beside the
+// reuse API's (api/openapi_test.go).
+func Routes() []api.Route {
+	rts := (&Intake{}).routes()
+	out := make([]api.Route, len(rts))
+	for i, rt := range rts {
+		out[i] = api.Route{Method: rt.method, Path: rt.path}
+	}
+	return out
 }
 
 func (in *Intake) auth(h http.HandlerFunc) http.HandlerFunc {

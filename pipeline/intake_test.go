@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"sohoa/api"
+	"sohoa/internal/openapicheck"
 	"sohoa/storage"
 	"sohoa/storage/mem"
 )
@@ -48,7 +49,7 @@ func multipartBody(t *testing.T, fields map[string]string, files map[string][]by
 func TestIntakeHTTP(t *testing.T) {
 	h := newHarness(t)
 	h.intake.Token = "counter-secret"
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	defer srv.Close()
 
 	post := func(token string, fields map[string]string, files map[string][]byte) (*http.Response, BatchResponse) {
@@ -134,7 +135,7 @@ func TestIntakeAuthorizeHook(t *testing.T) {
 		}
 		return Caller{}, errors.New("signed out")
 	}
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	defer srv.Close()
 	for _, tc := range []struct {
 		name, auth, session string
@@ -252,7 +253,7 @@ func TestIntakeLimits(t *testing.T) {
 	h.intake.Now = func() time.Time { return clock }
 	h.intake.MaxFiles = 3
 	h.intake.CallerRate = api.RateLimit{RPS: 1.0 / 60, Burst: 4}
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	defer srv.Close()
 	files := func(from, n int) map[string][]byte {
 		m := map[string][]byte{}
@@ -309,7 +310,7 @@ func TestIntakeLimits(t *testing.T) {
 func TestIntakeRefusesWithoutAuthOrFromAnotherOrigin(t *testing.T) {
 	h := newHarness(t)
 	h.intake.Token = ""
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	defer srv.Close()
 	do := func(method, path, token string, hdr map[string]string, fields map[string]string) *http.Response {
 		t.Helper()
@@ -377,7 +378,7 @@ func TestIntakeCutsOffSlowUploads(t *testing.T) {
 	h := newHarness(t)
 	h.intake.Token = "counter-secret"
 	h.intake.UploadIdle, h.intake.MinUploadRate = 300*time.Millisecond, 64<<10
-	srv := httptest.NewServer(h.intake.Handler())
+	srv := newIntakeServer(t, h.intake.Handler())
 	defer srv.Close()
 	for name, dribble := range map[string]time.Duration{"stalls": 0, "crawls": 100 * time.Millisecond} {
 		t.Run(name, func(t *testing.T) {
@@ -530,7 +531,7 @@ func TestIntakeAnswersHonestly(t *testing.T) {
 	q := &fakeQueue{}
 	in := NewIntake(repo, q, "000.00.31.H29", nil)
 	in.Token = "counter-secret"
-	srv := httptest.NewServer(in.Handler())
+	srv := newIntakeServer(t, in.Handler())
 	defer srv.Close()
 
 	b.down.Store(true)
@@ -614,4 +615,11 @@ func TestStatusReadsNoScan(t *testing.T) {
 	if n := b.scanReads.Load(); n != 0 {
 		t.Errorf("5 status reads downloaded the scan %d times, want 0", n)
 	}
+}
+
+// newIntakeServer serves the intake handler h for a test, checking every
+// answer against the intake operations of api/openapi.json.
+func newIntakeServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	return httptest.NewServer(openapicheck.Handler(t, openapicheck.MustParse(t, api.OpenAPI()), "intake", h))
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sohoa needs on a Debian machine, only what is missing.
-# Debian packages via apt-get (needs root), pinned Go tools via `go install`.
+# Debian packages via apt-get (needs root), pinned Go tools via `go install`,
+# the pinned OpenAPI linter via `npm ci`.
 set -euo pipefail
 
 APT_PKGS=(
@@ -58,5 +59,29 @@ if ! go version -m "$KC_BIN" 2>/dev/null | grep -q "github.com/yannh/kubeconform
   echo "deps: go install github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION} as bin/kubeconform"
   mkdir -p "$repo/bin"
   GOBIN="$repo/bin" GOFLAGS=-buildvcs=false go install "github.com/yannh/kubeconform/cmd/kubeconform@${KUBECONFORM_VERSION}"
+fi
+# @redocly/cli lints api/openapi.json in `make test` (api/lint_test.go). Its
+# version and checksum are pinned by deploy/local/redocly/package.json and
+# package-lock.json; `npm ci` installs exactly that into
+# $SOHOA_LOCAL_DIR/tools/redocly (default .local/tools/redocly), and only
+# when the installed version differs, so later runs need no network.
+# The machine's Node.js must be one the pinned version supports (20.19+).
+RED_SRC="$repo/deploy/local/redocly"
+RED_DIR="${SOHOA_LOCAL_DIR:-$repo/.local}/tools/redocly"
+REDOCLY_CLI_VERSION="$(jq -r '.dependencies["@redocly/cli"]' "$RED_SRC/package.json")"
+if [ "$(jq -r .version "$RED_DIR/node_modules/@redocly/cli/package.json" 2>/dev/null)" != "$REDOCLY_CLI_VERSION" ]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "deps: Node.js and npm are needed for @redocly/cli $REDOCLY_CLI_VERSION (Node.js 20.19 or later); install them" >&2
+    exit 1
+  fi
+  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+    echo "deps: @redocly/cli $REDOCLY_CLI_VERSION needs Node.js 20.19 or later; this is $(node --version)" >&2
+    exit 1
+  fi
+  echo "deps: npm ci @redocly/cli@${REDOCLY_CLI_VERSION} into $RED_DIR"
+  rm -rf "$RED_DIR"
+  mkdir -p "$RED_DIR"
+  cp "$RED_SRC/package.json" "$RED_SRC/package-lock.json" "$RED_DIR/"
+  (cd "$RED_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "deps: ok"
