@@ -79,8 +79,15 @@ type Options struct {
 	// signature as not checked, and only a byte-identical copy of a stored
 	// result is then recognised.
 	VerifyPDF PDFVerifier
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// VerifyAgencyPDF checks, against the CAs of the other agencies this
+	// one trusts (SOHOA_TRUSTED_CAS), an upload whose signature VerifyPDF
+	// found invalid, with VerifyPDF's contract; a file valid under it is
+	// answered valid with anchor trusted_agency, and matches a result only
+	// when it was filed byte-identical (a signed input filed as it is).
+	// nil: only VerifyPDF's anchors are trusted.
+	VerifyAgencyPDF PDFVerifier
+	Logger          *slog.Logger
+	Now             func() time.Time
 	// MaxBodyBytes caps JSON bodies (default 16 KiB); MaxPDFBytes caps PDF
 	// uploads and served PDFs (default 64 MiB).
 	MaxBodyBytes int64

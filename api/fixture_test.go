@@ -113,7 +113,9 @@ type fixtureOpts struct {
 	bucket    storage.Bucket // nil: storage/mem
 	rps       float64        // rate limit of the main clients; 0: 1000
 	verifyPDF PDFVerifier
-	authFail  RateLimit // zero: 1e6/s
+	// verifyAgencyPDF is Options.VerifyAgencyPDF.
+	verifyAgencyPDF PDFVerifier
+	authFail        RateLimit // zero: 1e6/s
 }
 
 const (
@@ -259,7 +261,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		names[dt] = l.Name
 	}
 	h, err := New(Options{Repo: f.repo, Clients: clients, ClientCAs: clientCAs, Audit: f.rec, Vocabulary: vocab, Procedures: procs, DocTypeNames: names,
-		AuditKey: f.auditKey, QRKey: f.qrKey, Logger: logger, VerifyPDF: o.verifyPDF,
+		AuditKey: f.auditKey, QRKey: f.qrKey, Logger: logger, VerifyPDF: o.verifyPDF, VerifyAgencyPDF: o.verifyAgencyPDF,
 		PublicRateLimit: RateLimit{RPS: o.rps, Burst: int(o.rps)}, AuthFailRateLimit: o.authFail,
 		Agency: storage.Agency{Code: agency, Name: agencyName}})
 	if err != nil {

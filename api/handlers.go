@@ -443,10 +443,25 @@ type verifyRequest struct {
 }
 
 type signatureView struct {
-	Checked bool   `json:"checked"`
-	Valid   bool   `json:"valid"`
-	Detail  string `json:"detail,omitempty"`
+	Checked bool `json:"checked"`
+	Valid   bool `json:"valid"`
+	// Anchor is the trust anchor a valid signature chains to: AnchorOwnCA
+	// or AnchorTrustedAgency; Signer the signing certificate's subject
+	// common name.
+	Anchor string `json:"anchor,omitempty"`
+	Signer string `json:"signer,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
+
+// Trust anchors of a valid uploaded signature.
+const (
+	// AnchorOwnCA: this agency's signer CAs (SOHOA_TRUST_CA), which sign
+	// its own e-results.
+	AnchorOwnCA = "own_ca"
+	// AnchorTrustedAgency: the CA of another agency this one trusts
+	// (SOHOA_TRUSTED_CAS), whose e-results it files as they are.
+	AnchorTrustedAgency = "trusted_agency"
+)
 
 type verifyResponse struct {
 	SHA256    string `json:"sha256"`
@@ -532,38 +547,45 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, id identity) {
 // what is signed: the result code in its signed metadata, confirmed by the
 // digest of its signed bytes. The whole file's hash changes with the
 // unsigned encoding of the signature value, so it cannot identify a result.
+// A signature this agency's CAs do not validate is checked against the
+// other agencies' (VerifyAgencyPDF); such a file names no result of ours in
+// its metadata, so only its exact bytes (a signed input filed as it is)
+// identify one.
 func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request, id identity, data []byte, resp *verifyResponse) {
 	e := entryFrom(r.Context())
 	resp.Signature.Checked = true
 	v, err := s.opts.VerifyPDF(r.Context(), data)
-	for _, ref := range pdfRefusals {
-		if errors.Is(err, ref.err) {
-			msg := ref.msg
-			if len(v.Reasons) > 0 {
-				msg += ": " + v.Reasons[0]
-			}
-			e.decide(audit.Deny, ref.rule)
-			s.log.Warn("PDF refused by the verifier", "request_id", e.rec.RequestID, "rule", ref.rule, "bytes", len(data), "err", err)
-			WriteError(w, http.StatusUnprocessableEntity, ref.code, msg)
+	if !s.verifierAnswered(w, r, data, v, err) {
+		return
+	}
+	anchor := AnchorOwnCA
+	if (err == nil && !v.Valid || errors.Is(err, signing.ErrInvalid)) && s.opts.VerifyAgencyPDF != nil {
+		av, aerr := s.opts.VerifyAgencyPDF(r.Context(), data)
+		if !s.verifierAnswered(w, r, data, av, aerr) {
 			return
 		}
+		if aerr == nil && av.Valid {
+			v, err, anchor = av, nil, AnchorTrustedAgency
+		}
 	}
-	switch {
-	case err == nil && v.Valid:
-		resp.Signature.Valid = true
-	case err == nil, errors.Is(err, signing.ErrInvalid), errors.Is(err, signing.ErrNotPDF):
+	if err != nil || !v.Valid {
 		// An invalid signature names nothing: its metadata may say anything.
 		resp.Signature.Detail = "signature verification failed"
 		s.answerVerify(w, r, id, resp, nil)
 		return
-	case r.Context().Err() != nil:
-		e.decide(audit.Deny, "client_gone")
-		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the request ended before the file was verified")
-		return
-	default:
-		e.decide(audit.Deny, "verifier_unavailable")
-		s.log.Error("verifier unavailable", "request_id", e.rec.RequestID, "err", err)
-		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the verifier is unavailable; try again later")
+	}
+	resp.Signature.Valid, resp.Signature.Anchor, resp.Signature.Signer = true, anchor, v.Signer
+	if anchor == AnchorTrustedAgency {
+		resp.Signature.Detail = "signed by another agency trusted by this one"
+		m, err := s.opts.Repo.BySHA256(r.Context(), resp.SHA256)
+		switch {
+		case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalid):
+			s.answerVerify(w, r, id, resp, nil)
+		case err != nil:
+			s.repoError(w, r, err)
+		default:
+			s.answerVerify(w, r, id, resp, &m)
+		}
 		return
 	}
 	if v.ResultCode == "" {
@@ -595,6 +617,37 @@ func (s *server) verifyUpload(w http.ResponseWriter, r *http.Request, id identit
 		}
 	}
 	s.answerVerify(w, r, id, resp, &m)
+}
+
+// verifierAnswered reports whether a verifier gave a verdict (valid or
+// not); otherwise it has answered the request: 422 for a file the verifier
+// refused, 503 when the verifier itself failed or the client went away.
+func (s *server) verifierAnswered(w http.ResponseWriter, r *http.Request, data []byte, v signing.Verdict, err error) bool {
+	e := entryFrom(r.Context())
+	for _, ref := range pdfRefusals {
+		if errors.Is(err, ref.err) {
+			msg := ref.msg
+			if len(v.Reasons) > 0 {
+				msg += ": " + v.Reasons[0]
+			}
+			e.decide(audit.Deny, ref.rule)
+			s.log.Warn("PDF refused by the verifier", "request_id", e.rec.RequestID, "rule", ref.rule, "bytes", len(data), "err", err)
+			WriteError(w, http.StatusUnprocessableEntity, ref.code, msg)
+			return false
+		}
+	}
+	switch {
+	case err == nil, errors.Is(err, signing.ErrInvalid), errors.Is(err, signing.ErrNotPDF):
+		return true
+	case r.Context().Err() != nil:
+		e.decide(audit.Deny, "client_gone")
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the request ended before the file was verified")
+	default:
+		e.decide(audit.Deny, "verifier_unavailable")
+		s.log.Error("verifier unavailable", "request_id", e.rec.RequestID, "err", err)
+		WriteError(w, http.StatusServiceUnavailable, "unavailable", "the verifier is unavailable; try again later")
+	}
+	return false
 }
 
 // storedPDF reads a result's signed PDF, bounded by MaxPDFBytes and checked

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 
 	"sohoa/audit"
 	"sohoa/internal/testenv"
+	"sohoa/ocr/pdftext/pdftexttest"
 	"sohoa/signing"
 	"sohoa/signing/signingtest"
 	"sohoa/storage"
@@ -211,4 +213,107 @@ func TestVerifyRefusesHostilePDF(t *testing.T) {
 
 func storageRevoked(decision string) storage.StatusEvent {
 	return storage.StatusEvent{At: time.Now(), Status: storage.StatusRevoked, DecisionRef: decision, ReasonCode: "ERROR"}
+}
+
+// TestVerifyTrustedAgencyAnchor: an upload signed by another agency whose
+// CA this one trusts (VerifyAgencyPDF, SOHOA_TRUSTED_CAS) is valid with
+// anchor trusted_agency and its signer; it matches a result only as the
+// exact bytes filed (a signed input filed as it is), never by the result
+// code its metadata claims. The agency's own results keep anchor own_ca;
+// an altered or a stranger's file, or any agency file without
+// VerifyAgencyPDF, is invalid; a second verifier that crashes refuses the
+// file.
+func TestVerifyTrustedAgencyAnchor(t *testing.T) {
+	dir := t.TempDir()
+	own, err := signing.EnsureDevKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownRoots, err := signing.LoadCertPool(filepath.Join(dir, signing.DevCAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Now().Add(-24 * time.Hour)
+	trusted, err := pdftexttest.NewAgency("Sở Tư pháp tỉnh B", from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := pdftexttest.NewAgency("Cơ quan lạ", from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agencyRoots := x509.NewCertPool()
+	agencyRoots.AddCert(trusted.CA)
+	verifyWith := func(roots *x509.CertPool) PDFVerifier {
+		return func(_ context.Context, pdf []byte) (signing.Verdict, error) {
+			return signing.Verify(pdf, signing.VerifyOptions{Roots: roots})
+		}
+	}
+	crash := func(context.Context, []byte) (signing.Verdict, error) {
+		return signing.Verdict{}, fmt.Errorf("verify in child: %w (signal: killed)", signing.ErrChildCrashed)
+	}
+
+	src := strings.Repeat("ab", 32)
+	ownResult := signedResult(t, own, resultCode(6), src)
+	// Filed as it is by the worker: our code, the agency's bytes.
+	filedAgency := signedResult(t, trusted.Keys, resultCode(7), src)
+	// Validly signed by the agency, naming our filed result 6 in its
+	// metadata: the agency's code space is not ours.
+	claimsOurs := signedResult(t, trusted.Keys, resultCode(6), strings.Repeat("cd", 32))
+	notFiled := signedResult(t, trusted.Keys, resultCode(8), src)
+	altered := bytes.Clone(filedAgency)
+	i := bytes.Index(altered, []byte("/Type"))
+	altered[i+1] ^= 0x20
+	strangers := signedResult(t, stranger.Keys, resultCode(9), src)
+
+	tests := []struct {
+		name    string
+		agency  PDFVerifier
+		pdf     []byte
+		status  int
+		valid   bool
+		anchor  string
+		signer  string
+		matched string // result code; "" none
+	}{
+		{"own result", verifyWith(agencyRoots), ownResult, 200, true, AnchorOwnCA, "sohoa development signer", resultCode(6)},
+		{"agency file filed as it is", verifyWith(agencyRoots), filedAgency, 200, true, AnchorTrustedAgency, "Sở Tư pháp tỉnh B", resultCode(7)},
+		{"agency file naming our result", verifyWith(agencyRoots), claimsOurs, 200, true, AnchorTrustedAgency, "Sở Tư pháp tỉnh B", ""},
+		{"agency file not filed", verifyWith(agencyRoots), notFiled, 200, true, AnchorTrustedAgency, "Sở Tư pháp tỉnh B", ""},
+		{"agency file altered", verifyWith(agencyRoots), altered, 200, false, "", "", ""},
+		{"stranger's file", verifyWith(agencyRoots), strangers, 200, false, "", "", ""},
+		{"no trusted agencies", nil, filedAgency, 200, false, "", "", ""},
+		{"agency verifier crashed", crash, filedAgency, 422, false, "", "", ""},
+		{"own result, agency verifier never asked", crash, ownResult, 200, true, AnchorOwnCA, "sohoa development signer", resultCode(6)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{verifyPDF: verifyWith(ownRoots), verifyAgencyPDF: tc.agency})
+			f.fileWith("GKS", "Giấy khai sinh", 0, 6, ownResult)
+			f.fileWith("GKS", "Giấy khai sinh", 0, 7, filedAgency)
+			c := f.creds["demo-mtls"]
+			got := f.do(f.client(c), c, call{method: "POST", path: "/v1/verify", ctype: "application/pdf", body: tc.pdf})
+			if got.status != tc.status {
+				t.Fatalf("got %d %s, want %d", got.status, got.body, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			var vr verifyResponse
+			if err := json.Unmarshal(got.body, &vr); err != nil {
+				t.Fatal(err)
+			}
+			s := vr.Signature
+			if !s.Checked || s.Valid != tc.valid || s.Anchor != tc.anchor || (tc.signer != "" && s.Signer != tc.signer) {
+				t.Fatalf("got signature %+v, want valid=%v anchor %q signer %q", s, tc.valid, tc.anchor, tc.signer)
+			}
+			if !tc.valid && s.Signer != "" {
+				t.Errorf("an invalid signature names its signer %q", s.Signer)
+			}
+			if vr.Integrity.ResultCode != tc.matched || vr.Integrity.Matched != (tc.matched != "") ||
+				vr.Integrity.Identical != (tc.matched != "") || (vr.Status != nil) != (tc.matched != "") {
+				t.Fatalf("got integrity %+v status %+v, want matched %q identical", vr.Integrity, vr.Status, tc.matched)
+			}
+		})
+	}
 }

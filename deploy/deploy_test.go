@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -412,4 +413,148 @@ func TestSystemdUnits(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// trustSettings decide what a signature is worth: the worker files a PDF
+// signed under SOHOA_TRUSTED_CAS as it is, serve's /v1/verify answers with
+// both. serve and worker must be given the same.
+var trustSettings = []string{"SOHOA_TRUST_CA", "SOHOA_TRUSTED_CAS"}
+
+// TestServeAndWorkerShareTrust: every deployment form sets the trust
+// settings, with one value for serve and worker: compose's serve and worker
+// services, the ConfigMap both Kubernetes Deployments take whole (and the
+// files it names are in sohoa-files), the env file both systemd units read.
+func TestServeAndWorkerShareTrust(t *testing.T) {
+	t.Run("compose", func(t *testing.T) {
+		b, err := os.ReadFile("compose.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Services map[string]struct {
+				Command     []string       `yaml:"command"`
+				Environment map[string]any `yaml:"environment"`
+			} `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		want := map[string]any{}
+		for name, s := range c.Services {
+			if len(s.Command) != 1 || (s.Command[0] != "serve" && s.Command[0] != "worker") {
+				continue
+			}
+			seen[s.Command[0]]++
+			for _, v := range trustSettings {
+				got, ok := s.Environment[v]
+				if !ok {
+					t.Errorf("service %s does not set %s", name, v)
+					continue
+				}
+				if w, ok := want[v]; ok && w != got {
+					t.Errorf("service %s sets %s=%v, another service %v", name, v, got, w)
+				}
+				want[v] = got
+			}
+		}
+		if seen["serve"] == 0 || seen["worker"] == 0 {
+			t.Fatalf("compose.yaml has serve services %d, worker services %d", seen["serve"], seen["worker"])
+		}
+	})
+	t.Run("kubernetes", func(t *testing.T) {
+		type container struct {
+			Name    string `yaml:"name"`
+			EnvFrom []struct {
+				ConfigMapRef *struct {
+					Name string `yaml:"name"`
+				} `yaml:"configMapRef"`
+			} `yaml:"envFrom"`
+			Env []struct {
+				Name string `yaml:"name"`
+			} `yaml:"env"`
+		}
+		type doc struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+			Data map[string]string `yaml:"data"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []container `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		maps := map[string]map[string]string{}
+		var deployments []doc
+		for _, f := range k8sManifests(t) {
+			for _, d := range decodeAll[doc](t, f) {
+				switch d.Kind {
+				case "ConfigMap":
+					maps[d.Metadata.Name] = d.Data
+				case "Deployment":
+					deployments = append(deployments, d)
+				}
+			}
+		}
+		settings := maps["sohoa-settings"]
+		for _, v := range trustSettings {
+			val, ok := settings[v]
+			if !ok {
+				t.Errorf("ConfigMap sohoa-settings does not set %s", v)
+			}
+			if rest, ok := strings.CutPrefix(val, "/etc/sohoa/conf/"); ok {
+				if _, ok := maps["sohoa-files"][rest]; !ok {
+					t.Errorf("%s=%s: ConfigMap sohoa-files has no %s", v, val, rest)
+				}
+			}
+		}
+		if len(deployments) != 2 {
+			t.Fatalf("%d Deployments, want serve and worker", len(deployments))
+		}
+		for _, d := range deployments {
+			for _, c := range d.Spec.Template.Spec.Containers {
+				takes := false
+				for _, ef := range c.EnvFrom {
+					takes = takes || (ef.ConfigMapRef != nil && ef.ConfigMapRef.Name == "sohoa-settings")
+				}
+				if !takes {
+					t.Errorf("%s/%s does not take the ConfigMap sohoa-settings", d.Metadata.Name, c.Name)
+				}
+				for _, e := range c.Env {
+					if slices.Contains(trustSettings, e.Name) {
+						t.Errorf("%s/%s sets %s of its own", d.Metadata.Name, c.Name, e.Name)
+					}
+				}
+			}
+		}
+	})
+	t.Run("systemd", func(t *testing.T) {
+		for _, unit := range []string{"sohoa-serve.service", "sohoa-worker.service"} {
+			b, err := os.ReadFile(filepath.Join("systemd", unit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(b, []byte("\nEnvironmentFile=/etc/sohoa/sohoa.env\n")) {
+				t.Errorf("%s does not read /etc/sohoa/sohoa.env", unit)
+			}
+			for _, v := range trustSettings {
+				if bytes.Contains(b, []byte("Environment="+v+"=")) {
+					t.Errorf("%s sets %s of its own", unit, v)
+				}
+			}
+		}
+		b, err := os.ReadFile("sohoa.env.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range trustSettings {
+			if !regexp.MustCompile(`(?m)^` + v + `=`).Match(b) {
+				t.Errorf("sohoa.env.example does not set %s", v)
+			}
+		}
+	})
 }

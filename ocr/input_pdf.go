@@ -178,9 +178,82 @@ func pdfActiveContent(xt *model.XRefTable) []string {
 			}
 		}
 	}
-	if _, ok := root.Find("AcroForm"); ok {
+	if o, ok := root.Find("AcroForm"); ok && acroFormActive(xt, o) {
 		found = append(found, "AcroForm")
 	}
 	sort.Strings(found)
 	return found
+}
+
+// Bounds of the walk over an AcroForm's field tree.
+const (
+	maxFormFields = 256
+	maxFormDepth  = 8
+)
+
+// acroFormActive reports whether an AcroForm holds a form: an XFA form, a
+// field with actions, or any field but a signature field. The AcroForm of
+// a signed PDF holds its signature fields only: it is no form to fill and
+// nothing in it runs. A tree past the walk's bounds, or one that does not
+// resolve, counts as a form.
+func acroFormActive(xt *model.XRefTable, o types.Object) bool {
+	form, err := xt.DereferenceDict(o)
+	if err != nil {
+		return true
+	}
+	if form == nil {
+		return false
+	}
+	if _, ok := form.Find("XFA"); ok {
+		return true
+	}
+	fo, ok := form.Find("Fields")
+	if !ok {
+		return false
+	}
+	fields, err := xt.DereferenceArray(fo)
+	if err != nil {
+		return true
+	}
+	seen := 0
+	var active func(f types.Object, ft string, depth int) bool
+	active = func(f types.Object, ft string, depth int) bool {
+		seen++
+		if seen > maxFormFields || depth > maxFormDepth {
+			return true
+		}
+		d, err := xt.DereferenceDict(f)
+		if err != nil || d == nil {
+			return true
+		}
+		if _, ok := d.Find("AA"); ok {
+			return true
+		}
+		if n := d.NameEntry("FT"); n != nil {
+			ft = *n
+		}
+		ko, hasKids := d.Find("Kids")
+		if !hasKids {
+			return ft != "Sig"
+		}
+		kids, err := xt.DereferenceArray(ko)
+		if err != nil {
+			return true
+		}
+		if len(kids) == 0 {
+			return ft != "Sig"
+		}
+		for _, k := range kids {
+			if active(k, ft, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, f := range fields {
+		if active(f, "", 0) {
+			return true
+		}
+	}
+	return false
 }

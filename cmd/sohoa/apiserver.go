@@ -160,13 +160,23 @@ func newAPIServer(cfg *config, rt *pipelineRuntime, alog *audit.Log, m *metrics,
 	if err != nil {
 		return nil, err
 	}
-	h, err := api.New(api.Options{
+	opts := api.Options{
 		Repo: rt.repo, Clients: clients, ClientCAs: clientCAs, Audit: alog,
 		AuditKey: auditKey, QRKey: qrKey, Logger: log, Now: cfg.now,
 		VerifyPDF: verifier.Verify, Observer: m,
 		Vocabulary: vocab, Procedures: procs, DocTypeNames: docTypeNames(rt.layouts),
 		Agency: storage.Agency{Code: cfg.AgencyCode, Name: cfg.AgencyName},
-	})
+	}
+	// Files signed by another agency that SOHOA_TRUSTED_CAS trusts verify
+	// too, reported with that anchor.
+	fv, err := foreignVerifier(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if fv != nil {
+		opts.VerifyAgencyPDF = fv.Verify
+	}
+	h, err := api.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,8 @@ const (
 	gOps                          // serve's operations listener and its token
 	gWorkerOps                    // the worker's operations listener
 	gKho                          // delivery of outbox events to the citizen's data store
-	gLast       = gKho
+	gForeign                      // other agencies' CAs and the verifier children
+	gLast       = gForeign
 )
 
 // config is every setting, parsed. Zero values are never used: each
@@ -260,10 +261,10 @@ func settings() []setting {
 		{"SOHOA_API_CLIENT_CA", "api-client-ca", "", "PEM CA bundle client certificates must chain to (empty: JWT clients only)", gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ClientCA) }},
 		{"SOHOA_REUSE_PROCEDURES", "reuse-procedures", "", `JSON file {"procedures": {"<procedure code>": {"name", "required_doc_types", "form_fields"}}}: the document types each procedure's dossier requires and the pre-fill fields its form needs (POST /v1/dossier-check, /v1/prefill); empty: none, or in development mode the example table api/reuse/procedures.dev.json`, gAPI, func(c *config) flag.Value { return (*stringValue)(&c.API.ReuseProcedures) }},
 		{"SOHOA_AUDIT_FLUSH_EVERY", "audit-flush-every", "2s", "longest an audit record waits in the local write-ahead log (SOHOA_LOCAL_DIR/audit-wal) before its batch is stored in S3; a batch also closes at 500 records", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.AuditFlush) }},
-		{"SOHOA_VERIFY_MEM_LIMIT", "verify-mem-limit", "1073741824", "address space, in bytes, a verifier child may map for one uploaded PDF beyond its size at start (0: 1 GiB)", gAPI, func(c *config) flag.Value { return (*uint64Value)(&c.VerifyChild.MemLimit) }},
-		{"SOHOA_VERIFY_TIMEOUT", "verify-timeout", "30s", "longest a verifier child may spend on one uploaded PDF (0: 30s)", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.VerifyChild.Timeout) }},
+		{"SOHOA_VERIFY_MEM_LIMIT", "verify-mem-limit", "1073741824", "address space, in bytes, a verifier child may map for one PDF (an upload to /v1/verify, or a signed input in the worker) beyond its size at start (0: 1 GiB)", gAPI | gForeign, func(c *config) flag.Value { return (*uint64Value)(&c.VerifyChild.MemLimit) }},
+		{"SOHOA_VERIFY_TIMEOUT", "verify-timeout", "30s", "longest a verifier child may spend on one PDF (an upload to /v1/verify, or a signed input in the worker) (0: 30s)", gAPI | gForeign, func(c *config) flag.Value { return (*durationValue)(&c.VerifyChild.Timeout) }},
 
-		{"SOHOA_TRUSTED_CAS", "trusted-cas", "", "PEM bundle of the signer CAs of other agencies: a PDF that arrives already signed (an e-result of another agency's software) whose signature passes the strict verifier against them is filed as it is, byte-identical, origin born_digital, with its own signer in the manifest; any other signed PDF goes to review (empty: every signed PDF goes to review)", gWorker, func(c *config) flag.Value { return (*stringValue)(&c.TrustedCAs) }},
+		{"SOHOA_TRUSTED_CAS", "trusted-cas", "", "PEM bundle of the signer CAs of other agencies (give serve and worker the same): a PDF that arrives already signed (an e-result of another agency's software) whose signature passes the strict verifier against them is filed as it is, byte-identical, origin born_digital, with its own signer in the manifest, and POST /v1/verify reports such a file valid with anchor trusted_agency; any other signed PDF goes to review (empty: every signed PDF goes to review, and /v1/verify trusts only SOHOA_TRUST_CA)", gForeign, func(c *config) flag.Value { return (*stringValue)(&c.TrustedCAs) }},
 		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
 		{"SOHOA_RECONCILE_EVERY", "reconcile", "15s", "how often a worker reconciles: re-dispatches what inputs not yet final need and Redis does not hold (cheap: recent open markers only; 0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},

@@ -31,12 +31,12 @@ type command struct {
 const (
 	groupsPipeline = gRedis | gStore | gAgency
 	groupsIssuing  = gAgency | gSign | gTrust | gQR
-	groupsWorker   = groupsPipeline | groupsIssuing | gWorker | gOCR | gProcedures | gKho
+	groupsWorker   = groupsPipeline | groupsIssuing | gWorker | gOCR | gProcedures | gKho | gForeign
 )
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gProcedures | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI | gOps | gKho, runServe},
+		"serve":     {"run the HTTP servers: staff web app and intake API, reuse API", "[flags]", groupsPipeline | gProcedures | gTrust | gQR | gAudit | gIntake | gStaff | gWeb | gAPI | gOps | gKho | gForeign, runServe},
 		"worker":    {"run the asynq worker: OCR, extraction, issuing", "[flags]", groupsWorker | gWorkerOps, runWorker},
 		"backfill":  {"enqueue a whole archive from a folder or S3 prefix, resumably", "--dir DIR | --s3-bucket B [--s3-prefix P] [flags]", groupsPipeline | gBackfill, runBackfill},
 		"extract":   {"OCR one scan file and print its fields (--json)", "[--json] [--words] FILE", gOCR, runExtract},

@@ -105,9 +105,13 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 		}
 		rt.closeFns = append(rt.closeFns, closeIss)
 		opts.Recognizer, opts.Issuer = pool, iss
-		if opts.Signatures, err = newForeignVerifier(cfg, log); err != nil {
+		fv, err := foreignVerifier(cfg, log)
+		if err != nil {
 			rt.Close()
 			return nil, err
+		}
+		if fv != nil {
+			opts.Signatures = fv
 		}
 	}
 	rt.layouts, rt.procedures = layouts, procs
@@ -307,10 +311,12 @@ func openRepository(ctx context.Context, cfg *config, log *slog.Logger) (*storag
 	return repo, err
 }
 
-// newForeignVerifier is the strict verifier of inputs that arrive signed,
-// in child processes, trusting SOHOA_TRUSTED_CAS; nil when none is
-// configured (every signed input then goes to review).
-func newForeignVerifier(cfg *config, log *slog.Logger) (pipeline.SignatureVerifier, error) {
+// foreignVerifier is the strict verifier, in child processes, trusting the
+// other agencies' CAs of SOHOA_TRUSTED_CAS: the worker checks inputs that
+// arrive signed with it, serve the uploads to /v1/verify its own CA does not
+// validate. nil when none is configured (every signed input then goes to
+// review, and /v1/verify trusts only SOHOA_TRUST_CA).
+func foreignVerifier(cfg *config, log *slog.Logger) (*signing.ChildVerifier, error) {
 	if cfg.TrustedCAs == "" {
 		return nil, nil
 	}
