@@ -108,7 +108,9 @@ func recognizePDFPage(ctx context.Context, eng pageRecognizer, doc *pdftext.Doc,
 	}
 	switch v.Kind {
 	case pdftext.KindImage:
-		if !ocr.IsDegenerate(src) {
+		// A page whose only image is degenerate (a 1x1 pixel, say) stays
+		// degenerate: rendering it would hide a broken scan as a blank page.
+		if !ocr.IsDegenerate(src) || len(plan.Facts.Images) > 0 {
 			pg, err := eng.Recognize(ctx, src)
 			pg.Kind = pdftext.KindImage
 			return pg, src, err
