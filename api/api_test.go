@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sohoa/audit"
+	"sohoa/internal/openapicheck"
 	"sohoa/signing"
 	"sohoa/storage"
 	"sohoa/storage/mem"
@@ -436,10 +437,11 @@ func TestAuditFailureFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool, _ := signing.LoadCertPool(f.dev.ClientCA)
-	h, err := New(Options{Repo: f.repo, Clients: cs, ClientCAs: pool, Audit: failingAuditor{}, AuditKey: f.auditKey, QRKey: f.qrKey})
+	inner, err := New(Options{Repo: f.repo, Clients: cs, ClientCAs: pool, Audit: failingAuditor{}, AuditKey: f.auditKey, QRKey: f.qrKey})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := openapicheck.Handler(t, openapicheck.MustParse(t, OpenAPI()), "reuse", inner)
 	tok, err := DevToken(f.dev, time.Now())
 	if err != nil {
 		t.Fatal(err)

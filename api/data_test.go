@@ -166,3 +166,22 @@ func TestResultDataS3(t *testing.T) {
 		t.Errorf("search-only client: got %d, want 403", got.status)
 	}
 }
+
+// TestResultDataIntegrityFailure: a manifest that names a data document
+// its signed PDF does not hold answers 502 integrity_failure (audited as a
+// denial), never data the signature does not cover.
+func TestResultDataIntegrityFailure(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	m := f.manifest("GKS", "Giấy khai sinh", 9)
+	m.File.DataSHA256 = storage.SHA256Hex([]byte(`{"schema":"sohoa-eresult-data/1"}`))
+	f.fileResult(m, 0, []byte("%PDF-1.7\n% no data attached\n%%EOF\n"), nil)
+	c := f.creds["demo-mtls"]
+	got := f.do(f.client(c), c, call{method: "GET", path: "/v1/results/" + m.ResultCode + "/data", access: true})
+	var e errorBody
+	if err := json.Unmarshal(got.body, &e); err != nil || got.status != 502 || e.Error.Code != "integrity_failure" {
+		t.Fatalf("got %d %s, want 502 integrity_failure", got.status, got.body)
+	}
+	if rec := f.record(t, got); rec.Decision != audit.Deny || rec.Rule != "integrity_failure" || rec.ResultCode != m.ResultCode {
+		t.Errorf("audit record: got %+v, want deny integrity_failure for %s", rec, m.ResultCode)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"sohoa/audit"
+	"sohoa/internal/openapicheck"
 	"sohoa/storage"
 )
 
@@ -398,7 +399,8 @@ func (f *fixture) otherHandler(t *testing.T, bucket storage.Bucket) handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return handler{h: h, rec: rec}
+	// Its answers are checked against api/openapi.json too.
+	return handler{h: openapicheck.Handler(t, openapicheck.MustParse(t, OpenAPI()), "reuse", h), rec: rec}
 }
 
 func (h handler) serve(token string, k call) *httptest.ResponseRecorder {

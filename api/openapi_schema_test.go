@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"sohoa/internal/openapicheck"
+	"sohoa/storage"
 )
 
 // TestOpenAPISchemasMatchReuseTypes: each reuse API operation documents
@@ -16,9 +17,12 @@ func TestOpenAPISchemasMatchReuseTypes(t *testing.T) {
 		v          any
 	}{
 		{"searchResults", "200", searchResponse{}},
-		{"getResult", "200", resultView{}},
+		{"getResult", "200", metadataView{}},
 		{"getResultStatus", "200", statusView{}},
+		{"getResultData", "200", dataResponse{}},
 		{"verifyCopy", "200", verifyResponse{}},
+		{"prefill", "200", prefillResponse{}},
+		{"dossierCheck", "200", dossierCheckResponse{}},
 		{"revokeResult", "200", statusView{}},
 	} {
 		for _, p := range d.ResponseSchemaProblems(c.op, c.status, c.v) {
@@ -31,11 +35,18 @@ func TestOpenAPISchemasMatchReuseTypes(t *testing.T) {
 	}{
 		{"searchResults", searchRequest{}},
 		{"verifyCopy", verifyRequest{}},
+		{"prefill", prefillRequest{}},
+		{"dossierCheck", dossierCheckRequest{}},
 		{"revokeResult", revokeRequest{}},
 	} {
 		for _, p := range d.RequestSchemaProblems(c.op, c.v) {
 			t.Error(p)
 		}
+	}
+	// GET /v1/results/{code}/data sends the data document's bytes as they
+	// are embedded (a json.RawMessage): the document storage writes.
+	for _, p := range d.ComponentSchemaProblems("ResultData", storage.ResultData{}) {
+		t.Error(p)
 	}
 	// Every JSON error answer of both APIs is WriteError's envelope.
 	for _, name := range []string{"Error", "IntakeError"} {

@@ -87,9 +87,9 @@ func keys(m map[string]any) []string {
 
 // Validate checks value v (decoded with UseNumber) against schema s: $ref,
 // allOf, oneOf, anyOf, type, const, enum, required, properties,
-// additionalProperties, propertyNames, items, minItems, pattern,
-// minLength, maxLength, minimum and the formats date and date-time. It
-// returns the problems, each with the JSON path.
+// additionalProperties, propertyNames, items, minItems, maxItems, pattern,
+// minLength, maxLength, minimum, maximum and the formats date and
+// date-time. It returns the problems, each with the JSON path.
 func (d *Doc) Validate(s map[string]any, v any) []string {
 	return d.validate("$", s, v)
 }
@@ -235,9 +235,17 @@ func (d *Doc) validate(at string, s map[string]any, v any) []string {
 				bad("%v is below %v", x, m)
 			}
 		}
+		if m, ok := s["maximum"].(float64); ok {
+			if f, _ := x.Float64(); f > m {
+				bad("%v is above %v", x, m)
+			}
+		}
 	case []any:
 		if m, ok := s["minItems"].(float64); ok && float64(len(x)) < m {
 			bad("%d items, at least %v", len(x), m)
+		}
+		if m, ok := s["maxItems"].(float64); ok && float64(len(x)) > m {
+			bad("%d items, at most %v", len(x), m)
 		}
 		if items := obj(s["items"]); items != nil {
 			for i, e := range x {

@@ -2,6 +2,7 @@ package openapicheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -74,12 +75,20 @@ const schemaDoc = `{"servers":[{"url":"https://r","x-listener":"reuse"}],
 		"responses":{"NotFound":{"description":"no","content":{"application/json":{"schema":{"$ref":"#/components/schemas/E"}}}}},
 		"schemas":{
 			"X":{"type":"object","required":["a","c"],"properties":{
-				"a":{"type":"string","pattern":"^[a-z]+$"},"c":{"type":"integer","minimum":1},"p":{"type":"string"},
-				"t":{"type":"string","format":"date"},"l":{"type":"array","items":{"type":"integer"}},
+				"a":{"type":"string","pattern":"^[a-z]+$"},"c":{"type":"integer","minimum":1,"maximum":9},"p":{"type":"string"},
+				"t":{"type":"string","format":"date"},"l":{"type":"array","maxItems":3,"items":{"type":"integer"}},
+				"r":{"$ref":"#/components/schemas/Y"},"d":{"type":"string","format":"date"},
 				"n":{"oneOf":[{"$ref":"#/components/schemas/Y"},{"type":"null"}]},
 				"m":{"type":"object","additionalProperties":{"type":"integer"},"propertyNames":{"enum":["k"]}}}},
 			"Y":{"type":"object","required":["s"],"additionalProperties":false,"properties":{"s":{"type":"string","enum":["on","off"]}}},
 			"E":{"type":"object","required":["error"],"properties":{"error":{"type":"object","properties":{"code":{"type":"string","enum":["not_found"]}}}}}}}}`
+
+// day is a struct that encoding/json writes as a string (like storage.Date).
+type day struct{ Y, M, D int }
+
+func (d day) MarshalText() ([]byte, error) {
+	return fmt.Appendf(nil, "%04d-%02d-%02d", d.Y, d.M, d.D), nil
+}
 
 // TestSchemaProblems: the type comparison finds each kind of mismatch.
 func TestSchemaProblems(t *testing.T) {
@@ -96,6 +105,10 @@ func TestSchemaProblems(t *testing.T) {
 		L []string       `json:"l,omitempty"` // items integer
 		N *y             `json:"n"`           // ok: nullable
 		M map[string]int `json:"m,omitempty"` // ok
+		// ok: raw JSON of any shape (its writer's type is compared with
+		// the schema apart)
+		R json.RawMessage `json:"r,omitempty"`
+		D day             `json:"d,omitempty"` // ok: written as text
 	}
 	got := d.ResponseSchemaProblems("x", "200", resp{})
 	for _, want := range []string{`sends field "b"`, `JSON string, the schema says [integer]`, `requires "c"`,
@@ -104,7 +117,7 @@ func TestSchemaProblems(t *testing.T) {
 			t.Errorf("no problem saying %q in %q", want, got)
 		}
 	}
-	if hasProblem(got, ".n") || hasProblem(got, ".m") || hasProblem(got, `"a"`) {
+	if hasProblem(got, ".n") || hasProblem(got, ".m") || hasProblem(got, "200.r") || hasProblem(got, "200.d") || hasProblem(got, `"a"`) {
 		t.Errorf("problems with fields that match: %q", got)
 	}
 	type req struct {
@@ -152,6 +165,9 @@ func TestAnswerProblems(t *testing.T) {
 		{"type", "GET", "/x/1", 200, j, `{"a":"ok","c":"2"}`, `$.c: string, the schema says [integer]`, ""},
 		{"integer", "GET", "/x/1", 200, j, `{"a":"ok","c":2.5}`, `$.c: number, the schema says [integer]`, ""},
 		{"minimum", "GET", "/x/1", 200, j, `{"a":"ok","c":0}`, `$.c: 0 is below 1`, ""},
+		{"maximum", "GET", "/x/1", 200, j, `{"a":"ok","c":10}`, `$.c: 10 is above 9`, ""},
+		{"maxItems", "GET", "/x/1", 200, j, `{"a":"ok","c":1,"l":[1,2,3,4]}`, `$.l: 4 items, at most 3`, ""},
+		{"raw JSON under its schema", "GET", "/x/1", 200, j, `{"a":"ok","c":1,"r":{"s":"up"}}`, `$.r.s: up is not one of [on off]`, ""},
 		{"pattern", "GET", "/x/1", 200, j, `{"a":"OK","c":1}`, `$.a: "OK" does not match`, ""},
 		{"format", "GET", "/x/1", 200, j, `{"a":"ok","c":1,"t":"2025-13-01"}`, `$.t: "2025-13-01" is not a date`, ""},
 		{"items", "GET", "/x/1", 200, j, `{"a":"ok","c":1,"l":[1,"x"]}`, `$.l[1]: string`, ""},
