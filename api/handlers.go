@@ -47,6 +47,15 @@ func viewSignature(f storage.File) *signatureFormatView {
 	if f.SignatureFormat == "" {
 		return nil
 	}
+	if f.ExternalSigner {
+		// Another agency's signature, filed as it arrived: only what the
+		// strict verifier saw is known of it.
+		d := "signature of another agency (" + f.SignatureFormat + "), filed as it arrived and verified against SOHOA_TRUSTED_CAS"
+		if f.SignatureTimestamp {
+			d += "; it carries an RFC 3161 signature timestamp"
+		}
+		return &signatureFormatView{SubFilter: f.SignatureFormat, Timestamp: f.SignatureTimestamp, Description: d}
+	}
 	d := "CMS detached signature (" + f.SignatureFormat + "), SHA-256, with the ESS signing-certificate-v2 attribute; not PAdES baseline"
 	if f.SignatureTimestamp {
 		d = "CMS detached signature (" + f.SignatureFormat + "), SHA-256, with the ESS signing-certificate-v2 attribute and an RFC 3161 signature timestamp; not PAdES baseline"
