@@ -166,6 +166,11 @@ func (dc *docContext) labelField(f *FieldSpec) (extracted, bool) {
 	if !ok {
 		return extracted{}, false
 	}
+	return dc.itemValue(f, it)
+}
+
+// itemValue normalises the value of item it as field f.
+func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 	words := it.words
 	if f.Multiline {
 		words = append(append([]Word(nil), words...), dc.continuation(it)...)

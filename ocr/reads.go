@@ -156,6 +156,7 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 		}
 		ex.value, ex.conf = d.value, d.conf
 		ex.readings = d.readings
+		ex.confirmed = d.confirmed
 		values[c.IDField] = ex
 		if d.disagree {
 			reasons = append(reasons, reasonReadsDisagree+c.IDField)

@@ -110,16 +110,29 @@ func validateDocument(l *Layout, values map[string]extracted, ls *Layouts) []str
 
 // crossCheckIDs compares, in one file, each application form's applicant
 // ID with the cross-check ID of every result that follows it (the holder;
-// for a death registration the declarant). A mismatch flags both documents;
-// nothing is corrected.
-func crossCheckIDs(docs []Document, ls *Layouts) {
+// for a death registration the declarant) and with every labelled ID of a
+// document of unknown type. Nothing is corrected:
+//
+//   - The two numbers agree: two independent reads of the same 12 digits,
+//     so a low OCR confidence on either is no longer a doubt about it.
+//   - They differ and the form's read is sure (its second reads confirm
+//     it, or it read at the holder-ID bar with no contradicting read):
+//     both documents are flagged. A confident disagreement stops the
+//     result as well as the form.
+//   - They differ, the form's read is not sure (a hand-filled or degraded
+//     form) and the result's own printed ID is confirmed by its second
+//     reads: the disagreement is the form's doubt. The form is flagged;
+//     the result goes on under the ID printed on it.
+//   - They differ and neither is sure: both are flagged.
+//
+// Only well-formed numbers are compared: a misread that is not even 12
+// digits is already flagged on its own document and says nothing about the
+// other.
+func crossCheckIDs(docs []Document, infos []docInfo, ls *Layouts) {
 	app := -1
 	for i := range docs {
-		l, ok := ls.byType[docs[i].DocType]
-		if !ok {
-			continue
-		}
-		if l.Application {
+		l, known := ls.byType[docs[i].DocType]
+		if known && l.Application {
 			app = i
 			continue
 		}
@@ -127,24 +140,57 @@ func crossCheckIDs(docs []Document, ls *Layouts) {
 			continue
 		}
 		al := ls.byType[docs[app].DocType]
-		a, ok1 := docs[app].Fields[al.HolderIDField]
-		r, ok2 := docs[i].Fields[l.CrossIDField]
-		// Only two well-formed numbers are compared: a misread that is
-		// not even 12 digits is already flagged on its own document and
-		// says nothing about the other.
-		if !ok1 || !ok2 || len(a.Value) != 12 || len(r.Value) != 12 {
+		a, ok := infos[app].ids[al.HolderIDField]
+		if !ok || len(a.value) != 12 {
 			continue
 		}
-		if a.Value != r.Value {
+		var others []labelledID
+		slug := ""
+		if known {
+			slug = l.CrossIDField
+			if r, ok := infos[i].ids[slug]; ok {
+				others = append(others, r)
+			}
+		} else {
+			others = infos[i].otherIDs
+		}
+		var r labelledID
+		compared, agree := false, false
+		for _, o := range others {
+			if len(o.value) != 12 {
+				continue
+			}
+			if !compared {
+				r = o
+			}
+			compared = true
+			if o.value == a.value {
+				r, agree = o, true
+				break
+			}
+		}
+		if !compared {
+			continue
+		}
+		if agree {
+			if slug != "" {
+				corroborate(&docs[i], slug)
+			}
+			corroborate(&docs[app], al.HolderIDField)
+			continue
+		}
+		docs[app].ReviewReasons = append(docs[app].ReviewReasons, codeCrossDocument)
+		if formIDSure(a) || !r.confirmed || r.disagree {
 			docs[i].ReviewReasons = append(docs[i].ReviewReasons, codeCrossDocument)
-			docs[app].ReviewReasons = append(docs[app].ReviewReasons, codeCrossDocument)
-			continue
 		}
-		// Two independent reads of the same 12 digits agree: a low OCR
-		// confidence on one of them is no longer a doubt about the number.
-		corroborate(&docs[i], l.CrossIDField)
-		corroborate(&docs[app], al.HolderIDField)
 	}
+}
+
+// formIDSure: an application form's ID read that a disagreement with a
+// result cannot be blamed on: confirmed by its second reads, or read at
+// the holder-ID bar with none contradicting it.
+func formIDSure(a labelledID) bool {
+	return !a.disagree && (a.confirmed || a.conf >= holderIDMinConfidence)
 }
 
 // corroborate drops the low-confidence reason of an ID field confirmed by

@@ -559,3 +559,9 @@ func otsu(g *image.Gray) uint8 {
 	}
 	return uint8(bestT)
 }
+
+// RecognitionVersion names the behaviour of the page pass and the second
+// reads. Raise it whenever a change here or in the engine changes the
+// pages recognised from the same scan: recognised pages kept by `sohoa
+// eval --ocr-cache` are keyed by it.
+const RecognitionVersion = "1"
