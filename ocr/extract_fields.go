@@ -196,6 +196,18 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		} else {
 			ex.value, ex.repairs = v, rep
 		}
+		if reads := dateReads(words); len(reads) > 0 {
+			d := resolveDateReads(v, ok, ex.conf, reads)
+			switch {
+			case d.confirmed && !ok:
+				// Replaced: the page read's repairs no longer apply.
+				ex.value, ex.invalid, ex.repairs, ex.conf = d.value, false, 0, d.conf
+			case d.confirmed:
+				ex.conf = d.conf
+			case d.disagree:
+				ex.value, ex.readsDisagree = d.value, true
+			}
+		}
 	case kindID:
 		pid, ok := ParseID(raw)
 		if !ok {

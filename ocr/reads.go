@@ -1,8 +1,12 @@
 package ocr
 
 import (
+	"image"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Agreement between independent reads of an identity number.
@@ -199,8 +203,13 @@ const (
 
 // WrittenDateParts finds the written dates among ws ("ngày D tháng M năm
 // Y", the six words consecutive on one line) and returns, for each, the
-// indexes of its day, month and year words. A number word is one to four
-// digits, digit look-alikes allowed, punctuation around it ignored.
+// indexes of its day, month and year words. The keywords may carry one
+// OCR error ("thúng" for "tháng"; "năm", three letters, must be exact),
+// and a number word is any short token that can be a misread number:
+// one to four characters holding a digit, a digit look-alike, a capital or
+// a symbol ("1Š", "LI", "3]", "2Ù24") — not a lower-case word, so a date
+// written out in words ("ngày hai tháng ba") is not one. The second reads
+// decide what such a word says.
 func WrittenDateParts(ws []Word) [][3]int {
 	var out [][3]int
 	keys := [3]string{"ngay", "thang", "nam"}
@@ -209,7 +218,7 @@ func WrittenDateParts(ws []Word) [][3]int {
 		for k := 0; k < 3 && ok; k++ {
 			kw, num := ws[i+2*k], ws[i+2*k+1]
 			ok = kw.Line == ws[i].Line && num.Line == ws[i].Line &&
-				foldText(kw.Text) == keys[k] && dateNumberWord(num.Text)
+				dateKeyword(kw.Text, keys[k]) && dateNumberWord(num.Text, k == 2)
 		}
 		if ok {
 			out = append(out, [3]int{i + 1, i + 3, i + 5})
@@ -219,21 +228,39 @@ func WrittenDateParts(ws []Word) [][3]int {
 	return out
 }
 
-// dateNumberWord: one to four digits or look-alikes, at least one digit.
-func dateNumberWord(s string) bool {
-	t := []rune(strings.Trim(s, ",.;:"))
-	if len(t) == 0 || len(t) > 4 {
+// dateKeyword: the word is the folded keyword, within one edit for the
+// keywords of four letters or more.
+func dateKeyword(word, key string) bool {
+	f := foldText(strings.Trim(word, ",.;:"))
+	if f == key {
+		return true
+	}
+	if len(key) < 4 || f == "" {
 		return false
 	}
-	digits := 0
+	return editDistance(f, key) <= 1 && f[0] == key[0]
+}
+
+// dateNumberWord: a token that can be a misread day or month (one or two
+// characters) or year (four, or three when year is set and a character
+// was lost): digits, look-alikes, capitals or symbols, not a lower-case
+// word of two letters or more.
+func dateNumberWord(s string, year bool) bool {
+	t := []rune(strings.Trim(s, ",.;:"))
+	if len(t) == 0 || len(t) > 4 || (!year && len(t) > 2) || (year && len(t) < 3) {
+		return false
+	}
+	lower := 0
 	for _, r := range t {
-		if r >= '0' && r <= '9' {
-			digits++
-		} else if _, ok := digitLookalike(r); !ok {
-			return false
+		switch {
+		case r >= '0' && r <= '9':
+		case unicode.IsLower(r):
+			if _, ok := digitLookalike(r); !ok {
+				lower++
+			}
 		}
 	}
-	return digits > 0
+	return lower == 0
 }
 
 // datePart is one number word of a written date.
@@ -370,4 +397,147 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 	if v, ok := formatDate(values[0], values[1], values[2]); ok {
 		ex.value, ex.invalid = v, false
 	}
+}
+
+// Numeric dates ("Ngày, tháng, năm sinh: 14/08/1999"). A labelled date is
+// one or two words; a misread digit in it changes a birth date silently,
+// and a stamp or a blur can leave it unreadable. The engine re-reads the
+// doubtful ones (NumericDateSpans) alone with a digits-and-slash
+// whitelist; resolveDateReads decides what the reads are worth.
+
+// DateSpan is a run of words of one line holding a numeric date, and the
+// part of their boxes the date covers.
+type DateSpan struct {
+	First, Last int // indexes into the page's words, inclusive
+	Box         image.Rectangle
+}
+
+// dateShapeRe finds the date-shaped part of a word: digits (or look-
+// alikes) around at least one slash.
+var dateShapeRe = regexp.MustCompile(`[0-9OoIlSsBZ|]{1,2}\s*/\s*[0-9OoIlSsBZ|/]{1,3}\s*[/1l|]?\s*[0-9OoIlSsBZ]{2,5}`)
+
+// NumericDateSpans returns the words of ws that hold a numeric date worth
+// a second read: a date-shaped token (dateShapeRe) whose page read is not
+// a real date, or is below dateWordConfidence, or is split from a digit
+// before it ("1 1/06/2003"). A token with letters glued before the date
+// ("sinh:04/05/2004") is cut to the date's share of its box.
+func NumericDateSpans(ws []Word) []DateSpan {
+	var out []DateSpan
+	for i, w := range ws {
+		loc := dateShapeRe.FindStringIndex(w.Text)
+		if loc == nil {
+			continue
+		}
+		span := DateSpan{First: i, Last: i, Box: subBox(w, loc[0], loc[1])}
+		split := false
+		if i > 0 && ws[i-1].Line == w.Line && loc[0] == 0 {
+			prev := strings.TrimSpace(ws[i-1].Text)
+			if len(prev) <= 2 && dateNumberWord(prev, false) && w.Box.Min.X-ws[i-1].Box.Max.X < w.Box.Dy() {
+				span.First = i - 1
+				span.Box = span.Box.Union(ws[i-1].Box)
+				split = true
+			}
+		}
+		_, _, ok := normalizeDate(w.Text[loc[0]:loc[1]])
+		if split || !ok || w.Conf < dateWordConfidence {
+			out = append(out, span)
+		}
+	}
+	return out
+}
+
+// subBox is the share of w's box taken by its text from byte from to to,
+// by character count (a word's characters are about equally wide).
+func subBox(w Word, from, to int) image.Rectangle {
+	n := utf8.RuneCountInString(w.Text)
+	if n == 0 || w.Box.Empty() {
+		return w.Box
+	}
+	a, b := utf8.RuneCountInString(w.Text[:from]), utf8.RuneCountInString(w.Text[:to])
+	if a == 0 && b == n {
+		return w.Box
+	}
+	dx := w.Box.Dx()
+	r := w.Box
+	r.Min.X = w.Box.Min.X + dx*a/n
+	r.Max.X = w.Box.Min.X + (dx*b+n-1)/n
+	return r
+}
+
+// dateDecision is what the second reads made of a numeric date.
+type dateDecision struct {
+	value     string
+	conf      float64
+	valid     bool // value is a real date
+	disagree  bool // a read contradicts a possible page read: review
+	confirmed bool
+}
+
+// resolveDateReads compares a numeric date's page read (value, already
+// normalised; valid when a real date) with its second reads (raw texts).
+// A read counts when it normalises to a real date.
+//
+//   - No usable read: the page read stands.
+//   - The page read is a real date: at least minAgreeingReads reads equal
+//     to it and none other confirm it (confidence raised to
+//     confirmedWordConfidence); a read giving another date contests it
+//     (review), the date with most votes (page read one) being kept.
+//   - The page read is not a real date: at least minAgreeingReads reads,
+//     all giving the same date, replace it (confidence that of a
+//     confirmed word, lowered by the page read's confidence when that was
+//     higher); otherwise it stays unreadable.
+func resolveDateReads(value string, valid bool, conf float64, reads []string) dateDecision {
+	d := dateDecision{value: value, conf: conf, valid: valid}
+	var usable []string
+	for _, r := range reads {
+		if v, _, ok := normalizeDate(r); ok {
+			usable = append(usable, v)
+		}
+	}
+	if len(usable) == 0 {
+		return d
+	}
+	votes := map[string]int{}
+	order := []string{}
+	for _, v := range usable {
+		if votes[v] == 0 {
+			order = append(order, v)
+		}
+		votes[v]++
+	}
+	if valid {
+		if len(order) == 1 && order[0] == value {
+			if votes[value] >= minAgreeingReads {
+				d.confirmed = true
+				d.conf = max(conf, confirmedWordConfidence)
+			}
+			return d
+		}
+		d.disagree = true
+		votes[value]++
+		best := value
+		for _, v := range order {
+			if votes[v] > votes[best] {
+				best = v
+			}
+		}
+		d.value = best
+		return d
+	}
+	if len(order) == 1 && votes[order[0]] >= minAgreeingReads {
+		d.value, d.valid, d.confirmed = order[0], true, true
+		d.conf = confirmedWordConfidence
+	}
+	return d
+}
+
+// dateReads returns the raw texts of the second reads on ws.
+func dateReads(ws []Word) []string {
+	var out []string
+	for _, w := range ws {
+		for _, a := range w.Alts {
+			out = append(out, a.Text)
+		}
+	}
+	return out
 }

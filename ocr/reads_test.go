@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"image"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,7 +171,11 @@ func TestWrittenDateParts(t *testing.T) {
 		{"label, not a date", line("Ngày,", "tháng,", "năm", "sinh:", "23/01/1989"), nil},
 		{"a word between", line("ngày", "27", "tháng", "bảy", "năm", "2020"), nil},
 		{"number word too long", line("ngày", "27", "tháng", "7", "năm", "20201"), nil},
-		{"no digit", line("ngày", "O", "tháng", "7", "năm", "2020"), nil},
+		{"no digit: look-alikes and symbols the second reads settle", line("ngày", "1Š", "tháng", "LI", "năm", "2Ù24"), [][3]int{{1, 3, 5}}},
+		{"keyword with one OCR error", line("ngày", "28", "thúng", "5", "năm", "2024"), [][3]int{{1, 3, 5}}},
+		{"a date written out in words", line("Ngày", "hai", "tháng", "ba", "năm", "2020"), nil},
+		{"nam needs no error", line("ngày", "28", "tháng", "5", "nim", "2024"), nil},
+		{"day too long", line("ngày", "281", "tháng", "5", "năm", "2024"), nil},
 		{"split over two lines", append(line("ngày", "27", "tháng"), Word{Text: "7", Line: 1}, Word{Text: "năm", Line: 1}, Word{Text: "2020", Line: 1}), nil},
 	}
 	for _, tt := range tests {
@@ -300,5 +305,57 @@ func TestExtractDateSecondReads(t *testing.T) {
 				t.Errorf("got reasons %v, want %s", d.ReviewReasons, tt.wantReason)
 			}
 		})
+	}
+}
+
+func TestNumericDateSpans(t *testing.T) {
+	w := func(text string, x0, x1 int, conf float64) Word {
+		return Word{Text: text, Conf: conf, Box: image.Rect(x0, 0, x1, 20)}
+	}
+	tests := []struct {
+		name string
+		ws   []Word
+		want []DateSpan
+	}{
+		{"clean date is not re-read", []Word{w("sinh:", 0, 50, 0.96), w("14/08/1999", 60, 160, 0.95)}, nil},
+		{"doubtful date", []Word{w("sinh:", 0, 50, 0.96), w("14/08/1999", 60, 160, 0.7)}, []DateSpan{{1, 1, image.Rect(60, 0, 160, 20)}}},
+		{"impossible date", []Word{w("31/02/1999", 60, 160, 0.95)}, []DateSpan{{0, 0, image.Rect(60, 0, 160, 20)}}},
+		{"day split in two", []Word{w("1", 60, 70, 0.95), w("1/06/2003", 75, 165, 0.95)}, []DateSpan{{0, 1, image.Rect(60, 0, 165, 20)}}},
+		{"letters glued before: the date's share of the box", []Word{w("sinbz04/05/2904", 0, 150, 0.5)}, []DateSpan{{0, 0, image.Rect(50, 0, 150, 20)}}},
+		{"an address number is no date", []Word{w("164/51", 0, 60, 0.5)}, nil},
+		{"a reference number is no date", []Word{w("680/UBND-XNTTHN", 0, 150, 0.5)}, nil},
+	}
+	for _, tt := range tests {
+		if got := NumericDateSpans(tt.ws); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestResolveDateReads(t *testing.T) {
+	tests := []struct {
+		name      string
+		value     string
+		valid     bool
+		conf      float64
+		reads     []string
+		want      string
+		wantValid bool
+		confirmed bool
+		disagree  bool
+	}{
+		{"no reads", "14/08/1999", true, 0.7, nil, "14/08/1999", true, false, false},
+		{"confirmed", "14/08/1999", true, 0.7, []string{"14/08/1999", "14/08/1999", ""}, "14/08/1999", true, true, false},
+		{"one agreeing read is not enough", "14/08/1999", true, 0.7, []string{"14/08/1999", "1/0"}, "14/08/1999", true, false, false},
+		{"contested", "01/06/2003", true, 0.9, []string{"11/06/2003", "11/06/2003"}, "11/06/2003", true, false, true},
+		{"unreadable page read replaced by agreeing reads", "sinbz04/05/2904", false, 0.5, []string{"04/05/2004", "04/05/2004"}, "04/05/2004", true, true, false},
+		{"reads that disagree replace nothing", "[ó6", false, 0.5, []string{"16/12/1967", "18/12/1967"}, "[ó6", false, false, false},
+		{"impossible reads do not count", "31/02/1999", false, 0.9, []string{"31/02/1999", "31/02/1999"}, "31/02/1999", false, false, false},
+	}
+	for _, tt := range tests {
+		d := resolveDateReads(tt.value, tt.valid, tt.conf, tt.reads)
+		if d.value != tt.want || d.valid != tt.wantValid || d.confirmed != tt.confirmed || d.disagree != tt.disagree {
+			t.Errorf("%s: got %+v, want value %q valid %v confirmed %v disagree %v", tt.name, d, tt.want, tt.wantValid, tt.confirmed, tt.disagree)
+		}
 	}
 }

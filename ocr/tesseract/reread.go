@@ -37,10 +37,17 @@ const (
 	// maxDateRereads bounds the date number words re-read per page (a
 	// place/date line and a registration date: three words each).
 	maxDateRereads = 9
+	// maxNumericDateRereads bounds the doubtful numeric dates
+	// ("14/08/1999") re-read per page.
+	maxNumericDateRereads = 4
 )
 
-// digitChars is the whitelist of a number re-read.
-const digitChars = "0123456789"
+// digitChars is the whitelist of a number re-read, dateChars that of a
+// numeric date.
+const (
+	digitChars = "0123456789"
+	dateChars  = "0123456789/"
+)
 
 // rereader is the digits-only client, separate from the page client so
 // the page settings are never touched.
@@ -121,6 +128,24 @@ func dateCandidates(ws []ocr.Word) []candidate {
 	return out
 }
 
+// numericDateCandidates are the page's doubtful numeric dates
+// (ocr.NumericDateSpans: not a real date as read, read with a low
+// confidence, or split in two), each re-read as one line of digits and
+// slashes.
+func numericDateCandidates(ws []ocr.Word) []candidate {
+	var out []candidate
+	for _, sp := range ocr.NumericDateSpans(ws) {
+		if len(ws[sp.First].Alts) > 0 {
+			continue
+		}
+		out = append(out, candidate{first: sp.First, last: sp.Last, chars: dateChars, box: sp.Box, variants: dateVariants})
+		if len(out) == maxNumericDateRereads {
+			break
+		}
+	}
+	return out
+}
+
 // numberLike: a word whose letters and digits are mostly digits.
 func numberLike(s string) bool {
 	d, other := 0, 0
@@ -172,6 +197,7 @@ var dateVariants = []string{"ink", "otsu", "stretch"}
 // written-date numbers.
 func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 	cands := append(numberCandidates(page.Words), dateCandidates(page.Words)...)
+	cands = append(cands, numericDateCandidates(page.Words)...)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -564,4 +590,4 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "1"
+const RecognitionVersion = "2"
