@@ -171,8 +171,10 @@ type Score struct {
 	// for a person.
 	CleanResults  int `json:"clean_results"`
 	CleanAccepted int `json:"clean_results_auto_accepted"`
-	// CleanReasons counts the reasons clean result documents were held.
+	// CleanReasons counts the reasons clean result documents were held,
+	// and CleanHeld names them with their reasons.
 	CleanReasons map[string]int `json:"clean_review_reasons"`
+	CleanHeld    []string       `json:"clean_held,omitempty"`
 	// Hand-filled application forms and how often their ID was read.
 	HandFilled        int `json:"hand_filled_forms"`
 	HandFilledIDRight int `json:"hand_filled_id_exact"`
@@ -261,6 +263,9 @@ func (s *Score) Add(res Result, t *Truth) {
 			}
 			for _, r := range pd.ReviewReasons {
 				s.CleanReasons[r]++
+			}
+			if pd.NeedsReview {
+				s.CleanHeld = append(s.CleanHeld, fmt.Sprintf("%s p%v %s: %s", t.File, td.Pages, td.DocType, strings.Join(pd.ReviewReasons, " ")))
 			}
 		}
 		if td.HandFilled {

@@ -44,7 +44,7 @@ func writtenDate(ws []Word) (extracted, bool) {
 		repairs := 0
 		for k, i := range idx {
 			tok := strings.Trim(ws[i].Text, ",.;:")
-			if fixed, n, ok := repairDigits(tok); ok {
+			if fixed, n, ok := repairDatePart(tok); ok {
 				nums[k] = fixed
 				repairs += n
 			} else {
@@ -91,9 +91,11 @@ func writtenDate(ws []Word) (extracted, bool) {
 // Printed validity periods: "có giá trị 30 ngày kể từ ngày cấp", "trong
 // thời hạn 06 tháng, kể từ ngày cấp"; the loose form tolerates a mangled
 // ending ("kể từ ngày căng").
+// OCR glues or breaks the short words of "kể từ" ("ketu", "kế !ừ"), so
+// after the period the ending is recognised by "ngày cấp" as well.
 var (
 	validityRe      = regexp.MustCompile(`(\d{1,3})\s*(thang|nam|ngay)\b[^.]{0,30}?\bke tu ngay cap`)
-	validityLooseRe = regexp.MustCompile(`gia tri[^.]{0,40}?\b(\d{1,3})\s*(thang|nam|ngay)\b[^.]{0,12}?\bke tu`)
+	validityLooseRe = regexp.MustCompile(`gia tri[^.]{0,40}?\b(\d{1,3})\s*(thang|nam|ngay)\b(?:[^.]{0,12}?\bke ?tu|[^.]{0,8}?\bngay ?cap)`)
 )
 
 // validUntil computes valid_until from the printed period or the policy.

@@ -126,6 +126,45 @@ func resolveIDReads(primary string, conf float64, reads []string, valid func(str
 	return d
 }
 
+// minDateReadConfidence is the confidence below which a second read of a
+// date number is a failed read, not a vote: the line finder read a speck
+// or half a digit ("5" for a "15" it cropped) at confidence 0.
+const minDateReadConfidence = 0.1
+
+// digitReads returns the digit strings of the second reads on ws read at
+// minConf or more.
+func digitReads(ws []Word, minConf float64) []string {
+	var out []string
+	for _, w := range ws {
+		for _, a := range w.Alts {
+			if a.Conf >= minConf {
+				out = append(out, digitsOf(a.Text))
+			}
+		}
+	}
+	return out
+}
+
+// repairDatePart is repairDigits for a day, month or year word: inside a
+// date, a two-character part with one look-alike beside a digit is a
+// number ("l6"), as in numeric dates (repairDateToken).
+func repairDatePart(tok string) (string, int, bool) {
+	if fixed, n, ok := repairDigits(tok); ok {
+		return fixed, n, true
+	}
+	r := []rune(tok)
+	if len(r) != 2 {
+		return "", 0, false
+	}
+	for i := 0; i < 2; i++ {
+		if d, ok := digitLookalike(r[i]); ok && r[1-i] >= '0' && r[1-i] <= '9' {
+			r[i] = d
+			return string(r), 1, true
+		}
+	}
+	return "", 0, false
+}
+
 // secondReads returns the digit strings of the second reads recorded on
 // the given value words.
 func secondReads(ws []Word) []string {
@@ -360,11 +399,11 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 	for k, i := range idx {
 		w := ws[i]
 		tok := strings.Trim(w.Text, ",.;:")
-		page, _, ok := repairDigits(tok)
+		page, _, ok := repairDatePart(tok)
 		if !ok {
 			page = ""
 		}
-		parts[k] = datePart{page: page, conf: w.Conf, reads: secondReads(ws[i : i+1])}
+		parts[k] = datePart{page: page, conf: w.Conf, reads: digitReads(ws[i:i+1], minDateReadConfidence)}
 	}
 	values, outcome := resolveDateParts(parts)
 	confs := make([]float64, len(ws))
@@ -381,7 +420,7 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 		}
 		if o == partReplaced {
 			replaced = true
-			if _, n, ok := repairDigits(strings.Trim(ws[idx[k]].Text, ",.;:")); ok {
+			if _, n, ok := repairDatePart(strings.Trim(ws[idx[k]].Text, ",.;:")); ok {
 				ex.repairs = max(0, ex.repairs-n)
 			}
 		}
@@ -536,7 +575,9 @@ func dateReads(ws []Word) []string {
 	var out []string
 	for _, w := range ws {
 		for _, a := range w.Alts {
-			out = append(out, a.Text)
+			if a.Conf >= minDateReadConfidence {
+				out = append(out, a.Text)
+			}
 		}
 	}
 	return out
