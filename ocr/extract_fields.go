@@ -196,8 +196,8 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		} else {
 			ex.value, ex.repairs = v, rep
 		}
-		if reads := dateReads(words); len(reads) > 0 {
-			d := resolveDateReads(v, ok, ex.conf, reads)
+		if reads, weak := dateReads(words); len(reads)+len(weak) > 0 {
+			d := resolveDateReads(v, ok, ex.conf, reads, weak)
 			switch {
 			case d.confirmed && !ok:
 				// Replaced: the page read's repairs no longer apply.

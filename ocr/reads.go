@@ -131,13 +131,13 @@ func resolveIDReads(primary string, conf float64, reads []string, valid func(str
 // or half a digit ("5" for a "15" it cropped) at confidence 0.
 const minDateReadConfidence = 0.1
 
-// digitReads returns the digit strings of the second reads on ws read at
-// minConf or more.
-func digitReads(ws []Word, minConf float64) []string {
+// digitReads returns the digit strings of the second reads on ws read
+// with a confidence from lo up to (not including) hi.
+func digitReads(ws []Word, lo, hi float64) []string {
 	var out []string
 	for _, w := range ws {
 		for _, a := range w.Alts {
-			if a.Conf >= minConf {
+			if a.Conf >= lo && a.Conf < hi {
 				out = append(out, digitsOf(a.Text))
 			}
 		}
@@ -307,6 +307,10 @@ type datePart struct {
 	page  string   // the page read, look-alikes repaired; "" when unreadable
 	conf  float64  // the page read's confidence
 	reads []string // digit strings of its second reads
+	// weak are the digit strings of its failed second reads (below
+	// minDateReadConfidence): never a vote against the page read or for
+	// a replacement, but a read that reproduces the page read supports it.
+	weak []string
 }
 
 // datePartOutcome is what the second reads made of one date part.
@@ -375,7 +379,13 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 					outcome[k] = partContested
 				}
 			}
-			if outcome[k] == partConfirmed && len(usable) < minAgreeingReads {
+			support := len(usable)
+			for _, r := range p.weak {
+				if v, err := strconv.Atoi(r); err == nil && v == n[k] && len(r) == len(p.page) {
+					support++
+				}
+			}
+			if outcome[k] == partConfirmed && support < minAgreeingReads {
 				outcome[k] = partKept
 			}
 		case same && usable[0] >= datePartLimits[k][0] && usable[0] <= datePartLimits[k][1]:
@@ -403,7 +413,8 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 		if !ok {
 			page = ""
 		}
-		parts[k] = datePart{page: page, conf: w.Conf, reads: digitReads(ws[i:i+1], minDateReadConfidence)}
+		parts[k] = datePart{page: page, conf: w.Conf, reads: digitReads(ws[i:i+1], minDateReadConfidence, 2)}
+		parts[k].weak = digitReads(ws[i:i+1], 0, minDateReadConfidence)
 	}
 	values, outcome := resolveDateParts(parts)
 	confs := make([]float64, len(ws))
@@ -516,6 +527,8 @@ type dateDecision struct {
 // normalised; valid when a real date) with its second reads (raw texts).
 // A read counts when it normalises to a real date.
 //
+// Failed reads (weak) only ever support a real page read they reproduce.
+//
 //   - No usable read: the page read stands.
 //   - The page read is a real date: at least minAgreeingReads reads equal
 //     to it and none other confirm it (confidence raised to
@@ -525,7 +538,7 @@ type dateDecision struct {
 //     all giving the same date, replace it (confidence that of a
 //     confirmed word, lowered by the page read's confidence when that was
 //     higher); otherwise it stays unreadable.
-func resolveDateReads(value string, valid bool, conf float64, reads []string) dateDecision {
+func resolveDateReads(value string, valid bool, conf float64, reads, weak []string) dateDecision {
 	d := dateDecision{value: value, conf: conf, valid: valid}
 	var usable []string
 	for _, r := range reads {
@@ -533,7 +546,17 @@ func resolveDateReads(value string, valid bool, conf float64, reads []string) da
 			usable = append(usable, v)
 		}
 	}
+	support := 0
+	for _, r := range weak {
+		if v, _, ok := normalizeDate(r); ok && valid && v == value {
+			support++
+		}
+	}
 	if len(usable) == 0 {
+		if support >= minAgreeingReads {
+			d.confirmed = true
+			d.conf = max(conf, confirmedWordConfidence)
+		}
 		return d
 	}
 	votes := map[string]int{}
@@ -546,7 +569,7 @@ func resolveDateReads(value string, valid bool, conf float64, reads []string) da
 	}
 	if valid {
 		if len(order) == 1 && order[0] == value {
-			if votes[value] >= minAgreeingReads {
+			if votes[value]+support >= minAgreeingReads {
 				d.confirmed = true
 				d.conf = max(conf, confirmedWordConfidence)
 			}
@@ -570,15 +593,18 @@ func resolveDateReads(value string, valid bool, conf float64, reads []string) da
 	return d
 }
 
-// dateReads returns the raw texts of the second reads on ws.
-func dateReads(ws []Word) []string {
-	var out []string
+// dateReads returns the raw texts of the second reads on ws: the
+// successful ones (reads) and the failed ones, below
+// minDateReadConfidence (weak).
+func dateReads(ws []Word) (reads, weak []string) {
 	for _, w := range ws {
 		for _, a := range w.Alts {
 			if a.Conf >= minDateReadConfidence {
-				out = append(out, a.Text)
+				reads = append(reads, a.Text)
+			} else {
+				weak = append(weak, a.Text)
 			}
 		}
 	}
-	return out
+	return reads, weak
 }

@@ -339,21 +339,25 @@ func TestResolveDateReads(t *testing.T) {
 		valid     bool
 		conf      float64
 		reads     []string
+		weak      []string
 		want      string
 		wantValid bool
 		confirmed bool
 		disagree  bool
 	}{
-		{"no reads", "14/08/1999", true, 0.7, nil, "14/08/1999", true, false, false},
-		{"confirmed", "14/08/1999", true, 0.7, []string{"14/08/1999", "14/08/1999", ""}, "14/08/1999", true, true, false},
-		{"one agreeing read is not enough", "14/08/1999", true, 0.7, []string{"14/08/1999", "1/0"}, "14/08/1999", true, false, false},
-		{"contested", "01/06/2003", true, 0.9, []string{"11/06/2003", "11/06/2003"}, "11/06/2003", true, false, true},
-		{"unreadable page read replaced by agreeing reads", "sinbz04/05/2904", false, 0.5, []string{"04/05/2004", "04/05/2004"}, "04/05/2004", true, true, false},
-		{"reads that disagree replace nothing", "[ó6", false, 0.5, []string{"16/12/1967", "18/12/1967"}, "[ó6", false, false, false},
-		{"impossible reads do not count", "31/02/1999", false, 0.9, []string{"31/02/1999", "31/02/1999"}, "31/02/1999", false, false, false},
+		{"no reads", "14/08/1999", true, 0.7, nil, nil, "14/08/1999", true, false, false},
+		{"confirmed", "14/08/1999", true, 0.7, []string{"14/08/1999", "14/08/1999", ""}, nil, "14/08/1999", true, true, false},
+		{"one agreeing read is not enough", "14/08/1999", true, 0.7, []string{"14/08/1999", "1/0"}, nil, "14/08/1999", true, false, false},
+		{"failed reads reproducing the page read support it", "25/07/2002", true, 0.4, nil, []string{"25/07/2002", "25/07/2002", ""}, "25/07/2002", true, true, false},
+		{"a failed read does not contest", "25/07/2002", true, 0.4, []string{"25/07/2002"}, []string{"26/07/2002", "25/07/2002"}, "25/07/2002", true, true, false},
+		{"failed reads replace nothing", "[ó6", false, 0.5, nil, []string{"16/12/1967", "16/12/1967"}, "[ó6", false, false, false},
+		{"contested", "01/06/2003", true, 0.9, []string{"11/06/2003", "11/06/2003"}, nil, "11/06/2003", true, false, true},
+		{"unreadable page read replaced by agreeing reads", "sinbz04/05/2904", false, 0.5, []string{"04/05/2004", "04/05/2004"}, nil, "04/05/2004", true, true, false},
+		{"reads that disagree replace nothing", "[ó6", false, 0.5, []string{"16/12/1967", "18/12/1967"}, nil, "[ó6", false, false, false},
+		{"impossible reads do not count", "31/02/1999", false, 0.9, []string{"31/02/1999", "31/02/1999"}, nil, "31/02/1999", false, false, false},
 	}
 	for _, tt := range tests {
-		d := resolveDateReads(tt.value, tt.valid, tt.conf, tt.reads)
+		d := resolveDateReads(tt.value, tt.valid, tt.conf, tt.reads, tt.weak)
 		if d.value != tt.want || d.valid != tt.wantValid || d.confirmed != tt.confirmed || d.disagree != tt.disagree {
 			t.Errorf("%s: got %+v, want value %q valid %v confirmed %v disagree %v", tt.name, d, tt.want, tt.wantValid, tt.confirmed, tt.disagree)
 		}
