@@ -121,7 +121,8 @@ type extracted struct {
 	// readsDisagree: second reads contradict the value (review).
 	readsDisagree bool
 	// reads are the digit strings of the value's second reads (ID fields).
-	reads []string
+	reads     []string
+	readConfs []float64
 	// readings are the distinct readings of an ID whose reads disagree.
 	readings []string
 	// confirmed: second reads reproduced the value digit for digit.

@@ -217,6 +217,7 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		// Judge the ID by the words that made it, not trailing debris.
 		ex.conf = idWordsConf(words) * it.score
 		ex.reads = secondReads(words)
+		ex.readConfs = secondReadConfs(words)
 	case kindSex:
 		v, ok := normalizeSex(raw)
 		if !ok {

@@ -165,6 +165,51 @@ func repairDatePart(tok string) (string, int, bool) {
 	return "", 0, false
 }
 
+// minMajorityReads is how many second reads must reproduce the page read
+// for it to outvote one contradicting read (majorityConfirms).
+const minMajorityReads = 3
+
+// majorityConfirms settles an ID whose second reads contradict the page
+// read when the contradiction is one read against all the others: the
+// page read is 12 digits, passes the structural checks against the same
+// document (valid), at least minMajorityReads second reads reproduce it
+// digit for digit, exactly one usable read differs, and that read was read
+// with less confidence than every agreeing read and than the page read.
+// The engine reads the tie-break variants only when the first ones
+// disagree; without their votes the contradiction stands (review).
+func majorityConfirms(primary string, conf float64, reads []string, confs []float64, valid func(string) bool) bool {
+	if len(primary) != 12 || !valid(primary) || len(confs) != len(reads) || conf < holderIDMinConfidence {
+		return false
+	}
+	agree, differ := 0, 0
+	minAgree, dissent := 1.0, 0.0
+	for i, r := range reads {
+		if len(r) != 12 {
+			continue
+		}
+		if r == primary {
+			agree++
+			minAgree = min(minAgree, confs[i])
+		} else {
+			differ++
+			dissent = confs[i]
+		}
+	}
+	return agree >= minMajorityReads && differ == 1 && dissent < minAgree
+}
+
+// secondReadConfs returns the confidences of the second reads on ws, in
+// secondReads order.
+func secondReadConfs(ws []Word) []float64 {
+	var out []float64
+	for _, w := range ws {
+		for _, a := range w.Alts {
+			out = append(out, a.Conf)
+		}
+	}
+	return out
+}
+
 // secondReads returns the digit strings of the second reads recorded on
 // the given value words.
 func secondReads(ws []Word) []string {
@@ -192,6 +237,9 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 		facts := idFacts(c, values)
 		valid := func(id string) bool { return len(ls.ValidatePersonalID(id, facts)) == 0 }
 		d := resolveIDReads(ex.value, ex.conf, ex.reads, valid)
+		if d.disagree && majorityConfirms(ex.value, ex.conf, ex.reads, ex.readConfs, valid) {
+			d = idDecision{value: ex.value, conf: max(ex.conf, confirmedIDConfidence), confirmed: true}
+		}
 		if d.value != ex.value {
 			// The value is no longer the page read: its repairs do not
 			// apply.

@@ -363,3 +363,33 @@ func TestResolveDateReads(t *testing.T) {
 		}
 	}
 }
+
+func TestMajorityConfirms(t *testing.T) {
+	const id = "001099872198"
+	valid := func(s string) bool { return s[:3] == "001" }
+	tests := []struct {
+		name  string
+		conf  float64
+		reads []string
+		confs []float64
+		want  bool
+	}{
+		{"one weaker stray read against three", 0.96, []string{id, "001099872199", id, id}, []float64{0.93, 0.6, 0.9, 0.95}, true},
+		{"two agreeing reads are not enough", 0.96, []string{id, "001099872199", id}, []float64{0.93, 0.6, 0.9}, false},
+		{"the stray read is the surest", 0.96, []string{id, "001099872199", id, id}, []float64{0.93, 0.97, 0.9, 0.95}, false},
+		{"two contradicting reads", 0.96, []string{id, "001099872199", id, id, "001099872190"}, []float64{0.93, 0.6, 0.9, 0.95, 0.5}, false},
+		{"page read below the bar", 0.8, []string{id, "001099872199", id, id}, []float64{0.93, 0.6, 0.9, 0.95}, false},
+		{"page read fails the structural checks", 0.96, []string{"091099872198", "001099872199", "091099872198", "091099872198"}, []float64{0.93, 0.6, 0.9, 0.95}, false},
+		{"confidences unknown", 0.96, []string{id, "001099872199", id, id}, nil, false},
+		{"short reads are no votes", 0.96, []string{id, "00109987219", id}, []float64{0.93, 0.1, 0.9}, false},
+	}
+	for _, tt := range tests {
+		primary := id
+		if tt.name == "page read fails the structural checks" {
+			primary = "091099872198"
+		}
+		if got := majorityConfirms(primary, tt.conf, tt.reads, tt.confs, valid); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -91,18 +91,60 @@ func validateDocument(l *Layout, values map[string]extracted, ls *Layouts) []str
 		}
 		reasons = append(reasons, ls.ValidatePersonalID(id.value, idFacts(c, values))...)
 	}
+	ref := ls.referenceDate()
+	issueDay := 0 // yyyymmdd, 0 when unknown
 	issue, hasIssue := values["issue_date"]
 	if hasIssue && !issue.invalid {
 		if d, m, y, ok := parseDMY(issue.value); ok {
-			ref := ls.referenceDate()
 			if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).After(ref) {
 				reasons = append(reasons, reasonFutureIssue)
 			}
-			if b, ok := values[l.BirthDateField]; ok && !b.invalid {
-				if bd, bm, by, ok := parseDMY(b.value); ok && (by*10000+bm*100+bd) > (y*10000+m*100+d) {
-					reasons = append(reasons, reasonBirthAfter)
-				}
-			}
+			issueDay = y*10000 + m*100 + d
+		}
+	}
+	return append(reasons, plausibleBirths(l, values, issueDay, ref)...)
+}
+
+// minBirthYear is the earliest plausible year of birth of a living
+// holder, spouse or applicant.
+const minBirthYear = 1900
+
+// plausibleBirths checks the birth dates the layout ties to an ID (the
+// holder's and those of IDChecks): a real date no earlier than
+// minBirthYear and not after today is plausible; one after the issue date
+// is birth_after_issue; one that makes the person younger than the
+// field's MinAgeYears at the issue date (a spouse on a marriage
+// certificate) is invalid. issueDay is yyyymmdd, 0 when unknown.
+func plausibleBirths(l *Layout, values map[string]extracted, issueDay int, ref time.Time) []string {
+	var reasons []string
+	slugs := []string{l.BirthDateField}
+	for _, c := range l.IDChecks {
+		slugs = append(slugs, c.BirthDateField)
+	}
+	today := ref.Year()*10000 + int(ref.Month())*100 + ref.Day()
+	for _, slug := range slugs {
+		b, ok := values[slug]
+		if slug == "" || !ok || b.invalid {
+			continue
+		}
+		d, m, y, ok := parseDMY(b.value)
+		if !ok {
+			continue
+		}
+		born := y*10000 + m*100 + d
+		if y < minBirthYear || born > today {
+			reasons = append(reasons, reasonInvalidDate+slug)
+			continue
+		}
+		if issueDay == 0 {
+			continue
+		}
+		if born > issueDay {
+			reasons = append(reasons, reasonBirthAfter)
+			continue
+		}
+		if f, ok := l.field(slug); ok && f.MinAgeYears > 0 && issueDay-born < f.MinAgeYears*10000 {
+			reasons = append(reasons, reasonInvalidDate+slug)
 		}
 	}
 	return reasons

@@ -126,3 +126,32 @@ func TestCrossCheckIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestPlausibleBirths(t *testing.T) {
+	ls := testLayouts(t) // today: 01/01/2026
+	ketHon := ls.byType["ket-hon"]
+	tests := []struct {
+		name   string
+		births map[string]string
+		issue  int
+		want   []string
+	}{
+		{"plausible", map[string]string{"date_of_birth": "01/02/1990", "spouse_date_of_birth": "03/04/1992"}, 20200101, nil},
+		{"born in the future", map[string]string{"date_of_birth": "01/02/2090"}, 0, []string{reasonInvalidDate + "date_of_birth"}},
+		{"born before 1900", map[string]string{"spouse_date_of_birth": "05/08/1879"}, 20200101, []string{reasonInvalidDate + "spouse_date_of_birth"}},
+		{"born after the issue date", map[string]string{"date_of_birth": "01/02/2021"}, 20200101, []string{reasonBirthAfter}},
+		{"a spouse of 13 at the issue date", map[string]string{"spouse_date_of_birth": "02/01/2006"}, 20190101, []string{reasonInvalidDate + "spouse_date_of_birth"}},
+		{"a spouse of 14 at the issue date", map[string]string{"spouse_date_of_birth": "01/01/2005"}, 20190101, nil},
+		{"no issue date: only the calendar checks", map[string]string{"spouse_date_of_birth": "02/01/2006"}, 0, nil},
+	}
+	for _, tt := range tests {
+		values := map[string]extracted{}
+		for k, v := range tt.births {
+			values[k] = extracted{value: v}
+		}
+		got := plausibleBirths(ketHon, values, tt.issue, ls.referenceDate())
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -76,6 +76,9 @@ type candidate struct {
 	chars       string
 	box         image.Rectangle
 	variants    []string // image treatments read (idVariants, dateVariants)
+	// tieBreak: an identity number; idTieVariants are read when the
+	// first reads are contested.
+	tieBreak bool
 }
 
 // numberCandidates finds the word runs worth a second read: consecutive
@@ -99,7 +102,7 @@ func numberCandidates(ws []ocr.Word) []candidate {
 			box = box.Union(ws[j].Box)
 		}
 		if n >= minNumberChars && !strings.Contains(ws[i].Text, "/") {
-			out = append(out, candidate{first: i, last: j, chars: digitChars, box: box, variants: idVariants})
+			out = append(out, candidate{first: i, last: j, chars: digitChars, box: box, variants: idVariants, tieBreak: true})
 		}
 		i = j + 1
 	}
@@ -184,6 +187,12 @@ func digitLikeCount(s string) int {
 // mistake (the "gray" read contradicts it, so the ID goes to review).
 var idVariants = []string{"gray", "ink", "nolines"}
 
+// idTieVariants are read as well when the reads of an ID contradict each
+// other or the page read: two more independent votes ("stretch", plain
+// "otsu"), so that package ocr can tell one stray read from a real doubt.
+// Only contested IDs pay for them.
+var idTieVariants = []string{"stretch", "otsu"}
+
 // dateVariants are the treatments of a date number word: one or two
 // digits, a crop mostly margin, on which "gray" often reads nothing or
 // picks up a stroke of the neighbouring word. "otsu" is plain Otsu and
@@ -234,22 +243,69 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 			return fmt.Errorf("reread: set whitelist: %w", err)
 		}
 		var alts []ocr.Reading
-		for _, v := range c.variants {
-			bin, changed := binarise(crop, v, th*rereadScale(th))
-			if !changed {
-				continue
+		readVariants := func(vs []string) error {
+			for _, v := range vs {
+				bin, changed := binarise(crop, v, th*rereadScale(th))
+				if !changed {
+					continue
+				}
+				rd, err := e.rr.read(bin, dpi*rereadScale(th))
+				if err != nil {
+					return err
+				}
+				rd.Variant = v
+				rd.Words = c.last - c.first + 1
+				alts = append(alts, rd)
 			}
-			rd, err := e.rr.read(bin, dpi*rereadScale(th))
-			if err != nil {
+			return nil
+		}
+		if err := readVariants(c.variants); err != nil {
+			return err
+		}
+		if c.tieBreak && contested(page.Words[c.first:c.last+1], alts) {
+			if err := readVariants(idTieVariants); err != nil {
 				return err
 			}
-			rd.Variant = v
-			rd.Words = c.last - c.first + 1
-			alts = append(alts, rd)
 		}
 		page.Words[c.first].Alts = alts
 	}
 	return nil
+}
+
+// contested reports whether the second reads of an ID word group
+// contradict each other or its page read: a 12-digit read other than the
+// page read's digits, or two different 12-digit reads.
+func contested(ws []ocr.Word, alts []ocr.Reading) bool {
+	var page strings.Builder
+	for _, w := range ws {
+		for _, r := range w.Text {
+			if r >= '0' && r <= '9' {
+				page.WriteRune(r)
+			}
+		}
+	}
+	seen := ""
+	for _, a := range alts {
+		d := digitsOnly(a.Text)
+		if len(d) != 12 {
+			continue
+		}
+		if d != page.String() || (seen != "" && d != seen) {
+			return true
+		}
+		seen = d
+	}
+	return false
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // rereadScale is the enlargement for text h pixels high.
@@ -590,4 +646,4 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "2"
+const RecognitionVersion = "3"
