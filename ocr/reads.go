@@ -198,6 +198,34 @@ func majorityConfirms(primary string, conf float64, reads []string, confs []floa
 	return agree >= minMajorityReads && differ == 1 && dissent < minAgree
 }
 
+// unanimousReplacement settles an ID whose page read is demonstrably wrong
+// — not 12 digits, or failing the structural checks against the same
+// document (valid: an unknown province, a century/sex or birth-year digit
+// that contradicts the printed facts) — when at least minMajorityReads second reads, every
+// 12-digit one of them, give one and the same number that passes those
+// checks. A page read that passes the checks is never replaced this way:
+// a person decides between two plausible numbers.
+func unanimousReplacement(primary string, reads []string, valid func(string) bool) (string, bool) {
+	if len(primary) == 12 && valid(primary) {
+		return "", false
+	}
+	n, value := 0, ""
+	for _, r := range reads {
+		if len(r) != 12 {
+			continue
+		}
+		if value != "" && r != value {
+			return "", false
+		}
+		value = r
+		n++
+	}
+	if n < minMajorityReads || value == primary || !valid(value) {
+		return "", false
+	}
+	return value, true
+}
+
 // secondReadConfs returns the confidences of the second reads on ws, in
 // secondReads order.
 func secondReadConfs(ws []Word) []float64 {
@@ -239,6 +267,8 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 		d := resolveIDReads(ex.value, ex.conf, ex.reads, valid)
 		if d.disagree && majorityConfirms(ex.value, ex.conf, ex.reads, ex.readConfs, valid) {
 			d = idDecision{value: ex.value, conf: max(ex.conf, confirmedIDConfidence), confirmed: true}
+		} else if r, ok := unanimousReplacement(ex.value, ex.reads, valid); d.disagree && ok {
+			d = idDecision{value: r, conf: confirmedIDConfidence, confirmed: true}
 		}
 		if d.value != ex.value {
 			// The value is no longer the page read: its repairs do not
@@ -391,20 +421,11 @@ var datePartLimits = [3][2]int{{1, 31}, {1, 12}, {1850, 2199}}
 //
 // A replaced date must still be a real calendar date; the caller checks.
 func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartOutcome) {
-	n := [3]int{}
-	inRange := [3]bool{}
-	for k, p := range parts {
-		v, err := strconv.Atoi(p.page)
-		n[k] = v
-		inRange[k] = err == nil && v >= datePartLimits[k][0] && v <= datePartLimits[k][1]
-	}
-	// Parts each in range that make no calendar date (31/02) are all
-	// suspect; otherwise the parts out of range are.
-	noDate := inRange[0] && inRange[1] && inRange[2] && !validDate(n[0], n[1], n[2])
+	n, possibleAll, doubtful := judgeDateParts(parts)
 	for k, p := range parts {
 		values[k] = p.page
-		possible := inRange[k] && !noDate
-		if possible && p.conf >= dateWordConfidence {
+		possible := possibleAll[k]
+		if !doubtful[k] {
 			continue
 		}
 		var usable []int
@@ -446,6 +467,47 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 	return values, outcome
 }
 
+// judgeDateParts parses the page reads of a date's parts: n their values,
+// possible whether each is in range (and, all three in range, whether
+// they make a calendar date: 31/02 makes all three suspect), doubtful
+// whether its second reads are to be consulted (impossible, or read below
+// dateWordConfidence).
+func judgeDateParts(parts [3]datePart) (n [3]int, possible, doubtful [3]bool) {
+	inRange := [3]bool{}
+	for k, p := range parts {
+		v, err := strconv.Atoi(p.page)
+		n[k] = v
+		inRange[k] = err == nil && v >= datePartLimits[k][0] && v <= datePartLimits[k][1]
+	}
+	noDate := inRange[0] && inRange[1] && inRange[2] && !validDate(n[0], n[1], n[2])
+	for k, p := range parts {
+		possible[k] = inRange[k] && !noDate
+		doubtful[k] = !possible[k] || p.conf < dateWordConfidence
+	}
+	return n, possible, doubtful
+}
+
+// pageDateParts are the page reads of a written date's number words.
+func pageDateParts(ws []Word, idx [3]int) [3]datePart {
+	var parts [3]datePart
+	for k, i := range idx {
+		page, _, ok := repairDatePart(strings.Trim(ws[i].Text, ",.;:"))
+		if !ok {
+			page = ""
+		}
+		parts[k] = datePart{page: page, conf: ws[i].Conf}
+	}
+	return parts
+}
+
+// DoubtfulDateWords reports, for the day, month and year words of a
+// written date (idx, from WrittenDateParts), whether package ocr will
+// consult their second reads: the engine re-reads only those.
+func DoubtfulDateWords(ws []Word, idx [3]int) [3]bool {
+	_, _, doubtful := judgeDateParts(pageDateParts(ws, idx))
+	return doubtful
+}
+
 // settleWrittenDate applies the second reads of a written date's number
 // words (idx: day, month, year indexes into ws) to its extracted value.
 // Confirmed and replaced words count at confirmedWordConfidence in the
@@ -453,15 +515,9 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 // count. A contested word marks the value for review; an unsettled one
 // leaves it invalid.
 func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
-	var parts [3]datePart
+	parts := pageDateParts(ws, idx)
 	for k, i := range idx {
-		w := ws[i]
-		tok := strings.Trim(w.Text, ",.;:")
-		page, _, ok := repairDatePart(tok)
-		if !ok {
-			page = ""
-		}
-		parts[k] = datePart{page: page, conf: w.Conf, reads: digitReads(ws[i:i+1], minDateReadConfidence, 2)}
+		parts[k].reads = digitReads(ws[i:i+1], minDateReadConfidence, 2)
 		parts[k].weak = digitReads(ws[i:i+1], 0, minDateReadConfidence)
 	}
 	values, outcome := resolveDateParts(parts)
@@ -523,7 +579,9 @@ func NumericDateSpans(ws []Word) []DateSpan {
 	var out []DateSpan
 	for i, w := range ws {
 		loc := dateShapeRe.FindStringIndex(w.Text)
-		if loc == nil {
+		if loc == nil || strings.IndexFunc(w.Text[loc[1]:], unicode.IsLetter) >= 0 || strings.ContainsRune(w.Text[loc[1]:], '/') {
+			// Letters or more parts after it: a reference number
+			// ("288/2018/HNGĐ-ST"), not a date.
 			continue
 		}
 		span := DateSpan{First: i, Last: i, Box: subBox(w, loc[0], loc[1])}

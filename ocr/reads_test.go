@@ -324,6 +324,8 @@ func TestNumericDateSpans(t *testing.T) {
 		{"letters glued before: the date's share of the box", []Word{w("sinbz04/05/2904", 0, 150, 0.5)}, []DateSpan{{0, 0, image.Rect(50, 0, 150, 20)}}},
 		{"an address number is no date", []Word{w("164/51", 0, 60, 0.5)}, nil},
 		{"a reference number is no date", []Word{w("680/UBND-XNTTHN", 0, 150, 0.5)}, nil},
+		{"a judgment number is no date", []Word{w("288/2018/HNGĐ-ST,", 0, 150, 0.5)}, nil},
+		{"trailing punctuation is kept out of the question", []Word{w("06/05/1974.", 0, 110, 0.5)}, []DateSpan{{0, 0, image.Rect(0, 0, 100, 20)}}},
 	}
 	for _, tt := range tests {
 		if got := NumericDateSpans(tt.ws); !reflect.DeepEqual(got, tt.want) {
@@ -390,6 +392,31 @@ func TestMajorityConfirms(t *testing.T) {
 		}
 		if got := majorityConfirms(primary, tt.conf, tt.reads, tt.confs, valid); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestUnanimousReplacement(t *testing.T) {
+	valid := func(s string) bool { return s[:3] != "979" && s[:3] != "991" }
+	tests := []struct {
+		name    string
+		primary string
+		reads   []string
+		want    string
+		ok      bool
+	}{
+		{"invalid page read, three unanimous reads", "979306860836", []string{"079306860836", "079306860836", "079306860836", "79306860836"}, "079306860836", true},
+		{"a valid page read is never replaced", "091073633659", []string{"001073633659", "001073633659", "001073633659", "001073633659"}, "", false},
+		{"two reads are not enough", "979306860836", []string{"079306860836", "079306860836"}, "", false},
+		{"the reads disagree", "979306860836", []string{"079306860836", "079306860836", "079306860830"}, "", false},
+		{"the reads' number fails the checks too", "979306860836", []string{"991306860836", "991306860836", "991306860836"}, "", false},
+		{"page read short of digits", "07930686083", []string{"079306860836", "079306860836", "079306860836"}, "079306860836", true},
+		{"page read short of digits, two reads", "07930686083", []string{"079306860836", "079306860836"}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := unanimousReplacement(tt.primary, tt.reads, valid)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: got %q %v, want %q %v", tt.name, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -112,14 +112,18 @@ func numberCandidates(ws []ocr.Word) []candidate {
 	return out
 }
 
-// dateCandidates are the day, month and year words of the page's written
-// dates (ocr.WrittenDateParts), each re-read alone: a misread day ("37")
-// or a doubtful one is settled by package ocr from these reads.
+// dateCandidates are the doubtful day, month and year words of the page's
+// written dates (ocr.WrittenDateParts, ocr.DoubtfulDateWords), each re-read
+// alone: a misread day ("37") or a doubtful one is settled by package ocr
+// from these reads.
 func dateCandidates(ws []ocr.Word) []candidate {
 	var out []candidate
 	for _, parts := range ocr.WrittenDateParts(ws) {
-		for _, i := range parts {
-			if len(ws[i].Alts) > 0 {
+		doubtful := ocr.DoubtfulDateWords(ws, parts)
+		for k, i := range parts {
+			if len(ws[i].Alts) > 0 || !doubtful[k] {
+				// A clean, possible date word: package ocr does not
+				// consult second reads of it.
 				continue
 			}
 			out = append(out, candidate{first: i, last: i, chars: digitChars, box: ws[i].Box, variants: dateVariants})
@@ -226,7 +230,11 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		if c.last+1 < len(page.Words) && page.Words[c.last+1].Line == page.Words[c.last].Line {
 			right = page.Words[c.last+1].Box.Min.X
 		}
-		crop := cropScaled(g, c.box, left, right, th)
+		box := c.box
+		if c.tieBreak {
+			box = widenShortID(box, page.Words[c.first:c.last+1], right, g.Bounds().Max.X)
+		}
+		crop := cropScaled(g, box, left, right, th)
 		if crop == nil {
 			continue
 		}
@@ -270,6 +278,31 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		page.Words[c.first].Alts = alts
 	}
 	return nil
+}
+
+// idDigits is the length of a personal ID.
+const idDigits = 12
+
+// widenShortID widens the box of an ID word group read with fewer than
+// idDigits digits to the right by the width of the digits it lacks, up to
+// the next word (right, -1 when none) or the page edge: a stamp or pen
+// stroke over the last digits often makes the page pass drop them from
+// the word, while a crop of the place they occupy still reads them.
+func widenShortID(box image.Rectangle, ws []ocr.Word, right, pageRight int) image.Rectangle {
+	n := 0
+	for _, w := range ws {
+		n += digitLikeCount(w.Text)
+	}
+	if n == 0 || n >= idDigits {
+		return box
+	}
+	limit := pageRight
+	if right >= 0 {
+		limit = right - box.Dy()/4
+	}
+	grow := (idDigits - n) * box.Dx() / n
+	box.Max.X = max(box.Max.X, min(box.Max.X+grow+box.Dy()/4, limit))
+	return box
 }
 
 // contested reports whether the second reads of an ID word group
@@ -646,4 +679,4 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "3"
+const RecognitionVersion = "4"
