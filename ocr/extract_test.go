@@ -390,3 +390,24 @@ func TestExtractUnknownHolder(t *testing.T) {
 		}
 	}
 }
+
+func TestTitleScore(t *testing.T) {
+	tests := []struct {
+		key, title string
+		prefix     bool
+		want       float64
+	}{
+		{"to khai cap giay xac nhan", "to khai", true, 1},
+		{"to khaicap giay xac nhan", "to khai", true, gluedPrefixScore},
+		{"to khai", "to khai", true, 1},
+		{"to kha", "to khai", true, 0},
+		{"tokhai cap", "to khai", true, 0},
+		{"to khaicap", "to khai", false, 0},
+		{"giay xac nhan tinh trang hon nhan", "giay xac nhan tinh trang hon nhan", false, 1},
+	}
+	for _, tt := range tests {
+		if got := titleScore(tt.key, tt.title, tt.prefix); got != tt.want {
+			t.Errorf("titleScore(%q, %q, %v): got %v, want %v", tt.key, tt.title, tt.prefix, got, tt.want)
+		}
+	}
+}

@@ -306,7 +306,8 @@ var (
 	numericDateRe = regexp.MustCompile(`\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})\b`)
 	wordDateRe    = regexp.MustCompile(`ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})`)
 	// splitDayRe: a two-digit day OCR split at a gap, "1 1/06/2003".
-	splitDayRe = regexp.MustCompile(`(?:^|\s)(\d) (\d[/.\-]\d{1,2}[/.\-]\d{4})\b`)
+	// The first digit may be a look-alike ("I 1/06/1983").
+	splitDayRe = regexp.MustCompile(`(?:^|\s)([\dIl|]) (\d[/.\-]\d{1,2}[/.\-]\d{4})\b`)
 )
 
 // normalizeDate finds a date in s ("14/08/1999", "ngày 5 tháng 3 năm 2024",
@@ -324,7 +325,14 @@ func normalizeDate(s string) (string, int, bool) {
 		}
 		b.WriteByte(' ')
 	}
-	text := splitDayRe.ReplaceAllString(b.String(), " $1$2")
+	text := splitDayRe.ReplaceAllStringFunc(b.String(), func(m string) string {
+		sm := splitDayRe.FindStringSubmatch(m)
+		d := sm[1]
+		if r, ok := digitLookalike([]rune(d)[0]); ok {
+			d = string(r)
+		}
+		return " " + d + sm[2]
+	})
 	if text != b.String() {
 		repairs++ // a day split in two ("1 1/06/2003")
 	}

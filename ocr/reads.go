@@ -389,6 +389,8 @@ type datePart struct {
 	// minDateReadConfidence): never a vote against the page read or for
 	// a replacement, but a read that reproduces the page read supports it.
 	weak []string
+	// readConfs are the confidences of reads, in order.
+	readConfs []float64
 }
 
 // datePartOutcome is what the second reads made of one date part.
@@ -448,6 +450,9 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 					outcome[k] = partContested
 				}
 			}
+			if outcome[k] == partContested && outvoted(p, n[k]) {
+				outcome[k] = partConfirmed
+			}
 			support := len(usable)
 			for _, r := range p.weak {
 				if v, err := strconv.Atoi(r); err == nil && v == n[k] && len(r) == len(p.page) {
@@ -465,6 +470,32 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 		}
 	}
 	return values, outcome
+}
+
+// outvoted reports whether the reads contradicting a possible date part
+// (page value v) are one stray read: at least minAgreeingReads reads
+// reproduce v, exactly one gives another number, and that one was read
+// with less confidence than every agreeing read.
+func outvoted(p datePart, v int) bool {
+	if len(p.readConfs) != len(p.reads) {
+		return false
+	}
+	agree, differ := 0, 0
+	minAgree, dissent := 1.0, 0.0
+	for i, r := range p.reads {
+		x, err := strconv.Atoi(r)
+		if err != nil || len(r) != len(p.page) {
+			continue
+		}
+		if x == v {
+			agree++
+			minAgree = min(minAgree, p.readConfs[i])
+		} else {
+			differ++
+			dissent = p.readConfs[i]
+		}
+	}
+	return agree >= minAgreeingReads && differ == 1 && dissent < minAgree
 }
 
 // judgeDateParts parses the page reads of a date's parts: n their values,
@@ -519,6 +550,11 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 	for k, i := range idx {
 		parts[k].reads = digitReads(ws[i:i+1], minDateReadConfidence, 2)
 		parts[k].weak = digitReads(ws[i:i+1], 0, minDateReadConfidence)
+		for _, a := range ws[i].Alts {
+			if a.Conf >= minDateReadConfidence {
+				parts[k].readConfs = append(parts[k].readConfs, a.Conf)
+			}
+		}
 	}
 	values, outcome := resolveDateParts(parts)
 	confs := make([]float64, len(ws))

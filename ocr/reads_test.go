@@ -228,6 +228,12 @@ func TestResolveDateParts(t *testing.T) {
 		{"doubtful possible day contradicted: contested, page read kept",
 			[3]datePart{part("27", 0.7, "27", "21", "27"), month, year},
 			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partContested, partKept, partKept}},
+		{"one weaker stray read outvoted",
+			[3]datePart{{page: "27", conf: 0.7, reads: []string{"27", "21", "27"}, readConfs: []float64{0.9, 0.6, 0.95}}, month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partConfirmed, partKept, partKept}},
+		{"a stray read surer than an agreeing one still contests",
+			[3]datePart{{page: "27", conf: 0.7, reads: []string{"27", "21", "27"}, readConfs: []float64{0.9, 0.92, 0.95}}, month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partContested, partKept, partKept}},
 		{"year reads must have four digits",
 			[3]datePart{part("27", 0.97), month, part("2O2", 0.5, "202", "2020", "2020")},
 			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partKept, partKept, partReplaced}},
@@ -419,4 +425,40 @@ func TestUnanimousReplacement(t *testing.T) {
 			t.Errorf("%s: got %q %v, want %q %v", tt.name, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// FuzzDateReading: the date readers never panic, spans stay inside the
+// words, and a date they return is a real dd/mm/yyyy date.
+func FuzzDateReading(f *testing.F) {
+	for _, s := range []string{"Sinh ngày: I 1/06/1983", "ngày 1Š tháng LI năm 2Ù24", "sinbz04/05/2904“", "288/2018/HNGĐ-ST,", "1 1/06/2003", "ngày 31 tháng 02 năm 2020"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var ws []Word
+		x := 0
+		for _, tok := range strings.Fields(s) {
+			ws = append(ws, Word{Text: tok, Conf: 0.5, Box: image.Rect(x, 0, x+10*len(tok), 20)})
+			x += 10*len(tok) + 5
+		}
+		for _, sp := range NumericDateSpans(ws) {
+			if sp.First < 0 || sp.Last >= len(ws) || sp.First > sp.Last {
+				t.Fatalf("span %v outside %d words", sp, len(ws))
+			}
+		}
+		for _, idx := range WrittenDateParts(ws) {
+			DoubtfulDateWords(ws, idx)
+			var ex extracted
+			settleWrittenDate(&ex, ws, idx)
+		}
+		if v, _, ok := normalizeDate(s); ok {
+			if _, _, _, ok := parseDMY(v); !ok {
+				t.Fatalf("normalizeDate(%q) = %q, not dd/mm/yyyy", s, v)
+			}
+		}
+		if ex, ok := writtenDate(ws); ok && !ex.invalid {
+			if _, _, _, ok := parseDMY(ex.value); !ok {
+				t.Fatalf("writtenDate(%q) = %q, not dd/mm/yyyy", s, ex.value)
+			}
+		}
+	})
 }
