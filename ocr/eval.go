@@ -29,13 +29,56 @@ type TruthDocument struct {
 	HolderPersonalID        string            `json:"holder_personal_id"`
 	ValidUntil              *string           `json:"valid_until"`
 	ExpectedValidationError *string           `json:"expected_validation_error"`
+	// HandFilled: an application form whose values were written by hand.
+	HandFilled bool `json:"hand_filled"`
 }
 
 // TruthPage is one page of a truth file.
 type TruthPage struct {
-	Page     int    `json:"page"`
-	FullText string `json:"full_text"`
+	Page        int               `json:"page"`
+	FullText    string            `json:"full_text"`
+	Font        string            `json:"font"`
+	Degradation *TruthDegradation `json:"degradation"`
 }
+
+// TruthDegradation is how a truth page was degraded (blur, noise, paper
+// and ink levels); nil when the truth does not say.
+type TruthDegradation struct {
+	BlurSigma  float64 `json:"blur_sigma_px"`
+	NoiseSigma float64 `json:"noise_sigma"`
+	PaperLevel float64 `json:"paper_level"`
+	InkLevel   float64 `json:"ink_level"`
+}
+
+// Degradation bands (DegradationBand).
+const (
+	BandLight  = "light"
+	BandMedium = "medium"
+	BandHeavy  = "heavy"
+)
+
+// DegradationBand sorts a page's degradation into light, medium or heavy
+// by its worst aspect: blur (sigma in pixels), sensor noise (sigma in grey
+// levels) and contrast (paper minus ink level). Heavy: blur ≥ 1.1 px, noise
+// ≥ 9 or contrast < 150; light: blur < 0.7, noise < 5 and contrast ≥ 180;
+// medium otherwise. "" when the truth gives no degradation.
+func DegradationBand(d *TruthDegradation) string {
+	if d == nil {
+		return ""
+	}
+	contrast := d.PaperLevel - d.InkLevel
+	switch {
+	case d.BlurSigma >= 1.1 || d.NoiseSigma >= 9 || contrast < 150:
+		return BandHeavy
+	case d.BlurSigma < 0.7 && d.NoiseSigma < 5 && contrast >= 180:
+		return BandLight
+	default:
+		return BandMedium
+	}
+}
+
+// keyFields are the fields the key-field accuracy is measured on.
+var keyFields = map[string]bool{"full_name": true, "date_of_birth": true, "personal_id": true, "doc_number": true, "issue_date": true}
 
 // ParseTruth decodes a truth file.
 func ParseTruth(data []byte) (*Truth, error) {
@@ -67,6 +110,39 @@ type fieldCount struct {
 	Exact int `json:"exact"`
 }
 
+// GroupScore is the tally of one font family or degradation band.
+type GroupScore struct {
+	Documents   int `json:"documents"`
+	FieldsTotal int `json:"fields_total"`
+	FieldsExact int `json:"fields_exact"`
+	KeyTotal    int `json:"key_fields_total"`
+	KeyExact    int `json:"key_fields_exact"`
+	HolderTotal int `json:"holder_total"`
+	HolderExact int `json:"holder_exact"`
+	// PerField is the per-field tally within the group.
+	PerField map[string]*fieldCount `json:"per_field"`
+}
+
+func (g *GroupScore) field(k string, right bool) {
+	fc := g.PerField[k]
+	if fc == nil {
+		fc = &fieldCount{}
+		g.PerField[k] = fc
+	}
+	fc.Total++
+	g.FieldsTotal++
+	if keyFields[k] {
+		g.KeyTotal++
+	}
+	if right {
+		fc.Exact++
+		g.FieldsExact++
+		if keyFields[k] {
+			g.KeyExact++
+		}
+	}
+}
+
 // Score accumulates evaluation results over files.
 type Score struct {
 	Files     int `json:"files"`
@@ -86,6 +162,27 @@ type Score struct {
 	ValidExact           int `json:"valid_until_exact"`
 	FieldsTotal          int `json:"fields_total"`
 	FieldsExact          int `json:"fields_exact"`
+	// Key fields: name, date of birth, personal ID, document number and
+	// issue date.
+	KeyTotal int `json:"key_fields_total"`
+	KeyExact int `json:"key_fields_exact"`
+	// Clean result documents: a result (not an application form) of a
+	// known type with no expected validation error; nothing on them calls
+	// for a person.
+	CleanResults  int `json:"clean_results"`
+	CleanAccepted int `json:"clean_results_auto_accepted"`
+	// CleanReasons counts the reasons clean result documents were held,
+	// and CleanHeld names them with their reasons.
+	CleanReasons map[string]int `json:"clean_review_reasons"`
+	CleanHeld    []string       `json:"clean_held,omitempty"`
+	// Hand-filled application forms and how often their ID was read.
+	HandFilled        int `json:"hand_filled_forms"`
+	HandFilledIDRight int `json:"hand_filled_id_exact"`
+	// ByFont and ByBand break field accuracy down by the font family and
+	// degradation band (DegradationBand) of each document's first page,
+	// when the truth gives them.
+	ByFont map[string]*GroupScore `json:"by_font,omitempty"`
+	ByBand map[string]*GroupScore `json:"by_band,omitempty"`
 	// CER over pages: summed edit distance over summed truth length.
 	CharErrors int                    `json:"char_errors"`
 	CharTotal  int                    `json:"char_total"`
@@ -99,7 +196,20 @@ type Score struct {
 
 // NewScore returns an empty score.
 func NewScore() *Score {
-	return &Score{PerField: map[string]*fieldCount{}, ReviewReasons: map[string]int{}}
+	return &Score{PerField: map[string]*fieldCount{}, ReviewReasons: map[string]int{}, CleanReasons: map[string]int{},
+		ByFont: map[string]*GroupScore{}, ByBand: map[string]*GroupScore{}}
+}
+
+func group(m map[string]*GroupScore, k string) *GroupScore {
+	if k == "" {
+		return nil
+	}
+	g := m[k]
+	if g == nil {
+		g = &GroupScore{PerField: map[string]*fieldCount{}}
+		m[k] = g
+	}
+	return g
 }
 
 // Add scores one file's result against its truth. Predicted documents are
@@ -107,6 +217,10 @@ func NewScore() *Score {
 func (s *Score) Add(res Result, t *Truth) {
 	s.Files++
 	s.Pages += len(t.Pages)
+	truthPage := map[int]TruthPage{}
+	for _, tp := range t.Pages {
+		truthPage[tp.Page] = tp
+	}
 	byPage := map[int]*Document{}
 	for i := range res.Documents {
 		d := &res.Documents[i]
@@ -132,6 +246,34 @@ func (s *Score) Add(res Result, t *Truth) {
 		for _, r := range pd.ReviewReasons {
 			s.ReviewReasons[reasonClass(r)]++
 		}
+		var groups []*GroupScore
+		if len(td.Pages) > 0 {
+			tp := truthPage[td.Pages[0]]
+			for _, g := range []*GroupScore{group(s.ByFont, tp.Font), group(s.ByBand, DegradationBand(tp.Degradation))} {
+				if g != nil {
+					g.Documents++
+					groups = append(groups, g)
+				}
+			}
+		}
+		if td.DocType != "to-khai" && td.DocType != DocTypeUnknown && td.ExpectedValidationError == nil {
+			s.CleanResults++
+			if !pd.NeedsReview {
+				s.CleanAccepted++
+			}
+			for _, r := range pd.ReviewReasons {
+				s.CleanReasons[r]++
+			}
+			if pd.NeedsReview {
+				s.CleanHeld = append(s.CleanHeld, fmt.Sprintf("%s p%v %s: %s", t.File, td.Pages, td.DocType, strings.Join(pd.ReviewReasons, " ")))
+			}
+		}
+		if td.HandFilled {
+			s.HandFilled++
+			if pd.HolderPersonalID == td.HolderPersonalID {
+				s.HandFilledIDRight++
+			}
+		}
 		if td.ExpectedValidationError != nil {
 			s.ExpectedErrors++
 			if pd.NeedsReview {
@@ -143,6 +285,12 @@ func (s *Score) Add(res Result, t *Truth) {
 			right := pd.HolderPersonalID == td.HolderPersonalID
 			if right {
 				s.HolderExact++
+			}
+			for _, g := range groups {
+				g.HolderTotal++
+				if right {
+					g.HolderExact++
+				}
 			}
 			switch {
 			case pd.NeedsReview:
@@ -175,6 +323,15 @@ func (s *Score) Add(res Result, t *Truth) {
 			fc.Total++
 			s.FieldsTotal++
 			got := pd.Fields[k].Value
+			for _, g := range groups {
+				g.field(k, got == want)
+			}
+			if keyFields[k] {
+				s.KeyTotal++
+				if got == want {
+					s.KeyExact++
+				}
+			}
 			if got == want {
 				fc.Exact++
 				s.FieldsExact++
@@ -202,6 +359,70 @@ func (s *Score) Add(res Result, t *Truth) {
 func reasonClass(r string) string {
 	c, _, _ := strings.Cut(r, ":")
 	return c
+}
+
+// writeGroups prints one line per group: fields, key fields and holder
+// ID exact, then the group's worst fields.
+func writeGroups(b *strings.Builder, what string, gs map[string]*GroupScore) {
+	if len(gs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "by %s:%*s %8s %8s %8s\n", what, 26-len(what), "", "fields", "key", "holder")
+	names := make([]string, 0, len(gs))
+	for k := range gs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		g := gs[k]
+		fmt.Fprintf(b, "  %-28s %7.1f%% %7.1f%% %7.1f%%  (%d documents)", k, pct(g.FieldsExact, g.FieldsTotal), pct(g.KeyExact, g.KeyTotal), pct(g.HolderExact, g.HolderTotal), g.Documents)
+		fs := make([]string, 0, len(g.PerField))
+		for f, fc := range g.PerField {
+			if fc.Exact < fc.Total {
+				fs = append(fs, f)
+			}
+		}
+		sort.Slice(fs, func(i, j int) bool {
+			pi := pct(g.PerField[fs[i]].Exact, g.PerField[fs[i]].Total)
+			pj := pct(g.PerField[fs[j]].Exact, g.PerField[fs[j]].Total)
+			if pi != pj {
+				return pi < pj
+			}
+			return fs[i] < fs[j]
+		})
+		if len(fs) > 3 {
+			fs = fs[:3]
+		}
+		for i, f := range fs {
+			sep := "; worst "
+			if i > 0 {
+				sep = ", "
+			}
+			fmt.Fprintf(b, "%s%s %d/%d", sep, f, g.PerField[f].Exact, g.PerField[f].Total)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// writeCounts prints counts by key, highest first.
+func writeCounts(b *strings.Builder, title string, m map[string]int) {
+	if len(m) == 0 {
+		return
+	}
+	b.WriteString(title + "\n")
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		if m[ks[i]] != m[ks[j]] {
+			return m[ks[i]] > m[ks[j]]
+		}
+		return ks[i] < ks[j]
+	})
+	for _, k := range ks {
+		fmt.Fprintf(b, "  %-40s %d\n", k, m[k])
+	}
 }
 
 func eqPtr(a, b *string) bool {
@@ -250,8 +471,13 @@ func (s *Score) WriteTable(w io.Writer) error {
 	row("holder ID WRONG auto-accepted", s.HolderWrongAccepted, s.HolderTotal)
 	row("expected validation errors flagged", s.ExpectedErrorsCaught, s.ExpectedErrors)
 	row("documents auto-accepted", s.AutoAccepted, s.Documents)
+	row("clean result documents accepted", s.CleanAccepted, s.CleanResults)
 	row("valid_until exact", s.ValidExact, s.ValidTotal)
 	row("fields exact (overall)", s.FieldsExact, s.FieldsTotal)
+	row("key fields exact", s.KeyExact, s.KeyTotal)
+	if s.HandFilled > 0 {
+		row("hand-filled form ID exact", s.HandFilledIDRight, s.HandFilled)
+	}
 	row("page text CER", s.CharErrors, s.CharTotal)
 	names := make([]string, 0, len(s.PerField))
 	for k := range s.PerField {
@@ -270,17 +496,10 @@ func (s *Score) WriteTable(w io.Writer) error {
 		fc := s.PerField[k]
 		row("  "+k, fc.Exact, fc.Total)
 	}
-	if len(s.ReviewReasons) > 0 {
-		b.WriteString("review reasons:\n")
-		rs := make([]string, 0, len(s.ReviewReasons))
-		for k := range s.ReviewReasons {
-			rs = append(rs, k)
-		}
-		sort.Strings(rs)
-		for _, k := range rs {
-			fmt.Fprintf(&b, "  %-32s %d\n", k, s.ReviewReasons[k])
-		}
-	}
+	writeGroups(&b, "font", s.ByFont)
+	writeGroups(&b, "degradation", s.ByBand)
+	writeCounts(&b, "review reasons (all documents, by kind):", s.ReviewReasons)
+	writeCounts(&b, "reasons clean result documents were held:", s.CleanReasons)
 	for _, wa := range s.WrongAccepted {
 		fmt.Fprintf(&b, "WRONG ID AUTO-ACCEPTED: %s\n", wa)
 	}

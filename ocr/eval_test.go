@@ -44,8 +44,15 @@ func testLayouts(t testing.TB) *Layouts {
 // scoreFixtures runs Extract over every fixture with a truth file.
 func scoreFixtures(t *testing.T, dir string) *Score {
 	t.Helper()
+	return scoreFixturesOf(t, dir, "truth")
+}
+
+// scoreFixturesOf runs Extract over the fixtures in testdata/<dir> of
+// every truth file in testdata/<truthDir>.
+func scoreFixturesOf(t *testing.T, dir, truthDir string) *Score {
+	t.Helper()
 	ls := testLayouts(t)
-	truths, err := filepath.Glob(filepath.Join("testdata", "truth", "*.truth.json"))
+	truths, err := filepath.Glob(filepath.Join("testdata", truthDir, "*.truth.json"))
 	if err != nil || len(truths) == 0 {
 		t.Fatalf("no truth files: %v", err)
 	}
@@ -198,6 +205,43 @@ func TestEvalEngineFixtures(t *testing.T) {
 	for _, b := range bars {
 		if got := pct(b.got, b.tot); got < b.want {
 			t.Errorf("%s: got %.1f%%, want >= %.0f%%", b.name, got, b.want)
+		}
+	}
+}
+
+// TestEvalWideEngineFixtures scores Extract on the recorded output of the
+// real engine for the wide corpus (three serif families, light to heavy
+// degradation, hand-filled forms, every ID error kind). The safety bars
+// are absolute; the others are floors at the measured figures, so a change
+// to extraction that loses ground on pages it was not tuned on shows here.
+func TestEvalWideEngineFixtures(t *testing.T) {
+	s := scoreFixturesOf(t, "engine-wide", "truth-wide")
+	var buf bytes.Buffer
+	if err := s.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + buf.String())
+	if s.HolderWrongAccepted != 0 {
+		t.Errorf("wrong holder IDs auto-accepted: got %d, want 0 (%v)", s.HolderWrongAccepted, s.WrongAccepted)
+	}
+	if s.ExpectedErrorsCaught != s.ExpectedErrors {
+		t.Errorf("expected validation errors flagged: got %d, want %d", s.ExpectedErrorsCaught, s.ExpectedErrors)
+	}
+	bars := []struct {
+		name     string
+		got, tot int
+		want     float64
+	}{
+		{"document type accuracy", s.TypeRight, s.Documents, 99},
+		{"holder ID exact", s.HolderExact, s.HolderTotal, 96},
+		{"fields exact", s.FieldsExact, s.FieldsTotal, 85.5},
+		{"key fields exact", s.KeyExact, s.KeyTotal, 92},
+		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 79},
+		{"valid_until exact", s.ValidExact, s.ValidTotal, 96},
+	}
+	for _, b := range bars {
+		if got := pct(b.got, b.tot); got < b.want {
+			t.Errorf("%s: got %.1f%%, want >= %.1f%%", b.name, got, b.want)
 		}
 	}
 }

@@ -6,6 +6,8 @@ package ocr
 import (
 	"image"
 	"sort"
+	"strings"
+	"unicode"
 )
 
 // Review reasons other than the id_* validation codes.
@@ -70,14 +72,26 @@ func Extract(pages []Page, ls *Layouts) []Document {
 		}
 	}
 	out := make([]Document, 0, len(docs))
+	infos := make([]docInfo, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, extractDocument(d, ls))
+		doc, info := extractDocument(d, ls)
+		out = append(out, doc)
+		infos = append(infos, info)
 	}
-	crossCheckIDs(out, ls)
+	crossCheckIDs(out, infos, ls)
 	for i := range out {
 		finishReview(&out[i])
 	}
 	return out
+}
+
+// docInfo is what the cross-document check needs to know of a document
+// beyond its fields: how sure each ID read is.
+type docInfo struct {
+	// ids are the layout's ID fields, by slug.
+	ids map[string]labelledID
+	// otherIDs are every labelled ID of a document of unknown type.
+	otherIDs []labelledID
 }
 
 // docPages is one document's pages while extracting.
@@ -107,9 +121,12 @@ type extracted struct {
 	// readsDisagree: second reads contradict the value (review).
 	readsDisagree bool
 	// reads are the digit strings of the value's second reads (ID fields).
-	reads []string
+	reads     []string
+	readConfs []float64
 	// readings are the distinct readings of an ID whose reads disagree.
 	readings []string
+	// confirmed: second reads reproduced the value digit for digit.
+	confirmed bool
 	// page and box say where the value was read (see Field).
 	page int
 	box  image.Rectangle
@@ -140,7 +157,7 @@ func wordsConf(ws []Word) float64 {
 }
 
 // extractDocument reads one document's fields.
-func extractDocument(d *docPages, ls *Layouts) Document {
+func extractDocument(d *docPages, ls *Layouts) (Document, docInfo) {
 	doc := Document{DocType: d.docType, Fields: map[string]Field{}, ReviewReasons: []string{}}
 	for _, p := range d.pages {
 		doc.Pages = append(doc.Pages, p.Number)
@@ -150,8 +167,8 @@ func extractDocument(d *docPages, ls *Layouts) Document {
 	}
 	l, ok := ls.byType[d.docType]
 	if !ok {
-		extractUnknown(d, ls, &doc)
-		return doc
+		info := extractUnknown(d, ls, &doc)
+		return doc, info
 	}
 	dc := newDocContext(d, ls, l)
 	if d.byBody {
@@ -185,7 +202,20 @@ func extractDocument(d *docPages, ls *Layouts) Document {
 		}
 		values[f.Slug] = ex
 	}
-	doc.ReviewReasons = append(doc.ReviewReasons, resolveIDFields(l, values, ls)...)
+	idReasons := resolveIDFields(l, values, ls)
+	doc.ReviewReasons = append(doc.ReviewReasons, idReasons...)
+	info := docInfo{ids: map[string]labelledID{}}
+	for _, slug := range []string{l.HolderIDField, l.CrossIDField} {
+		ex, ok := values[slug]
+		if slug == "" || !ok {
+			continue
+		}
+		disagree := false
+		for _, r := range idReasons {
+			disagree = disagree || r == reasonReadsDisagree+slug
+		}
+		info.ids[slug] = labelledID{value: ex.value, conf: ex.conf, pageNo: ex.page, box: ex.box, confirmed: ex.confirmed, disagree: disagree}
+	}
 	for i := range l.Fields {
 		f := &l.Fields[i]
 		ex, ok := values[f.Slug]
@@ -226,48 +256,154 @@ func extractDocument(d *docPages, ls *Layouts) Document {
 			doc.ReviewReasons = append(doc.ReviewReasons, reason)
 		}
 	}
-	return doc
+	return doc, info
 }
 
 func round3(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }
 
-// extractUnknown pulls the holder ID from an unclassified document when it
-// is labelled, and marks the document for review.
-func extractUnknown(d *docPages, ls *Layouts, doc *Document) {
-	doc.DocType = DocTypeUnknown
-	doc.ReviewReasons = append(doc.ReviewReasons, reasonUnknownType)
-	generic := &Layout{DocType: DocTypeUnknown}
-	dc := newDocContext(d, ls, generic)
-	idKeys := map[string]bool{}
-	for _, t := range ls.order {
-		l := ls.byType[t]
-		if f, ok := l.field(l.HolderIDField); ok {
-			for _, k := range f.folded {
-				idKeys[k] = true
+// idPhrases are the folded words that name a personal ID in a label,
+// whatever else the label says ("Số định danh cá nhân của người chết",
+// "Số CCCD của người đi khai tử").
+var idPhrases = []string{"dinh danh", "can cuoc", "cccd", "ddcn", "cmnd", "chung minh nhan dan"}
+
+// labelNamesID reports whether a folded label names a personal ID.
+func labelNamesID(folded string) bool {
+	for _, p := range idPhrases {
+		if strings.Contains(folded, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// labelledID is one personal ID found after a label in running text.
+type labelledID struct {
+	value  string
+	conf   float64
+	pageNo int
+	box    image.Rectangle
+	// confirmed: the digits-only second reads reproduce the page read.
+	confirmed bool
+	disagree  bool
+}
+
+// labelledIDs finds every "<label naming an ID>: <number>" in lines, in
+// reading order: the label is the words before a colon on the same
+// segment (from the segment start or the previous colon), the value the
+// words after it up to the next colon. Values that are not ID-like
+// (ParseID) are skipped. valid checks a 12-digit read against the
+// document, for resolving second reads.
+func labelledIDs(lines []textLine) []labelledID {
+	var out []labelledID
+	for _, line := range lines {
+		for _, seg := range line.segs {
+			ws := splitColonWords(seg.words)
+			from := 0
+			for c := 0; c < len(ws); c++ {
+				if !isColonWord(ws[c]) {
+					continue
+				}
+				label := foldWords(ws[from : c+1])
+				from = c + 1
+				if !labelNamesID(label) {
+					continue
+				}
+				end := c + 1
+				for end < len(ws) && !isColonWord(ws[end]) {
+					end++
+				}
+				val := ws[c+1 : end]
+				if end < len(ws) {
+					// The next label's words are not part of the value:
+					// keep only the number-like words.
+					val = leadingNumberWords(val)
+				}
+				pid, ok := ParseID(joinWords(val))
+				if !ok {
+					continue
+				}
+				conf := idWordsConf(val)
+				for i := 0; i < pid.Repairs; i++ {
+					conf *= repairPenalty
+				}
+				d := resolveIDReads(pid.Digits, conf, secondReads(val), func(string) bool { return true })
+				var at extracted
+				locate(&at, line.page, val)
+				out = append(out, labelledID{value: d.value, conf: d.conf, pageNo: at.page, box: at.box, confirmed: d.confirmed, disagree: d.disagree})
 			}
 		}
 	}
-	for _, it := range dc.items {
-		if !idKeys[it.key] {
-			continue
-		}
-		pid, ok := ParseID(it.value())
-		if !ok {
-			continue
-		}
-		conf := idWordsConf(it.words) * it.score
-		for i := 0; i < pid.Repairs; i++ {
-			conf *= repairPenalty
-		}
-		var at extracted
-		locate(&at, dc.lines[it.line].page, it.words)
-		doc.Fields["personal_id"] = Field{Value: pid.Digits, Confidence: round3(conf), Page: at.page, Box: at.box}
-		doc.HolderPersonalID = pid.Digits
-		if len(pid.Digits) != 12 {
+	return out
+}
+
+// leadingNumberWords keeps the words of ws up to the last one holding a
+// digit among the leading digit-bearing words.
+func leadingNumberWords(ws []Word) []Word {
+	n := 0
+	for n < len(ws) && strings.IndexFunc(ws[n].Text, unicode.IsDigit) >= 0 {
+		n++
+	}
+	return ws[:n]
+}
+
+// extractUnknown reads what any document says of its holder when no layout
+// matched: the first labelled personal ID, and the holder's name and date
+// of birth when printed under the labels the layouts know. Every labelled
+// ID is kept for the cross-document check (a death registration prints
+// the deceased's and the declarant's). The document is always reviewed.
+func extractUnknown(d *docPages, ls *Layouts, doc *Document) docInfo {
+	doc.DocType = DocTypeUnknown
+	doc.ReviewReasons = append(doc.ReviewReasons, reasonUnknownType)
+	var info docInfo
+	generic := &Layout{DocType: DocTypeUnknown}
+	dc := newDocContext(d, ls, generic)
+	for _, id := range labelledIDs(dc.lines) {
+		info.otherIDs = append(info.otherIDs, id)
+	}
+	if len(info.otherIDs) > 0 {
+		id := info.otherIDs[0]
+		doc.Fields["personal_id"] = Field{Value: id.value, Confidence: round3(id.conf), Page: id.pageNo, Box: id.box}
+		doc.HolderPersonalID = id.value
+		if len(id.value) != 12 {
 			doc.ReviewReasons = append(doc.ReviewReasons, codeWrongLength)
 		}
-		return
+	} else {
+		doc.ReviewReasons = append(doc.ReviewReasons, reasonNoHolderID)
 	}
+	// Name and date of birth: the first item under a label some result
+	// layout gives these fields.
+	for _, slug := range []string{"full_name", "date_of_birth"} {
+		keys := map[string]bool{}
+		var spec *FieldSpec
+		for _, t := range ls.order {
+			l := ls.byType[t]
+			if l.Application {
+				continue
+			}
+			if f, ok := l.field(slug); ok {
+				if spec == nil {
+					spec = f
+				}
+				for _, k := range f.folded {
+					keys[k] = true
+				}
+			}
+		}
+		if spec == nil {
+			continue
+		}
+		for _, it := range dc.items {
+			if !keys[it.key] {
+				continue
+			}
+			ex, ok := dc.itemValue(spec, it)
+			if ok && !ex.invalid {
+				doc.Fields[slug] = Field{Value: ex.value, Confidence: round3(ex.conf), Page: ex.page, Box: ex.box}
+			}
+			break
+		}
+	}
+	return info
 }
 
 // finishReview de-duplicates reasons and sets NeedsReview.

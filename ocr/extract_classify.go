@@ -122,8 +122,20 @@ func classifyByLabels(lines []textLine, ls *Layouts) string {
 // word prefix. Titles are printed large and read well, so the tolerance is
 // tighter than for labels (one edit per ten characters), and numbers must
 // agree exactly: "PHIẾU LÝ LỊCH TƯ PHÁP SỐ 2" is another document than "SỐ 1".
+// gluedPrefixScore is the score of a prefix title OCR glued to the next
+// word.
+const gluedPrefixScore = 0.9
+
 func titleScore(key, title string, prefix bool) float64 {
 	if prefix {
+		// OCR glues the word after the prefix onto it ("TỜ KHAICẤP
+		// GIẤY ..."): the line's text starting with the whole title and
+		// going on is the title, a little less sure.
+		if full := strings.Join(strings.Fields(key), " "); len(full) > len(title) && strings.HasPrefix(full, title) && full[len(title)] != ' ' {
+			if digitsOf(full[:len(title)]) == digitsOf(title) {
+				return gluedPrefixScore
+			}
+		}
 		kw, tw := strings.Fields(key), strings.Fields(title)
 		if len(kw) < len(tw) {
 			return 0

@@ -18,36 +18,10 @@ func (dc *docContext) placeDate(region string) (extracted, bool) {
 	}
 	for i := 0; i < end; i++ {
 		for _, seg := range dc.lines[i].segs {
-			ws := seg.words
-			// Repair look-alikes in number-like tokens before matching.
-			var parts []string
-			repairs := 0
-			for _, w := range ws {
-				if fixed, n, ok := repairDigits(strings.Trim(w.Text, ",.")); ok && n > 0 {
-					parts = append(parts, fixed)
-					repairs += n
-				} else {
-					parts = append(parts, w.Text)
-				}
+			if ex, ok := writtenDate(seg.words); ok {
+				locate(&ex, dc.lines[i].page, seg.words)
+				found = append(found, ex)
 			}
-			f := foldText(strings.Join(parts, " "))
-			m := wordDateRe.FindStringSubmatch(f)
-			if m == nil {
-				continue
-			}
-			v, ok := formatDate(m[1], m[2], m[3])
-			ex := extracted{value: v, conf: wordsConf(ws), repairs: repairs, invalid: !ok}
-			locate(&ex, dc.lines[i].page, ws)
-			if !ok {
-				ex.value = m[1] + "/" + m[2] + "/" + m[3]
-			}
-			if dp := WrittenDateParts(ws); len(dp) > 0 {
-				settleWrittenDate(&ex, ws, dp[0])
-			}
-			for k := 0; k < ex.repairs; k++ {
-				ex.conf *= repairPenalty
-			}
-			found = append(found, ex)
 		}
 	}
 	if len(found) == 0 {
@@ -59,12 +33,69 @@ func (dc *docContext) placeDate(region string) (extracted, bool) {
 	return found[0], true
 }
 
+// writtenDate reads "ngày D tháng M năm Y" from one segment's words. The
+// words of the date are found whatever OCR made of its numbers
+// (WrittenDateParts) and settled with their second reads; a segment where
+// OCR glued the words ("ngày15") is matched on its text.
+func writtenDate(ws []Word) (extracted, bool) {
+	if dp := WrittenDateParts(ws); len(dp) > 0 {
+		idx := dp[0]
+		var nums [3]string
+		repairs := 0
+		for k, i := range idx {
+			tok := strings.Trim(ws[i].Text, ",.;:")
+			if fixed, n, ok := repairDatePart(tok); ok {
+				nums[k] = fixed
+				repairs += n
+			} else {
+				nums[k] = tok
+			}
+		}
+		v, ok := formatDate(nums[0], nums[1], nums[2])
+		if !ok {
+			v = nums[0] + "/" + nums[1] + "/" + nums[2]
+		}
+		ex := extracted{value: v, repairs: repairs, invalid: !ok}
+		settleWrittenDate(&ex, ws, idx)
+		for k := 0; k < ex.repairs; k++ {
+			ex.conf *= repairPenalty
+		}
+		return ex, true
+	}
+	// Repair look-alikes in number-like tokens before matching.
+	var parts []string
+	repairs := 0
+	for _, w := range ws {
+		if fixed, n, ok := repairDigits(strings.Trim(w.Text, ",.")); ok && n > 0 {
+			parts = append(parts, fixed)
+			repairs += n
+		} else {
+			parts = append(parts, w.Text)
+		}
+	}
+	m := wordDateRe.FindStringSubmatch(foldText(strings.Join(parts, " ")))
+	if m == nil {
+		return extracted{}, false
+	}
+	v, ok := formatDate(m[1], m[2], m[3])
+	ex := extracted{value: v, conf: wordsConf(ws), repairs: repairs, invalid: !ok}
+	if !ok {
+		ex.value = m[1] + "/" + m[2] + "/" + m[3]
+	}
+	for k := 0; k < ex.repairs; k++ {
+		ex.conf *= repairPenalty
+	}
+	return ex, true
+}
+
 // Printed validity periods: "có giá trị 30 ngày kể từ ngày cấp", "trong
 // thời hạn 06 tháng, kể từ ngày cấp"; the loose form tolerates a mangled
 // ending ("kể từ ngày căng").
+// OCR glues or breaks the short words of "kể từ" ("ketu", "kế !ừ"), so
+// after the period the ending is recognised by "ngày cấp" as well.
 var (
 	validityRe      = regexp.MustCompile(`(\d{1,3})\s*(thang|nam|ngay)\b[^.]{0,30}?\bke tu ngay cap`)
-	validityLooseRe = regexp.MustCompile(`gia tri[^.]{0,40}?\b(\d{1,3})\s*(thang|nam|ngay)\b[^.]{0,12}?\bke tu`)
+	validityLooseRe = regexp.MustCompile(`gia tri[^.]{0,40}?\b(\d{1,3})\s*(thang|nam|ngay)\b(?:[^.]{0,12}?\bke ?tu|[^.]{0,8}?\bngay ?cap)`)
 )
 
 // validUntil computes valid_until from the printed period or the policy.

@@ -166,6 +166,11 @@ func (dc *docContext) labelField(f *FieldSpec) (extracted, bool) {
 	if !ok {
 		return extracted{}, false
 	}
+	return dc.itemValue(f, it)
+}
+
+// itemValue normalises the value of item it as field f.
+func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 	words := it.words
 	if f.Multiline {
 		words = append(append([]Word(nil), words...), dc.continuation(it)...)
@@ -191,6 +196,18 @@ func (dc *docContext) labelField(f *FieldSpec) (extracted, bool) {
 		} else {
 			ex.value, ex.repairs = v, rep
 		}
+		if reads, weak := dateReads(words); len(reads)+len(weak) > 0 {
+			d := resolveDateReads(v, ok, ex.conf, reads, weak)
+			switch {
+			case d.confirmed && !ok:
+				// Replaced: the page read's repairs no longer apply.
+				ex.value, ex.invalid, ex.repairs, ex.conf = d.value, false, 0, d.conf
+			case d.confirmed:
+				ex.conf = d.conf
+			case d.disagree:
+				ex.value, ex.readsDisagree = d.value, true
+			}
+		}
 	case kindID:
 		pid, ok := ParseID(raw)
 		if !ok {
@@ -200,6 +217,7 @@ func (dc *docContext) labelField(f *FieldSpec) (extracted, bool) {
 		// Judge the ID by the words that made it, not trailing debris.
 		ex.conf = idWordsConf(words) * it.score
 		ex.reads = secondReads(words)
+		ex.readConfs = secondReadConfs(words)
 	case kindSex:
 		v, ok := normalizeSex(raw)
 		if !ok {

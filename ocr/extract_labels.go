@@ -111,12 +111,25 @@ func (ls *Layouts) parseSegment(lineIdx, segIdx int, seg textSegment, lastSeg bo
 	}
 	prevEnd := start // first word of the current label
 	var cur *labelItem
-	for _, c := range colons {
+	for ci := 0; ci < len(colons); ci++ {
+		c := colons[ci]
 		if cur == nil {
 			cand := ws[prevEnd : c+1]
 			key, sc := "", 0.0
 			if len(cand) <= maxLabelWords {
 				key, sc = ls.matchLabel(foldWords(cand))
+			}
+			// A stray colon inside the label ("Họ,:chữ đệm, tên:", a
+			// semicolon read for a comma): the label runs to the next
+			// colon when that makes a better match.
+			if sc < 1 && ci+1 < len(colons) {
+				if ext := ws[prevEnd : colons[ci+1]+1]; len(ext) <= maxLabelWords {
+					if k2, s2 := ls.matchLabel(foldWords(ext)); s2 > sc {
+						key, sc = k2, s2
+						ci++
+						c = colons[ci]
+					}
+				}
 			}
 			if sc == 0 {
 				// Debris before the label (a stamp over the line): the

@@ -115,8 +115,7 @@ func pageLines(p Page) []textLine {
 	gap := 2 * medH
 	lines := make([]textLine, 0, len(merged))
 	for _, u := range merged {
-		ws := u.words
-		sort.SliceStable(ws, func(i, j int) bool { return ws[i].Box.Min.X < ws[j].Box.Min.X })
+		ws := readingOrder(u.words)
 		line := textLine{page: p.Number, width: width}
 		cur := textSegment{x0: ws[0].Box.Min.X}
 		for i, w := range ws {
@@ -141,6 +140,36 @@ func pageLines(p Page) []textLine {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// readingOrder orders the words of one visual line: the engine's lines
+// left to right by their leftmost word, each line's words in the engine's
+// order. Within one of its lines the engine reads left to right; a word box
+// inflated by a pen stroke or a stamp through it can start left of the
+// words before it ("năm sinh: 25/07/2002" with an underline), and sorting
+// such a box by its left edge would put the value before its label.
+func readingOrder(ws []Word) []Word {
+	type run struct {
+		x     int
+		words []Word
+	}
+	var runs []run
+	at := map[int]int{}
+	for _, w := range ws {
+		i, ok := at[w.Line]
+		if !ok {
+			i = len(runs)
+			at[w.Line] = i
+			runs = append(runs, run{x: w.Box.Min.X}) // placed by its first word
+		}
+		runs[i].words = append(runs[i].words, w)
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].x < runs[j].x })
+	out := make([]Word, 0, len(ws))
+	for _, r := range runs {
+		out = append(out, r.words...)
+	}
+	return out
 }
 
 func yCentre(w Word) float64 { return float64(w.Box.Min.Y+w.Box.Max.Y) / 2 }

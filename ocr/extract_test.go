@@ -327,3 +327,87 @@ func FuzzExtract(f *testing.F) {
 }
 
 func rectAt(x, y, w, h int) image.Rectangle { return image.Rect(x, y, x+w, y+h) }
+
+// TestExtractUnknownHolder: a document no layout knows still gives its
+// labelled holder ID, name and date of birth, whatever the ID's label
+// says, and the application form's ID is checked against every ID it
+// labels (a death registration prints the deceased's and the declarant's).
+func TestExtractUnknownHolder(t *testing.T) {
+	ls := testLayouts(t)
+	form := func(id string) []string {
+		return []string{
+			"CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+			"Độc lập - Tự do - Hạnh phúc",
+			"TỜ KHAI ĐĂNG KÝ KHAI TỬ",
+			"Kính gửi: Ủy ban nhân dân xã Nghi Long",
+			"Họ, chữ đệm, tên người đi khai tử: NGÔ VĂN BÌNH",
+			"Ngày, tháng, năm sinh: 03/04/1980   Giới tính: Nam",
+			"Số định danh cá nhân: " + id,
+			"Làm tại Nghi Long, ngày 20 tháng 6 năm 2022",
+			"NGƯỜI YÊU CẦU",
+		}
+	}
+	extract := []string{
+		"ỦY BAN NHÂN DÂN   CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+		"XÃ NGHI LONG   Độc lập - Tự do - Hạnh phúc",
+		"Số: 12/TLKT   Nghi Long, ngày 21 tháng 6 năm 2022",
+		"TRÍCH LỤC KHAI TỬ",
+		"Họ, chữ đệm, tên: NGÔ VĂN AN",
+		"Ngày, tháng, năm sinh: 12/05/1950   Giới tính: Nam",
+		"Số định danh cá nhân của người chết: 040050000111",
+		"Họ, chữ đệm, tên người đi khai tử: NGÔ VĂN BÌNH",
+		"Số CCCD người đi khai tử: 040080123456",
+	}
+	tests := []struct {
+		name      string
+		formID    string
+		wantCross bool
+	}{
+		{"declarant's ID on the form", "040080123456", false},
+		{"deceased's ID on the form", "040050000111", false},
+		{"an ID the document does not print", "040080123457", true},
+	}
+	for _, tt := range tests {
+		docs := Extract([]Page{textPage(1, form(tt.formID)...), textPage(2, extract...)}, ls)
+		if len(docs) != 2 {
+			t.Fatalf("%s: documents: got %d, want 2", tt.name, len(docs))
+		}
+		d := docs[1]
+		if d.DocType != DocTypeUnknown || !d.NeedsReview {
+			t.Errorf("%s: got %s review %v, want unknown, reviewed", tt.name, d.DocType, d.NeedsReview)
+		}
+		want := map[string]string{"personal_id": "040050000111", "full_name": "NGÔ VĂN AN", "date_of_birth": "12/05/1950"}
+		for k, v := range want {
+			if d.Fields[k].Value != v {
+				t.Errorf("%s: %s: got %q, want %q", tt.name, k, d.Fields[k].Value, v)
+			}
+		}
+		if d.HolderPersonalID != "040050000111" {
+			t.Errorf("%s: holder: got %q, want the first labelled ID", tt.name, d.HolderPersonalID)
+		}
+		if got := contains(docs[0].ReviewReasons, codeCrossDocument); got != tt.wantCross {
+			t.Errorf("%s: form cross-document flag: got %v (%v), want %v", tt.name, got, docs[0].ReviewReasons, tt.wantCross)
+		}
+	}
+}
+
+func TestTitleScore(t *testing.T) {
+	tests := []struct {
+		key, title string
+		prefix     bool
+		want       float64
+	}{
+		{"to khai cap giay xac nhan", "to khai", true, 1},
+		{"to khaicap giay xac nhan", "to khai", true, gluedPrefixScore},
+		{"to khai", "to khai", true, 1},
+		{"to kha", "to khai", true, 0},
+		{"tokhai cap", "to khai", true, 0},
+		{"to khaicap", "to khai", false, 0},
+		{"giay xac nhan tinh trang hon nhan", "giay xac nhan tinh trang hon nhan", false, 1},
+	}
+	for _, tt := range tests {
+		if got := titleScore(tt.key, tt.title, tt.prefix); got != tt.want {
+			t.Errorf("titleScore(%q, %q, %v): got %v, want %v", tt.key, tt.title, tt.prefix, got, tt.want)
+		}
+	}
+}

@@ -126,6 +126,10 @@ type FieldSpec struct {
 	Vocabulary string `json:"vocabulary,omitempty"`
 	// Pattern, when set, keeps only the first match (group 1 if any).
 	Pattern string `json:"pattern,omitempty"`
+	// MinAgeYears, on a birth date, is the youngest the person can be at
+	// the issue date (a party to a marriage); a birth date making them
+	// younger is not plausible and needs review.
+	MinAgeYears int `json:"min_age_years,omitempty"`
 
 	pattern *regexp.Regexp
 	folded  []string

@@ -305,6 +305,9 @@ func ParseID(s string) (ParsedID, bool) {
 var (
 	numericDateRe = regexp.MustCompile(`\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})\b`)
 	wordDateRe    = regexp.MustCompile(`ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})`)
+	// splitDayRe: a two-digit day OCR split at a gap, "1 1/06/2003".
+	// The first digit may be a look-alike ("I 1/06/1983").
+	splitDayRe = regexp.MustCompile(`(?:^|\s)([\dIl|]) (\d[/.\-]\d{1,2}[/.\-]\d{4})\b`)
 )
 
 // normalizeDate finds a date in s ("14/08/1999", "ngày 5 tháng 3 năm 2024",
@@ -322,7 +325,17 @@ func normalizeDate(s string) (string, int, bool) {
 		}
 		b.WriteByte(' ')
 	}
-	text := b.String()
+	text := splitDayRe.ReplaceAllStringFunc(b.String(), func(m string) string {
+		sm := splitDayRe.FindStringSubmatch(m)
+		d := sm[1]
+		if r, ok := digitLookalike([]rune(d)[0]); ok {
+			d = string(r)
+		}
+		return " " + d + sm[2]
+	})
+	if text != b.String() {
+		repairs++ // a day split in two ("1 1/06/2003")
+	}
 	if m := numericDateRe.FindStringSubmatch(text); m != nil {
 		d, ok := formatDate(m[1], m[2], m[3])
 		return d, repairs, ok

@@ -1,8 +1,12 @@
 package ocr
 
 import (
+	"image"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Agreement between independent reads of an identity number.
@@ -122,6 +126,118 @@ func resolveIDReads(primary string, conf float64, reads []string, valid func(str
 	return d
 }
 
+// minDateReadConfidence is the confidence below which a second read of a
+// date number is a failed read, not a vote: the line finder read a speck
+// or half a digit ("5" for a "15" it cropped) at confidence 0.
+const minDateReadConfidence = 0.1
+
+// digitReads returns the digit strings of the second reads on ws read
+// with a confidence from lo up to (not including) hi.
+func digitReads(ws []Word, lo, hi float64) []string {
+	var out []string
+	for _, w := range ws {
+		for _, a := range w.Alts {
+			if a.Conf >= lo && a.Conf < hi {
+				out = append(out, digitsOf(a.Text))
+			}
+		}
+	}
+	return out
+}
+
+// repairDatePart is repairDigits for a day, month or year word: inside a
+// date, a two-character part with one look-alike beside a digit is a
+// number ("l6"), as in numeric dates (repairDateToken).
+func repairDatePart(tok string) (string, int, bool) {
+	if fixed, n, ok := repairDigits(tok); ok {
+		return fixed, n, true
+	}
+	r := []rune(tok)
+	if len(r) != 2 {
+		return "", 0, false
+	}
+	for i := 0; i < 2; i++ {
+		if d, ok := digitLookalike(r[i]); ok && r[1-i] >= '0' && r[1-i] <= '9' {
+			r[i] = d
+			return string(r), 1, true
+		}
+	}
+	return "", 0, false
+}
+
+// minMajorityReads is how many second reads must reproduce the page read
+// for it to outvote one contradicting read (majorityConfirms).
+const minMajorityReads = 3
+
+// majorityConfirms settles an ID whose second reads contradict the page
+// read when the contradiction is one read against all the others: the
+// page read is 12 digits, passes the structural checks against the same
+// document (valid), at least minMajorityReads second reads reproduce it
+// digit for digit, exactly one usable read differs, and that read was read
+// with less confidence than every agreeing read and than the page read.
+// The engine reads the tie-break variants only when the first ones
+// disagree; without their votes the contradiction stands (review).
+func majorityConfirms(primary string, conf float64, reads []string, confs []float64, valid func(string) bool) bool {
+	if len(primary) != 12 || !valid(primary) || len(confs) != len(reads) || conf < holderIDMinConfidence {
+		return false
+	}
+	agree, differ := 0, 0
+	minAgree, dissent := 1.0, 0.0
+	for i, r := range reads {
+		if len(r) != 12 {
+			continue
+		}
+		if r == primary {
+			agree++
+			minAgree = min(minAgree, confs[i])
+		} else {
+			differ++
+			dissent = confs[i]
+		}
+	}
+	return agree >= minMajorityReads && differ == 1 && dissent < minAgree
+}
+
+// unanimousReplacement settles an ID whose page read is demonstrably wrong
+// — not 12 digits, or failing the structural checks against the same
+// document (valid: an unknown province, a century/sex or birth-year digit
+// that contradicts the printed facts) — when at least minMajorityReads second reads, every
+// 12-digit one of them, give one and the same number that passes those
+// checks. A page read that passes the checks is never replaced this way:
+// a person decides between two plausible numbers.
+func unanimousReplacement(primary string, reads []string, valid func(string) bool) (string, bool) {
+	if len(primary) == 12 && valid(primary) {
+		return "", false
+	}
+	n, value := 0, ""
+	for _, r := range reads {
+		if len(r) != 12 {
+			continue
+		}
+		if value != "" && r != value {
+			return "", false
+		}
+		value = r
+		n++
+	}
+	if n < minMajorityReads || value == primary || !valid(value) {
+		return "", false
+	}
+	return value, true
+}
+
+// secondReadConfs returns the confidences of the second reads on ws, in
+// secondReads order.
+func secondReadConfs(ws []Word) []float64 {
+	var out []float64
+	for _, w := range ws {
+		for _, a := range w.Alts {
+			out = append(out, a.Conf)
+		}
+	}
+	return out
+}
+
 // secondReads returns the digit strings of the second reads recorded on
 // the given value words.
 func secondReads(ws []Word) []string {
@@ -149,6 +265,11 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 		facts := idFacts(c, values)
 		valid := func(id string) bool { return len(ls.ValidatePersonalID(id, facts)) == 0 }
 		d := resolveIDReads(ex.value, ex.conf, ex.reads, valid)
+		if d.disagree && majorityConfirms(ex.value, ex.conf, ex.reads, ex.readConfs, valid) {
+			d = idDecision{value: ex.value, conf: max(ex.conf, confirmedIDConfidence), confirmed: true}
+		} else if r, ok := unanimousReplacement(ex.value, ex.reads, valid); d.disagree && ok {
+			d = idDecision{value: r, conf: confirmedIDConfidence, confirmed: true}
+		}
 		if d.value != ex.value {
 			// The value is no longer the page read: its repairs do not
 			// apply.
@@ -156,6 +277,7 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 		}
 		ex.value, ex.conf = d.value, d.conf
 		ex.readings = d.readings
+		ex.confirmed = d.confirmed
 		values[c.IDField] = ex
 		if d.disagree {
 			reasons = append(reasons, reasonReadsDisagree+c.IDField)
@@ -198,8 +320,13 @@ const (
 
 // WrittenDateParts finds the written dates among ws ("ngày D tháng M năm
 // Y", the six words consecutive on one line) and returns, for each, the
-// indexes of its day, month and year words. A number word is one to four
-// digits, digit look-alikes allowed, punctuation around it ignored.
+// indexes of its day, month and year words. The keywords may carry one
+// OCR error ("thúng" for "tháng"; "năm", three letters, must be exact),
+// and a number word is any short token that can be a misread number:
+// one to four characters holding a digit, a digit look-alike, a capital or
+// a symbol ("1Š", "LI", "3]", "2Ù24") — not a lower-case word, so a date
+// written out in words ("ngày hai tháng ba") is not one. The second reads
+// decide what such a word says.
 func WrittenDateParts(ws []Word) [][3]int {
 	var out [][3]int
 	keys := [3]string{"ngay", "thang", "nam"}
@@ -208,7 +335,7 @@ func WrittenDateParts(ws []Word) [][3]int {
 		for k := 0; k < 3 && ok; k++ {
 			kw, num := ws[i+2*k], ws[i+2*k+1]
 			ok = kw.Line == ws[i].Line && num.Line == ws[i].Line &&
-				foldText(kw.Text) == keys[k] && dateNumberWord(num.Text)
+				dateKeyword(kw.Text, keys[k]) && dateNumberWord(num.Text, k == 2)
 		}
 		if ok {
 			out = append(out, [3]int{i + 1, i + 3, i + 5})
@@ -218,21 +345,39 @@ func WrittenDateParts(ws []Word) [][3]int {
 	return out
 }
 
-// dateNumberWord: one to four digits or look-alikes, at least one digit.
-func dateNumberWord(s string) bool {
-	t := []rune(strings.Trim(s, ",.;:"))
-	if len(t) == 0 || len(t) > 4 {
+// dateKeyword: the word is the folded keyword, within one edit for the
+// keywords of four letters or more.
+func dateKeyword(word, key string) bool {
+	f := foldText(strings.Trim(word, ",.;:"))
+	if f == key {
+		return true
+	}
+	if len(key) < 4 || f == "" {
 		return false
 	}
-	digits := 0
+	return editDistance(f, key) <= 1 && f[0] == key[0]
+}
+
+// dateNumberWord: a token that can be a misread day or month (one or two
+// characters) or year (four, or three when year is set and a character
+// was lost): digits, look-alikes, capitals or symbols, not a lower-case
+// word of two letters or more.
+func dateNumberWord(s string, year bool) bool {
+	t := []rune(strings.Trim(s, ",.;:"))
+	if len(t) == 0 || len(t) > 4 || (!year && len(t) > 2) || (year && len(t) < 3) {
+		return false
+	}
+	lower := 0
 	for _, r := range t {
-		if r >= '0' && r <= '9' {
-			digits++
-		} else if _, ok := digitLookalike(r); !ok {
-			return false
+		switch {
+		case r >= '0' && r <= '9':
+		case unicode.IsLower(r):
+			if _, ok := digitLookalike(r); !ok {
+				lower++
+			}
 		}
 	}
-	return digits > 0
+	return lower == 0
 }
 
 // datePart is one number word of a written date.
@@ -240,6 +385,12 @@ type datePart struct {
 	page  string   // the page read, look-alikes repaired; "" when unreadable
 	conf  float64  // the page read's confidence
 	reads []string // digit strings of its second reads
+	// weak are the digit strings of its failed second reads (below
+	// minDateReadConfidence): never a vote against the page read or for
+	// a replacement, but a read that reproduces the page read supports it.
+	weak []string
+	// readConfs are the confidences of reads, in order.
+	readConfs []float64
 }
 
 // datePartOutcome is what the second reads made of one date part.
@@ -272,20 +423,11 @@ var datePartLimits = [3][2]int{{1, 31}, {1, 12}, {1850, 2199}}
 //
 // A replaced date must still be a real calendar date; the caller checks.
 func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartOutcome) {
-	n := [3]int{}
-	inRange := [3]bool{}
-	for k, p := range parts {
-		v, err := strconv.Atoi(p.page)
-		n[k] = v
-		inRange[k] = err == nil && v >= datePartLimits[k][0] && v <= datePartLimits[k][1]
-	}
-	// Parts each in range that make no calendar date (31/02) are all
-	// suspect; otherwise the parts out of range are.
-	noDate := inRange[0] && inRange[1] && inRange[2] && !validDate(n[0], n[1], n[2])
+	n, possibleAll, doubtful := judgeDateParts(parts)
 	for k, p := range parts {
 		values[k] = p.page
-		possible := inRange[k] && !noDate
-		if possible && p.conf >= dateWordConfidence {
+		possible := possibleAll[k]
+		if !doubtful[k] {
 			continue
 		}
 		var usable []int
@@ -308,7 +450,16 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 					outcome[k] = partContested
 				}
 			}
-			if outcome[k] == partConfirmed && len(usable) < minAgreeingReads {
+			if outcome[k] == partContested && outvoted(p, n[k]) {
+				outcome[k] = partConfirmed
+			}
+			support := len(usable)
+			for _, r := range p.weak {
+				if v, err := strconv.Atoi(r); err == nil && v == n[k] && len(r) == len(p.page) {
+					support++
+				}
+			}
+			if outcome[k] == partConfirmed && support < minAgreeingReads {
 				outcome[k] = partKept
 			}
 		case same && usable[0] >= datePartLimits[k][0] && usable[0] <= datePartLimits[k][1]:
@@ -321,6 +472,73 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 	return values, outcome
 }
 
+// outvoted reports whether the reads contradicting a possible date part
+// (page value v) are one stray read: at least minAgreeingReads reads
+// reproduce v, exactly one gives another number, and that one was read
+// with less confidence than every agreeing read.
+func outvoted(p datePart, v int) bool {
+	if len(p.readConfs) != len(p.reads) {
+		return false
+	}
+	agree, differ := 0, 0
+	minAgree, dissent := 1.0, 0.0
+	for i, r := range p.reads {
+		x, err := strconv.Atoi(r)
+		if err != nil || len(r) != len(p.page) {
+			continue
+		}
+		if x == v {
+			agree++
+			minAgree = min(minAgree, p.readConfs[i])
+		} else {
+			differ++
+			dissent = p.readConfs[i]
+		}
+	}
+	return agree >= minAgreeingReads && differ == 1 && dissent < minAgree
+}
+
+// judgeDateParts parses the page reads of a date's parts: n their values,
+// possible whether each is in range (and, all three in range, whether
+// they make a calendar date: 31/02 makes all three suspect), doubtful
+// whether its second reads are to be consulted (impossible, or read below
+// dateWordConfidence).
+func judgeDateParts(parts [3]datePart) (n [3]int, possible, doubtful [3]bool) {
+	inRange := [3]bool{}
+	for k, p := range parts {
+		v, err := strconv.Atoi(p.page)
+		n[k] = v
+		inRange[k] = err == nil && v >= datePartLimits[k][0] && v <= datePartLimits[k][1]
+	}
+	noDate := inRange[0] && inRange[1] && inRange[2] && !validDate(n[0], n[1], n[2])
+	for k, p := range parts {
+		possible[k] = inRange[k] && !noDate
+		doubtful[k] = !possible[k] || p.conf < dateWordConfidence
+	}
+	return n, possible, doubtful
+}
+
+// pageDateParts are the page reads of a written date's number words.
+func pageDateParts(ws []Word, idx [3]int) [3]datePart {
+	var parts [3]datePart
+	for k, i := range idx {
+		page, _, ok := repairDatePart(strings.Trim(ws[i].Text, ",.;:"))
+		if !ok {
+			page = ""
+		}
+		parts[k] = datePart{page: page, conf: ws[i].Conf}
+	}
+	return parts
+}
+
+// DoubtfulDateWords reports, for the day, month and year words of a
+// written date (idx, from WrittenDateParts), whether package ocr will
+// consult their second reads: the engine re-reads only those.
+func DoubtfulDateWords(ws []Word, idx [3]int) [3]bool {
+	_, _, doubtful := judgeDateParts(pageDateParts(ws, idx))
+	return doubtful
+}
+
 // settleWrittenDate applies the second reads of a written date's number
 // words (idx: day, month, year indexes into ws) to its extracted value.
 // Confirmed and replaced words count at confirmedWordConfidence in the
@@ -328,15 +546,15 @@ func resolveDateParts(parts [3]datePart) (values [3]string, outcome [3]datePartO
 // count. A contested word marks the value for review; an unsettled one
 // leaves it invalid.
 func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
-	var parts [3]datePart
+	parts := pageDateParts(ws, idx)
 	for k, i := range idx {
-		w := ws[i]
-		tok := strings.Trim(w.Text, ",.;:")
-		page, _, ok := repairDigits(tok)
-		if !ok {
-			page = ""
+		parts[k].reads = digitReads(ws[i:i+1], minDateReadConfidence, 2)
+		parts[k].weak = digitReads(ws[i:i+1], 0, minDateReadConfidence)
+		for _, a := range ws[i].Alts {
+			if a.Conf >= minDateReadConfidence {
+				parts[k].readConfs = append(parts[k].readConfs, a.Conf)
+			}
 		}
-		parts[k] = datePart{page: page, conf: w.Conf, reads: secondReads(ws[i : i+1])}
 	}
 	values, outcome := resolveDateParts(parts)
 	confs := make([]float64, len(ws))
@@ -353,7 +571,7 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 		}
 		if o == partReplaced {
 			replaced = true
-			if _, n, ok := repairDigits(strings.Trim(ws[idx[k]].Text, ",.;:")); ok {
+			if _, n, ok := repairDatePart(strings.Trim(ws[idx[k]].Text, ",.;:")); ok {
 				ex.repairs = max(0, ex.repairs-n)
 			}
 		}
@@ -369,4 +587,166 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 	if v, ok := formatDate(values[0], values[1], values[2]); ok {
 		ex.value, ex.invalid = v, false
 	}
+}
+
+// Numeric dates ("Ngày, tháng, năm sinh: 14/08/1999"). A labelled date is
+// one or two words; a misread digit in it changes a birth date silently,
+// and a stamp or a blur can leave it unreadable. The engine re-reads the
+// doubtful ones (NumericDateSpans) alone with a digits-and-slash
+// whitelist; resolveDateReads decides what the reads are worth.
+
+// DateSpan is a run of words of one line holding a numeric date, and the
+// part of their boxes the date covers.
+type DateSpan struct {
+	First, Last int // indexes into the page's words, inclusive
+	Box         image.Rectangle
+}
+
+// dateShapeRe finds the date-shaped part of a word: digits (or look-
+// alikes) around at least one slash.
+var dateShapeRe = regexp.MustCompile(`[0-9OoIlSsBZ|]{1,2}\s*/\s*[0-9OoIlSsBZ|/]{1,3}\s*[/1l|]?\s*[0-9OoIlSsBZ]{2,5}`)
+
+// NumericDateSpans returns the words of ws that hold a numeric date worth
+// a second read: a date-shaped token (dateShapeRe) whose page read is not
+// a real date, or is below dateWordConfidence, or is split from a digit
+// before it ("1 1/06/2003"). A token with letters glued before the date
+// ("sinh:04/05/2004") is cut to the date's share of its box.
+func NumericDateSpans(ws []Word) []DateSpan {
+	var out []DateSpan
+	for i, w := range ws {
+		loc := dateShapeRe.FindStringIndex(w.Text)
+		if loc == nil || strings.IndexFunc(w.Text[loc[1]:], unicode.IsLetter) >= 0 || strings.ContainsRune(w.Text[loc[1]:], '/') {
+			// Letters or more parts after it: a reference number
+			// ("288/2018/HNGĐ-ST"), not a date.
+			continue
+		}
+		span := DateSpan{First: i, Last: i, Box: subBox(w, loc[0], loc[1])}
+		split := false
+		if i > 0 && ws[i-1].Line == w.Line && loc[0] == 0 {
+			prev := strings.TrimSpace(ws[i-1].Text)
+			if len(prev) <= 2 && dateNumberWord(prev, false) && w.Box.Min.X-ws[i-1].Box.Max.X < w.Box.Dy() {
+				span.First = i - 1
+				span.Box = span.Box.Union(ws[i-1].Box)
+				split = true
+			}
+		}
+		_, _, ok := normalizeDate(w.Text[loc[0]:loc[1]])
+		if split || !ok || w.Conf < dateWordConfidence {
+			out = append(out, span)
+		}
+	}
+	return out
+}
+
+// subBox is the share of w's box taken by its text from byte from to to,
+// by character count (a word's characters are about equally wide).
+func subBox(w Word, from, to int) image.Rectangle {
+	n := utf8.RuneCountInString(w.Text)
+	if n == 0 || w.Box.Empty() {
+		return w.Box
+	}
+	a, b := utf8.RuneCountInString(w.Text[:from]), utf8.RuneCountInString(w.Text[:to])
+	if a == 0 && b == n {
+		return w.Box
+	}
+	dx := w.Box.Dx()
+	r := w.Box
+	r.Min.X = w.Box.Min.X + dx*a/n
+	r.Max.X = w.Box.Min.X + (dx*b+n-1)/n
+	return r
+}
+
+// dateDecision is what the second reads made of a numeric date.
+type dateDecision struct {
+	value     string
+	conf      float64
+	valid     bool // value is a real date
+	disagree  bool // a read contradicts a possible page read: review
+	confirmed bool
+}
+
+// resolveDateReads compares a numeric date's page read (value, already
+// normalised; valid when a real date) with its second reads (raw texts).
+// A read counts when it normalises to a real date.
+//
+// Failed reads (weak) only ever support a real page read they reproduce.
+//
+//   - No usable read: the page read stands.
+//   - The page read is a real date: at least minAgreeingReads reads equal
+//     to it and none other confirm it (confidence raised to
+//     confirmedWordConfidence); a read giving another date contests it
+//     (review), the date with most votes (page read one) being kept.
+//   - The page read is not a real date: at least minAgreeingReads reads,
+//     all giving the same date, replace it (confidence that of a
+//     confirmed word, lowered by the page read's confidence when that was
+//     higher); otherwise it stays unreadable.
+func resolveDateReads(value string, valid bool, conf float64, reads, weak []string) dateDecision {
+	d := dateDecision{value: value, conf: conf, valid: valid}
+	var usable []string
+	for _, r := range reads {
+		if v, _, ok := normalizeDate(r); ok {
+			usable = append(usable, v)
+		}
+	}
+	support := 0
+	for _, r := range weak {
+		if v, _, ok := normalizeDate(r); ok && valid && v == value {
+			support++
+		}
+	}
+	if len(usable) == 0 {
+		if support >= minAgreeingReads {
+			d.confirmed = true
+			d.conf = max(conf, confirmedWordConfidence)
+		}
+		return d
+	}
+	votes := map[string]int{}
+	order := []string{}
+	for _, v := range usable {
+		if votes[v] == 0 {
+			order = append(order, v)
+		}
+		votes[v]++
+	}
+	if valid {
+		if len(order) == 1 && order[0] == value {
+			if votes[value]+support >= minAgreeingReads {
+				d.confirmed = true
+				d.conf = max(conf, confirmedWordConfidence)
+			}
+			return d
+		}
+		d.disagree = true
+		votes[value]++
+		best := value
+		for _, v := range order {
+			if votes[v] > votes[best] {
+				best = v
+			}
+		}
+		d.value = best
+		return d
+	}
+	if len(order) == 1 && votes[order[0]] >= minAgreeingReads {
+		d.value, d.valid, d.confirmed = order[0], true, true
+		d.conf = confirmedWordConfidence
+	}
+	return d
+}
+
+// dateReads returns the raw texts of the second reads on ws: the
+// successful ones (reads) and the failed ones, below
+// minDateReadConfidence (weak).
+func dateReads(ws []Word) (reads, weak []string) {
+	for _, w := range ws {
+		for _, a := range w.Alts {
+			if a.Conf >= minDateReadConfidence {
+				reads = append(reads, a.Text)
+			} else {
+				weak = append(weak, a.Text)
+			}
+		}
+	}
+	return reads, weak
 }

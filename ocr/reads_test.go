@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"image"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,7 +171,11 @@ func TestWrittenDateParts(t *testing.T) {
 		{"label, not a date", line("Ngày,", "tháng,", "năm", "sinh:", "23/01/1989"), nil},
 		{"a word between", line("ngày", "27", "tháng", "bảy", "năm", "2020"), nil},
 		{"number word too long", line("ngày", "27", "tháng", "7", "năm", "20201"), nil},
-		{"no digit", line("ngày", "O", "tháng", "7", "năm", "2020"), nil},
+		{"no digit: look-alikes and symbols the second reads settle", line("ngày", "1Š", "tháng", "LI", "năm", "2Ù24"), [][3]int{{1, 3, 5}}},
+		{"keyword with one OCR error", line("ngày", "28", "thúng", "5", "năm", "2024"), [][3]int{{1, 3, 5}}},
+		{"a date written out in words", line("Ngày", "hai", "tháng", "ba", "năm", "2020"), nil},
+		{"nam needs no error", line("ngày", "28", "tháng", "5", "nim", "2024"), nil},
+		{"day too long", line("ngày", "281", "tháng", "5", "năm", "2024"), nil},
 		{"split over two lines", append(line("ngày", "27", "tháng"), Word{Text: "7", Line: 1}, Word{Text: "năm", Line: 1}, Word{Text: "2020", Line: 1}), nil},
 	}
 	for _, tt := range tests {
@@ -222,6 +227,12 @@ func TestResolveDateParts(t *testing.T) {
 			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partKept, partKept, partKept}},
 		{"doubtful possible day contradicted: contested, page read kept",
 			[3]datePart{part("27", 0.7, "27", "21", "27"), month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partContested, partKept, partKept}},
+		{"one weaker stray read outvoted",
+			[3]datePart{{page: "27", conf: 0.7, reads: []string{"27", "21", "27"}, readConfs: []float64{0.9, 0.6, 0.95}}, month, year},
+			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partConfirmed, partKept, partKept}},
+		{"a stray read surer than an agreeing one still contests",
+			[3]datePart{{page: "27", conf: 0.7, reads: []string{"27", "21", "27"}, readConfs: []float64{0.9, 0.92, 0.95}}, month, year},
 			[3]string{"27", "7", "2020"}, [3]datePartOutcome{partContested, partKept, partKept}},
 		{"year reads must have four digits",
 			[3]datePart{part("27", 0.97), month, part("2O2", 0.5, "202", "2020", "2020")},
@@ -301,4 +312,153 @@ func TestExtractDateSecondReads(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNumericDateSpans(t *testing.T) {
+	w := func(text string, x0, x1 int, conf float64) Word {
+		return Word{Text: text, Conf: conf, Box: image.Rect(x0, 0, x1, 20)}
+	}
+	tests := []struct {
+		name string
+		ws   []Word
+		want []DateSpan
+	}{
+		{"clean date is not re-read", []Word{w("sinh:", 0, 50, 0.96), w("14/08/1999", 60, 160, 0.95)}, nil},
+		{"doubtful date", []Word{w("sinh:", 0, 50, 0.96), w("14/08/1999", 60, 160, 0.7)}, []DateSpan{{1, 1, image.Rect(60, 0, 160, 20)}}},
+		{"impossible date", []Word{w("31/02/1999", 60, 160, 0.95)}, []DateSpan{{0, 0, image.Rect(60, 0, 160, 20)}}},
+		{"day split in two", []Word{w("1", 60, 70, 0.95), w("1/06/2003", 75, 165, 0.95)}, []DateSpan{{0, 1, image.Rect(60, 0, 165, 20)}}},
+		{"letters glued before: the date's share of the box", []Word{w("sinbz04/05/2904", 0, 150, 0.5)}, []DateSpan{{0, 0, image.Rect(50, 0, 150, 20)}}},
+		{"an address number is no date", []Word{w("164/51", 0, 60, 0.5)}, nil},
+		{"a reference number is no date", []Word{w("680/UBND-XNTTHN", 0, 150, 0.5)}, nil},
+		{"a judgment number is no date", []Word{w("288/2018/HNGĐ-ST,", 0, 150, 0.5)}, nil},
+		{"trailing punctuation is kept out of the question", []Word{w("06/05/1974.", 0, 110, 0.5)}, []DateSpan{{0, 0, image.Rect(0, 0, 100, 20)}}},
+	}
+	for _, tt := range tests {
+		if got := NumericDateSpans(tt.ws); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestResolveDateReads(t *testing.T) {
+	tests := []struct {
+		name      string
+		value     string
+		valid     bool
+		conf      float64
+		reads     []string
+		weak      []string
+		want      string
+		wantValid bool
+		confirmed bool
+		disagree  bool
+	}{
+		{"no reads", "14/08/1999", true, 0.7, nil, nil, "14/08/1999", true, false, false},
+		{"confirmed", "14/08/1999", true, 0.7, []string{"14/08/1999", "14/08/1999", ""}, nil, "14/08/1999", true, true, false},
+		{"one agreeing read is not enough", "14/08/1999", true, 0.7, []string{"14/08/1999", "1/0"}, nil, "14/08/1999", true, false, false},
+		{"failed reads reproducing the page read support it", "25/07/2002", true, 0.4, nil, []string{"25/07/2002", "25/07/2002", ""}, "25/07/2002", true, true, false},
+		{"a failed read does not contest", "25/07/2002", true, 0.4, []string{"25/07/2002"}, []string{"26/07/2002", "25/07/2002"}, "25/07/2002", true, true, false},
+		{"failed reads replace nothing", "[ó6", false, 0.5, nil, []string{"16/12/1967", "16/12/1967"}, "[ó6", false, false, false},
+		{"contested", "01/06/2003", true, 0.9, []string{"11/06/2003", "11/06/2003"}, nil, "11/06/2003", true, false, true},
+		{"unreadable page read replaced by agreeing reads", "sinbz04/05/2904", false, 0.5, []string{"04/05/2004", "04/05/2004"}, nil, "04/05/2004", true, true, false},
+		{"reads that disagree replace nothing", "[ó6", false, 0.5, []string{"16/12/1967", "18/12/1967"}, nil, "[ó6", false, false, false},
+		{"impossible reads do not count", "31/02/1999", false, 0.9, []string{"31/02/1999", "31/02/1999"}, nil, "31/02/1999", false, false, false},
+	}
+	for _, tt := range tests {
+		d := resolveDateReads(tt.value, tt.valid, tt.conf, tt.reads, tt.weak)
+		if d.value != tt.want || d.valid != tt.wantValid || d.confirmed != tt.confirmed || d.disagree != tt.disagree {
+			t.Errorf("%s: got %+v, want value %q valid %v confirmed %v disagree %v", tt.name, d, tt.want, tt.wantValid, tt.confirmed, tt.disagree)
+		}
+	}
+}
+
+func TestMajorityConfirms(t *testing.T) {
+	const id = "001099872198"
+	valid := func(s string) bool { return s[:3] == "001" }
+	tests := []struct {
+		name  string
+		conf  float64
+		reads []string
+		confs []float64
+		want  bool
+	}{
+		{"one weaker stray read against three", 0.96, []string{id, "001099872199", id, id}, []float64{0.93, 0.6, 0.9, 0.95}, true},
+		{"two agreeing reads are not enough", 0.96, []string{id, "001099872199", id}, []float64{0.93, 0.6, 0.9}, false},
+		{"the stray read is the surest", 0.96, []string{id, "001099872199", id, id}, []float64{0.93, 0.97, 0.9, 0.95}, false},
+		{"two contradicting reads", 0.96, []string{id, "001099872199", id, id, "001099872190"}, []float64{0.93, 0.6, 0.9, 0.95, 0.5}, false},
+		{"page read below the bar", 0.8, []string{id, "001099872199", id, id}, []float64{0.93, 0.6, 0.9, 0.95}, false},
+		{"page read fails the structural checks", 0.96, []string{"091099872198", "001099872199", "091099872198", "091099872198"}, []float64{0.93, 0.6, 0.9, 0.95}, false},
+		{"confidences unknown", 0.96, []string{id, "001099872199", id, id}, nil, false},
+		{"short reads are no votes", 0.96, []string{id, "00109987219", id}, []float64{0.93, 0.1, 0.9}, false},
+	}
+	for _, tt := range tests {
+		primary := id
+		if tt.name == "page read fails the structural checks" {
+			primary = "091099872198"
+		}
+		if got := majorityConfirms(primary, tt.conf, tt.reads, tt.confs, valid); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestUnanimousReplacement(t *testing.T) {
+	valid := func(s string) bool { return s[:3] != "979" && s[:3] != "991" }
+	tests := []struct {
+		name    string
+		primary string
+		reads   []string
+		want    string
+		ok      bool
+	}{
+		{"invalid page read, three unanimous reads", "979306860836", []string{"079306860836", "079306860836", "079306860836", "79306860836"}, "079306860836", true},
+		{"a valid page read is never replaced", "091073633659", []string{"001073633659", "001073633659", "001073633659", "001073633659"}, "", false},
+		{"two reads are not enough", "979306860836", []string{"079306860836", "079306860836"}, "", false},
+		{"the reads disagree", "979306860836", []string{"079306860836", "079306860836", "079306860830"}, "", false},
+		{"the reads' number fails the checks too", "979306860836", []string{"991306860836", "991306860836", "991306860836"}, "", false},
+		{"page read short of digits", "07930686083", []string{"079306860836", "079306860836", "079306860836"}, "079306860836", true},
+		{"page read short of digits, two reads", "07930686083", []string{"079306860836", "079306860836"}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := unanimousReplacement(tt.primary, tt.reads, valid)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: got %q %v, want %q %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// FuzzDateReading: the date readers never panic, spans stay inside the
+// words, and a date they return is a real dd/mm/yyyy date.
+func FuzzDateReading(f *testing.F) {
+	for _, s := range []string{"Sinh ngày: I 1/06/1983", "ngày 1Š tháng LI năm 2Ù24", "sinbz04/05/2904“", "288/2018/HNGĐ-ST,", "1 1/06/2003", "ngày 31 tháng 02 năm 2020"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var ws []Word
+		x := 0
+		for _, tok := range strings.Fields(s) {
+			ws = append(ws, Word{Text: tok, Conf: 0.5, Box: image.Rect(x, 0, x+10*len(tok), 20)})
+			x += 10*len(tok) + 5
+		}
+		for _, sp := range NumericDateSpans(ws) {
+			if sp.First < 0 || sp.Last >= len(ws) || sp.First > sp.Last {
+				t.Fatalf("span %v outside %d words", sp, len(ws))
+			}
+		}
+		for _, idx := range WrittenDateParts(ws) {
+			DoubtfulDateWords(ws, idx)
+			var ex extracted
+			settleWrittenDate(&ex, ws, idx)
+		}
+		if v, _, ok := normalizeDate(s); ok {
+			if _, _, _, ok := parseDMY(v); !ok {
+				t.Fatalf("normalizeDate(%q) = %q, not dd/mm/yyyy", s, v)
+			}
+		}
+		if ex, ok := writtenDate(ws); ok && !ex.invalid {
+			if _, _, _, ok := parseDMY(ex.value); !ok {
+				t.Fatalf("writtenDate(%q) = %q, not dd/mm/yyyy", s, ex.value)
+			}
+		}
+	})
 }

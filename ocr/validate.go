@@ -91,18 +91,60 @@ func validateDocument(l *Layout, values map[string]extracted, ls *Layouts) []str
 		}
 		reasons = append(reasons, ls.ValidatePersonalID(id.value, idFacts(c, values))...)
 	}
+	ref := ls.referenceDate()
+	issueDay := 0 // yyyymmdd, 0 when unknown
 	issue, hasIssue := values["issue_date"]
 	if hasIssue && !issue.invalid {
 		if d, m, y, ok := parseDMY(issue.value); ok {
-			ref := ls.referenceDate()
 			if time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).After(ref) {
 				reasons = append(reasons, reasonFutureIssue)
 			}
-			if b, ok := values[l.BirthDateField]; ok && !b.invalid {
-				if bd, bm, by, ok := parseDMY(b.value); ok && (by*10000+bm*100+bd) > (y*10000+m*100+d) {
-					reasons = append(reasons, reasonBirthAfter)
-				}
-			}
+			issueDay = y*10000 + m*100 + d
+		}
+	}
+	return append(reasons, plausibleBirths(l, values, issueDay, ref)...)
+}
+
+// minBirthYear is the earliest plausible year of birth of a living
+// holder, spouse or applicant.
+const minBirthYear = 1900
+
+// plausibleBirths checks the birth dates the layout ties to an ID (the
+// holder's and those of IDChecks): a real date no earlier than
+// minBirthYear and not after today is plausible; one after the issue date
+// is birth_after_issue; one that makes the person younger than the
+// field's MinAgeYears at the issue date (a spouse on a marriage
+// certificate) is invalid. issueDay is yyyymmdd, 0 when unknown.
+func plausibleBirths(l *Layout, values map[string]extracted, issueDay int, ref time.Time) []string {
+	var reasons []string
+	slugs := []string{l.BirthDateField}
+	for _, c := range l.IDChecks {
+		slugs = append(slugs, c.BirthDateField)
+	}
+	today := ref.Year()*10000 + int(ref.Month())*100 + ref.Day()
+	for _, slug := range slugs {
+		b, ok := values[slug]
+		if slug == "" || !ok || b.invalid {
+			continue
+		}
+		d, m, y, ok := parseDMY(b.value)
+		if !ok {
+			continue
+		}
+		born := y*10000 + m*100 + d
+		if y < minBirthYear || born > today {
+			reasons = append(reasons, reasonInvalidDate+slug)
+			continue
+		}
+		if issueDay == 0 {
+			continue
+		}
+		if born > issueDay {
+			reasons = append(reasons, reasonBirthAfter)
+			continue
+		}
+		if f, ok := l.field(slug); ok && f.MinAgeYears > 0 && issueDay-born < f.MinAgeYears*10000 {
+			reasons = append(reasons, reasonInvalidDate+slug)
 		}
 	}
 	return reasons
@@ -110,16 +152,29 @@ func validateDocument(l *Layout, values map[string]extracted, ls *Layouts) []str
 
 // crossCheckIDs compares, in one file, each application form's applicant
 // ID with the cross-check ID of every result that follows it (the holder;
-// for a death registration the declarant). A mismatch flags both documents;
-// nothing is corrected.
-func crossCheckIDs(docs []Document, ls *Layouts) {
+// for a death registration the declarant) and with every labelled ID of a
+// document of unknown type. Nothing is corrected:
+//
+//   - The two numbers agree: two independent reads of the same 12 digits,
+//     so a low OCR confidence on either is no longer a doubt about it.
+//   - They differ and the form's read is sure (its second reads confirm
+//     it, or it read at the holder-ID bar with no contradicting read):
+//     both documents are flagged. A confident disagreement stops the
+//     result as well as the form.
+//   - They differ, the form's read is not sure (a hand-filled or degraded
+//     form) and the result's own printed ID is confirmed by its second
+//     reads: the disagreement is the form's doubt. The form is flagged;
+//     the result goes on under the ID printed on it.
+//   - They differ and neither is sure: both are flagged.
+//
+// Only well-formed numbers are compared: a misread that is not even 12
+// digits is already flagged on its own document and says nothing about the
+// other.
+func crossCheckIDs(docs []Document, infos []docInfo, ls *Layouts) {
 	app := -1
 	for i := range docs {
-		l, ok := ls.byType[docs[i].DocType]
-		if !ok {
-			continue
-		}
-		if l.Application {
+		l, known := ls.byType[docs[i].DocType]
+		if known && l.Application {
 			app = i
 			continue
 		}
@@ -127,24 +182,57 @@ func crossCheckIDs(docs []Document, ls *Layouts) {
 			continue
 		}
 		al := ls.byType[docs[app].DocType]
-		a, ok1 := docs[app].Fields[al.HolderIDField]
-		r, ok2 := docs[i].Fields[l.CrossIDField]
-		// Only two well-formed numbers are compared: a misread that is
-		// not even 12 digits is already flagged on its own document and
-		// says nothing about the other.
-		if !ok1 || !ok2 || len(a.Value) != 12 || len(r.Value) != 12 {
+		a, ok := infos[app].ids[al.HolderIDField]
+		if !ok || len(a.value) != 12 {
 			continue
 		}
-		if a.Value != r.Value {
+		var others []labelledID
+		slug := ""
+		if known {
+			slug = l.CrossIDField
+			if r, ok := infos[i].ids[slug]; ok {
+				others = append(others, r)
+			}
+		} else {
+			others = infos[i].otherIDs
+		}
+		var r labelledID
+		compared, agree := false, false
+		for _, o := range others {
+			if len(o.value) != 12 {
+				continue
+			}
+			if !compared {
+				r = o
+			}
+			compared = true
+			if o.value == a.value {
+				r, agree = o, true
+				break
+			}
+		}
+		if !compared {
+			continue
+		}
+		if agree {
+			if slug != "" {
+				corroborate(&docs[i], slug)
+			}
+			corroborate(&docs[app], al.HolderIDField)
+			continue
+		}
+		docs[app].ReviewReasons = append(docs[app].ReviewReasons, codeCrossDocument)
+		if formIDSure(a) || !r.confirmed || r.disagree {
 			docs[i].ReviewReasons = append(docs[i].ReviewReasons, codeCrossDocument)
-			docs[app].ReviewReasons = append(docs[app].ReviewReasons, codeCrossDocument)
-			continue
 		}
-		// Two independent reads of the same 12 digits agree: a low OCR
-		// confidence on one of them is no longer a doubt about the number.
-		corroborate(&docs[i], l.CrossIDField)
-		corroborate(&docs[app], al.HolderIDField)
 	}
+}
+
+// formIDSure: an application form's ID read that a disagreement with a
+// result cannot be blamed on: confirmed by its second reads, or read at
+// the holder-ID bar with none contradicting it.
+func formIDSure(a labelledID) bool {
+	return !a.disagree && (a.confirmed || a.conf >= holderIDMinConfidence)
 }
 
 // corroborate drops the low-confidence reason of an ID field confirmed by

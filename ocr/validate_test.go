@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,26 +61,97 @@ func TestValidateDocumentDates(t *testing.T) {
 
 func TestCrossCheckIDs(t *testing.T) {
 	ls := testLayouts(t)
-	mk := func(docType, id string, reasons ...string) Document {
-		return Document{DocType: docType, Fields: map[string]Field{"personal_id": {Value: id, Confidence: 0.5}}, ReviewReasons: append([]string{}, reasons...)}
+	// An ID read: its value, confidence and whether second reads
+	// confirmed or contradicted it.
+	type read struct {
+		id                  string
+		conf                float64
+		confirmed, disagree bool
+	}
+	sure := func(id string) read { return read{id: id, conf: 0.95, confirmed: true} }
+	doubtful := func(id string) read { return read{id: id, conf: 0.5} }
+	mk := func(docType string, r read, reasons ...string) (Document, docInfo) {
+		d := Document{DocType: docType, Fields: map[string]Field{"personal_id": {Value: r.id, Confidence: r.conf}}, ReviewReasons: append([]string{}, reasons...)}
+		id := labelledID{value: r.id, conf: r.conf, confirmed: r.confirmed, disagree: r.disagree}
+		if docType == DocTypeUnknown {
+			return d, docInfo{otherIDs: []labelledID{id}}
+		}
+		return d, docInfo{ids: map[string]labelledID{"personal_id": id}}
+	}
+	type doc struct {
+		docType string
+		read    read
+		reasons []string
+	}
+	unknownTwo := func(first, second string) doc {
+		return doc{docType: DocTypeUnknown, read: doubtful(first + "|" + second)}
 	}
 	tests := []struct {
 		name string
-		docs []Document
+		docs []doc
 		want [][]string
 	}{
-		{"match corroborates", []Document{mk("to-khai", "001099872198"), mk("cu-tru", "001099872198", reasonLowConfidence+"personal_id")}, [][]string{{}, {}}},
-		{"mismatch flags both", []Document{mk("to-khai", "001099872198"), mk("cu-tru", "091099872198")}, [][]string{{codeCrossDocument}, {codeCrossDocument}}},
-		{"malformed application ID is not compared", []Document{mk("to-khai", "0010998721988", codeWrongLength), mk("cu-tru", "001099872198")}, [][]string{{codeWrongLength}, {}}},
-		{"no application", []Document{mk("cu-tru", "001099872198"), mk("khai-sinh", "091099872198")}, [][]string{{}, {}}},
-		{"result before application is not compared", []Document{mk("cu-tru", "091099872198"), mk("to-khai", "001099872198")}, [][]string{{}, {}}},
+		{"match corroborates", []doc{{"to-khai", doubtful("001099872198"), nil}, {"cu-tru", doubtful("001099872198"), []string{reasonLowConfidence + "personal_id"}}}, [][]string{{}, {}}},
+		{"confident mismatch flags both", []doc{{"to-khai", sure("001099872198"), nil}, {"cu-tru", sure("091099872198"), nil}}, [][]string{{codeCrossDocument}, {codeCrossDocument}}},
+		{"form at the bar without second reads is sure", []doc{{"to-khai", read{id: "001099872198", conf: 0.94}, nil}, {"cu-tru", sure("091099872198"), nil}}, [][]string{{codeCrossDocument}, {codeCrossDocument}}},
+		{"doubtful form, confirmed result: only the form", []doc{{"to-khai", doubtful("001099872198"), nil}, {"cu-tru", sure("091099872198"), nil}}, [][]string{{codeCrossDocument}, {}}},
+		{"form whose reads disagree, confirmed result: only the form", []doc{{"to-khai", read{id: "001099872198", conf: 0.97, disagree: true}, nil}, {"cu-tru", sure("091099872198"), nil}}, [][]string{{codeCrossDocument}, {}}},
+		{"doubtful form, unconfirmed result: both", []doc{{"to-khai", doubtful("001099872198"), nil}, {"cu-tru", read{id: "091099872198", conf: 0.97}, nil}}, [][]string{{codeCrossDocument}, {codeCrossDocument}}},
+		{"doubtful form, contested result: both", []doc{{"to-khai", doubtful("001099872198"), nil}, {"cu-tru", read{id: "091099872198", conf: 0.95, confirmed: true, disagree: true}, nil}}, [][]string{{codeCrossDocument}, {codeCrossDocument}}},
+		{"malformed application ID is not compared", []doc{{"to-khai", doubtful("0010998721988"), []string{codeWrongLength}}, {"cu-tru", sure("001099872198"), nil}}, [][]string{{codeWrongLength}, {}}},
+		{"no application", []doc{{"cu-tru", sure("001099872198"), nil}, {"khai-sinh", sure("091099872198"), nil}}, [][]string{{}, {}}},
+		{"result before application is not compared", []doc{{"cu-tru", sure("091099872198"), nil}, {"to-khai", sure("001099872198"), nil}}, [][]string{{}, {}}},
+		{"unknown type: the form's ID among its IDs", []doc{{"to-khai", sure("001099872198"), nil}, unknownTwo("091099872198", "001099872198")}, [][]string{{}, {}}},
+		{"unknown type: no ID of it is the form's", []doc{{"to-khai", sure("001099872198"), nil}, unknownTwo("091099872198", "079099872198")}, [][]string{{codeCrossDocument}, {codeCrossDocument}}},
 	}
 	for _, tt := range tests {
-		crossCheckIDs(tt.docs, ls)
-		for i, d := range tt.docs {
+		var docs []Document
+		var infos []docInfo
+		for _, d := range tt.docs {
+			doc, info := mk(d.docType, d.read, d.reasons...)
+			if d.docType == DocTypeUnknown {
+				info.otherIDs = nil
+				for _, id := range strings.Split(d.read.id, "|") {
+					info.otherIDs = append(info.otherIDs, labelledID{value: id, conf: 0.95, confirmed: true})
+				}
+			}
+			docs = append(docs, doc)
+			infos = append(infos, info)
+		}
+		crossCheckIDs(docs, infos, ls)
+		for i, d := range docs {
 			if !reflect.DeepEqual(d.ReviewReasons, tt.want[i]) {
 				t.Errorf("%s doc %d: got %v, want %v", tt.name, i, d.ReviewReasons, tt.want[i])
 			}
+		}
+	}
+}
+
+func TestPlausibleBirths(t *testing.T) {
+	ls := testLayouts(t) // today: 01/01/2026
+	ketHon := ls.byType["ket-hon"]
+	tests := []struct {
+		name   string
+		births map[string]string
+		issue  int
+		want   []string
+	}{
+		{"plausible", map[string]string{"date_of_birth": "01/02/1990", "spouse_date_of_birth": "03/04/1992"}, 20200101, nil},
+		{"born in the future", map[string]string{"date_of_birth": "01/02/2090"}, 0, []string{reasonInvalidDate + "date_of_birth"}},
+		{"born before 1900", map[string]string{"spouse_date_of_birth": "05/08/1879"}, 20200101, []string{reasonInvalidDate + "spouse_date_of_birth"}},
+		{"born after the issue date", map[string]string{"date_of_birth": "01/02/2021"}, 20200101, []string{reasonBirthAfter}},
+		{"a spouse of 13 at the issue date", map[string]string{"spouse_date_of_birth": "02/01/2006"}, 20190101, []string{reasonInvalidDate + "spouse_date_of_birth"}},
+		{"a spouse of 14 at the issue date", map[string]string{"spouse_date_of_birth": "01/01/2005"}, 20190101, nil},
+		{"no issue date: only the calendar checks", map[string]string{"spouse_date_of_birth": "02/01/2006"}, 0, nil},
+	}
+	for _, tt := range tests {
+		values := map[string]extracted{}
+		for k, v := range tt.births {
+			values[k] = extracted{value: v}
+		}
+		got := plausibleBirths(ketHon, values, tt.issue, ls.referenceDate())
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

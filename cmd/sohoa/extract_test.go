@@ -104,3 +104,41 @@ func TestEvalCorpus(t *testing.T) {
 		t.Error("empty corpus: got nil error, want one")
 	}
 }
+
+// countingProcessor counts the files it recognises.
+type countingProcessor struct {
+	fakeProcessor
+	calls *int
+}
+
+func (c countingProcessor) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+	*c.calls++
+	return c.fakeProcessor.Process(ctx, data, name)
+}
+
+// TestPageCache: eval's development cache recognises a scan once per
+// recogniser tag and gives the same pages back.
+func TestPageCache(t *testing.T) {
+	calls := 0
+	inner := countingProcessor{fakeProcessor{pages: map[string][]ocr.Page{"a.jpg": fakeCuTru}}, &calls}
+	dir := t.TempDir()
+	c := &pageCache{inner: inner, dir: dir, tag: "t1"}
+	first, _, err := c.Process(context.Background(), []byte("scan"), "a.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := c.Process(context.Background(), []byte("scan"), "a.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || c.hits != 1 || c.recognisedPages != 1 || len(again) != 1 || again[0].Text != first[0].Text {
+		t.Errorf("got calls %d hits %d pages %d, want 1 1 1 and the same page back", calls, c.hits, c.recognisedPages)
+	}
+	other := &pageCache{inner: inner, dir: dir, tag: "t2"}
+	if _, _, err := other.Process(context.Background(), []byte("scan"), "a.jpg"); err != nil || calls != 2 {
+		t.Errorf("another recogniser tag: got calls %d (%v), want the scan recognised again", calls, err)
+	}
+	if _, _, err := c.Process(context.Background(), []byte("another scan"), "a.jpg"); err != nil || calls != 3 {
+		t.Errorf("other bytes: got calls %d (%v), want the scan recognised again", calls, err)
+	}
+}

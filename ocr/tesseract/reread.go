@@ -37,10 +37,17 @@ const (
 	// maxDateRereads bounds the date number words re-read per page (a
 	// place/date line and a registration date: three words each).
 	maxDateRereads = 9
+	// maxNumericDateRereads bounds the doubtful numeric dates
+	// ("14/08/1999") re-read per page.
+	maxNumericDateRereads = 4
 )
 
-// digitChars is the whitelist of a number re-read.
-const digitChars = "0123456789"
+// digitChars is the whitelist of a number re-read, dateChars that of a
+// numeric date.
+const (
+	digitChars = "0123456789"
+	dateChars  = "0123456789/"
+)
 
 // rereader is the digits-only client, separate from the page client so
 // the page settings are never touched.
@@ -69,6 +76,9 @@ type candidate struct {
 	chars       string
 	box         image.Rectangle
 	variants    []string // image treatments read (idVariants, dateVariants)
+	// tieBreak: an identity number; idTieVariants are read when the
+	// first reads are contested.
+	tieBreak bool
 }
 
 // numberCandidates finds the word runs worth a second read: consecutive
@@ -92,7 +102,7 @@ func numberCandidates(ws []ocr.Word) []candidate {
 			box = box.Union(ws[j].Box)
 		}
 		if n >= minNumberChars && !strings.Contains(ws[i].Text, "/") {
-			out = append(out, candidate{first: i, last: j, chars: digitChars, box: box, variants: idVariants})
+			out = append(out, candidate{first: i, last: j, chars: digitChars, box: box, variants: idVariants, tieBreak: true})
 		}
 		i = j + 1
 	}
@@ -102,14 +112,18 @@ func numberCandidates(ws []ocr.Word) []candidate {
 	return out
 }
 
-// dateCandidates are the day, month and year words of the page's written
-// dates (ocr.WrittenDateParts), each re-read alone: a misread day ("37")
-// or a doubtful one is settled by package ocr from these reads.
+// dateCandidates are the doubtful day, month and year words of the page's
+// written dates (ocr.WrittenDateParts, ocr.DoubtfulDateWords), each re-read
+// alone: a misread day ("37") or a doubtful one is settled by package ocr
+// from these reads.
 func dateCandidates(ws []ocr.Word) []candidate {
 	var out []candidate
 	for _, parts := range ocr.WrittenDateParts(ws) {
-		for _, i := range parts {
-			if len(ws[i].Alts) > 0 {
+		doubtful := ocr.DoubtfulDateWords(ws, parts)
+		for k, i := range parts {
+			if len(ws[i].Alts) > 0 || !doubtful[k] {
+				// A clean, possible date word: package ocr does not
+				// consult second reads of it.
 				continue
 			}
 			out = append(out, candidate{first: i, last: i, chars: digitChars, box: ws[i].Box, variants: dateVariants})
@@ -117,6 +131,24 @@ func dateCandidates(ws []ocr.Word) []candidate {
 	}
 	if len(out) > maxDateRereads {
 		out = out[:maxDateRereads]
+	}
+	return out
+}
+
+// numericDateCandidates are the page's doubtful numeric dates
+// (ocr.NumericDateSpans: not a real date as read, read with a low
+// confidence, or split in two), each re-read as one line of digits and
+// slashes.
+func numericDateCandidates(ws []ocr.Word) []candidate {
+	var out []candidate
+	for _, sp := range ocr.NumericDateSpans(ws) {
+		if len(ws[sp.First].Alts) > 0 {
+			continue
+		}
+		out = append(out, candidate{first: sp.First, last: sp.Last, chars: dateChars, box: sp.Box, variants: dateVariants})
+		if len(out) == maxNumericDateRereads {
+			break
+		}
 	}
 	return out
 }
@@ -159,6 +191,12 @@ func digitLikeCount(s string) int {
 // mistake (the "gray" read contradicts it, so the ID goes to review).
 var idVariants = []string{"gray", "ink", "nolines"}
 
+// idTieVariants are read as well when the reads of an ID contradict each
+// other or the page read: two more independent votes ("stretch", plain
+// "otsu"), so that package ocr can tell one stray read from a real doubt.
+// Only contested IDs pay for them.
+var idTieVariants = []string{"stretch", "otsu"}
+
 // dateVariants are the treatments of a date number word: one or two
 // digits, a crop mostly margin, on which "gray" often reads nothing or
 // picks up a stroke of the neighbouring word. "otsu" is plain Otsu and
@@ -172,6 +210,7 @@ var dateVariants = []string{"ink", "otsu", "stretch"}
 // written-date numbers.
 func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 	cands := append(numberCandidates(page.Words), dateCandidates(page.Words)...)
+	cands = append(cands, numericDateCandidates(page.Words)...)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -191,7 +230,11 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		if c.last+1 < len(page.Words) && page.Words[c.last+1].Line == page.Words[c.last].Line {
 			right = page.Words[c.last+1].Box.Min.X
 		}
-		crop := cropScaled(g, c.box, left, right, th)
+		box := c.box
+		if c.tieBreak {
+			box = widenShortID(box, page.Words[c.first:c.last+1], right, g.Bounds().Max.X)
+		}
+		crop := cropScaled(g, box, left, right, th)
 		if crop == nil {
 			continue
 		}
@@ -208,22 +251,94 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 			return fmt.Errorf("reread: set whitelist: %w", err)
 		}
 		var alts []ocr.Reading
-		for _, v := range c.variants {
-			bin, changed := binarise(crop, v, th*rereadScale(th))
-			if !changed {
-				continue
+		readVariants := func(vs []string) error {
+			for _, v := range vs {
+				bin, changed := binarise(crop, v, th*rereadScale(th))
+				if !changed {
+					continue
+				}
+				rd, err := e.rr.read(bin, dpi*rereadScale(th))
+				if err != nil {
+					return err
+				}
+				rd.Variant = v
+				rd.Words = c.last - c.first + 1
+				alts = append(alts, rd)
 			}
-			rd, err := e.rr.read(bin, dpi*rereadScale(th))
-			if err != nil {
+			return nil
+		}
+		if err := readVariants(c.variants); err != nil {
+			return err
+		}
+		if c.tieBreak && contested(page.Words[c.first:c.last+1], alts) {
+			if err := readVariants(idTieVariants); err != nil {
 				return err
 			}
-			rd.Variant = v
-			rd.Words = c.last - c.first + 1
-			alts = append(alts, rd)
 		}
 		page.Words[c.first].Alts = alts
 	}
 	return nil
+}
+
+// idDigits is the length of a personal ID.
+const idDigits = 12
+
+// widenShortID widens the box of an ID word group read with fewer than
+// idDigits digits to the right by the width of the digits it lacks, up to
+// the next word (right, -1 when none) or the page edge: a stamp or pen
+// stroke over the last digits often makes the page pass drop them from
+// the word, while a crop of the place they occupy still reads them.
+func widenShortID(box image.Rectangle, ws []ocr.Word, right, pageRight int) image.Rectangle {
+	n := 0
+	for _, w := range ws {
+		n += digitLikeCount(w.Text)
+	}
+	if n == 0 || n >= idDigits {
+		return box
+	}
+	limit := pageRight
+	if right >= 0 {
+		limit = right - box.Dy()/4
+	}
+	grow := (idDigits - n) * box.Dx() / n
+	box.Max.X = max(box.Max.X, min(box.Max.X+grow+box.Dy()/4, limit))
+	return box
+}
+
+// contested reports whether the second reads of an ID word group
+// contradict each other or its page read: a 12-digit read other than the
+// page read's digits, or two different 12-digit reads.
+func contested(ws []ocr.Word, alts []ocr.Reading) bool {
+	var page strings.Builder
+	for _, w := range ws {
+		for _, r := range w.Text {
+			if r >= '0' && r <= '9' {
+				page.WriteRune(r)
+			}
+		}
+	}
+	seen := ""
+	for _, a := range alts {
+		d := digitsOnly(a.Text)
+		if len(d) != 12 {
+			continue
+		}
+		if d != page.String() || (seen != "" && d != seen) {
+			return true
+		}
+		seen = d
+	}
+	return false
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // rereadScale is the enlargement for text h pixels high.
@@ -559,3 +674,9 @@ func otsu(g *image.Gray) uint8 {
 	}
 	return uint8(bestT)
 }
+
+// RecognitionVersion names the behaviour of the page pass and the second
+// reads. Raise it whenever a change here or in the engine changes the
+// pages recognised from the same scan: recognised pages kept by `sohoa
+// eval --ocr-cache` are keyed by it.
+const RecognitionVersion = "4"

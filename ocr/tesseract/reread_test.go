@@ -131,3 +131,29 @@ func TestDateCandidates(t *testing.T) {
 		})
 	}
 }
+
+func TestWidenShortID(t *testing.T) {
+	box := image.Rect(600, 620, 753, 650) // nine digits, 17 px each
+	tests := []struct {
+		name  string
+		text  string
+		right int
+		want  int // Max.X
+	}{
+		{"whole ID: unchanged", "092080940337", -1, 753},
+		{"three digits short: widened by their width", "092080940", -1, 753 + 3*153/9 + 30/4},
+		{"stops short of the next word", "092080940", 780, 780 - 30/4},
+		{"never narrowed", "092080940", 700, 753},
+		{"stops at the page edge", "092080940", -1, 760},
+	}
+	for _, tt := range tests {
+		pageRight := 2000
+		if tt.name == "stops at the page edge" {
+			pageRight = 760
+		}
+		got := widenShortID(box, []ocr.Word{{Text: tt.text, Box: box}}, tt.right, pageRight)
+		if got.Max.X != tt.want || got.Min != box.Min || got.Max.Y != box.Max.Y {
+			t.Errorf("%s: got %v, want Max.X %d", tt.name, got, tt.want)
+		}
+	}
+}
