@@ -402,31 +402,6 @@ func TestMajorityConfirms(t *testing.T) {
 	}
 }
 
-func TestUnanimousReplacement(t *testing.T) {
-	valid := func(s string) bool { return s[:3] != "979" && s[:3] != "991" }
-	tests := []struct {
-		name    string
-		primary string
-		reads   []string
-		want    string
-		ok      bool
-	}{
-		{"invalid page read, three unanimous reads", "979306860836", []string{"079306860836", "079306860836", "079306860836", "79306860836"}, "079306860836", true},
-		{"a valid page read is never replaced", "091073633659", []string{"001073633659", "001073633659", "001073633659", "001073633659"}, "", false},
-		{"two reads are not enough", "979306860836", []string{"079306860836", "079306860836"}, "", false},
-		{"the reads disagree", "979306860836", []string{"079306860836", "079306860836", "079306860830"}, "", false},
-		{"the reads' number fails the checks too", "979306860836", []string{"991306860836", "991306860836", "991306860836"}, "", false},
-		{"page read short of digits", "07930686083", []string{"079306860836", "079306860836", "079306860836"}, "079306860836", true},
-		{"page read short of digits, two reads", "07930686083", []string{"079306860836", "079306860836"}, "", false},
-	}
-	for _, tt := range tests {
-		got, ok := unanimousReplacement(tt.primary, tt.reads, valid)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("%s: got %q %v, want %q %v", tt.name, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 // FuzzDateReading: the date readers never panic, spans stay inside the
 // words, and a date they return is a real dd/mm/yyyy date.
 func FuzzDateReading(f *testing.F) {
