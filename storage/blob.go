@@ -16,12 +16,16 @@ package storage
 // ring for reading.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/minio/sio"
 )
@@ -82,6 +86,49 @@ func (r *Repository) putBlob(ctx context.Context, objectKey string, plain []byte
 		return err
 	}
 	return r.putOnce(ctx, objectKey, body)
+}
+
+// putBlobFrom writes what plain reads to objectKey create-once, encrypted,
+// without holding it in memory: the ciphertext goes to a temporary file
+// (os.TempDir) and is hashed on the way, then uploaded from the file with
+// that checksum. One encryption and one hash pass; the file is removed.
+func (r *Repository) putBlobFrom(ctx context.Context, objectKey string, plain io.Reader) (err error) {
+	if err := CheckKey(objectKey); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "sohoa-blob-*")
+	if err != nil {
+		return fmt.Errorf("encrypt %s: temporary file: %w", objectKey, err)
+	}
+	defer func() {
+		f.Close()
+		if rerr := os.Remove(f.Name()); rerr != nil && err == nil {
+			err = fmt.Errorf("encrypt %s: remove temporary file: %w", objectKey, rerr)
+		}
+	}()
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
+	kid := r.keys.SealKID
+	w.WriteString(blobMagic)
+	w.WriteString(kid)
+	w.WriteByte('\n')
+	if _, err := sio.Encrypt(w, plain, blobConfig(blobKey(r.keys.SealKeys[kid], objectKey))); err != nil {
+		return fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("encrypt %s: write temporary file: %w", objectKey, err)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	if err := r.b.Upload(ctx, objectKey, f, size, hex.EncodeToString(h.Sum(nil))); err != nil {
+		return fmt.Errorf("put %s: %w", objectKey, err)
+	}
+	return nil
 }
 
 // getBlob reads and decrypts objectKey.
