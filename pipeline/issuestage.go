@@ -109,6 +109,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		SourceSHA256:  srcSHA,
 		ConvertedAt:   rec.CreatedAt,
 	}
+	readStart := p.o.Now()
 	for _, n := range d.Pages {
 		pg, img, err := p.page(ctx, &rec, n)
 		if err != nil {
@@ -117,12 +118,13 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		req.Pages = append(req.Pages, pg)
 		req.Images = append(req.Images, img)
 	}
+	p.o.Observer.StageDone(StagePageRead, p.o.Now().Sub(readStart))
 	signStart := p.o.Now()
 	issued, err := p.o.Issuer.Issue(ctx, req)
 	if err != nil {
 		return fmt.Errorf("issue %s: %w", resultCode, err)
 	}
-	p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
+	p.o.Observer.StageDone(StageIssue, p.o.Now().Sub(signStart))
 	m, err := p.manifest(&rec, d, resultCode, req, issued)
 	if err != nil {
 		return permanent(CodeBadPayload, err)

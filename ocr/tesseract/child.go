@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"syscall"
+	"time"
 
 	"sohoa/ocr"
 )
@@ -32,6 +33,9 @@ type wireImage struct {
 type childResponse struct {
 	Pages  []ocr.Page
 	Images []wireImage
+	// Stages is the time each page spent per recognition stage (Stages),
+	// in page order; the file's decode time is shared among its pages.
+	Stages []Stages
 	// ErrKind names the ocr sentinel of a failure ("" on success), ErrMsg
 	// is the full message.
 	ErrKind string
@@ -192,10 +196,13 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 	fail := func(err error) childResponse {
 		return childResponse{ErrKind: childErrKind(err), ErrMsg: err.Error()}
 	}
+	openStart := time.Now()
 	scan, err := ocr.OpenScan(ctx, req.Data, req.Name, h.lim)
 	if err != nil {
 		return fail(err)
 	}
+	decode := time.Since(openStart) / time.Duration(max(1, len(scan.Pages)))
+	h.eng.TakeStages() // nothing of an earlier, failed file
 	if len(scan.ActiveContent) > 0 {
 		h.log.Warn("active content found and ignored", "content", scan.ActiveContent)
 	}
@@ -214,6 +221,12 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 		}
 		resp.Pages = append(resp.Pages, page)
 		resp.Images = append(resp.Images, wireImage{Number: p.Number, Data: p.Data, Format: p.Format, DPI: p.DPI})
+		st := h.eng.TakeStages()
+		if st == nil {
+			st = Stages{}
+		}
+		st[StageDecode] += decode
+		resp.Stages = append(resp.Stages, st)
 		p.Image = nil // let the decoded pixels go before the next page
 	}
 	return resp

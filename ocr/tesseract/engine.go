@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/otiai10/gosseract/v2"
@@ -56,6 +57,38 @@ type Engine struct {
 	client *gosseract.Client
 	osd    *osdDetector
 	rr     *rereader // second reads of number-like words; made on first use
+	// stages sums the time spent per stage since the last TakeStages.
+	stages Stages
+}
+
+// Stages is time spent per stage of recognition: StageDecode, StageDeskew,
+// StageOSD, StageRecognition, and StageReread+"_"+variant per second-read
+// image treatment.
+type Stages map[string]time.Duration
+
+// Recognition stages an Engine times.
+const (
+	StageDecode      = "decode"
+	StageDeskew      = "deskew"
+	StageOSD         = "osd"
+	StageRecognition = "recognition"
+	StageReread      = "reread"
+)
+
+// since adds the time since start to stage.
+func (e *Engine) since(stage string, start time.Time) {
+	if e.stages == nil {
+		e.stages = Stages{}
+	}
+	e.stages[stage] += time.Since(start)
+}
+
+// TakeStages returns the time spent per stage since the last call, and
+// starts counting afresh.
+func (e *Engine) TakeStages() Stages {
+	s := e.stages
+	e.stages = nil
+	return s
 }
 
 // newClient makes a gosseract client for opts' language and data with the
@@ -132,6 +165,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	if img.Image == nil && len(img.Data) > 0 {
+		defer e.since(StageDecode, time.Now())
 		dec, _, err := image.Decode(bytes.NewReader(img.Data))
 		if err != nil {
 			return ocr.Page{}, fmt.Errorf("recognize page %d: decode %s data: %v: %w", img.Number, img.Format, err, ocr.ErrUnreadable)
@@ -146,6 +180,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		page.Flags = []string{FlagDegenerate}
 		return page, nil
 	}
+	deskewStart := time.Now()
 	g := ocr.Grayscale(img.Image)
 	skew := ocr.EstimateSkew(g)
 	if skew != 0 {
@@ -153,6 +188,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		page.Skew = -skew
 	}
 	g = ocr.CleanBorders(g)
+	e.since(StageDeskew, deskewStart)
 	if ocr.InkFraction(g) < blankInk {
 		// An empty sheet: recognising paper noise takes long and
 		// yields garbage.
@@ -167,7 +203,9 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	if err := ctx.Err(); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
+	osdStart := time.Now()
 	osdDeg, osdConf, osdOK := e.osd.detect(g, dpi)
+	e.since(StageOSD, osdStart)
 	rot := 0
 	if osdOK {
 		rot = clockwiseFix(osdDeg)
@@ -226,6 +264,7 @@ func clockwiseFix(osdDeg int) int {
 
 // recognize runs exactly one recognition pass on g.
 func (e *Engine) recognize(g *image.Gray, dpi int) ([]gosseract.BoundingBox, error) {
+	defer e.since(StageRecognition, time.Now())
 	if err := e.client.SetImageFromBytes(encodeBMP(g, dpi)); err != nil {
 		return nil, fmt.Errorf("set image: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/otiai10/gosseract/v2"
@@ -209,11 +210,13 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		}
 		var alts []ocr.Reading
 		for _, v := range c.variants {
+			start := time.Now() // timed per treatment (Stages)
 			bin, changed := binarise(crop, v, th*rereadScale(th))
 			if !changed {
 				continue
 			}
 			rd, err := e.rr.read(bin, dpi*rereadScale(th))
+			e.since(StageReread+"_"+v, start)
 			if err != nil {
 				return err
 			}
