@@ -196,12 +196,13 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 	fail := func(err error) childResponse {
 		return childResponse{ErrKind: childErrKind(err), ErrMsg: err.Error()}
 	}
-	openStart := time.Now()
+	openStart := now()
 	scan, err := ocr.OpenScan(ctx, req.Data, req.Name, h.lim)
 	if err != nil {
 		return fail(err)
 	}
-	decode := time.Since(openStart) / time.Duration(max(1, len(scan.Pages)))
+	opened, n := now(), time.Duration(max(1, len(scan.Pages)))
+	decode := StageTime{Wall: (opened.wall - openStart.wall) / n, CPU: (opened.cpu - openStart.cpu) / n}
 	h.eng.TakeStages() // nothing of an earlier, failed file
 	if len(scan.ActiveContent) > 0 {
 		h.log.Warn("active content found and ignored", "content", scan.ActiveContent)
@@ -225,7 +226,9 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 		if st == nil {
 			st = Stages{}
 		}
-		st[StageDecode] += decode
+		d := st[StageDecode]
+		d.Wall, d.CPU = d.Wall+decode.Wall, d.CPU+decode.CPU
+		st[StageDecode] = d
 		resp.Stages = append(resp.Stages, st)
 		p.Image = nil // let the decoded pixels go before the next page
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -64,7 +65,20 @@ type Engine struct {
 // Stages is time spent per stage of recognition: StageDecode, StageDeskew,
 // StageOSD, StageRecognition, and StageReread+"_"+variant per second-read
 // image treatment.
-type Stages map[string]time.Duration
+type Stages map[string]StageTime
+
+// StageTime is the wall-clock and CPU time (user + system of the process:
+// an OCR child does one thing at a time) of a stage.
+type StageTime struct{ Wall, CPU time.Duration }
+
+// stageClock is a point in wall-clock and process CPU time.
+type stageClock struct{ wall, cpu time.Duration }
+
+func now() stageClock {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return stageClock{wall: time.Duration(time.Now().UnixNano()), cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+}
 
 // Recognition stages an Engine times.
 const (
@@ -76,11 +90,15 @@ const (
 )
 
 // since adds the time since start to stage.
-func (e *Engine) since(stage string, start time.Time) {
+func (e *Engine) since(stage string, start stageClock) {
 	if e.stages == nil {
 		e.stages = Stages{}
 	}
-	e.stages[stage] += time.Since(start)
+	end := now()
+	t := e.stages[stage]
+	t.Wall += end.wall - start.wall
+	t.CPU += end.cpu - start.cpu
+	e.stages[stage] = t
 }
 
 // TakeStages returns the time spent per stage since the last call, and
@@ -165,7 +183,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	if img.Image == nil && len(img.Data) > 0 {
-		defer e.since(StageDecode, time.Now())
+		defer e.since(StageDecode, now())
 		dec, _, err := image.Decode(bytes.NewReader(img.Data))
 		if err != nil {
 			return ocr.Page{}, fmt.Errorf("recognize page %d: decode %s data: %v: %w", img.Number, img.Format, err, ocr.ErrUnreadable)
@@ -180,7 +198,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		page.Flags = []string{FlagDegenerate}
 		return page, nil
 	}
-	deskewStart := time.Now()
+	deskewStart := now()
 	g := ocr.Grayscale(img.Image)
 	skew := ocr.EstimateSkew(g)
 	if skew != 0 {
@@ -203,7 +221,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	if err := ctx.Err(); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
-	osdStart := time.Now()
+	osdStart := now()
 	osdDeg, osdConf, osdOK := e.osd.detect(g, dpi)
 	e.since(StageOSD, osdStart)
 	rot := 0
@@ -264,7 +282,7 @@ func clockwiseFix(osdDeg int) int {
 
 // recognize runs exactly one recognition pass on g.
 func (e *Engine) recognize(g *image.Gray, dpi int) ([]gosseract.BoundingBox, error) {
-	defer e.since(StageRecognition, time.Now())
+	defer e.since(StageRecognition, now())
 	if err := e.client.SetImageFromBytes(encodeBMP(g, dpi)); err != nil {
 		return nil, fmt.Errorf("set image: %w", err)
 	}

@@ -454,6 +454,12 @@ func (o *stageObserver) StageDone(stage string, d time.Duration) {
 	}
 }
 
+func (o *stageObserver) StageCPU(stage string, d time.Duration) {
+	if d > 0 {
+		o.add("cpu:" + stage)
+	}
+}
+
 func TestPoolPoisonInput(t *testing.T) {
 	obs := &countingObserver{}
 	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &testenv.Buffer{}, Observer: obs})
@@ -541,6 +547,9 @@ func TestPoolRealOCR(t *testing.T) {
 	for _, st := range []string{StageDecode, StageDeskew, StageOSD, StageRecognition} {
 		if n := obs.get("stage:" + st); n != 2 {
 			t.Errorf("stage %s observed %d times, want once per page (2)", st, n)
+		}
+		if st != StageDecode && obs.get("cpu:"+st) == 0 {
+			t.Errorf("stage %s: no CPU time observed", st)
 		}
 	}
 	truth := loadTruth(t, dir, "scan_0029.pdf")

@@ -78,9 +78,12 @@ type PoolObserver interface {
 
 // StageObserver, when a PoolObserver also implements it, is told the time
 // every recognised page spent in each stage (Stages: decode, deskew, osd,
-// recognition, reread_<treatment>), as the child measured it.
+// recognition, reread_<treatment>), as the child measured it: StageDone
+// the wall-clock time, StageCPU the CPU time (which other load on the
+// machine does not inflate).
 type StageObserver interface {
 	StageDone(stage string, d time.Duration)
+	StageCPU(stage string, d time.Duration)
 }
 
 type nopObserver struct{}
@@ -187,7 +190,8 @@ func (p *Pool) Process(ctx context.Context, data []byte, name string) ([]ocr.Pag
 	if so, ok := p.opts.Observer.(StageObserver); ok {
 		for _, st := range r.resp.Stages {
 			for stage, d := range st {
-				so.StageDone(stage, d)
+				so.StageDone(stage, d.Wall)
+				so.StageCPU(stage, d.CPU)
 			}
 		}
 	}

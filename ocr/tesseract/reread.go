@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/otiai10/gosseract/v2"
@@ -210,7 +209,7 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		}
 		var alts []ocr.Reading
 		for _, v := range c.variants {
-			start := time.Now() // timed per treatment (Stages)
+			start := now() // timed per treatment (Stages)
 			bin, changed := binarise(crop, v, th*rereadScale(th))
 			if !changed {
 				continue
