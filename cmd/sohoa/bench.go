@@ -20,7 +20,7 @@ func runBench(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	corpus := fs.String("corpus", "../shared/corpus/dev", "comma-separated folders of scans; every scan is measured")
 	out := fs.String("out", "docs/bench", "folder of results.md, results.json and the plots")
 	work := fs.String("work", ".local/bench", "scratch folder: page images, logs, OCRmyPDF output")
-	rounds := fs.Int("rounds", 3, "paired rounds of every tool")
+	rounds := fs.Int("rounds", 3, "paired rounds of every tool (0: only the memory phases)")
 	ocrmypdfRounds := fs.Int("ocrmypdf-rounds", 1, "rounds of OCRmyPDF (slow), at most --rounds")
 	workers := fs.String("workers", "1,2", "worker counts of the pipeline phases; the first is the one the ratios use")
 	dossierPages := fs.Int("dossier-pages", 200, "pages of each generated dossier of the memory phase (0: skip)")

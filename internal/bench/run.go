@@ -33,8 +33,8 @@ type Options struct {
 	// scratch space (page images, logs, OCRmyPDF output).
 	Out, Work string
 	// Rounds of every tool, paired (each round runs them all, in an order
-	// that rotates); OCRmyPDFRounds of OCRmyPDF (it is slow), at most
-	// Rounds.
+	// that rotates; 0: only the memory phases); OCRmyPDFRounds of OCRmyPDF
+	// (it is slow), at most Rounds.
 	Rounds, OCRmyPDFRounds int
 	// Parallel is how many files the command-line tools process at once
 	// (2: the pipeline's two OCR children).
@@ -114,9 +114,7 @@ type runner struct {
 
 // Run measures, writes the report into o.Out and returns it.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if o.Rounds <= 0 {
-		o.Rounds = 3
-	}
+	o.Rounds = max(o.Rounds, 0) // 0: the memory phases only
 	o.OCRmyPDFRounds = min(max(o.OCRmyPDFRounds, 0), o.Rounds)
 	if o.Parallel <= 0 {
 		o.Parallel = 2

@@ -197,7 +197,7 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 		return childResponse{ErrKind: childErrKind(err), ErrMsg: err.Error()}
 	}
 	openStart := now()
-	scan, err := ocr.OpenScan(ctx, req.Data, req.Name, h.lim)
+	scan, err := ocr.OpenScanLazy(ctx, req.Data, req.Name, h.lim)
 	if err != nil {
 		return fail(err)
 	}

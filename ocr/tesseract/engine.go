@@ -221,34 +221,41 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	if err := ctx.Err(); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
-	osdStart := now()
-	osdDeg, osdConf, osdOK := e.osd.detect(g, dpi)
-	e.since(StageOSD, osdStart)
-	rot := 0
-	if osdOK {
-		rot = clockwiseFix(osdDeg)
+	// Orientation: a page that reads well upright (most of them) is
+	// upright, and needs no OSD pass; only a page that reads badly is
+	// asked OSD, and then recognised again turned, as before.
+	words, err := e.recognize(g, dpi)
+	if err != nil {
+		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
-	var words []gosseract.BoundingBox
-	var err error
+	rot, osdDeg, osdConf := 0, 0, 0.0
+	if !readsUpright(words) {
+		osdStart := now()
+		var osdOK bool
+		osdDeg, osdConf, osdOK = e.osd.detect(g, dpi)
+		e.since(StageOSD, osdStart)
+		if osdOK {
+			rot = clockwiseFix(osdDeg)
+		}
+	}
 	switch {
 	case rot == 0:
-		words, err = e.recognize(g, dpi)
 	case osdConf >= e.opts.MinOrientationConf:
-		g = ocr.RotateQuarter(g, rot)
-		words, err = e.recognize(g, dpi)
-	default:
-		// Uncertain orientation: recognise both ways, keep the better.
-		page.Flags = append(page.Flags, FlagLowOSD)
+		rg := ocr.RotateQuarter(g, rot)
 		var alt []gosseract.BoundingBox
-		words, err = e.recognize(g, dpi)
-		if err == nil {
-			rg := ocr.RotateQuarter(g, rot)
-			alt, err = e.recognize(rg, dpi)
-			if err == nil && scoreWords(alt) > scoreWords(words) {
-				words, g = alt, rg
-			} else {
-				rot = 0
-			}
+		if alt, err = e.recognize(rg, dpi); err == nil {
+			words, g = alt, rg
+		}
+	default:
+		// Uncertain orientation: keep the better of both readings.
+		page.Flags = append(page.Flags, FlagLowOSD)
+		rg := ocr.RotateQuarter(g, rot)
+		var alt []gosseract.BoundingBox
+		alt, err = e.recognize(rg, dpi)
+		if err == nil && scoreWords(alt) > scoreWords(words) {
+			words, g = alt, rg
+		} else {
+			rot = 0
 		}
 	}
 	if err != nil {
@@ -328,6 +335,28 @@ func encodeBMP(g *image.Gray, dpi int) []byte {
 		copy(out[hdrLen+(h-1-y)*rowLen:], src[:w])
 	}
 	return out
+}
+
+// Upright reading: a page whose upright recognition has at least
+// uprightMinWords words of a mean confidence of uprightMinConf is taken as
+// upright without an OSD pass. Measured on the dev corpus (deskewed, no
+// OSD): upright pages read at 0.90–0.96, pages fed upside down at 0.43.
+const (
+	uprightMinConf  = 0.75
+	uprightMinWords = 20
+)
+
+// readsUpright reports whether an upright recognition is good enough to
+// skip orientation detection.
+func readsUpright(ws []gosseract.BoundingBox) bool {
+	n, sum := 0, 0.0
+	for _, w := range ws {
+		if strings.TrimSpace(w.Word) != "" {
+			n++
+			sum += w.Confidence / 100
+		}
+	}
+	return n >= uprightMinWords && sum/float64(n) >= uprightMinConf
 }
 
 // scoreWords rates a recognition: total confidence of plausible words.
