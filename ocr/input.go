@@ -94,7 +94,7 @@ func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (*Scan,
 // come with their encoded Data and Size and, mostly, no Image. JPEG pages
 // are checked, not decoded (the recogniser decodes them once, as it
 // would); other pages are decoded to make their PNG Data, and keep their
-// pixels only while the kept pixels stay under lazyKeepPixels. The
+// pixels only while the pixel memory kept stays under lazyKeepBytes. The
 // recogniser decodes a page without Image from its Data, one page at a
 // time, so a dossier of hundreds of pages needs about the memory of one.
 // A JPEG whose data is corrupt beyond its header fails when it is
@@ -159,35 +159,52 @@ type inputOpener struct {
 	lim         Limits
 	scan        *Scan
 	totalPixels int64
-	// lazy: pages keep no decoded Image past lazyKeepPixels (OpenScanLazy;
-	// see settle); kept counts the pixels kept.
+	// lazy: pages keep no decoded Image past lazyKeepBytes (OpenScanLazy;
+	// see settle); kept counts the pixel bytes kept.
 	lazy bool
 	kept int64
 }
 
-// lazyKeepPixels is how many decoded pixels OpenScanLazy keeps of the
-// pages it had to decode anyway (TIFF, PNG in PDF): the first pages of a
-// file, so a usual dossier is not decoded twice; past it (64 MP, about
-// seven A4 pages at 300 dpi) pages keep only their Data.
-const lazyKeepPixels = 64 << 20
+// lazyKeepBytes is how much decoded pixel memory OpenScanLazy keeps of
+// the pages it had to decode anyway (TIFF, PNG in PDF): the first pages
+// of a file, so a usual dossier is not decoded twice; past it (32 MiB:
+// eight bitonal A4 pages at 200 dpi decoded as grey, two as RGBA) pages
+// keep only their Data.
+const lazyKeepBytes = 32 << 20
 
-// settle drops a decoded page's pixels when opening lazily and the pixels
-// kept so far are past lazyKeepPixels, keeping its Size.
+// settle drops a decoded page's pixels when opening lazily and the pixel
+// memory kept so far is past lazyKeepBytes, keeping its Size.
 func (o *inputOpener) settle(p PageImage) PageImage {
 	if !o.lazy || p.Image == nil {
 		return p
 	}
-	b := p.Image.Bounds()
-	if px := int64(b.Dx()) * int64(b.Dy()); o.kept+px <= lazyKeepPixels {
-		o.kept += px
+	if n := pixelBytes(p.Image); o.kept+n <= lazyKeepBytes {
+		o.kept += n
 		return p
 	}
-	p.Size, p.Image = b.Size(), nil
+	p.Size, p.Image = p.Image.Bounds().Size(), nil
 	return p
 }
 
-// checkPixels applies the per-page and total pixel limits to a page's header
-// dimensions. It must be called before the page is decoded.
+// pixelBytes is the memory of a decoded image's pixels (4 bytes a pixel
+// when the type is not known).
+func pixelBytes(img image.Image) int64 {
+	switch m := img.(type) {
+	case *image.Gray:
+		return int64(len(m.Pix))
+	case *image.RGBA:
+		return int64(len(m.Pix))
+	case *image.NRGBA:
+		return int64(len(m.Pix))
+	case *image.Paletted:
+		return int64(len(m.Pix))
+	case *image.YCbCr:
+		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
+	}
+	b := img.Bounds()
+	return 4 * int64(b.Dx()) * int64(b.Dy())
+}
+
 func (o *inputOpener) checkPixels(page, w, h int) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("%s: page %d: invalid dimensions %d×%d: %w", o.label, page, w, h, ErrUnreadable)

@@ -56,11 +56,11 @@ func TestOpenScanLazy(t *testing.T) {
 }
 
 // TestSettleKeepsPixelsUnderBudget: decoded pages keep their pixels up to
-// lazyKeepPixels, and only their size past it.
+// lazyKeepBytes, and only their size past it.
 func TestSettleKeepsPixelsUnderBudget(t *testing.T) {
 	o := &inputOpener{lazy: true}
 	page := func(n int) PageImage {
-		return PageImage{Number: n, Image: image.NewGray(image.Rect(0, 0, 4096, 4096))} // 16 MP
+		return PageImage{Number: n, Image: image.NewGray(image.Rect(0, 0, 4096, 2048))} // 8 MiB
 	}
 	var kept int
 	for n := 1; n <= 6; n++ {
@@ -72,7 +72,7 @@ func TestSettleKeepsPixelsUnderBudget(t *testing.T) {
 			kept++
 		}
 	}
-	if kept != 4 { // 4 × 16 MP = lazyKeepPixels
+	if kept != 4 { // 4 × 8 MiB = lazyKeepBytes
 		t.Errorf("kept the pixels of %d pages, want 4", kept)
 	}
 	if p := (&inputOpener{}).settle(page(1)); p.Image == nil {
