@@ -248,7 +248,7 @@ func settings() []setting {
 		{"SOHOA_VERIFY_MEM_LIMIT", "verify-mem-limit", "1073741824", "address space, in bytes, a verifier child may map for one uploaded PDF beyond its size at start (0: 1 GiB)", gAPI, func(c *config) flag.Value { return (*uint64Value)(&c.VerifyChild.MemLimit) }},
 		{"SOHOA_VERIFY_TIMEOUT", "verify-timeout", "30s", "longest a verifier child may spend on one uploaded PDF (0: 30s)", gAPI, func(c *config) flag.Value { return (*durationValue)(&c.VerifyChild.Timeout) }},
 
-		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
+		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: its OCR children + 1, so storing and signing overlap the next file's OCR)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
 		{"SOHOA_RECONCILE_EVERY", "reconcile", "15s", "how often a worker reconciles: re-dispatches what inputs not yet final need and Redis does not hold (cheap: recent open markers only; 0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},
 		{"SOHOA_RECONCILE_FULL_EVERY", "reconcile-full", "1h", "how often a reconcile pass lists the whole intake instead of only the open inputs (and always at start and after Redis lost its data)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.ReconcileFull) }},
