@@ -131,6 +131,47 @@ func (r *Repository) putBlobFrom(ctx context.Context, objectKey string, plain io
 	return nil
 }
 
+// readBlob reads and decrypts objectKey as a stream, into one buffer of
+// the plaintext's size: a large scan is in memory once, not twice
+// (ciphertext and plaintext). The checksum of the stored bytes is checked
+// at their end (Bucket.Open) and DARE authenticates every package.
+func (r *Repository) readBlob(ctx context.Context, objectKey string) ([]byte, error) {
+	rc, info, err := r.b.Open(ctx, objectKey)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	magic := make([]byte, len(blobMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != blobMagic {
+		return nil, fmt.Errorf("decrypt %s: not an encrypted object: %w", objectKey, ErrCorrupt)
+	}
+	kid, err := br.ReadSlice('\n')
+	if err != nil || len(kid) > 17 {
+		return nil, fmt.Errorf("decrypt %s: bad header: %w", objectKey, ErrCorrupt)
+	}
+	key, ok := r.keys.SealKeys[string(kid[:len(kid)-1])]
+	if !ok {
+		return nil, fmt.Errorf("decrypt %s: seal key %q is not in the key ring: %w", objectKey, kid[:len(kid)-1], ErrInvalid)
+	}
+	dec, err := sio.DecryptReader(br, blobConfig(blobKey(key, objectKey)))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+	}
+	// DARE adds 32 bytes to every 64 KiB package: the plaintext is a
+	// little shorter than the object.
+	out := bytes.NewBuffer(make([]byte, 0, max(0, info.Size-info.Size/2048)))
+	if _, err := io.Copy(out, dec); err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+	}
+	// Read to the end, so the bucket's checksum of the stored bytes is
+	// checked even if DARE stopped at its final package.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+	}
+	return out.Bytes(), nil
+}
+
 // getBlob reads and decrypts objectKey.
 func (r *Repository) getBlob(ctx context.Context, objectKey string) ([]byte, error) {
 	body, _, err := r.b.Get(ctx, objectKey)

@@ -227,7 +227,7 @@ func (r *Repository) Intake(ctx context.Context, inputKey string) ([]byte, Intak
 	if !ValidInputKey(inputKey) {
 		return nil, IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", ErrInvalid)
 	}
-	data, err := r.getBlob(ctx, IntakeKey(inputKey))
+	data, err := r.readBlob(ctx, IntakeKey(inputKey))
 	if err != nil {
 		return nil, IntakeMeta{}, fmt.Errorf("intake %s: %w", inputKey, err)
 	}
