@@ -331,7 +331,7 @@ type stack struct {
 	tag     string
 }
 
-func (r *runner) startStack(ctx context.Context, workers int) (*stack, error) {
+func (r *runner) startStack(ctx context.Context, workers int, extraEnv ...string) (*stack, error) {
 	r.seq++
 	tag := fmt.Sprintf("%s-%d", r.stamp, r.seq)
 	if r.o.Flush != nil {
@@ -350,6 +350,7 @@ func (r *runner) startStack(ctx context.Context, workers int) (*stack, error) {
 	env := append(slices.Clone(r.o.Env),
 		"SOHOA_S3_BUCKET=bench-"+tag, "SOHOA_S3_CREATE=true", fmt.Sprintf("SOHOA_REDIS_DB=%d", r.o.RedisDB),
 		"SOHOA_INTAKE_ADDR="+intake, "SOHOA_OPS_ADDR="+ops, "SOHOA_API_ADDR=", "SOHOA_LOG_LEVEL=info")
+	env = append(env, extraEnv...)
 	s := &stack{r: r, intake: intake, tag: tag}
 	logDir := filepath.Join(r.o.Work, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
@@ -645,7 +646,9 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 // bitonal and then one colour, through one worker, and measures its peak
 // memory with its OCR children's.
 func (r *runner) dossiers(ctx context.Context) (Measure, error) {
-	s, err := r.startStack(ctx, 1)
+	// A 200-page file takes longer than the default per-file OCR timeout
+	// (5 minutes) on a loaded machine.
+	s, err := r.startStack(ctx, 1, "SOHOA_OCR_FILE_TIMEOUT=40m")
 	if err != nil {
 		return Measure{}, err
 	}

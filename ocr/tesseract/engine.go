@@ -183,8 +183,9 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	if img.Image == nil && len(img.Data) > 0 {
-		defer e.since(StageDecode, now())
+		decodeStart := now()
 		dec, _, err := image.Decode(bytes.NewReader(img.Data))
+		e.since(StageDecode, decodeStart)
 		if err != nil {
 			return ocr.Page{}, fmt.Errorf("recognize page %d: decode %s data: %v: %w", img.Number, img.Format, err, ocr.ErrUnreadable)
 		}
