@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -370,7 +371,7 @@ func TestJWTStoreDownFailsClosed(t *testing.T) {
 // failingPuts is a bucket whose writes fail.
 type failingPuts struct{ storage.Bucket }
 
-func (failingPuts) PutOnce(context.Context, string, []byte, string) error {
+func (failingPuts) Upload(context.Context, string, io.Reader, int64, string) error {
 	return errors.New("S3 unreachable")
 }
 

@@ -21,10 +21,10 @@ import (
 )
 
 // Store is what the audit log needs from object storage; storage.Bucket
-// satisfies it. PutOnce must be create-once (the bucket is expected to apply
+// satisfies it. Upload must be create-once (the bucket is expected to apply
 // its default object-lock retention to every new object).
 type Store interface {
-	PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error
+	Upload(ctx context.Context, key string, body io.Reader, size int64, sha256hex string) error
 	Get(ctx context.Context, key string) ([]byte, storage.ObjectInfo, error)
 	List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error
 }
@@ -385,7 +385,7 @@ func (l *Log) upload(ctx context.Context) error {
 // dropped on the assumption that the stored copy is ours.
 func putBatch(ctx context.Context, st Store, key string, body []byte) error {
 	sum := sha256.Sum256(body)
-	err := st.PutOnce(ctx, key, body, hex.EncodeToString(sum[:]))
+	err := st.Upload(ctx, key, bytes.NewReader(body), int64(len(body)), hex.EncodeToString(sum[:]))
 	if errors.Is(err, storage.ErrExists) {
 		stored, _, gerr := st.Get(ctx, key)
 		switch {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,12 +22,16 @@ import (
 type memStore struct {
 	mu   sync.Mutex
 	objs map[string][]byte
-	fail error // when set, PutOnce fails with it
+	fail error // when set, Upload fails with it
 }
 
 func newMemStore() *memStore { return &memStore{objs: map[string][]byte{}} }
 
-func (m *memStore) PutOnce(_ context.Context, key string, body []byte, _ string) error {
+func (m *memStore) Upload(_ context.Context, key string, r io.Reader, size int64, _ string) error {
+	body, err := io.ReadAll(io.LimitReader(r, size))
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {

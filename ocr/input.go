@@ -64,10 +64,10 @@ type Scan struct {
 
 // IsDegenerate reports whether a page image is too small to hold text.
 func IsDegenerate(p PageImage) bool {
-	if p.Image == nil {
+	if p.Image == nil && p.Size == (image.Point{}) {
 		return true
 	}
-	b := p.Image.Bounds()
+	b := p.Bounds()
 	return b.Dx() < MinPageSide || b.Dy() < MinPageSide
 }
 
@@ -86,7 +86,24 @@ func Open(ctx context.Context, data []byte, name string, lim Limits) ([]PageImag
 // counts and page counts are checked against lim before decoding. Errors wrap
 // ErrEmpty, ErrTooLarge, ErrUnreadable, ErrEncrypted or ErrUnsupported and
 // name the file and the reason. Decoder panics become ErrUnreadable.
-func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (scan *Scan, err error) {
+func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (*Scan, error) {
+	return openScan(ctx, data, name, lim, false)
+}
+
+// OpenScanLazy is OpenScan without holding every page's pixels: pages
+// come with their encoded Data and Size and, mostly, no Image. JPEG pages
+// are checked, not decoded (the recogniser decodes them once, as it
+// would); other pages are decoded to make their PNG Data, and keep their
+// pixels only while the pixel memory kept stays under lazyKeepBytes. The
+// recogniser decodes a page without Image from its Data, one page at a
+// time, so a dossier of hundreds of pages needs about the memory of one.
+// A JPEG whose data is corrupt beyond its header fails when it is
+// decoded, not here.
+func OpenScanLazy(ctx context.Context, data []byte, name string, lim Limits) (*Scan, error) {
+	return openScan(ctx, data, name, lim, true)
+}
+
+func openScan(ctx context.Context, data []byte, name string, lim Limits, lazy bool) (scan *Scan, err error) {
 	label := InputLabel(name)
 	defer func() {
 		if r := recover(); r != nil {
@@ -107,7 +124,7 @@ func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (scan *
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	o := &inputOpener{ctx: ctx, label: label, lim: lim, scan: &Scan{Format: format}}
+	o := &inputOpener{ctx: ctx, label: label, lim: lim, scan: &Scan{Format: format}, lazy: lazy}
 	if w := extensionMismatch(name, format); w != "" {
 		o.scan.Warnings = append(o.scan.Warnings, w)
 	}
@@ -142,10 +159,52 @@ type inputOpener struct {
 	lim         Limits
 	scan        *Scan
 	totalPixels int64
+	// lazy: pages keep no decoded Image past lazyKeepBytes (OpenScanLazy;
+	// see settle); kept counts the pixel bytes kept.
+	lazy bool
+	kept int64
 }
 
-// checkPixels applies the per-page and total pixel limits to a page's header
-// dimensions. It must be called before the page is decoded.
+// lazyKeepBytes is how much decoded pixel memory OpenScanLazy keeps of
+// the pages it had to decode anyway (TIFF, PNG in PDF): the first pages
+// of a file, so a usual dossier is not decoded twice; past it (32 MiB:
+// eight bitonal A4 pages at 200 dpi decoded as grey, two as RGBA) pages
+// keep only their Data.
+const lazyKeepBytes = 32 << 20
+
+// settle drops a decoded page's pixels when opening lazily and the pixel
+// memory kept so far is past lazyKeepBytes, keeping its Size.
+func (o *inputOpener) settle(p PageImage) PageImage {
+	if !o.lazy || p.Image == nil {
+		return p
+	}
+	if n := pixelBytes(p.Image); o.kept+n <= lazyKeepBytes {
+		o.kept += n
+		return p
+	}
+	p.Size, p.Image = p.Image.Bounds().Size(), nil
+	return p
+}
+
+// pixelBytes is the memory of a decoded image's pixels (4 bytes a pixel
+// when the type is not known).
+func pixelBytes(img image.Image) int64 {
+	switch m := img.(type) {
+	case *image.Gray:
+		return int64(len(m.Pix))
+	case *image.RGBA:
+		return int64(len(m.Pix))
+	case *image.NRGBA:
+		return int64(len(m.Pix))
+	case *image.Paletted:
+		return int64(len(m.Pix))
+	case *image.YCbCr:
+		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
+	}
+	b := img.Bounds()
+	return 4 * int64(b.Dx()) * int64(b.Dy())
+}
+
 func (o *inputOpener) checkPixels(page, w, h int) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("%s: page %d: invalid dimensions %d×%d: %w", o.label, page, w, h, ErrUnreadable)
@@ -195,6 +254,13 @@ func (o *inputOpener) openJPEG(data []byte) error {
 func (o *inputOpener) decodeJPEGPage(page int, data []byte) (PageImage, error) {
 	if !jpegHasEOI(data) {
 		return PageImage{}, fmt.Errorf("%s: page %d: truncated JPEG: no end-of-image marker: %w", o.label, page, ErrUnreadable)
+	}
+	if o.lazy {
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return PageImage{}, fmt.Errorf("%s: page %d: JPEG header: %v: %w", o.label, page, err, ErrUnreadable)
+		}
+		return PageImage{Number: page, Size: image.Pt(cfg.Width, cfg.Height), Data: data, Format: "jpeg", DPI: DefaultDPI}, nil
 	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -264,7 +330,7 @@ func (o *inputOpener) openTIFF(data []byte) error {
 		if dpi <= 0 {
 			dpi = DefaultDPI
 		}
-		o.scan.Pages = append(o.scan.Pages, PageImage{Number: i + 1, Image: img, Data: enc, Format: "png", DPI: dpi})
+		o.scan.Pages = append(o.scan.Pages, o.settle(PageImage{Number: i + 1, Image: img, Data: enc, Format: "png", DPI: dpi}))
 	}
 	return nil
 }

@@ -95,9 +95,9 @@ func (o *inputOpener) openPDF(data []byte) error {
 			return err
 		}
 		if dims != nil {
-			p.DPI = pdfPageDPI(p.Image.Bounds(), dims[n-1])
+			p.DPI = pdfPageDPI(p.Bounds(), dims[n-1])
 		}
-		o.scan.Pages = append(o.scan.Pages, p)
+		o.scan.Pages = append(o.scan.Pages, o.settle(p))
 	}
 	return nil
 }

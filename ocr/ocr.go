@@ -154,4 +154,16 @@ type PageImage struct {
 	Data   []byte
 	Format string // "jpeg" or "png"
 	DPI    float64
+	// Size is the image's width and height when Image is nil: the pages
+	// of OpenScanLazy are not decoded yet (a consumer decodes Data, one
+	// page at a time).
+	Size image.Point
+}
+
+// Bounds is the page image's bounds, decoded or not.
+func (p PageImage) Bounds() image.Rectangle {
+	if p.Image != nil {
+		return p.Image.Bounds()
+	}
+	return image.Rectangle{Max: p.Size}
 }

@@ -9,14 +9,18 @@
 package pipeline
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -210,16 +214,16 @@ func (bw *batchWriter) record(ctx context.Context) error {
 }
 
 // add stores one file of the batch, enqueues it and lists it in the batch.
-func (bw *batchWriter) add(ctx context.Context, data []byte, name string) (Submission, error) {
+func (bw *batchWriter) add(ctx context.Context, body storage.IntakeBody, name string) (Submission, error) {
 	meta := storage.IntakeMeta{Name: name, BatchID: bw.b.ID, Source: SourceCounter,
 		ProcedureCode: bw.b.ProcedureCode, Office: bw.b.Office, Staff: bw.b.Staff}
-	sub, err := bw.in.submit(ctx, data, meta, bw.dossier)
+	sub, err := bw.in.submit(ctx, body, meta, bw.dossier)
 	if sub.InputKey == "" || sub.Status == StatusRejected {
 		return sub, err
 	}
 	// Listed even when the queue was down: the file is stored.
 	ferr := bw.in.repo.AddBatchFile(ctx, bw.b.ID, storage.BatchFile{InputKey: sub.InputKey, Name: name,
-		Size: int64(len(data)), DossierCode: sub.DossierCode, AddedAt: bw.in.Now().UTC()})
+		Size: body.Size, DossierCode: sub.DossierCode, AddedAt: bw.in.Now().UTC()})
 	if ferr != nil {
 		// Sending the file again lists it (every write is create-once).
 		return Submission{Name: name, Status: StatusRejected}, ferr
@@ -448,15 +452,23 @@ func (in *Intake) receive(w http.ResponseWriter, r *http.Request, bw *batchWrite
 	api.WriteJSON(w, status, resp)
 }
 
+// receivePart stores one uploaded file. The part is streamed to a
+// temporary file and hashed on the way (its input key), then stored from
+// there: memory does not grow with the file's size or the number of
+// uploads at once.
 func (in *Intake) receivePart(ctx context.Context, part *multipart.Part, name string, bw *batchWriter) Submission {
-	data, err := io.ReadAll(io.LimitReader(part, in.MaxFileBytes+1))
-	if err != nil {
+	body, cleanup, err := in.spool(part)
+	defer cleanup()
+	switch {
+	case errors.Is(err, errTooLarge):
+		return refuse(Submission{Name: name}, RefusedTooLarge, fmt.Sprintf("%s: file exceeds %d bytes", name, in.MaxFileBytes))
+	case errors.Is(err, errSpool):
+		in.log.Error("intake failed", "batch_id", bw.b.ID, "err", err)
+		return refuse(Submission{Name: name}, RefusedUnavailable, "temporarily unavailable, retry later")
+	case err != nil:
 		return refuse(Submission{Name: name}, RefusedInterrupted, fmt.Sprintf("%s: upload interrupted: %v", name, err))
 	}
-	if int64(len(data)) > in.MaxFileBytes {
-		return refuse(Submission{Name: name}, RefusedTooLarge, fmt.Sprintf("%s: file exceeds %d bytes", name, in.MaxFileBytes))
-	}
-	sub, err := bw.add(ctx, data, name)
+	sub, err := bw.add(ctx, body, name)
 	if err != nil {
 		in.log.Error("intake failed", "input_key", sub.InputKey, "batch_id", bw.b.ID, "status", sub.Status, "err", err)
 		if sub.Status == "" {
@@ -468,6 +480,45 @@ func (in *Intake) receivePart(ctx context.Context, part *multipart.Part, name st
 		}
 	}
 	return sub
+}
+
+var (
+	errTooLarge = errors.New("file too large")
+	errSpool    = errors.New("temporary file")
+)
+
+// spool copies r (at most MaxFileBytes) into a temporary file (in TempDir,
+// or os.TempDir), hashing it on the way. cleanup closes and removes the
+// file; call it whatever the error. A read error of r is returned as is;
+// errTooLarge and errSpool (the file system) wrap theirs.
+func (in *Intake) spool(r io.Reader) (storage.IntakeBody, func(), error) {
+	f, err := os.CreateTemp(in.TempDir, "sohoa-upload-*")
+	if err != nil {
+		return storage.IntakeBody{}, func() {}, fmt.Errorf("%w: %w", errSpool, err)
+	}
+	cleanup := func() {
+		f.Close()
+		if err := os.Remove(f.Name()); err != nil {
+			in.log.Error("remove upload temporary file", "err", err)
+		}
+	}
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
+	n, err := io.Copy(w, io.LimitReader(r, in.MaxFileBytes+1))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return storage.IntakeBody{}, cleanup, fmt.Errorf("%w: %w", errSpool, err)
+		}
+		return storage.IntakeBody{}, cleanup, err
+	}
+	if n > in.MaxFileBytes {
+		return storage.IntakeBody{}, cleanup, errTooLarge
+	}
+	if err := w.Flush(); err != nil {
+		return storage.IntakeBody{}, cleanup, fmt.Errorf("%w: %w", errSpool, err)
+	}
+	return storage.IntakeBody{R: f, Size: n, Key: storage.InputKeyOfSHA256(h.Sum(nil))}, cleanup, nil
 }
 
 // ---- batch status ----

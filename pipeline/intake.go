@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -51,6 +52,9 @@ type Intake struct {
 	UploadIdle    time.Duration
 	MinUploadRate float64
 	MaxUploadTime time.Duration
+	// TempDir holds each uploaded file while it is stored (streamed there
+	// and hashed, then encrypted and uploaded from it); "" is os.TempDir.
+	TempDir string
 	// Token is the bearer token intake clients (scripts) must present.
 	Token string
 	// Authorize, when set, admits a request that has no valid bearer
@@ -168,7 +172,8 @@ func (in *Intake) Submit(ctx context.Context, data []byte, meta storage.IntakeMe
 	if meta.BatchID == "" {
 		meta.BatchID = storage.NewBatchID(in.Now())
 	}
-	return in.submit(ctx, data, meta, func(ctx context.Context, key string) (string, string, string, error) {
+	body := storage.IntakeBody{R: bytes.NewReader(data), Size: int64(len(data)), Key: storage.InputKeyOf(data)}
+	return in.submit(ctx, body, meta, func(ctx context.Context, key string) (string, string, string, error) {
 		if meta.DossierCode == "" {
 			code, err := in.repo.AllocateDossierCode(ctx, in.agency, in.Now(), storage.DossierClaim{BatchID: meta.BatchID, InputKey: key})
 			if err != nil {
@@ -200,13 +205,15 @@ func (in *Intake) reserveNamed(ctx context.Context, code, batch string) (string,
 	return code, "", "", nil
 }
 
-func (in *Intake) submit(ctx context.Context, data []byte, meta storage.IntakeMeta, dossier dossierFunc) (Submission, error) {
+// submit stores one scan, read from body (its input key computed by the
+// caller as the bytes came in: the scan is hashed once), and enqueues it.
+func (in *Intake) submit(ctx context.Context, body storage.IntakeBody, meta storage.IntakeMeta, dossier dossierFunc) (Submission, error) {
 	sub := Submission{Name: meta.Name}
-	if len(data) == 0 {
+	if body.Size == 0 {
 		// Nothing to keep or recognise: refuse it at the door, by name.
 		return refuse(sub, RefusedEmpty, meta.Name+": empty file (0 bytes)"), nil
 	}
-	key := storage.InputKeyOf(data)
+	key := body.Key
 	exists, err := in.repo.Exists(ctx, storage.IntakeMetaKey(key))
 	if err != nil {
 		return sub, fmt.Errorf("check intake %s: %w", meta.Name, err)
@@ -227,11 +234,11 @@ func (in *Intake) submit(ctx context.Context, data []byte, meta storage.IntakeMe
 		}
 		meta.DossierCode = code
 		meta.UploadedAt = in.Now().UTC()
-		meta.Size = int64(len(data))
+		meta.Size = body.Size
 		// Concurrent uploads of the same bytes: the first metadata stored
 		// wins, and the others read it back, so every clerk is told the
 		// dossier code the file is really filed under.
-		if key, meta, err = in.repo.StoreIntake(ctx, data, meta); err != nil {
+		if key, meta, err = in.repo.StoreIntakeBody(ctx, body, meta); err != nil {
 			return sub, fmt.Errorf("store intake %s: %w", meta.Name, err)
 		}
 	}

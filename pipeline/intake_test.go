@@ -511,11 +511,11 @@ type downBucket struct {
 	down atomic.Bool
 }
 
-func (b *downBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+func (b *downBucket) Upload(ctx context.Context, key string, body io.Reader, size int64, sum string) error {
 	if b.down.Load() {
 		return errors.New("connection refused")
 	}
-	return b.Bucket.PutOnce(ctx, key, body, sum)
+	return b.Bucket.Upload(ctx, key, body, size, sum)
 }
 
 // TestIntakeAnswersHonestly: a batch that stored nothing because S3 is down

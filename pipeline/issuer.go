@@ -43,6 +43,9 @@ type IssuerOptions struct {
 	Fonts signing.RendererConfig
 	// Now is the clock of the claimed signing time; nil is time.Now.
 	Now func() time.Time
+	// Observer is told the time of each step of an issue: StageRendering,
+	// StageSigning, StageVerification; nil: nobody.
+	Observer Observer
 }
 
 // PDFIssuer renders, signs and verifies e-results. It is safe for
@@ -68,6 +71,9 @@ func NewPDFIssuer(o IssuerOptions) (*PDFIssuer, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	return &PDFIssuer{o: o, renderer: r}, nil
 }
@@ -102,10 +108,12 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	if d.ValidUntil != nil {
 		meta.ValidUntil = *d.ValidUntil
 	}
+	start := time.Now()
 	unsigned, err := e.renderer.Render(ctx, signing.RenderInput{Pages: renderPages(req.Pages, req.Images), Meta: meta, Data: req.Data})
 	if err != nil {
 		return Issued{}, fmt.Errorf("render: %w", err)
 	}
+	start = e.step(StageRendering, start)
 	signed, err := signing.Sign(ctx, unsigned, e.o.Keys, signing.SignOptions{
 		Reason: "Ket qua dien tu " + req.ResultCode, TSAURL: e.o.TSAURL, Time: e.o.Now(),
 	})
@@ -113,7 +121,9 @@ func (e *PDFIssuer) Issue(ctx context.Context, req IssueRequest) (Issued, error)
 		// A TSA or HSM outage is worth retrying.
 		return Issued{}, fmt.Errorf("sign: %w", err)
 	}
+	start = e.step(StageSigning, start)
 	v, err := signing.Verify(signed, signing.VerifyOptions{Roots: e.o.Roots})
+	e.step(StageVerification, start)
 	if err == nil && !v.Valid {
 		err = fmt.Errorf("%w: %v", signing.ErrInvalid, v.Reasons)
 	}
@@ -130,6 +140,13 @@ func authority(a *storage.Authority) string {
 		return ""
 	}
 	return a.Name
+}
+
+// step tells the observer stage took the time since start, and returns now.
+func (e *PDFIssuer) step(stage string, start time.Time) time.Time {
+	now := time.Now()
+	e.o.Observer.StageDone(stage, now.Sub(start))
+	return now
 }
 
 // renderPages pairs each page image with its recognition for the renderer.

@@ -113,6 +113,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	if signed {
 		req.Origin = storage.OriginBornDigital
 	} else {
+		readStart := p.o.Now()
 		for _, n := range d.Pages {
 			pg, img, err := p.page(ctx, &rec, n)
 			if err != nil {
@@ -121,6 +122,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 			req.Pages = append(req.Pages, pg)
 			req.Images = append(req.Images, img)
 		}
+		p.o.Observer.StageDone(StagePageRead, p.o.Now().Sub(readStart))
 	}
 	m, err := p.manifest(&rec, d, resultCode, req)
 	if err != nil {
@@ -152,7 +154,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		if issued, err = p.o.Issuer.Issue(ctx, req); err != nil {
 			return fmt.Errorf("issue %s: %w", resultCode, err)
 		}
-		p.o.Observer.StageDone(StageSigning, p.o.Now().Sub(signStart))
+		p.o.Observer.StageDone(StageIssue, p.o.Now().Sub(signStart))
 	}
 	m.File = storage.File{
 		SignatureFormat:    issued.SignatureFormat,

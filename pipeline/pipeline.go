@@ -104,7 +104,9 @@ type Options struct {
 type Observer interface {
 	// StageDone: one unit of a stage took d. Stages: StageOCRPage (per
 	// page: the file's OCR time divided by its pages), StageExtraction,
-	// StageSigning, StageStorage.
+	// StagePageRead, StageIssue (StageRendering, StageSigning,
+	// StageVerification), StageStorage; the OCR pool adds the stages of
+	// recognition per page (tesseract.Stages).
 	StageDone(stage string, d time.Duration)
 	// Pages: n pages recognised with this outcome ("ok" or a page flag).
 	Pages(outcome string, n int)
@@ -122,6 +124,13 @@ const (
 	StageExtraction = "extraction"
 	StageSigning    = "signing"
 	StageStorage    = "storage"
+	// StageIssue is a whole issue (rendering, signing and verifying);
+	// StageRendering, StageSigning and StageVerification its steps, told
+	// by PDFIssuer. StagePageRead is reading a document's page images back.
+	StageIssue        = "issue"
+	StageRendering    = "rendering"
+	StageVerification = "verification"
+	StagePageRead     = "page_read"
 )
 
 type nopObserver struct{}

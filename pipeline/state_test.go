@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -39,14 +40,14 @@ func (h *harness) flush() {
 // vanish) and the metadata write fails.
 type noMetaBucket struct{ storage.Bucket }
 
-func (b noMetaBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+func (b noMetaBucket) Upload(ctx context.Context, key string, body io.Reader, size int64, sum string) error {
 	if strings.HasPrefix(key, "open/") {
 		return nil
 	}
 	if strings.HasSuffix(key, ".meta.json") {
 		return fmt.Errorf("put %s: process killed", key)
 	}
-	return b.Bucket.PutOnce(ctx, key, body, sum)
+	return b.Bucket.Upload(ctx, key, body, size, sum)
 }
 
 func needs(st InputState) string {
@@ -253,9 +254,9 @@ func TestOCRStageRestoresMetadataFromOpenMarker(t *testing.T) {
 // metaOnlyFails fails the write of intake metadata beside the scan.
 type metaOnlyFails struct{ storage.Bucket }
 
-func (b metaOnlyFails) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+func (b metaOnlyFails) Upload(ctx context.Context, key string, body io.Reader, size int64, sum string) error {
 	if strings.HasSuffix(key, ".meta.json") {
 		return fmt.Errorf("put %s: process killed", key)
 	}
-	return b.Bucket.PutOnce(ctx, key, body, sum)
+	return b.Bucket.Upload(ctx, key, body, size, sum)
 }

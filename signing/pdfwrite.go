@@ -35,11 +35,7 @@ func (w *pdfWriter) add(body string) int {
 // << >> and without /Length. When compress is true the data is Flate-encoded.
 func (w *pdfWriter) setStream(n int, dict string, data []byte, compress bool) {
 	if compress {
-		var b bytes.Buffer
-		zw, _ := zlib.NewWriterLevel(&b, zlib.DefaultCompression)
-		_, _ = zw.Write(data)
-		_ = zw.Close()
-		data = b.Bytes()
+		data = deflate(data)
 		dict += " /Filter /FlateDecode"
 	}
 	var b bytes.Buffer
@@ -47,6 +43,26 @@ func (w *pdfWriter) setStream(n int, dict string, data []byte, compress bool) {
 	b.Write(data)
 	b.WriteString("\nendstream")
 	w.objs[n-1] = b.Bytes()
+}
+
+// deflate is data zlib-compressed, as a FlateDecode stream holds it.
+func deflate(data []byte) []byte { return deflateLevel(data, zlib.DefaultCompression) }
+
+// deflateLevel is deflate at a zlib level: BestSpeed for the streams made
+// anew for every e-result (font subsets), whose few extra bytes cost less
+// than the CPU time of a denser compression.
+func deflateLevel(data []byte, level int) []byte {
+	var b bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&b, level)
+	_, _ = zw.Write(data)
+	_ = zw.Close()
+	return b.Bytes()
+}
+
+// addFlate adds a stream whose data is already deflated (a constant the
+// renderer compressed once).
+func (w *pdfWriter) addFlate(dict string, zdata []byte) int {
+	return w.addStream(dict+" /Filter /FlateDecode", zdata, false)
 }
 
 func (w *pdfWriter) addStream(dict string, data []byte, compress bool) int {

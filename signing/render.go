@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
@@ -46,6 +47,10 @@ type Renderer struct {
 	serif     *ttfFont
 	bold      *ttfFont
 	system    string
+	// The streams every e-result holds the same, deflated once: the
+	// glyphless font program, its CIDToGIDMap and ToUnicode CMap, and the
+	// sRGB output profile.
+	glyphlessZ, cid2gidZ, glyphlessCMapZ, iccZ []byte
 }
 
 // NewRenderer loads the fonts named by cfg.
@@ -74,7 +79,14 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new renderer: %w", err)
 	}
-	return &Renderer{glyphless: gl, serif: serif, bold: bold, system: cfg.SystemName}, nil
+	r := &Renderer{glyphless: gl, serif: serif, bold: bold, system: cfg.SystemName}
+	cid2gid := make([]byte, 2*65536)
+	for i := 1; i < len(cid2gid); i += 2 {
+		cid2gid[i] = 1
+	}
+	r.glyphlessZ, r.cid2gidZ = deflate(gl), deflate(cid2gid)
+	r.glyphlessCMapZ, r.iccZ = deflate([]byte(glyphlessCMap())), deflate(srgbICC())
+	return r, nil
 }
 
 // Metadata describes the e-result; it feeds the stamp, the QR code, the Info
@@ -298,7 +310,7 @@ func (r *Renderer) render(ctx context.Context, in RenderInput) ([]byte, error) {
 	}
 	w.set(info, meta.infoDict())
 	xmp := w.addStream(" /Type /Metadata /Subtype /XML", []byte(meta.xmp()), false)
-	icc := w.addStream(" /N 3", srgbICC(), true)
+	icc := w.addFlate(" /N 3", r.iccZ)
 	intent := w.add(fmt.Sprintf("<</Type /OutputIntent /S /GTS_PDFA1 /OutputConditionIdentifier (sRGB IEC61966-2.1) /RegistryName (http://www.color.org) /Info (sRGB IEC61966-2.1) /DestOutputProfile %d 0 R>>", icc))
 	w.set(catalog, fmt.Sprintf("<</Type /Catalog /Pages %d 0 R /Metadata %d 0 R /OutputIntents [%d 0 R]%s /Lang (vi-VN) /ViewerPreferences <</DisplayDocTitle true>>>>", pagesObj, xmp, intent, attach))
 	out, err := w.bytes(catalog, info)
@@ -491,14 +503,16 @@ func flatten(c color.Color) color.Color {
 // glyphlessFont embeds Tesseract's glyphless font as a Type0 font whose CIDs
 // are Unicode code points (BMP), all drawn with glyph 1 and 500/1000 wide.
 func (r *Renderer) glyphlessFont(w *pdfWriter) int {
-	ff := w.addStream(fmt.Sprintf(" /Length1 %d", len(r.glyphless)), r.glyphless, true)
+	ff := w.addFlate(fmt.Sprintf(" /Length1 %d", len(r.glyphless)), r.glyphlessZ)
 	fd := w.add(fmt.Sprintf("<</Type /FontDescriptor /FontName /GlyphLessFont /Flags 5 /FontBBox [0 0 500 1000] /ItalicAngle 0 /Ascent 1000 /Descent 0 /CapHeight 1000 /StemV 80 /FontFile2 %d 0 R>>", ff))
-	cid2gid := make([]byte, 2*65536)
-	for i := 1; i < len(cid2gid); i += 2 {
-		cid2gid[i] = 1
-	}
-	gm := w.addStream("", cid2gid, true)
+	gm := w.addFlate("", r.cid2gidZ)
 	cid := w.add(fmt.Sprintf("<</Type /Font /Subtype /CIDFontType2 /BaseFont /GlyphLessFont /CIDSystemInfo <</Registry (Adobe) /Ordering (Identity) /Supplement 0>> /FontDescriptor %d 0 R /DW 500 /CIDToGIDMap %d 0 R>>", fd, gm))
+	tu := w.addFlate("", r.glyphlessCMapZ)
+	return w.add(fmt.Sprintf("<</Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H /DescendantFonts [%d 0 R] /ToUnicode %d 0 R>>", cid, tu))
+}
+
+// glyphlessCMap maps every BMP code point but the surrogates to itself.
+func glyphlessCMap() string {
 	var cmap strings.Builder
 	cmap.WriteString(cmapHeader)
 	var ranges []string
@@ -514,8 +528,7 @@ func (r *Renderer) glyphlessFont(w *pdfWriter) int {
 		ranges = ranges[n:]
 	}
 	cmap.WriteString(cmapFooter)
-	tu := w.addStream("", []byte(cmap.String()), true)
-	return w.add(fmt.Sprintf("<</Type /Font /Subtype /Type0 /BaseFont /GlyphLessFont /Encoding /Identity-H /DescendantFonts [%d 0 R] /ToUnicode %d 0 R>>", cid, tu))
+	return cmap.String()
 }
 
 const cmapHeader = `/CIDInit /ProcSet findresource begin
@@ -553,7 +566,7 @@ func (r *Renderer) embedFont(w *pdfWriter, f *ttfFont, runes []rune) int {
 		prog = f.data
 	}
 	name := subsetTag(f.name, used) + "+" + f.name
-	ff := w.addStream(fmt.Sprintf(" /Length1 %d", len(prog)), prog, true)
+	ff := w.addFlate(fmt.Sprintf(" /Length1 %d", len(prog)), deflateLevel(prog, zlib.BestSpeed))
 	k := 1000 / float64(f.unitsPerEm)
 	fd := w.add(fmt.Sprintf("<</Type /FontDescriptor /FontName %s /Flags 6 /FontBBox [%s %s %s %s] /ItalicAngle 0 /Ascent %s /Descent %s /CapHeight %s /StemV 80 /FontFile2 %d 0 R>>",
 		pdfName(name), pdfNum(float64(f.bbox[0])*k), pdfNum(float64(f.bbox[1])*k), pdfNum(float64(f.bbox[2])*k), pdfNum(float64(f.bbox[3])*k),

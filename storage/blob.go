@@ -16,12 +16,16 @@ package storage
 // ring for reading.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/minio/sio"
 )
@@ -82,6 +86,90 @@ func (r *Repository) putBlob(ctx context.Context, objectKey string, plain []byte
 		return err
 	}
 	return r.putOnce(ctx, objectKey, body)
+}
+
+// putBlobFrom writes what plain reads to objectKey create-once, encrypted,
+// without holding it in memory: the ciphertext goes to a temporary file
+// (os.TempDir) and is hashed on the way, then uploaded from the file with
+// that checksum. One encryption and one hash pass; the file is removed.
+func (r *Repository) putBlobFrom(ctx context.Context, objectKey string, plain io.Reader) (err error) {
+	if err := CheckKey(objectKey); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "sohoa-blob-*")
+	if err != nil {
+		return fmt.Errorf("encrypt %s: temporary file: %w", objectKey, err)
+	}
+	defer func() {
+		f.Close()
+		if rerr := os.Remove(f.Name()); rerr != nil && err == nil {
+			err = fmt.Errorf("encrypt %s: remove temporary file: %w", objectKey, rerr)
+		}
+	}()
+	h := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
+	kid := r.keys.SealKID
+	w.WriteString(blobMagic)
+	w.WriteString(kid)
+	w.WriteByte('\n')
+	if _, err := sio.Encrypt(w, plain, blobConfig(blobKey(r.keys.SealKeys[kid], objectKey))); err != nil {
+		return fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("encrypt %s: write temporary file: %w", objectKey, err)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("encrypt %s: %w", objectKey, err)
+	}
+	if err := r.b.Upload(ctx, objectKey, f, size, hex.EncodeToString(h.Sum(nil))); err != nil {
+		return fmt.Errorf("put %s: %w", objectKey, err)
+	}
+	return nil
+}
+
+// readBlob reads and decrypts objectKey as a stream, into one buffer of
+// the plaintext's size: a large scan is in memory once, not twice
+// (ciphertext and plaintext). The checksum of the stored bytes is checked
+// at their end (Bucket.Open) and DARE authenticates every package.
+func (r *Repository) readBlob(ctx context.Context, objectKey string) ([]byte, error) {
+	rc, info, err := r.b.Open(ctx, objectKey)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	magic := make([]byte, len(blobMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != blobMagic {
+		return nil, fmt.Errorf("decrypt %s: not an encrypted object: %w", objectKey, ErrCorrupt)
+	}
+	kid, err := br.ReadSlice('\n')
+	if err != nil || len(kid) > 17 {
+		return nil, fmt.Errorf("decrypt %s: bad header: %w", objectKey, ErrCorrupt)
+	}
+	key, ok := r.keys.SealKeys[string(kid[:len(kid)-1])]
+	if !ok {
+		return nil, fmt.Errorf("decrypt %s: seal key %q is not in the key ring: %w", objectKey, kid[:len(kid)-1], ErrInvalid)
+	}
+	dec, err := sio.DecryptReader(br, blobConfig(blobKey(key, objectKey)))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+	}
+	// DARE adds 32 bytes to every 64 KiB package: the plaintext is a
+	// little shorter than the object.
+	out := bytes.NewBuffer(make([]byte, 0, max(0, info.Size-info.Size/2048)))
+	if _, err := io.Copy(out, dec); err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+	}
+	// Read to the end, so the bucket's checksum of the stored bytes is
+	// checked even if DARE stopped at its final package.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+	}
+	return out.Bytes(), nil
 }
 
 // getBlob reads and decrypts objectKey.

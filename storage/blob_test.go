@@ -75,6 +75,28 @@ func TestScansPagesAndPDFsAreEncryptedAtRest(t *testing.T) {
 	if _, err := r.Page(ctx, pageKey); err == nil {
 		t.Error("tampered page opened")
 	}
+	// The same for a scan, which is read as a stream (readBlob): a flipped
+	// byte in its ciphertext, or its body cut short, does not open.
+	big := bytes.Repeat(scan, 20000) // several DARE packages
+	bigKey, err := r.PutIntake(ctx, big, storage.IntakeMeta{Name: "big.jpg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := r.Intake(ctx, bigKey); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("streamed Intake = %d bytes, %v; want the %d-byte scan", len(got), err, len(big))
+	}
+	if err := b.Tamper(storage.IntakeKey(bigKey), func(p []byte) []byte { p[len(p)/2] ^= 1; return p }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Intake(ctx, bigKey); !errors.Is(err, storage.ErrCorrupt) {
+		t.Errorf("tampered scan: %v, want ErrCorrupt", err)
+	}
+	if err := b.Tamper(storage.IntakeKey(bigKey), func(p []byte) []byte { return p[:len(p)-70000] }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Intake(ctx, bigKey); !errors.Is(err, storage.ErrCorrupt) {
+		t.Errorf("truncated scan: %v, want ErrCorrupt", err)
+	}
 
 	// Rotation: a ring whose current seal key is new still opens old
 	// objects; new objects are written under the new kid.

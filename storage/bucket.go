@@ -9,6 +9,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,7 +49,7 @@ type ObjectInfo struct {
 }
 
 // SHA256Hex is the lowercase hex SHA-256 of b: the checksum form of
-// Bucket.PutOnce and ObjectInfo.SHA256.
+// Bucket.Upload and ObjectInfo.SHA256.
 func SHA256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -59,12 +60,17 @@ func SHA256Hex(b []byte) string {
 // repository semantics (layout, index, validity) are built once on top of it.
 // There is no delete: stored objects are immutable.
 type Bucket interface {
-	// PutOnce writes key only if it does not exist yet (If-None-Match: *).
-	// sha256hex is the lowercase hex SHA-256 of body; a body that does not
-	// match it is refused with ErrCorrupt before anything is stored. An
-	// existing key yields ErrExists (callers retrying an idempotent write
-	// treat that as success).
-	PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error
+	// Upload writes key only if it does not exist yet (If-None-Match: *),
+	// reading exactly size bytes from body, which it streams (go-cloud's
+	// blob.Bucket.Upload is the model): a driver never needs the object in
+	// memory. sha256hex is the lowercase hex SHA-256 of those bytes, known
+	// to the caller beforehand (it hashed them while producing them); a
+	// body that does not match it, or is shorter or longer than size, is
+	// refused with ErrCorrupt and nothing is stored. An existing key
+	// yields ErrExists (callers retrying an idempotent write treat that as
+	// success). A body that is also an io.Seeker can be sent again after
+	// a lost answer; any other body is sent once.
+	Upload(ctx context.Context, key string, body io.Reader, size int64, sha256hex string) error
 	// Get returns the object's bytes after checking them against the
 	// recorded SHA-256; a mismatch yields ErrCorrupt, never the bytes.
 	Get(ctx context.Context, key string) ([]byte, ObjectInfo, error)
@@ -76,4 +82,10 @@ type Bucket interface {
 	// List calls fn for every key under prefix in lexical order. An error
 	// from fn stops the listing and is returned.
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+}
+
+// PutBytes writes body to key create-once through b.Upload, with its
+// SHA-256 (one pass over body).
+func PutBytes(ctx context.Context, b Bucket, key string, body []byte) error {
+	return b.Upload(ctx, key, bytes.NewReader(body), int64(len(body)), SHA256Hex(body))
 }

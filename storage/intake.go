@@ -4,9 +4,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -57,7 +59,25 @@ func (r *Repository) PutIntake(ctx context.Context, data []byte, meta IntakeMeta
 // restores it from there. It returns the input key and the metadata
 // stored, which is the first upload's when the bytes were stored before.
 func (r *Repository) StoreIntake(ctx context.Context, data []byte, meta IntakeMeta) (string, IntakeMeta, error) {
-	if len(data) == 0 {
+	return r.StoreIntakeBody(ctx, IntakeBody{R: bytes.NewReader(data), Size: int64(len(data)), Key: InputKeyOf(data)}, meta)
+}
+
+// IntakeBody is an uploaded scan that need not be in memory: Size bytes
+// readable from R (a temporary file the upload streamed into), and Key, its
+// input key (InputKeyOf), computed by whoever wrote R while the bytes
+// streamed in, so the scan is hashed once.
+type IntakeBody struct {
+	R    io.ReaderAt
+	Size int64
+	Key  string
+}
+
+// StoreIntakeBody is StoreIntake of a scan read from body.R, streamed:
+// the scan is encrypted into a temporary file (hashed as it is written)
+// and uploaded from there, so memory does not grow with its size. Key is
+// trusted to be InputKeyOf the bytes (the intake computed it from them).
+func (r *Repository) StoreIntakeBody(ctx context.Context, body IntakeBody, meta IntakeMeta) (string, IntakeMeta, error) {
+	if body.Size == 0 {
 		return "", meta, fmt.Errorf("put intake: empty: %w", ErrInvalid)
 	}
 	switch meta.Source {
@@ -67,15 +87,15 @@ func (r *Repository) StoreIntake(ctx context.Context, data []byte, meta IntakeMe
 	default:
 		return "", meta, fmt.Errorf("put intake: source %q: want counter or backfill: %w", meta.Source, ErrInvalid)
 	}
-	inputKey := InputKeyOf(data)
+	inputKey := body.Key
 	if meta.UploadedAt.IsZero() {
 		meta.UploadedAt = r.now()
 	}
-	meta.Size = int64(len(data))
+	meta.Size = body.Size
 	if err := r.MarkOpen(ctx, inputKey, meta); err != nil {
 		return "", meta, fmt.Errorf("put intake: %w", err)
 	}
-	if err := r.putBlob(ctx, IntakeKey(inputKey), data); err != nil && !errors.Is(err, ErrExists) {
+	if err := r.putBlobFrom(ctx, IntakeKey(inputKey), io.NewSectionReader(body.R, 0, body.Size)); err != nil && !errors.Is(err, ErrExists) {
 		return "", meta, fmt.Errorf("put intake: %w", err)
 	}
 	err := r.PutSealedJSON(ctx, IntakeMetaKey(inputKey), meta)
@@ -207,7 +227,7 @@ func (r *Repository) Intake(ctx context.Context, inputKey string) ([]byte, Intak
 	if !ValidInputKey(inputKey) {
 		return nil, IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", ErrInvalid)
 	}
-	data, err := r.getBlob(ctx, IntakeKey(inputKey))
+	data, err := r.readBlob(ctx, IntakeKey(inputKey))
 	if err != nil {
 		return nil, IntakeMeta{}, fmt.Errorf("intake %s: %w", inputKey, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,11 +24,11 @@ type crashBucket struct {
 
 var errCrashed = errors.New("process killed")
 
-func (b *crashBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+func (b *crashBucket) Upload(ctx context.Context, key string, body io.Reader, size int64, sum string) error {
 	if b.n.Add(1) > b.allow {
 		return fmt.Errorf("put %s: %w", key, errCrashed)
 	}
-	return b.Bucket.PutOnce(ctx, key, body, sum)
+	return b.Bucket.Upload(ctx, key, body, size, sum)
 }
 
 // TestIntakeCrashBetweenWritesKeepsMetadata (finding 6): whatever write of

@@ -59,6 +59,10 @@ func InputKeyOf(data []byte) string {
 	return keyHash(sum[:])
 }
 
+// InputKeyOfSHA256 is InputKeyOf of the bytes whose SHA-256 is sum (for a
+// scan hashed while it streamed in).
+func InputKeyOfSHA256(sum []byte) string { return keyHash(sum) }
+
 // ValidInputKey reports whether s has the shape InputKeyOf produces.
 func ValidInputKey(s string) bool { return validKeyHash(s) }
 

@@ -14,7 +14,7 @@ func (r *Repository) putOnce(ctx context.Context, key string, body []byte) error
 	if err := CheckKey(key); err != nil {
 		return err
 	}
-	if err := r.b.PutOnce(ctx, key, body, SHA256Hex(body)); err != nil {
+	if err := PutBytes(ctx, r.b, key, body); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil

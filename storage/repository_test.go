@@ -574,11 +574,11 @@ func (b *countingBucket) Stat(ctx context.Context, key string) (storage.ObjectIn
 	return b.Bucket.Stat(ctx, key)
 }
 
-func (b *countingBucket) PutOnce(ctx context.Context, key string, body []byte, sum string) error {
+func (b *countingBucket) Upload(ctx context.Context, key string, body io.Reader, size int64, sum string) error {
 	b.mu.Lock()
 	b.puts++
 	b.mu.Unlock()
-	return b.Bucket.PutOnce(ctx, key, body, sum)
+	return b.Bucket.Upload(ctx, key, body, size, sum)
 }
 
 func (b *countingBucket) reset() (lists, stats, puts int) {

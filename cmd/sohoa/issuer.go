@@ -9,7 +9,7 @@ import (
 
 // newIssuer builds the pipeline's issuer from the signing configuration.
 // The returned function releases the signing key.
-func newIssuer(cfg *config, layouts *ocr.Layouts) (*pipeline.PDFIssuer, func() error, error) {
+func newIssuer(cfg *config, layouts *ocr.Layouts, obs pipeline.Observer) (*pipeline.PDFIssuer, func() error, error) {
 	keys, closeKeys, err := cfg.openSigner()
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing key: %w", err)
@@ -27,6 +27,7 @@ func newIssuer(cfg *config, layouts *ocr.Layouts) (*pipeline.PDFIssuer, func() e
 	iss, err := pipeline.NewPDFIssuer(pipeline.IssuerOptions{
 		Keys: keys, Roots: roots, QRKey: qk, VerifyBaseURL: cfg.VerifyBaseURL,
 		AgencyName: cfg.AgencyName, AgencyCode: cfg.AgencyCode, TSAURL: cfg.Sign.TSAURL, Layouts: layouts, Now: cfg.now,
+		Observer: obs,
 	})
 	if err != nil {
 		closeKeys()

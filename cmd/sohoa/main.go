@@ -53,6 +53,7 @@ func commands() map[string]command {
 		"keys":      {"create production key files: index, seal, audit, QR and staff keys", "init DIR", 0, runKeys},
 		"user":      {"manage staff accounts: add, reset, disable, enable, role, list", "add|reset|disable|enable|role|list [flags] [USER]", gStore | gStaff | gRedis | gAudit, runUser},
 		"demo":      {"run the whole pipeline on a corpus and print a summary", "[--corpus DIR]", groupsWorker, runDemo},
+		"bench":     {"measure the pipeline beside raw Tesseract, sohoa extract and OCRmyPDF (make bench)", "[--corpus DIRS] [--rounds N] [--out DIR]", gRedis | gIntake, runBench},
 		"ocr-child": {"internal: the supervised OCR child process", "", gOCR, runOCRChild},
 		// Reads no setting: the parent sends everything with the PDF.
 		"verify-child": {"internal: the supervised verifier child process", "", 0, runVerifyChild},

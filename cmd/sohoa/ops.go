@@ -51,6 +51,7 @@ type metrics struct {
 	pages       *prometheus.CounterVec
 	documents   *prometheus.CounterVec
 	stage       *prometheus.HistogramVec
+	stageCPU    *prometheus.CounterVec
 	quarantined *prometheus.CounterVec
 	ocrRestarts *prometheus.CounterVec
 	ocrKills    *prometheus.CounterVec
@@ -69,8 +70,10 @@ func newMetrics() *metrics {
 		documents: f.counter(prometheus.CounterOpts{Name: "sohoa_documents_total",
 			Help: "Documents by outcome: the decision after OCR (issue, review, keep), then issued when the e-result is filed."}, "outcome"),
 		stage: f.histogram(prometheus.HistogramOpts{Name: "sohoa_stage_duration_seconds",
-			Help:    "Latency of a pipeline stage: ocr_page (per page), extraction, signing, storage (filing an e-result).",
-			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160}}, "stage"),
+			Help:    "Latency of a pipeline stage: ocr_page (per page) and, per page as the OCR child measured them, decode, deskew, osd, recognition, reread_<treatment>; extraction; page_read, issue (rendering, signing, verification), storage (filing an e-result).",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160}}, "stage"),
+		stageCPU: f.counter(prometheus.CounterOpts{Name: "sohoa_stage_cpu_seconds_total",
+			Help: "CPU time (user + system) of the recognition stages, as the OCR children measure it: decode, deskew, osd, recognition, reread_<treatment>."}, "stage"),
 		quarantined: f.counter(prometheus.CounterOpts{Name: "sohoa_quarantined_total",
 			Help: "Inputs quarantined, by reason code."}, "code"),
 		ocrRestarts: f.counter(prometheus.CounterOpts{Name: "sohoa_ocr_child_restarts_total",
@@ -125,6 +128,9 @@ var digitRun12 = regexp.MustCompile(`[0-9]{12}`)
 
 func (m *metrics) StageDone(stage string, d time.Duration) {
 	m.stage.WithLabelValues(label(stage)).Observe(d.Seconds())
+}
+func (m *metrics) StageCPU(stage string, d time.Duration) {
+	m.stageCPU.WithLabelValues(label(stage)).Add(d.Seconds())
 }
 func (m *metrics) Pages(outcome string, n int) {
 	m.pages.WithLabelValues(label(outcome)).Add(float64(n))

@@ -98,7 +98,7 @@ func newPipelineRuntime(ctx context.Context, cfg *config, log *slog.Logger, with
 		}
 		rt.ocr = pool
 		rt.closeFns = append(rt.closeFns, pool.Close)
-		iss, closeIss, err := newIssuer(cfg, layouts)
+		iss, closeIss, err := newIssuer(cfg, layouts, opts.Observer)
 		if err != nil {
 			rt.Close()
 			return nil, err

@@ -23,11 +23,14 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		return err
 	}
 	concurrency, children := cfg.Worker.Concurrency, cfg.Worker.OCRChildren
-	if concurrency == 0 {
-		concurrency = runtime.NumCPU()
-	}
 	if children == 0 {
 		children = runtime.NumCPU()
+	}
+	if concurrency == 0 {
+		// One task more than OCR children: while a task stores its pages
+		// and record, or an issue task renders, signs and files a
+		// result, the next file is already being recognised.
+		concurrency = children + 1
 	}
 	log := cfg.logger(stderr)
 	if err := checkRedis(ctx, cfg); err != nil {

@@ -1,31 +1,43 @@
 #!/usr/bin/env bash
-# make bench: every figure is a ratio measured side by side in one run.
-# Needs the local stack environment (make bench sets it). Output: .local/bench/.
+# make bench: the whole pipeline side by side with raw Tesseract (with and
+# without --psm 1, 2 at a time), `sohoa extract` and OCRmyPDF on the same
+# pages, in paired rounds (medians), with CPU time, peak memory, the
+# worker's own stage timings, 1 vs 2 workers, a generated 200-page dossier
+# (bitonal and colour) and 20 concurrent 60 MB uploads; then the signing
+# throughput and the repository and reuse-API latencies.
+# Needs the local stack environment (make bench sets it).
+# Results: docs/bench/ (results.md, results.json, scaling.png, stages.png);
+# raw output and logs: .local/bench/.
+#   BENCH_CORPUS=DIR[,DIR]  more folders measured with ../shared/corpus/dev
+#   BENCH_ROUNDS=3  BENCH_OCRMYPDF_ROUNDS=1  BENCH_DOSSIER_PAGES=200
+#   BENCH_UPLOADS=20  BENCH_UPLOAD_MB=60  BENCH_WORKERS=1,2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.local/bench
 mkdir -p "$out"
 export OMP_THREAD_LIMIT=1
-stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-echo "== 1/4 OCR: sohoa engine (OSD + deskew + recognition) vs raw tesseract CLI, same pages"
-go test -run '^$' -bench 'BenchmarkOCRPage|BenchmarkTesseractCLI' -benchtime 3x -count 1 ./ocr/tesseract/ | tee "$out/ocr.txt"
-awk '/^BenchmarkOCRPage\// {split($1,a,"/"); sub(/-[0-9]+$/,"",a[2]); eng[a[2]]=$3}
-     /^BenchmarkTesseractCLI\// {split($1,a,"/"); sub(/-[0-9]+$/,"",a[2]); cli[a[2]]=$3}
-     END {for (f in eng) if (f in cli) {printf "  %-16s engine %.2fs  cli %.2fs  ratio %.2f\n", f, eng[f]/1e9, cli[f]/1e9, eng[f]/cli[f]; se+=eng[f]; sc+=cli[f]}
-          if (sc>0) printf "  all pages        engine/cli = %.2f\n", se/sc}' "$out/ocr.txt" | tee "$out/ocr-summary.txt"
+if ! command -v ocrmypdf >/dev/null; then
+  echo "bench: installing ocrmypdf (Debian package) for the comparison"
+  SUDO=""; if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends ocrmypdf >/dev/null \
+    || echo "bench: ocrmypdf not installed; the comparison is left out"
+fi
 
-echo "== 2/4 Repository: search latency with 1,000 vs 100,000 results (mem) and 1,000 vs 5,000 (S3)"
+go build -o bin/sohoa ./cmd/sohoa
+corpus=../shared/corpus/dev${BENCH_CORPUS:+,$BENCH_CORPUS}
+echo "== 1/3 pipeline vs tesseract, sohoa extract, OCRmyPDF on $corpus"
+bin/sohoa bench --corpus "$corpus" --out docs/bench --work "$out" \
+  --rounds "${BENCH_ROUNDS:-3}" --ocrmypdf-rounds "${BENCH_OCRMYPDF_ROUNDS:-1}" --workers "${BENCH_WORKERS:-1,2}" \
+  --dossier-pages "${BENCH_DOSSIER_PAGES:-200}" --uploads "${BENCH_UPLOADS:-20}" --upload-mb "${BENCH_UPLOAD_MB:-60}" \
+  2> "$out/bench.log" | tee "$out/results.md"
+
+echo "== 2/3 signing: one-page e-results (render, sign, verify) with a file key, one core"
+go test -run '^$' -bench 'BenchmarkIssueOnePage' -benchtime 2s -cpu 1 -count 1 ./signing/ | tee "$out/signing.txt"
+
+echo "== 3/3 repository search (mem, S3) and reuse API under 50 concurrent clients"
 go test -run '^$' -bench 'BenchmarkSearch$' -benchtime 2000x -count 1 ./storage/ | tee "$out/search.txt"
 go test -run '^$' -bench 'BenchmarkSearchS3' -benchtime 200x -count 1 ./storage/s3/ | tee "$out/search-s3.txt"
-awk '/^BenchmarkSearch(S3)?\// {split($1,a,"/"); sub(/-[0-9]+$/,"",a[2]); v[FILENAME":"a[2]]=$3; names[FILENAME]=names[FILENAME]" "a[2]}
-     END {for (k in v) printf "  %-40s %8.0f ns/op\n", k, v[k]}' "$out/search.txt" "$out/search-s3.txt" | sort | tee "$out/search-summary.txt"
-
-echo "== 3/4 Reuse API: search + metadata under 50 concurrent TLS clients"
 go test -run '^$' -bench 'BenchmarkSearchUnderLoad' -benchtime 4000x -count 1 ./api/ | tee "$out/api.txt"
 
-echo "== 4/4 Whole pipeline on the dev corpus (sohoa eval: open + OCR + extraction per page)"
-go build -o bin/sohoa ./cmd/sohoa
-bin/sohoa eval --corpus ../shared/corpus/dev | tee "$out/eval.txt"
-
-echo "bench run $stamp; raw output in $out/"
+echo "bench: results in docs/bench/results.md; raw output and logs in $out/"

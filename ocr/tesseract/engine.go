@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 	"unicode"
 
 	"github.com/otiai10/gosseract/v2"
@@ -56,6 +58,55 @@ type Engine struct {
 	client *gosseract.Client
 	osd    *osdDetector
 	rr     *rereader // second reads of number-like words; made on first use
+	// stages sums the time spent per stage since the last TakeStages.
+	stages Stages
+}
+
+// Stages is time spent per stage of recognition: StageDecode, StageDeskew,
+// StageOSD, StageRecognition, and StageReread+"_"+variant per second-read
+// image treatment.
+type Stages map[string]StageTime
+
+// StageTime is the wall-clock and CPU time (user + system of the process:
+// an OCR child does one thing at a time) of a stage.
+type StageTime struct{ Wall, CPU time.Duration }
+
+// stageClock is a point in wall-clock and process CPU time.
+type stageClock struct{ wall, cpu time.Duration }
+
+func now() stageClock {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return stageClock{wall: time.Duration(time.Now().UnixNano()), cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+}
+
+// Recognition stages an Engine times.
+const (
+	StageDecode      = "decode"
+	StageDeskew      = "deskew"
+	StageOSD         = "osd"
+	StageRecognition = "recognition"
+	StageReread      = "reread"
+)
+
+// since adds the time since start to stage.
+func (e *Engine) since(stage string, start stageClock) {
+	if e.stages == nil {
+		e.stages = Stages{}
+	}
+	end := now()
+	t := e.stages[stage]
+	t.Wall += end.wall - start.wall
+	t.CPU += end.cpu - start.cpu
+	e.stages[stage] = t
+}
+
+// TakeStages returns the time spent per stage since the last call, and
+// starts counting afresh.
+func (e *Engine) TakeStages() Stages {
+	s := e.stages
+	e.stages = nil
+	return s
 }
 
 // newClient makes a gosseract client for opts' language and data with the
@@ -132,7 +183,9 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	if img.Image == nil && len(img.Data) > 0 {
+		decodeStart := now()
 		dec, _, err := image.Decode(bytes.NewReader(img.Data))
+		e.since(StageDecode, decodeStart)
 		if err != nil {
 			return ocr.Page{}, fmt.Errorf("recognize page %d: decode %s data: %v: %w", img.Number, img.Format, err, ocr.ErrUnreadable)
 		}
@@ -146,6 +199,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		page.Flags = []string{FlagDegenerate}
 		return page, nil
 	}
+	deskewStart := now()
 	g := ocr.Grayscale(img.Image)
 	skew := ocr.EstimateSkew(g)
 	if skew != 0 {
@@ -153,6 +207,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		page.Skew = -skew
 	}
 	g = ocr.CleanBorders(g)
+	e.since(StageDeskew, deskewStart)
 	if ocr.InkFraction(g) < blankInk {
 		// An empty sheet: recognising paper noise takes long and
 		// yields garbage.
@@ -167,32 +222,41 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	if err := ctx.Err(); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
-	osdDeg, osdConf, osdOK := e.osd.detect(g, dpi)
-	rot := 0
-	if osdOK {
-		rot = clockwiseFix(osdDeg)
+	// Orientation: a page that reads well upright (most of them) is
+	// upright, and needs no OSD pass; only a page that reads badly is
+	// asked OSD, and then recognised again turned, as before.
+	words, err := e.recognize(g, dpi)
+	if err != nil {
+		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
-	var words []gosseract.BoundingBox
-	var err error
+	rot, osdDeg, osdConf := 0, 0, 0.0
+	if !readsUpright(words) {
+		osdStart := now()
+		var osdOK bool
+		osdDeg, osdConf, osdOK = e.osd.detect(g, dpi)
+		e.since(StageOSD, osdStart)
+		if osdOK {
+			rot = clockwiseFix(osdDeg)
+		}
+	}
 	switch {
 	case rot == 0:
-		words, err = e.recognize(g, dpi)
 	case osdConf >= e.opts.MinOrientationConf:
-		g = ocr.RotateQuarter(g, rot)
-		words, err = e.recognize(g, dpi)
-	default:
-		// Uncertain orientation: recognise both ways, keep the better.
-		page.Flags = append(page.Flags, FlagLowOSD)
+		rg := ocr.RotateQuarter(g, rot)
 		var alt []gosseract.BoundingBox
-		words, err = e.recognize(g, dpi)
-		if err == nil {
-			rg := ocr.RotateQuarter(g, rot)
-			alt, err = e.recognize(rg, dpi)
-			if err == nil && scoreWords(alt) > scoreWords(words) {
-				words, g = alt, rg
-			} else {
-				rot = 0
-			}
+		if alt, err = e.recognize(rg, dpi); err == nil {
+			words, g = alt, rg
+		}
+	default:
+		// Uncertain orientation: keep the better of both readings.
+		page.Flags = append(page.Flags, FlagLowOSD)
+		rg := ocr.RotateQuarter(g, rot)
+		var alt []gosseract.BoundingBox
+		alt, err = e.recognize(rg, dpi)
+		if err == nil && scoreWords(alt) > scoreWords(words) {
+			words, g = alt, rg
+		} else {
+			rot = 0
 		}
 	}
 	if err != nil {
@@ -226,6 +290,7 @@ func clockwiseFix(osdDeg int) int {
 
 // recognize runs exactly one recognition pass on g.
 func (e *Engine) recognize(g *image.Gray, dpi int) ([]gosseract.BoundingBox, error) {
+	defer e.since(StageRecognition, now())
 	if err := e.client.SetImageFromBytes(encodeBMP(g, dpi)); err != nil {
 		return nil, fmt.Errorf("set image: %w", err)
 	}
@@ -271,6 +336,28 @@ func encodeBMP(g *image.Gray, dpi int) []byte {
 		copy(out[hdrLen+(h-1-y)*rowLen:], src[:w])
 	}
 	return out
+}
+
+// Upright reading: a page whose upright recognition has at least
+// uprightMinWords words of a mean confidence of uprightMinConf is taken as
+// upright without an OSD pass. Measured on the dev corpus (deskewed, no
+// OSD): upright pages read at 0.90–0.96, pages fed upside down at 0.43.
+const (
+	uprightMinConf  = 0.75
+	uprightMinWords = 20
+)
+
+// readsUpright reports whether an upright recognition is good enough to
+// skip orientation detection.
+func readsUpright(ws []gosseract.BoundingBox) bool {
+	n, sum := 0, 0.0
+	for _, w := range ws {
+		if strings.TrimSpace(w.Word) != "" {
+			n++
+			sum += w.Confidence / 100
+		}
+	}
+	return n >= uprightMinWords && sum/float64(n) >= uprightMinConf
 }
 
 // scoreWords rates a recognition: total confidence of plausible words.

@@ -445,6 +445,21 @@ func (o *countingObserver) get(k string) int {
 	return o.events[k]
 }
 
+// stageObserver also counts the stage timings the pool reports.
+type stageObserver struct{ *countingObserver }
+
+func (o *stageObserver) StageDone(stage string, d time.Duration) {
+	if d > 0 {
+		o.add("stage:" + stage)
+	}
+}
+
+func (o *stageObserver) StageCPU(stage string, d time.Duration) {
+	if d > 0 {
+		o.add("cpu:" + stage)
+	}
+}
+
 func TestPoolPoisonInput(t *testing.T) {
 	obs := &countingObserver{}
 	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &testenv.Buffer{}, Observer: obs})
@@ -510,7 +525,8 @@ func TestPoolRealOCR(t *testing.T) {
 	}
 	requireTesseract(t)
 	dir := corpusDir(t)
-	p := testPool(t, "ocr", PoolOptions{})
+	obs := &stageObserver{countingObserver: &countingObserver{}}
+	p := testPool(t, "ocr", PoolOptions{Observer: obs})
 	data, err := os.ReadFile(filepath.Join(dir, "scan_0029.pdf"))
 	if err != nil {
 		t.Fatal(err)
@@ -526,6 +542,15 @@ func TestPoolRealOCR(t *testing.T) {
 	}
 	if len(imgs) != 2 || imgs[0].Format != "jpeg" || len(imgs[0].Data) == 0 {
 		t.Fatalf("got images %d, first format %q, want 2 JPEG pass-through", len(imgs), imgs[0].Format)
+	}
+	// The child timed every page's stages and the pool passed them on.
+	for _, st := range []string{StageDecode, StageDeskew, StageRecognition} { // OSD only for pages that read badly upright
+		if n := obs.get("stage:" + st); n != 2 {
+			t.Errorf("stage %s observed %d times, want once per page (2)", st, n)
+		}
+		if st != StageDecode && obs.get("cpu:"+st) == 0 {
+			t.Errorf("stage %s: no CPU time observed", st)
+		}
 	}
 	truth := loadTruth(t, dir, "scan_0029.pdf")
 	for i := range pages {

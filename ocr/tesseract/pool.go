@@ -76,6 +76,16 @@ type PoolObserver interface {
 	ChildKilled(reason string)
 }
 
+// StageObserver, when a PoolObserver also implements it, is told the time
+// every recognised page spent in each stage (Stages: decode, deskew, osd,
+// recognition, reread_<treatment>), as the child measured it: StageDone
+// the wall-clock time, StageCPU the CPU time (which other load on the
+// machine does not inflate).
+type StageObserver interface {
+	StageDone(stage string, d time.Duration)
+	StageCPU(stage string, d time.Duration)
+}
+
 type nopObserver struct{}
 
 func (nopObserver) ChildRestarted(string) {}
@@ -176,6 +186,14 @@ func (p *Pool) Process(ctx context.Context, data []byte, name string) ([]ocr.Pag
 	}
 	if r.resp.ErrKind != "" {
 		return nil, nil, remoteErr(r.resp.ErrKind, r.resp.ErrMsg)
+	}
+	if so, ok := p.opts.Observer.(StageObserver); ok {
+		for _, st := range r.resp.Stages {
+			for stage, d := range st {
+				so.StageDone(stage, d.Wall)
+				so.StageCPU(stage, d.CPU)
+			}
+		}
 	}
 	imgs := make([]ocr.PageImage, len(r.resp.Images))
 	for i, w := range r.resp.Images {

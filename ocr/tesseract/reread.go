@@ -253,11 +253,13 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		var alts []ocr.Reading
 		readVariants := func(vs []string) error {
 			for _, v := range vs {
+				start := now() // timed per treatment (Stages)
 				bin, changed := binarise(crop, v, th*rereadScale(th))
 				if !changed {
 					continue
 				}
 				rd, err := e.rr.read(bin, dpi*rereadScale(th))
+				e.since(StageReread+"_"+v, start)
 				if err != nil {
 					return err
 				}
@@ -679,4 +681,4 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "4"
+const RecognitionVersion = "5" // 5: OSD skipped on pages that read well upright

@@ -6,6 +6,8 @@ package mem
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
@@ -42,24 +44,45 @@ func New() *Bucket {
 
 var _ storage.Bucket = (*Bucket)(nil)
 
-// PutOnce implements storage.Bucket.
+// PutOnce writes body create-once (Upload of body with its checksum
+// sha256hex): a convenience for tests.
 func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error {
+	return b.Upload(ctx, key, bytes.NewReader(body), int64(len(body)), sha256hex)
+}
+
+// Upload implements storage.Bucket. The bytes are held in memory (this is
+// the in-memory bucket), checked against size and sha256hex first.
+func (b *Bucket) Upload(ctx context.Context, key string, r io.Reader, size int64, sha256hex string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mem put %s: %w", key, err)
 	}
 	if key == "" {
 		return fmt.Errorf("mem put: empty key: %w", storage.ErrInvalid)
 	}
-	if got := storage.SHA256Hex(body); got != sha256hex {
+	if size < 0 {
+		return fmt.Errorf("mem put %s: size %d: %w", key, size, storage.ErrInvalid)
+	}
+	h := sha256.New()
+	var buf bytes.Buffer
+	buf.Grow(int(min(size, 64<<20)))
+	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(r, size+1))
+	if err != nil {
+		return fmt.Errorf("mem put %s: read body: %w", key, err)
+	}
+	if n != size {
+		return fmt.Errorf("mem put %s: body has %d bytes or more, caller says %d: %w", key, n, size, storage.ErrCorrupt)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sha256hex {
 		return fmt.Errorf("mem put %s: body sha256 %s, caller says %s: %w", key, got, sha256hex, storage.ErrCorrupt)
 	}
+	body := buf.Bytes()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.objects[key]; ok {
 		return fmt.Errorf("mem put %s: %w", key, storage.ErrExists)
 	}
 	b.versions[key]++
-	b.objects[key] = &object{body: bytes.Clone(body), sha256: sha256hex, version: b.versions[key], mod: time.Now()}
+	b.objects[key] = &object{body: body, sha256: sha256hex, version: b.versions[key], mod: time.Now()}
 	b.sorted = append(b.sorted, key)
 	b.tail++
 	return nil

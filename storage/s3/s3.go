@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -208,47 +209,74 @@ func isAmbiguous(err error) bool {
 // ambiguousRetries bounds the retries of a PUT whose answer was lost.
 const ambiguousRetries = 4
 
-// PutOnce implements storage.Bucket: one PUT with If-None-Match: *. A 412
-// is storage.ErrExists; a 409 ConditionalRequestConflict (another
+// PutOnce writes body create-once (Upload of body with its checksum
+// sha256hex): a convenience for tests and tools.
+func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error {
+	return b.Upload(ctx, key, bytes.NewReader(body), int64(len(body)), sha256hex)
+}
+
+// Upload implements storage.Bucket: one streamed PUT with If-None-Match: *.
+// The caller's SHA-256 travels in the x-amz-checksum-sha256 header, which
+// the server checks against the bytes it receives before storing anything
+// (BadDigest: storage.ErrCorrupt); the driver never hashes the body itself.
+// A 412 is storage.ErrExists; a 409 ConditionalRequestConflict (another
 // conditional write in flight) is retried, and then usually becomes 412.
 //
 // A PUT without an answer (connection lost, server stopped, 5xx) may have
-// been stored: PutOnce sends it again itself, and a 412 after such an
-// attempt is our own write when the stored object carries our SHA-256, so
-// it is success, not ErrExists (a caller claiming a code must not take its
-// own claim for another's). Nothing is ever written twice: every attempt is
-// conditional.
-func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex string) error {
-	sum := sha256.Sum256(body)
-	if got := hex.EncodeToString(sum[:]); got != sha256hex {
-		return fmt.Errorf("s3 put %s: body sha256 %s, caller says %s: %w", key, got, sha256hex, storage.ErrCorrupt)
+// been stored: Upload sends it again itself when body is an io.Seeker, and
+// a 412 after such an attempt is our own write when the stored object
+// carries our SHA-256, so it is success, not ErrExists (a caller claiming a
+// code must not take its own claim for another's). Nothing is ever written
+// twice: every attempt is conditional.
+func (b *Bucket) Upload(ctx context.Context, key string, body io.Reader, size int64, sha256hex string) error {
+	raw, err := hex.DecodeString(sha256hex)
+	if err != nil || len(raw) != sha256.Size {
+		return fmt.Errorf("s3 put %s: checksum %q is not a hex SHA-256: %w", key, sha256hex, storage.ErrCorrupt)
+	}
+	if size < 0 {
+		return fmt.Errorf("s3 put %s: size %d: %w", key, size, storage.ErrInvalid)
 	}
 	opts := minio.PutObjectOptions{
 		DisableMultipart: true,
-		Checksum:         minio.ChecksumSHA256,
-		// versitygw v1.8.0 rejects the signed streaming-trailer encoding
-		// minio-go uses on plain HTTP ("The SHA256 you specified did not
-		// match"); an unsigned payload with the SHA-256 trailer works, and
-		// the server still verifies the checksum.
+		// Unsigned payload: the checksum header below is what the server
+		// verifies (versitygw v1.8.0 rejects the signed streaming-trailer
+		// encoding minio-go uses on plain HTTP).
 		DisableContentSha256: true,
-		UserMetadata:         map[string]string{metaSHA256: sha256hex},
-		ContentType:          contentType(key),
+		UserMetadata: map[string]string{
+			metaSHA256:              sha256hex,
+			"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(raw),
+		},
+		ContentType: contentType(key),
 	}
 	opts.SetMatchETagExcept("*")
-	var err error
+	seeker, _ := body.(io.Seeker)
+	var start int64
+	if seeker != nil {
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	}
 	conflicts, unanswered := 0, 0
-	for {
-		_, err = b.put.PutObject(ctx, b.name, key, bytes.NewReader(body), int64(len(body)), opts)
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+				return fmt.Errorf("s3 put %s: rewind body: %w", key, err)
+			}
+		}
+		er := &exactReader{r: body, left: size}
+		_, err = b.put.PutObject(ctx, b.name, key, er, size, opts)
 		var delay time.Duration
 		switch {
 		case err == nil:
 			return nil
+		case er.err != nil:
+			return fmt.Errorf("s3 put %s: %w", key, er.err)
 		case ctx.Err() != nil:
 			return fmt.Errorf("s3 put %s: %w", key, mapErr(err))
-		case isConflict(err) && conflicts < b.retries:
+		case isConflict(err) && conflicts < b.retries && seeker != nil:
 			conflicts++
 			delay = time.Duration(conflicts) * 20 * time.Millisecond
-		case isAmbiguous(err) && unanswered < ambiguousRetries:
+		case isAmbiguous(err) && unanswered < ambiguousRetries && seeker != nil:
 			unanswered++
 			delay = time.Duration(1<<unanswered) * 100 * time.Millisecond
 		}
@@ -269,6 +297,46 @@ func (b *Bucket) PutOnce(ctx context.Context, key string, body []byte, sha256hex
 		}
 	}
 	return fmt.Errorf("s3 put %s: %w", key, err)
+}
+
+// exactReader passes on exactly left bytes of r. A body shorter than that,
+// or longer (probed before the last bytes are passed on, so the server
+// never receives a complete request), fails the read with ErrCorrupt,
+// recorded in err.
+type exactReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := io.ReadFull(e.r, p)
+	e.left -= int64(n)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		e.err = fmt.Errorf("body ended %d bytes before its stated size: %w", e.left, storage.ErrCorrupt)
+		return 0, e.err
+	case err != nil:
+		e.err = fmt.Errorf("read body: %w", err)
+		return 0, e.err
+	}
+	if e.left == 0 {
+		var one [1]byte
+		if m, _ := e.r.Read(one[:]); m > 0 {
+			e.err = fmt.Errorf("body longer than its stated size: %w", storage.ErrCorrupt)
+			return 0, e.err
+		}
+	}
+	return n, nil
 }
 
 func contentType(key string) string {

@@ -32,9 +32,14 @@ type Harness struct {
 
 func put(t *testing.T, b storage.Bucket, key string, body []byte) {
 	t.Helper()
-	if err := b.PutOnce(t.Context(), key, body, storage.SHA256Hex(body)); err != nil {
-		t.Fatalf("PutOnce(%s): %v", key, err)
+	if err := storage.PutBytes(t.Context(), b, key, body); err != nil {
+		t.Fatalf("Upload(%s): %v", key, err)
 	}
+}
+
+// putOnce uploads body from a bytes.Reader with the checksum sha.
+func putOnce(ctx context.Context, b storage.Bucket, key string, body []byte, sha string) error {
+	return b.Upload(ctx, key, bytes.NewReader(body), int64(len(body)), sha)
 }
 
 // Run runs the whole suite.
@@ -42,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PutOnceThenGet", func(t *testing.T) { testPutGet(t, h) })
 	t.Run("PutOnceExisting", func(t *testing.T) { testExists(t, h) })
 	t.Run("PutOnceWrongChecksum", func(t *testing.T) { testWrongChecksum(t, h) })
+	t.Run("UploadStreams", func(t *testing.T) { testUploadStream(t, h) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, h) })
 	t.Run("Stat", func(t *testing.T) { testStat(t, h) })
 	t.Run("OpenStreams", func(t *testing.T) { testOpen(t, h) })
@@ -71,7 +77,7 @@ func testPutGet(t *testing.T, h Harness) {
 func testExists(t *testing.T, h Harness) {
 	b := h.New(t)
 	put(t, b, "k", []byte("first"))
-	err := b.PutOnce(t.Context(), "k", []byte("second"), storage.SHA256Hex([]byte("second")))
+	err := putOnce(t.Context(), b, "k", []byte("second"), storage.SHA256Hex([]byte("second")))
 	if !errors.Is(err, storage.ErrExists) {
 		t.Fatalf("second PutOnce error = %v, want ErrExists", err)
 	}
@@ -83,12 +89,52 @@ func testExists(t *testing.T, h Harness) {
 
 func testWrongChecksum(t *testing.T, h Harness) {
 	b := h.New(t)
-	err := b.PutOnce(t.Context(), "k", []byte("body"), storage.SHA256Hex([]byte("other")))
+	err := putOnce(t.Context(), b, "k", []byte("body"), storage.SHA256Hex([]byte("other")))
 	if !errors.Is(err, storage.ErrCorrupt) {
-		t.Fatalf("PutOnce with wrong sha256 error = %v, want ErrCorrupt", err)
+		t.Fatalf("Upload with wrong sha256 error = %v, want ErrCorrupt", err)
 	}
 	if _, err := b.Stat(t.Context(), "k"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Stat after refused put error = %v, want ErrNotFound", err)
+	}
+}
+
+// onlyReader hides every method of its reader but Read (no Seek, no
+// WriteTo, no Len): a body streamed from a pipe or a request.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// testUploadStream uploads a body larger than any single read from a
+// plain reader, then bodies shorter and longer than their stated size,
+// which are refused and leave nothing stored.
+func testUploadStream(t *testing.T, h Harness) {
+	b := h.New(t)
+	ctx := t.Context()
+	body := bytes.Repeat([]byte("0123456789abcdef"), 80<<10) // 1.25 MiB
+	sha := storage.SHA256Hex(body)
+	if err := b.Upload(ctx, "big", onlyReader{bytes.NewReader(body)}, int64(len(body)), sha); err != nil {
+		t.Fatalf("Upload from a plain reader: %v", err)
+	}
+	got, info, err := b.Get(ctx, "big")
+	if err != nil || !bytes.Equal(got, body) || info.Size != int64(len(body)) || info.SHA256 != sha {
+		t.Fatalf("Get after streamed upload: %d bytes, info %+v, err %v; want %d bytes", len(got), info, err, len(body))
+	}
+	cases := []struct {
+		name string
+		body []byte
+		size int64
+	}{
+		{"short", body[:len(body)-1], int64(len(body))},
+		{"long", body, int64(len(body)) - 1},
+	}
+	for _, c := range cases {
+		err := b.Upload(ctx, c.name, onlyReader{bytes.NewReader(c.body)}, c.size, storage.SHA256Hex(body[:c.size]))
+		if !errors.Is(err, storage.ErrCorrupt) {
+			t.Errorf("Upload of a %s body: error %v, want ErrCorrupt", c.name, err)
+		}
+		if _, err := b.Stat(ctx, c.name); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Stat after refused %s upload: error %v, want ErrNotFound", c.name, err)
+		}
 	}
 }
 
@@ -243,7 +289,7 @@ func testConcurrent(t *testing.T, h Harness) {
 	for i := range n {
 		wg.Go(func() {
 			body := []byte(fmt.Sprintf(`{"writer":%d}`, i))
-			err := b.PutOnce(ctx, key, body, storage.SHA256Hex(body))
+			err := putOnce(ctx, b, key, body, storage.SHA256Hex(body))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

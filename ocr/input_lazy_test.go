@@ -1,0 +1,81 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestOpenScanLazy: the lazy opener gives every corpus file the same pages
+// as OpenScan (number, Data, format, resolution, size), without the
+// pixels of JPEG pages, which the recogniser decodes one at a time.
+func TestOpenScanLazy(t *testing.T) {
+	dir := inputCorpusDir(t, "dev")
+	files, _ := filepath.Glob(filepath.Join(dir, "scan_*"))
+	lazyJPEG := 0
+	for _, f := range files {
+		if filepath.Ext(f) == ".json" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(f)
+		eager, err := OpenScan(context.Background(), data, name, DefaultLimits())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		lazy, err := OpenScanLazy(context.Background(), data, name, DefaultLimits())
+		if err != nil {
+			t.Fatalf("%s lazily: %v", name, err)
+		}
+		if len(lazy.Pages) != len(eager.Pages) || len(lazy.Degenerate) != len(eager.Degenerate) {
+			t.Fatalf("%s: lazily %d pages (%d degenerate), eagerly %d (%d)", name, len(lazy.Pages), len(lazy.Degenerate), len(eager.Pages), len(eager.Degenerate))
+		}
+		for i, e := range eager.Pages {
+			l := lazy.Pages[i]
+			if l.Number != e.Number || l.Format != e.Format || l.DPI != e.DPI || !bytes.Equal(l.Data, e.Data) || l.Bounds() != e.Bounds() {
+				t.Errorf("%s page %d: lazily %d %s %v dpi %v, eagerly %d %s %v dpi %v (or other Data)", name, e.Number,
+					l.Number, l.Format, l.DPI, l.Bounds(), e.Number, e.Format, e.DPI, e.Bounds())
+			}
+			if e.Format == "jpeg" {
+				if l.Image != nil {
+					t.Errorf("%s page %d: a JPEG page was decoded by the lazy opener", name, e.Number)
+				}
+				lazyJPEG++
+			}
+		}
+	}
+	if lazyJPEG == 0 {
+		t.Fatal("no JPEG page in the corpus: the lazy path was not exercised")
+	}
+}
+
+// TestSettleKeepsPixelsUnderBudget: decoded pages keep their pixels up to
+// lazyKeepBytes, and only their size past it.
+func TestSettleKeepsPixelsUnderBudget(t *testing.T) {
+	o := &inputOpener{lazy: true}
+	page := func(n int) PageImage {
+		return PageImage{Number: n, Image: image.NewGray(image.Rect(0, 0, 4096, 2048))} // 8 MiB
+	}
+	var kept int
+	for n := 1; n <= 6; n++ {
+		p := o.settle(page(n))
+		if p.Bounds().Dx() != 4096 || IsDegenerate(p) {
+			t.Fatalf("page %d: bounds %v", n, p.Bounds())
+		}
+		if p.Image != nil {
+			kept++
+		}
+	}
+	if kept != 4 { // 4 × 8 MiB = lazyKeepBytes
+		t.Errorf("kept the pixels of %d pages, want 4", kept)
+	}
+	if p := (&inputOpener{}).settle(page(1)); p.Image == nil {
+		t.Error("an eager opener dropped pixels")
+	}
+}
