@@ -12,7 +12,7 @@ import (
 
 // BenchmarkIssueOnePage is the signing throughput of one-page e-results
 // with a file key (the development PKCS#12-free PEM key): render the page
-// with its text layer, stamp and QR, sign (PAdES B-B, no TSA), and verify
+// with its text layer, stamp and QR, sign (detached CMS, no TSA), and verify
 // the output as the issuer does before filing. results/s is per core when
 // run with -cpu 1 on an idle core; results/cpu-s is the same figure from
 // the process's CPU time (user + system), which other load on the machine
