@@ -231,8 +231,20 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 		h.log.Info("input note", "note", w)
 	}
 	var resp childResponse
+	// pageDone records one page's stage timings, the file's decode shared
+	// among its pages.
+	pageDone := func() {
+		st := h.eng.TakeStages()
+		if st == nil {
+			st = Stages{}
+		}
+		d := st[StageDecode]
+		d.Wall, d.CPU = d.Wall+decode.Wall, d.CPU+decode.CPU
+		st[StageDecode] = d
+		resp.Stages = append(resp.Stages, st)
+	}
 	if scan.Format == "pdf" && !h.noPDFText {
-		pages, images, err := recognizePDF(ctx, h.eng, req.Data, scan, h.pdf, h.log)
+		pages, images, err := recognizePDF(ctx, h.eng, req.Data, scan, h.pdf, h.log, pageDone)
 		if err != nil {
 			return fail(err)
 		}
@@ -257,14 +269,7 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest) childRespo
 		}
 		resp.Pages = append(resp.Pages, page)
 		resp.Images = append(resp.Images, wireImage{Number: p.Number, Data: p.Data, Format: p.Format, DPI: p.DPI})
-		st := h.eng.TakeStages()
-		if st == nil {
-			st = Stages{}
-		}
-		d := st[StageDecode]
-		d.Wall, d.CPU = d.Wall+decode.Wall, d.CPU+decode.CPU
-		st[StageDecode] = d
-		resp.Stages = append(resp.Stages, st)
+		pageDone()
 		p.Image = nil // let the decoded pixels go before the next page
 	}
 	return resp

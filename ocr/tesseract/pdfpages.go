@@ -30,7 +30,9 @@ type pageRecognizer interface {
 //
 // When poppler cannot read the file (or is missing) every page takes the
 // image path, as before text layers were read, and the reason is logged.
-func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *ocr.Scan, opts pdftext.Options, log *slog.Logger) ([]ocr.Page, []ocr.PageImage, error) {
+// pageDone, when not nil, is called after each page is recognised (the
+// child takes the page's stage timings there).
+func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *ocr.Scan, opts pdftext.Options, log *slog.Logger, pageDone func()) ([]ocr.Page, []ocr.PageImage, error) {
 	doc, err := pdftext.Open(data, opts)
 	if err != nil {
 		return nil, nil, err
@@ -58,6 +60,9 @@ func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *oc
 		}
 		pages = append(pages, pg)
 		images = append(images, img)
+		if pageDone != nil {
+			pageDone()
+		}
 		scan.Pages[i].Image = nil // let the decoded pixels go before the next page
 	}
 	return pages, images, nil

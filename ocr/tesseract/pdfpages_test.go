@@ -51,7 +51,7 @@ func recognizeFile(t *testing.T, eng pageRecognizer, data []byte) ([]ocr.Page, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, images, err := recognizePDF(context.Background(), eng, data, scan, pdftext.Options{}, slog.New(slog.DiscardHandler))
+	pages, images, err := recognizePDF(context.Background(), eng, data, scan, pdftext.Options{}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
