@@ -163,7 +163,7 @@ func BenchmarkSearchUnderLoad(b *testing.B) {
 				t0 := time.Now()
 				r := f.do(hcs[w], c, call{method: "POST", path: "/v1/results:search", body: searchBody(w%2, "")})
 				t1 := time.Now()
-				r2 := f.do(hcs[w], c, call{method: "GET", path: "/v1/results/" + f.gks[w%2]})
+				r2 := f.do(hcs[w], c, call{method: "GET", path: "/v1/results/" + f.gks[w%2], access: true})
 				t2 := time.Now()
 				if r.status != 200 || r2.status != 200 {
 					b.Errorf("got %d, %d; want 200, 200", r.status, r2.status)
