@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,20 +52,14 @@ func bornDigitalTruths(t *testing.T) []*ocr.Truth {
 	return out
 }
 
-// uploadPDF uploads one PDF as a one-file batch (one dossier).
+// uploadPDF uploads one PDF as a one-file batch (one dossier), queued.
 func uploadPDF(t *testing.T, base, name string, pdf []byte) pipeline.Submission {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("procedure_code", "1.004873")
-	fw, _ := mw.CreateFormFile("files", name)
-	fw.Write(pdf)
-	mw.Close()
-	status, br := postBatch(t, base, &body, mw.FormDataContentType())
-	if status != http.StatusCreated || len(br.Files) != 1 || br.Files[0].Status != pipeline.StatusQueued {
-		t.Fatalf("upload %s: %d %+v", name, status, br)
+	sub := uploadOne(t, base, name, pdf)
+	if sub.Status != pipeline.StatusQueued {
+		t.Fatalf("upload %s: %+v, want queued", name, sub)
 	}
-	return br.Files[0]
+	return sub
 }
 
 // verifyUpload posts a PDF to the reuse API's POST /v1/verify.
