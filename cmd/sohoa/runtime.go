@@ -165,9 +165,10 @@ func newAsynqServer(cfg *config, log *slog.Logger, concurrency int) *asynq.Serve
 		queues[kho.Queue] = kho.QueueWeight // a worker without the Kho leaves its tasks to one with it
 	}
 	return asynq.NewServer(cfg.redisOpt(), asynq.Config{
-		Concurrency:     concurrency,
-		Queues:          queues,
-		ShutdownTimeout: 30 * time.Second,
+		Concurrency:       concurrency,
+		Queues:            queues,
+		TaskCheckInterval: cfg.Worker.TaskCheck,
+		ShutdownTimeout:   30 * time.Second,
 		RetryDelayFunc: func(n int, _ error, t *asynq.Task) time.Duration {
 			if t != nil && t.Type() == kho.TypeSync {
 				// SOHOA_KHO_BACKOFF doubling up to SOHOA_KHO_BACKOFF_MAX.

@@ -9,7 +9,7 @@
 # Results: docs/bench/ (results.md, results.json, scaling.png, stages.png);
 # raw output and logs: .local/bench/.
 #   BENCH_CORPUS=DIR[,DIR]  more folders measured with ../shared/corpus/dev
-#   BENCH_ROUNDS=3  BENCH_OCRMYPDF_ROUNDS=1  BENCH_DOSSIER_PAGES=200
+#   BENCH_ROUNDS=5  BENCH_OCRMYPDF_ROUNDS=3  BENCH_DOSSIER_PAGES=200
 #   BENCH_UPLOADS=20  BENCH_UPLOAD_MB=60  BENCH_WORKERS=1,2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,7 +28,7 @@ go build -o bin/sohoa ./cmd/sohoa
 corpus=../shared/corpus/dev${BENCH_CORPUS:+,$BENCH_CORPUS}
 echo "== 1/3 pipeline vs tesseract, sohoa extract, OCRmyPDF on $corpus"
 bin/sohoa bench --corpus "$corpus" --out docs/bench --work "$out" \
-  --rounds "${BENCH_ROUNDS:-3}" --ocrmypdf-rounds "${BENCH_OCRMYPDF_ROUNDS:-1}" --workers "${BENCH_WORKERS:-1,2}" \
+  --rounds "${BENCH_ROUNDS:-5}" --ocrmypdf-rounds "${BENCH_OCRMYPDF_ROUNDS:-3}" --workers "${BENCH_WORKERS:-1,2}" \
   --dossier-pages "${BENCH_DOSSIER_PAGES:-200}" --uploads "${BENCH_UPLOADS:-20}" --upload-mb "${BENCH_UPLOAD_MB:-60}" \
   2> "$out/bench.log" | tee "$out/results.md"
 

@@ -166,6 +166,15 @@ func writeReport(dir string, rep *Report, workers []int) error {
 			mib(s.PeakSelf), mib(s.PeakChildren), s.Failed)
 	}
 	fmt.Fprintln(&b)
+	for _, n := range workers {
+		var cpus []float64
+		for _, m := range rep.Runs[ToolPipeline(n)] {
+			cpus = append(cpus, m.ServeCPU)
+		}
+		if len(cpus) > 0 && median(cpus) > 0 {
+			fmt.Fprintf(&b, "The pipeline's CPU is the worker's and its children's; serve (uploads and status answers) used %.1f CPU-s more in the median round of %s (the S3 server and Redis are not counted).\n\n", median(cpus), ToolPipeline(n))
+		}
+	}
 	pipe := ToolPipeline(workers[0])
 	fmt.Fprintf(&b, "Ratios (median of the per-round ratios, %s):\n\n", pipe)
 	fmt.Fprintln(&b, "| ratio | wall | CPU | rounds | target |")
