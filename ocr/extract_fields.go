@@ -230,7 +230,13 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		if len(fs) == 0 {
 			return extracted{}, false
 		}
-		ex.value = strings.TrimRight(fs[0], ".,;:")
+		ex.value = strings.ReplaceAll(strings.TrimRight(fs[0], ".,;:"), "⁄", "/")
+	case kindAddress:
+		v, snapped := normalizeAddress(raw, dc.ls.provinceNames())
+		ex.value = v
+		if snapped {
+			ex.conf *= vocabularyPenalty
+		}
 	case kindPhone:
 		pid, ok := ParseID(raw)
 		if !ok {
