@@ -24,10 +24,10 @@ func TestNormalizeAddress(t *testing.T) {
 		{"Số 7/29 dường Hoàng Diệu", "Số 7/29 đường Hoàng Diệu", false},
 		{"phường 10, quận Gò Vấp, thành phố Hồ Chỉ Minh", "phường 10, quận Gò Vấp, thành phố Hồ Chí Minh", true},
 		{"quận Hải Châu, thành phố Đà Nàng", "quận Hải Châu, thành phố Đà Nẵng", true},
-		{"quận Sơn Trà, thành phố Đà", "quận Sơn Trà, thành phố Đà Nẵng", true},   // cut at the line end
+		{"quận Sơn Trà, thành phố Đà", "quận Sơn Trà, thành phố Đà Nẵng", true},    // cut at the line end
 		{"quận Hải Châu, thành phố ĐàN", "quận Hải Châu, thành phố Đà Nẵng", true}, // glued and cut
 		{"huyện Hoằng Hóa, tỉnh Thanh", "huyện Hoằng Hóa, tỉnh Thanh Hóa", true},
-		{"quận Ba Đình, thành phố Hà", "quận Ba Đình, thành phố Hà", false}, // Hà Nội, Hà Nam or Hà Tĩnh
+		{"quận Ba Đình, thành phố Hà", "quận Ba Đình, thành phố Hà", false},       // Hà Nội, Hà Nam or Hà Tĩnh
 		{"phường Lê Lợi, thành phố Vinh", "phường Lê Lợi, thành phố Vinh", false}, // a city, no province
 		{"thành phố Thủ Đức, thành phố Hồ Chí Minh", "thành phố Thủ Đức, thành phố Hồ Chí Minh", false},
 	}
