@@ -38,3 +38,42 @@ func TestNormalizeAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeToken(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"371UBND-XNTTHN", "371/UBND-XNTTHN"},
+		{"5751XN", "5751/XN"},
+		{"894/TLKS-BS-", "894/TLKS-BS"},
+		{"3755⁄XN", "3755/XN"},
+		{"680/UBND-XNTTHN.", "680/UBND-XNTTHN"},
+		{"92G8784345", "92G8784345"}, // a business code, not a reference
+		{"12X", "12X"},               // one letter is no office abbreviation
+	}
+	for _, tt := range tests {
+		if got := normalizeToken(tt.in); got != tt.want {
+			t.Errorf("normalizeToken(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSnapPhrases(t *testing.T) {
+	phrases := []string{"bổ sung", "sử dụng"}
+	tests := []struct {
+		in, want string
+		changed  bool
+	}{
+		{"Bố sung hồ sơ xin việc làm.", "Bổ sung hồ sơ xin việc làm.", true},
+		{"Bồ sung hồ sơ", "Bổ sung hồ sơ", true},
+		{"Cá nhân sử' dụng", "Cá nhân sử dụng", true},
+		{"để bố sung, hồ sơ", "để bổ sung, hồ sơ", true},
+		{"Bổ sung hồ sơ", "Bổ sung hồ sơ", false},
+		{"Làm thủ tục mua bán nhà đất.", "Làm thủ tục mua bán nhà đất.", false},
+		{"Sung túc", "Sung túc", false},
+	}
+	for _, tt := range tests {
+		got, changed := snapPhrases(tt.in, phrases)
+		if got != tt.want || changed != tt.changed {
+			t.Errorf("snapPhrases(%q): got %q %v, want %q %v", tt.in, got, changed, tt.want, tt.changed)
+		}
+	}
+}

@@ -1,12 +1,14 @@
-// This file owns the clean-up of address values (residence, place of
-// birth, registration place…): the punctuation and spacing OCR breaks
-// between the administrative units, and the province at the end.
+// This file owns the clean-up of free-text values OCR breaks in ways the
+// value's kind tells apart: addresses (the punctuation and spacing between
+// administrative units, the province at the end), reference numbers (the
+// lost slash) and common administrative phrases (a misread diacritic).
 
 package ocr
 
 import (
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // addressUnits are the words that open an administrative unit of an
@@ -91,4 +93,54 @@ func snapProvince(tail string, provinces []string) (string, bool) {
 		return prefix, true
 	}
 	return "", false
+}
+
+// referenceSlashRe is a reference number whose slash was lost between its
+// number and the issuing office's abbreviation ("371UBND-XNTTHN").
+var referenceSlashRe = regexp.MustCompile(`^(\p{N}+)(\p{Lu}{2,}(?:-\p{Lu}+)*)$`)
+
+// normalizeToken cleans a reference token: the fraction slash is "/", a
+// trailing dash is dropped, and the slash lost after the number is put back
+// when the rest is only upper-case abbreviations ("5751XN" → "5751/XN";
+// "92G8784345" is left alone).
+func normalizeToken(s string) string {
+	s = strings.ReplaceAll(strings.TrimRight(s, ".,;:-"), "⁄", "/")
+	return referenceSlashRe.ReplaceAllString(s, "$1/$2")
+}
+
+// snapPhrases restores the spelling of the common administrative phrases
+// of the vocabulary in free text: a run of words that folds onto one
+// ("Bố sung", "sử' dụng") is replaced by it, keeping the case of the first
+// letter and the punctuation after the run.
+func snapPhrases(s string, phrases []string) (string, bool) {
+	fs := strings.Fields(s)
+	changed := false
+	for _, p := range phrases {
+		pw := strings.Fields(p)
+		fp := foldText(p)
+		for i := 0; i+len(pw) <= len(fs); i++ {
+			run := fs[i : i+len(pw)]
+			if foldText(strings.Join(run, " ")) != fp {
+				continue
+			}
+			last := run[len(run)-1]
+			suffix := last[len(strings.TrimRightFunc(last, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })):]
+			want := append([]string(nil), pw...)
+			first := []rune(want[0])
+			if r := []rune(run[0]); len(r) > 0 && unicode.IsUpper(r[0]) {
+				first[0] = unicode.ToUpper(first[0])
+			} else {
+				first[0] = unicode.ToLower(first[0])
+			}
+			want[0] = string(first)
+			want[len(want)-1] += suffix
+			for k := range want {
+				if run[k] != want[k] {
+					run[k] = want[k]
+					changed = true
+				}
+			}
+		}
+	}
+	return strings.Join(fs, " "), changed
 }
