@@ -174,7 +174,7 @@ func TestEvalEngineFixtures(t *testing.T) {
 	checkScore(t, s, []bar{
 		{"document type accuracy", s.TypeRight, s.Documents, 98},
 		{"holder ID exact", s.HolderExact, s.HolderTotal, 97},
-		{"fields exact", s.FieldsExact, s.FieldsTotal, 90},
+		{"fields exact", s.FieldsExact, s.FieldsTotal, 92},
 		{"auto-accepted", s.AutoAccepted, s.Documents, 80},
 	})
 }
@@ -194,8 +194,8 @@ func TestEvalWideEngineFixtures(t *testing.T) {
 	checkScore(t, s, []bar{
 		{"document type accuracy", s.TypeRight, s.Documents, 99},
 		{"holder ID exact", s.HolderExact, s.HolderTotal, 96},
-		{"fields exact", s.FieldsExact, s.FieldsTotal, 85.5},
-		{"key fields exact", s.KeyExact, s.KeyTotal, 92},
+		{"fields exact", s.FieldsExact, s.FieldsTotal, 91},
+		{"key fields exact", s.KeyExact, s.KeyTotal, 93.2},
 		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 78.5},
 		{"valid_until exact", s.ValidExact, s.ValidTotal, 96},
 	})

@@ -32,6 +32,12 @@ const surnameVocabulary = "surname"
 const (
 	authorityTermVocabulary = "authority_term"
 	signerTitleVocabulary   = "signer_title"
+	// signerHeadVocabulary pairs "TM. <collective> > <its head's title>":
+	// the line signing for a collective is followed by the head's title.
+	signerHeadVocabulary = "signer_title_head"
+	// phraseVocabulary holds common administrative phrases whose spelling
+	// free-text values get back when OCR misreads a diacritic ("Bố sung").
+	phraseVocabulary = "phrase"
 )
 
 // Confidence bars.

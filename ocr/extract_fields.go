@@ -230,7 +230,13 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		if len(fs) == 0 {
 			return extracted{}, false
 		}
-		ex.value = strings.TrimRight(fs[0], ".,;:")
+		ex.value = normalizeToken(fs[0])
+	case kindAddress:
+		v, snapped := normalizeAddress(raw, dc.ls.provinceNames())
+		ex.value = v
+		if snapped {
+			ex.conf *= vocabularyPenalty
+		}
 	case kindPhone:
 		pid, ok := ParseID(raw)
 		if !ok {
@@ -239,6 +245,9 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		ex.value, ex.repairs = pid.Digits, pid.Repairs
 	default:
 		ex.value = cleanValue(raw)
+		if v, changed := snapPhrases(ex.value, dc.ls.vocabularies[phraseVocabulary]); changed {
+			ex.value = v
+		}
 		if f.Vocabulary != "" {
 			if v, changed, ok := snapVocabulary(ex.value, dc.ls.vocabularies[f.Vocabulary]); ok {
 				ex.value = v

@@ -14,7 +14,10 @@ import (
 // (an unknown title). "KT. X" (signing on behalf) is followed by the
 // deputy's title "PHÓ X": a mangled line after it that reads like that, or
 // ends with X, is taken as "PHÓ X".
-func snapSignerTitles(lines []string, titles []string) []string {
+//
+// heads pairs "TM. X > Y": a block ending with "TM. X" (signing for the
+// collective X) lost its head's title line Y under the seal.
+func snapSignerTitles(lines []string, titles, heads []string) []string {
 	var out []string
 	for _, l := range lines {
 		fl := foldText(l)
@@ -32,12 +35,26 @@ func snapSignerTitles(lines []string, titles []string) []string {
 				best, bestScore = t, sc
 			}
 		}
-		if bestScore > 0 {
+		if bestScore == 0 {
+			best = titleBySuffix(fl, titles)
+		}
+		if best != "" {
 			out = append(out, best)
 		}
 	}
 	if len(out) == 0 {
 		return lines
+	}
+	// "KT. X" (signing on behalf of the head) is always followed by the
+	// deputy's title: when that line was lost under the seal, it is "PHÓ X".
+	if x, ok := strings.CutPrefix(out[len(out)-1], "KT. "); ok {
+		out = append(out, "PHÓ "+x)
+	}
+	for _, h := range heads {
+		if tm, head, ok := strings.Cut(h, " > "); ok && out[len(out)-1] == tm {
+			out = append(out, head)
+			break
+		}
 	}
 	// A deputy always signs on behalf of the head: "PHÓ X" alone means the
 	// "KT. X" line above it was lost.
@@ -47,13 +64,35 @@ func snapSignerTitles(lines []string, titles []string) []string {
 	return out
 }
 
+// titleBySuffix returns the shortest known title whose folded form ends
+// with the folded line fl, of eight characters or more: a title whose
+// first letters were lost to the seal ("NG PHÒNG" → "TRƯỞNG PHÒNG"). "" when
+// none does.
+func titleBySuffix(fl string, titles []string) string {
+	if len(fl) < 8 {
+		return ""
+	}
+	best := ""
+	for _, t := range titles {
+		ft := foldText(t)
+		if len(ft) > len(fl) && strings.HasSuffix(ft, fl) && (best == "" || len(t) < len(best)) {
+			best = t
+		}
+	}
+	return best
+}
+
 // signer reads the signer block: upper-case title lines in the right
 // column below the body, and the printed name under them. Words left of
 // the page middle (the applicant's box, "NGƯỜI LẬP PHIẾU") are ignored.
 func (dc *docContext) signer() (title, name extracted, ok bool) {
 	start := 0
 	for _, it := range dc.items {
-		start = max(start, it.line+1)
+		// An unknown "label" is often seal or signature debris with a
+		// colon-like mark before the name ("^u;Vũ Anh Cường").
+		if it.key != "" {
+			start = max(start, it.line+1)
+		}
 	}
 	if dc.title >= 0 {
 		start = max(start, dc.title+1)
@@ -84,7 +123,10 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 		if inTitle {
 			titleDone = true
 		}
-		if titleDone {
+		// Without a title line read (seal and signature over it), a name
+		// is taken only from a line of the right column, never from the
+		// tail of a body line.
+		if titleDone || (len(titles) == 0 && rightColumnLine(dc.lines[i])) {
 			if nm := trailingName(ws); len(nm) >= 2 {
 				names = append(names, nm)
 				namePage = dc.lines[i].page
@@ -98,16 +140,20 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 			texts = append(texts, upperHeading(ws))
 			all = append(all, ws...)
 		}
-		texts = snapSignerTitles(texts, dc.ls.vocabularies[signerTitleVocabulary])
+		texts = snapSignerTitles(texts, dc.ls.vocabularies[signerTitleVocabulary], dc.ls.vocabularies[signerHeadVocabulary])
 		title = extracted{value: strings.Join(texts, " "), conf: wordsConf(all)}
 		locate(&title, titlePage, titleWords)
 	}
 	if len(names) > 0 {
 		// The printed name is the last name-like line of the block.
 		n := names[len(names)-1]
+		surnames := dc.ls.vocabularies[surnameVocabulary]
+		n = dropSignerDebris(n, surnames)
 		name = extracted{value: cleanValue(joinWords(n)), conf: wordsConf(n)}
 		locate(&name, namePage, n)
-		if v, changed := snapSurname(name.value, dc.ls.vocabularies[surnameVocabulary]); changed {
+		if v, changed := snapSurname(name.value, surnames); changed {
+			name.value, name.conf = v, name.conf*vocabularyPenalty
+		} else if v, changed := snapSurnameFuzzy(name.value, surnames); changed {
 			name.value, name.conf = v, name.conf*vocabularyPenalty
 		}
 	}
@@ -146,12 +192,106 @@ func trailingName(ws []Word) []Word {
 	if end-i < 2 || end-i > 6 {
 		return nil
 	}
+	// A surname glued to signature debris ("`ŠNguyễn") keeps its
+	// name-like tail.
+	if i > 0 && end-i < 6 {
+		if tail := nameTail(trim(ws[i-1].Text)); tail != "" {
+			i--
+			ws = append([]Word(nil), ws...)
+			ws[i].Text = tail
+		}
+	}
 	out := make([]Word, 0, end-i)
 	for _, w := range ws[i:end] {
 		w.Text = trim(w.Text)
 		out = append(out, w)
 	}
 	return out
+}
+
+// nameTail returns the longest name-like tail of at least two letters of a
+// word that is not name-like itself ("ŠNguyễn" → "Nguyễn"), or "".
+func nameTail(s string) string {
+	rs := []rune(s)
+	for k := 1; k+2 <= len(rs); k++ {
+		if t := string(rs[k:]); isNameWord(t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// dropSignerDebris drops a leading word of a printed name that is signature
+// or seal debris read as a letter or two ("À Nguyễn Quốc Kiên", "Nà
+// Nguyễn Thị Hà"): a word of one letter, or of two letters when three
+// words remain, that is no surname while the next word is one.
+func dropSignerDebris(ws []Word, surnames []string) []Word {
+	if len(ws) < 3 {
+		return ws
+	}
+	first := []rune(ws[0].Text)
+	if len(first) > 2 || (len(first) == 2 && len(ws) < 4) {
+		return ws
+	}
+	if isSurname(ws[0].Text, surnames) || !isSurname(ws[1].Text, surnames) {
+		return ws
+	}
+	return ws[1:]
+}
+
+func isSurname(w string, surnames []string) bool {
+	f := foldText(w)
+	for _, s := range surnames {
+		if foldText(s) == f {
+			return true
+		}
+	}
+	return false
+}
+
+// snapSurnameFuzzy corrects a misread first word of a name that is one
+// edit from exactly one surname of six letters or more ("Nghyễn" →
+// "Nguyễn"); shorter surnames are too close to given names ("Phương" is
+// one edit from "Phùng", "Xuân" from "Quan") to guess.
+func snapSurnameFuzzy(name string, surnames []string) (string, bool) {
+	first, rest, _ := strings.Cut(name, " ")
+	if first == "" || rest == "" || isSurname(first, surnames) {
+		return name, false
+	}
+	f := foldText(first)
+	match := ""
+	for _, s := range surnames {
+		fs := foldText(s)
+		if len([]rune(fs)) < 6 || editDistance(f, fs) != 1 {
+			continue
+		}
+		if match != "" && match != s {
+			return name, false
+		}
+		match = s
+	}
+	if match == "" {
+		return name, false
+	}
+	return match + " " + rest, true
+}
+
+// rightColumnLine reports whether a line lies in the right column: no word
+// of it sits between a quarter and nearly half the page width, where body
+// lines run. Lines of unknown geometry are not.
+func rightColumnLine(l textLine) bool {
+	if !l.geometric() {
+		return false
+	}
+	w := float64(l.width)
+	for _, s := range l.segs {
+		for _, wd := range s.words {
+			if x := xCentre(wd); x > 0.25*w && x < 0.45*w {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func isNameWord(s string) bool {

@@ -21,14 +21,16 @@ const DocTypeUnknown = "unknown"
 
 // Field kinds select the normaliser applied to a value.
 const (
-	kindText   = "text"   // trimmed NFC text
-	kindName   = "name"   // person name, upper case
-	kindDate   = "date"   // dd/mm/yyyy
-	kindID     = "id"     // 12-digit personal ID
-	kindSex    = "sex"    // Nam / Nữ
-	kindToken  = "token"  // first whitespace-separated token (reference numbers)
-	kindPhone  = "phone"  // digits only
-	kindHeader = "header" // computed from the page header (see FieldSpec.Source)
+	kindText  = "text"  // trimmed NFC text
+	kindName  = "name"  // person name, upper case
+	kindDate  = "date"  // dd/mm/yyyy
+	kindID    = "id"    // 12-digit personal ID
+	kindSex   = "sex"   // Nam / Nữ
+	kindToken = "token" // first whitespace-separated token (reference numbers)
+	kindPhone = "phone" // digits only
+	// kindAddress is text cleaned as an address (normalizeAddress).
+	kindAddress = "address"
+	kindHeader  = "header" // computed from the page header (see FieldSpec.Source)
 )
 
 // KindDate and KindID are the kinds of FieldSpec other packages check
@@ -167,6 +169,16 @@ func (ls *Layouts) Layout(docType string) (*Layout, bool) {
 	return l, ok
 }
 
+// provinceNames returns the province names, sorted.
+func (ls *Layouts) provinceNames() []string {
+	out := make([]string, 0, len(ls.provinces))
+	for _, n := range ls.provinces {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // ProvinceName returns the province for a 3-digit code.
 func (ls *Layouts) ProvinceName(code string) (string, bool) {
 	n, ok := ls.provinces[code]
@@ -295,7 +307,7 @@ func parseLayout(data []byte) (*Layout, error) {
 			f.Kind = kindText
 		}
 		switch f.Kind {
-		case kindText, kindName, kindDate, kindID, kindSex, kindToken, kindPhone, kindHeader:
+		case kindText, kindName, kindDate, kindID, kindSex, kindToken, kindPhone, kindHeader, kindAddress:
 		default:
 			return nil, fmt.Errorf("field %s: unknown kind %q", f.Slug, f.Kind)
 		}

@@ -200,7 +200,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return page, nil
 	}
 	deskewStart := now()
-	g := ocr.Grayscale(img.Image)
+	g := inkGray(img.Image) // red seal ink dropped on colour pages (ink.go)
 	skew := ocr.EstimateSkew(g)
 	if skew != 0 {
 		g = ocr.Rotate(g, -skew)

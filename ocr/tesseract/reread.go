@@ -681,4 +681,4 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "5" // 5: OSD skipped on pages that read well upright
+const RecognitionVersion = "6" // 5: OSD skipped on pages that read well upright; 6: red ink dropped on colour pages
