@@ -48,6 +48,9 @@ const (
 	labelNoColonPenalty = 0.9
 	repairPenalty       = 0.85
 	vocabularyPenalty   = 0.95
+	// guessedLinePenalty marks a value completed with a line that was not
+	// read (the likeliest one): recorded as doubtful.
+	guessedLinePenalty = 0.5
 )
 
 // Extract splits recognised pages into documents, classifies each from the

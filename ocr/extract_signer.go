@@ -16,9 +16,10 @@ import (
 // ends with X, is taken as "PHÓ X".
 //
 // heads pairs "TM. X > Y": a block ending with "TM. X" (signing for the
-// collective X) lost its head's title line Y under the seal.
-func snapSignerTitles(lines []string, titles, heads []string) []string {
-	var out []string
+// collective X) lost its head's title line Y under the seal. That line is
+// the likeliest, not the only one (a deputy signs "TM. X / KT. Y / PHÓ Y"),
+// so guessed reports it: the title's confidence then says it was not read.
+func snapSignerTitles(lines []string, titles, heads []string) (out []string, guessed bool) {
 	for _, l := range lines {
 		fl := foldText(l)
 		if n := len(out); n > 0 && strings.HasPrefix(out[n-1], "KT. ") {
@@ -43,7 +44,7 @@ func snapSignerTitles(lines []string, titles, heads []string) []string {
 		}
 	}
 	if len(out) == 0 {
-		return lines
+		return lines, false
 	}
 	// "KT. X" (signing on behalf of the head) is always followed by the
 	// deputy's title: when that line was lost under the seal, it is "PHÓ X".
@@ -53,6 +54,7 @@ func snapSignerTitles(lines []string, titles, heads []string) []string {
 	for _, h := range heads {
 		if tm, head, ok := strings.Cut(h, " > "); ok && out[len(out)-1] == tm {
 			out = append(out, head)
+			guessed = true
 			break
 		}
 	}
@@ -61,7 +63,7 @@ func snapSignerTitles(lines []string, titles, heads []string) []string {
 	if x, ok := strings.CutPrefix(out[0], "PHÓ "); ok {
 		out = append([]string{"KT. " + x}, out...)
 	}
-	return out
+	return out, guessed
 }
 
 // titleBySuffix returns the shortest known title whose folded form ends
@@ -140,8 +142,11 @@ func (dc *docContext) signer() (title, name extracted, ok bool) {
 			texts = append(texts, upperHeading(ws))
 			all = append(all, ws...)
 		}
-		texts = snapSignerTitles(texts, dc.ls.vocabularies[signerTitleVocabulary], dc.ls.vocabularies[signerHeadVocabulary])
+		texts, guessed := snapSignerTitles(texts, dc.ls.vocabularies[signerTitleVocabulary], dc.ls.vocabularies[signerHeadVocabulary])
 		title = extracted{value: strings.Join(texts, " "), conf: wordsConf(all)}
+		if guessed {
+			title.conf *= guessedLinePenalty
+		}
 		locate(&title, titlePage, titleWords)
 	}
 	if len(names) > 0 {

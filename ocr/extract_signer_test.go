@@ -15,24 +15,26 @@ var testSignerTitles = []string{
 func TestSnapSignerTitles(t *testing.T) {
 	heads := []string{"TM. ỦY BAN NHÂN DÂN > CHỦ TỊCH"}
 	tests := []struct {
-		name string
-		in   []string
-		want []string
+		name    string
+		in      []string
+		want    []string
+		guessed bool
 	}{
-		{"both lines read", []string{"KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"}, []string{"KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"}},
-		{"deputy line lost", []string{"KT. GIÁM ĐỐC"}, []string{"KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"}},
-		{"deputy line mangled", []string{"KT. CHỦ TỊCH", "Ề X9 %"}, []string{"KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"}},
-		{"head of the collective lost", []string{"TM. ỦY BAN NHÂN DÂN"}, []string{"TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"}},
-		{"head of the collective read", []string{"TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"}, []string{"TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"}},
-		{"first letters lost", []string{"NG PHÒNG"}, []string{"TRƯỞNG PHÒNG"}},
-		{"first word lost", []string{"TRÍCH LỤC"}, []string{"NGƯỜI KÝ TRÍCH LỤC"}},
-		{"too short a tail", []string{"PHÒNG"}, []string{"PHÒNG"}},
-		{"unknown title kept", []string{"TRƯỞNG BAN QUẢN LÝ"}, []string{"TRƯỞNG BAN QUẢN LÝ"}},
+		{"both lines read", []string{"KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"}, []string{"KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"}, false},
+		{"deputy line lost", []string{"KT. GIÁM ĐỐC"}, []string{"KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"}, false},
+		{"deputy line mangled", []string{"KT. CHỦ TỊCH", "Ề X9 %"}, []string{"KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"}, false},
+		{"head of the collective lost", []string{"TM. ỦY BAN NHÂN DÂN"}, []string{"TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"}, true},
+		{"head of the collective read", []string{"TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"}, []string{"TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"}, false},
+		{"first letters lost", []string{"NG PHÒNG"}, []string{"TRƯỞNG PHÒNG"}, false},
+		{"first word lost", []string{"TRÍCH LỤC"}, []string{"NGƯỜI KÝ TRÍCH LỤC"}, false},
+		{"too short a tail", []string{"PHÒNG"}, []string{"PHÒNG"}, false},
+		{"unknown title kept", []string{"TRƯỞNG BAN QUẢN LÝ"}, []string{"TRƯỞNG BAN QUẢN LÝ"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := snapSignerTitles(tt.in, testSignerTitles, heads); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("snapSignerTitles(%q): got %q, want %q", tt.in, got, tt.want)
+			got, guessed := snapSignerTitles(tt.in, testSignerTitles, heads)
+			if !reflect.DeepEqual(got, tt.want) || guessed != tt.guessed {
+				t.Errorf("snapSignerTitles(%q): got %q (guessed %v), want %q (guessed %v)", tt.in, got, guessed, tt.want, tt.guessed)
 			}
 		})
 	}
