@@ -230,7 +230,7 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		if len(fs) == 0 {
 			return extracted{}, false
 		}
-		ex.value = strings.TrimRight(fs[0], ".,;:")
+		ex.value = normalizeReference(fs[0])
 	case kindPhone:
 		pid, ok := ParseID(raw)
 		if !ok {

@@ -530,3 +530,28 @@ func snapSurname(name string, surnames []string) (string, bool) {
 	}
 	return match + " " + rest, true
 }
+
+// normalizeReference cleans a document's reference number ("Số: 371/UBND-
+// XNTTHN") as OCR gives it: slash look-alikes ("⁄", "∕") become "/",
+// trailing punctuation and dashes are dropped, and a slash OCR lost
+// between the number and its symbol ("371UBND-XNTTHN", "5751XN") is put
+// back: a reference's number is followed by a slash, while codes with a
+// letter inside the digits ("79F8349135") have one letter, not a symbol of
+// two or more.
+func normalizeReference(tok string) string {
+	tok = strings.Map(func(r rune) rune {
+		switch r {
+		case '⁄', '∕', '／':
+			return '/'
+		}
+		return r
+	}, tok)
+	tok = strings.TrimRight(tok, ".,;:-_–—")
+	if m := glueRefRe.FindStringSubmatch(tok); m != nil {
+		tok = m[1] + "/" + m[2]
+	}
+	return tok
+}
+
+// glueRefRe: a number glued to a symbol of two capitals or more.
+var glueRefRe = regexp.MustCompile(`^([0-9]+)(\p{Lu}{2,}(?:[-/].*)?)$`)

@@ -288,3 +288,23 @@ func TestSplitWideSpaces(t *testing.T) {
 		t.Errorf("splitWideSpaces: got %q, want two parts ending with %q", got, "Dân tộc: Kinh")
 	}
 }
+
+func TestNormalizeReference(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"371/UBND-XNTTHN", "371/UBND-XNTTHN"},
+		{"371UBND-XNTTHN", "371/UBND-XNTTHN"}, // lost slash
+		{"5751XN", "5751/XN"},                 // lost slash
+		{"3755⁄XN", "3755/XN"},                // fraction slash
+		{"894/TLKS-BS-", "894/TLKS-BS"},       // trailing dash
+		{"12/QĐ-UBND.", "12/QĐ-UBND"},
+		{"79F8349135", "79F8349135"}, // a code with one letter inside
+		{"01E8168921", "01E8168921"},
+		{"288/2018/HNGĐ-ST", "288/2018/HNGĐ-ST"},
+		{"5751x", "5751x"}, // lower case: not a symbol
+	}
+	for _, tt := range tests {
+		if got := normalizeReference(tt.in); got != tt.want {
+			t.Errorf("normalizeReference(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

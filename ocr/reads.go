@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Agreement between independent reads of an identity number.
@@ -147,8 +149,12 @@ func digitReads(ws []Word, lo, hi float64) []string {
 
 // repairDatePart is repairDigits for a day, month or year word: inside a
 // date, a two-character part with one look-alike beside a digit is a
-// number ("l6"), as in numeric dates (repairDateToken).
+// number ("l6", "L7"), as in numeric dates (repairDateToken), and so is a
+// part made of two one-like strokes ("lI", "LI": an italic "11"). A
+// look-alike keeps its look under an accent OCR added ("1Š"). Every
+// look-alike counts as a repair, which lowers the date's confidence.
 func repairDatePart(tok string) (string, int, bool) {
+	tok = stripLookalikeMarks(tok)
 	if fixed, n, ok := repairDigits(tok); ok {
 		return fixed, n, true
 	}
@@ -156,13 +162,58 @@ func repairDatePart(tok string) (string, int, bool) {
 	if len(r) != 2 {
 		return "", 0, false
 	}
+	if oneLike(r[0]) && oneLike(r[1]) {
+		return "11", 2, true
+	}
 	for i := 0; i < 2; i++ {
-		if d, ok := digitLookalike(r[i]); ok && r[1-i] >= '0' && r[1-i] <= '9' {
+		d, ok := digitLookalike(r[i])
+		if !ok && oneLike(r[i]) {
+			d, ok = '1', true
+		}
+		if ok && r[1-i] >= '0' && r[1-i] <= '9' {
 			r[i] = d
 			return string(r), 1, true
 		}
 	}
 	return "", 0, false
+}
+
+// oneLike: a stroke a "1" is misread as in a date's number words,
+// upright or italic: the look-alikes of 1 and a capital L (the italic 1's
+// foot).
+func oneLike(r rune) bool {
+	if d, ok := digitLookalike(r); ok {
+		return d == '1'
+	}
+	return r == 'L'
+}
+
+// stripLookalikeMarks removes the accents OCR puts on a digit look-alike
+// ("Š" for S, so for a 5), leaving other characters as they are.
+func stripLookalikeMarks(tok string) string {
+	if isASCII(tok) {
+		return tok
+	}
+	var b strings.Builder
+	for _, r := range tok {
+		base := []rune(norm.NFD.String(string(r)))
+		if len(base) > 1 && unicode.Is(unicode.Mn, base[1]) {
+			if _, ok := digitLookalike(base[0]); ok {
+				r = base[0]
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // minMajorityReads is how many second reads must reproduce the page read

@@ -437,3 +437,33 @@ func FuzzDateReading(f *testing.F) {
 		}
 	})
 }
+
+func TestRepairDatePart(t *testing.T) {
+	tests := []struct {
+		tok     string
+		want    string
+		repairs int
+		ok      bool
+	}{
+		{"15", "15", 0, true},
+		{"l6", "16", 1, true},
+		{"L7", "17", 1, true}, // italic 1 read with its foot
+		{"1Š", "15", 1, true}, // an accent on a look-alike
+		{"LI", "11", 2, true}, // italic 11
+		{"lI", "11", 2, true}, // italic 11
+		{"IL", "11", 2, true}, // italic 11
+		{"LL", "11", 2, true}, // both strokes with a foot
+		{"Là", "", 0, false},  // a word, not a number
+		{"ÁN", "", 0, false},  // capitals that are no look-alikes
+		{"Lê", "", 0, false},  // a name
+		{"2O24", "2024", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tok, func(t *testing.T) {
+			got, n, ok := repairDatePart(tt.tok)
+			if got != tt.want || n != tt.repairs || ok != tt.ok {
+				t.Errorf("repairDatePart(%q) = %q, %d, %v; want %q, %d, %v", tt.tok, got, n, ok, tt.want, tt.repairs, tt.ok)
+			}
+		})
+	}
+}
