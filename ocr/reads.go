@@ -775,3 +775,89 @@ func dateReads(ws []Word) (reads, weak []string) {
 	}
 	return reads, weak
 }
+
+// LabelledDateSpans returns, for each line of ws with a birth-date label
+// ("Ngày, tháng, năm sinh:", "Sinh ngày:") whose value is not a readable
+// date, the span of the value's words: a stamp or pen mark over the value
+// leaves debris ("ụ '985—¬") where the date was, and a crop of the place it
+// occupies, read with a digits-and-slash whitelist (and without the
+// coloured marks), often still reads it. A value glued to its label
+// ("ngày:-39") is cut to its share of the word. Spans whose first word
+// already has second reads are left out.
+func LabelledDateSpans(ws []Word) []DateSpan {
+	var out []DateSpan
+	for i := 0; i < len(ws); {
+		j := i
+		for j+1 < len(ws) && ws[j+1].Line == ws[i].Line {
+			j++
+		}
+		if sp, ok := labelledDateSpan(ws, i, j); ok && len(ws[sp.First].Alts) == 0 {
+			out = append(out, sp)
+		}
+		i = j + 1
+	}
+	return out
+}
+
+// labelledDateSpan looks at the line ws[from..to] for a birth-date label
+// ending in a colon and the value words after it.
+func labelledDateSpan(ws []Word, from, to int) (DateSpan, bool) {
+	for c := from; c <= to; c++ {
+		t := strings.Replace(ws[c].Text, ";", ":", 1)
+		k := strings.IndexByte(t, ':')
+		if k < 0 {
+			continue
+		}
+		label := foldText(joinWords(ws[from:c]) + " " + t[:k])
+		if !birthDateLabel(label) {
+			return DateSpan{}, false
+		}
+		first, box := c, image.Rectangle{}
+		if rest := strings.TrimLeft(t[k+1:], " -–—.,"); rest != "" {
+			box = subBox(ws[c], len(t)-len(rest), len(t))
+		} else {
+			first = c + 1
+		}
+		last := first
+		for last <= to && (last == c || !strings.Contains(ws[last].Text, ":")) {
+			if last != c {
+				box = box.Union(ws[last].Box)
+			}
+			last++
+		}
+		last--
+		if first > to || last < first || box.Empty() {
+			return DateSpan{}, false
+		}
+		value := joinWords(ws[first : last+1])
+		if first == c {
+			value = t[k+1:] + " " + joinWords(ws[c+1:last+1])
+		}
+		if _, _, ok := normalizeDate(value); ok {
+			return DateSpan{}, false
+		}
+		return DateSpan{First: first, Last: last, Box: box}, true
+	}
+	return DateSpan{}, false
+}
+
+// birthDateLabel: a folded label naming a date of birth, "sinh" with
+// "ngày" (not "Nơi sinh", a place), each possibly misread by a letter
+// ("sinb", "nøay").
+func birthDateLabel(label string) bool {
+	fs := strings.Fields(label)
+	if len(fs) == 0 || len(fs) > 6 {
+		return false
+	}
+	birth, day := false, false
+	for _, f := range fs {
+		r := []rune(f)
+		switch {
+		case f == "sinh" || (len(r) == 4 && strings.HasPrefix(f, "sin")):
+			birth = true
+		case f == "ngay" || (len(r) == 4 && r[0] == 'n' && strings.HasSuffix(f, "ay")):
+			day = true
+		}
+	}
+	return birth && day
+}

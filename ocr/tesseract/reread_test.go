@@ -157,3 +157,49 @@ func TestWidenShortID(t *testing.T) {
 		}
 	}
 }
+
+// TestColourSource: a crop is read from its colour-dropped copy only when
+// coloured marks cross black print, not when the text itself is coloured
+// (a value in pen) or nothing coloured is there.
+func TestColourSource(t *testing.T) {
+	// grey: 40 columns of ink (value 30) in a 100×10 crop of paper 240.
+	grey := image.NewGray(image.Rect(0, 0, 100, 10))
+	for i := range grey.Pix {
+		if i%100 < 40 {
+			grey.Pix[i] = 30
+		} else {
+			grey.Pix[i] = 240
+		}
+	}
+	paled := func(cols int) *image.Gray {
+		c := image.NewGray(grey.Bounds())
+		copy(c.Pix, grey.Pix)
+		for i := range c.Pix {
+			if i%100 < cols {
+				c.Pix[i] = 220
+			}
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		paled int // ink columns the colour-dropping paled
+		want  bool
+	}{
+		{"nothing coloured", 0, false},
+		{"a stamp over a quarter of the print", 10, true},
+		{"a stamp over half of it", 20, true},
+		{"text written in pen", 36, false},
+		{"all of it coloured", 40, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := colourSource(grey, paled(tt.paled)); got != tt.want {
+				t.Errorf("colourSource: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if colourSource(grey, image.NewGray(image.Rect(0, 0, 10, 10))) {
+		t.Error("colourSource of crops of different sizes: got true")
+	}
+}
