@@ -85,7 +85,7 @@ func TestNormalizeName(t *testing.T) {
 		{"LÊ THÀNH XUÂN LoNG|pAN 3A9)", "LÊ THÀNH XUÂN LONG"},
 		{"Lê Hữu Dũng", "LÊ HỮU DŨNG"},
 		{"NGUYỄN HỮU QUÂN `Ð", "NGUYỄN HỮU QUÂN"}, // a mark read as a lone consonant
-		{"NGUYỄN THỊ Y", "NGUYỄN THỊ Y"},         // a one-vowel syllable stays
+		{"NGUYỄN THỊ Y", "NGUYỄN THỊ Y"},          // a one-vowel syllable stays
 		{"TRẦN THỊ Ý", "TRẦN THỊ Ý"},
 	}
 	for _, tt := range tests {
