@@ -210,6 +210,13 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		}
 	case kindID:
 		pid, ok := ParseID(raw)
+		if !ok || len(pid.Digits) < minReadDigits {
+			if id, agreed := idFromReads(words); agreed {
+				// Only the second reads hold a number: never accepted.
+				ex.value, ex.conf, ex.readings = id, 0, []string{id}
+				break
+			}
+		}
 		if !ok {
 			return extracted{}, false
 		}

@@ -861,3 +861,65 @@ func birthDateLabel(label string) bool {
 	}
 	return birth && day
 }
+
+// LabelledIDSpans returns, for each line of ws with a personal-ID label
+// ending in a colon ("Số định danh cá nhân:") whose value holds fewer than
+// minReadDigits digits (a stamp or pen mark over the number left debris),
+// the span of the value's words. The engine re-reads the place the number
+// occupies; package ocr takes such reads as a value only when they agree
+// (idFromReads), and never accepts it without a person.
+func LabelledIDSpans(ws []Word) []DateSpan {
+	var out []DateSpan
+	for i := 0; i < len(ws); {
+		j := i
+		for j+1 < len(ws) && ws[j+1].Line == ws[i].Line {
+			j++
+		}
+		for c := i; c < j; c++ {
+			if !strings.HasSuffix(ws[c].Text, ":") || !labelNamesID(foldWords(ws[i:c+1])) {
+				continue
+			}
+			last := c + 1
+			digits := 0
+			for last <= j && !strings.Contains(ws[last].Text, ":") {
+				digits += strings.Count(digitsOf(ws[last].Text), "") - 1
+				last++
+			}
+			last--
+			if last > c && digits < minReadDigits && len(ws[c+1].Alts) == 0 {
+				box := ws[c+1].Box
+				for _, w := range ws[c+2 : last+1] {
+					box = box.Union(w.Box)
+				}
+				out = append(out, DateSpan{First: c + 1, Last: last, Box: box})
+			}
+			break
+		}
+		i = j + 1
+	}
+	return out
+}
+
+// idFromReads is the personal ID its second reads give when the page
+// read of the value holds no number (ws: the value's words): at least
+// minAgreeingReads reads of 12 digits, all the same. The value is never
+// confirmed (no page read agrees), so it goes to a person; it still tells
+// the reviewer, and the cross-document check, what the number probably is.
+func idFromReads(ws []Word) (string, bool) {
+	var got string
+	n := 0
+	for _, r := range secondReads(ws) {
+		if len(r) != 12 {
+			continue
+		}
+		if got != "" && r != got {
+			return "", false
+		}
+		got = r
+		n++
+	}
+	if n < minAgreeingReads {
+		return "", false
+	}
+	return got, true
+}

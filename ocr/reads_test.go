@@ -540,3 +540,59 @@ func TestWrittenDateItalicOne(t *testing.T) {
 		})
 	}
 }
+
+func TestLabelledIDSpans(t *testing.T) {
+	tests := []struct {
+		name        string
+		ws          []Word
+		want        bool
+		first, last int
+	}{
+		{"debris after the label", lineWords(0, "Số", "định", "danh", "cá", "nhân:", "nà"), true, 5, 5},
+		{"a number after the label", lineWords(0, "Số", "định", "danh", "cá", "nhân:", "001099872198"), false, 0, 0},
+		{"a short number", lineWords(0, "Số", "CCCD:", "0010", "99"), true, 2, 3},
+		{"another label", lineWords(0, "Số", "điện", "thoại:", "xx"), false, 0, 0},
+		{"no value", lineWords(0, "Số", "định", "danh", "cá", "nhân:"), false, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := LabelledIDSpans(tt.ws)
+			if (len(got) > 0) != tt.want {
+				t.Fatalf("spans: got %+v, want one: %v", got, tt.want)
+			}
+			if tt.want && (got[0].First != tt.first || got[0].Last != tt.last) {
+				t.Errorf("span: got %d..%d, want %d..%d", got[0].First, got[0].Last, tt.first, tt.last)
+			}
+		})
+	}
+}
+
+func TestIDFromReads(t *testing.T) {
+	alts := func(texts ...string) []Word {
+		w := Word{Text: "nà"}
+		for _, s := range texts {
+			w.Alts = append(w.Alts, Reading{Text: s, Conf: 0.9})
+		}
+		return []Word{w}
+	}
+	tests := []struct {
+		name string
+		ws   []Word
+		want string
+		ok   bool
+	}{
+		{"two agreeing reads", alts("079303069054", "079303069054"), "079303069054", true},
+		{"agreeing reads and a failed one", alts("079303069054", "0793", "079303069054"), "079303069054", true},
+		{"one read", alts("079303069054"), "", false},
+		{"reads disagree", alts("079303069054", "079303069064", "079303069054"), "", false},
+		{"no reads", alts(), "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := idFromReads(tt.ws)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("idFromReads: got %q %v, want %q %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

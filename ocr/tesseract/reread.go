@@ -179,6 +179,40 @@ func labelledDateCandidates(ws []ocr.Word, have []candidate) []candidate {
 	return out
 }
 
+// labelledIDCandidates are the page's personal IDs whose label was read
+// but whose number was not (ocr.LabelledIDSpans), each re-read digits-only
+// from the place a 12-digit number after the label occupies (the value's
+// box widened as widenShortID does); spans starting at a word another
+// candidate (have) re-reads are left out.
+func labelledIDCandidates(ws []ocr.Word, have []candidate, pageRight int) []candidate {
+	var out []candidate
+	for _, sp := range ocr.LabelledIDSpans(ws) {
+		dup := false
+		for _, c := range have {
+			dup = dup || c.first == sp.First
+		}
+		if dup {
+			continue
+		}
+		box := sp.Box
+		h := textHeight(ws)
+		if h <= 0 {
+			h = box.Dy()
+		}
+		right := pageRight
+		if sp.Last+1 < len(ws) && ws[sp.Last+1].Line == ws[sp.Last].Line {
+			right = ws[sp.Last+1].Box.Min.X - h/4
+		}
+		// A 12-digit number is about 12 × 0.55 text heights wide.
+		box.Max.X = max(box.Max.X, min(box.Min.X+idDigits*h*11/20, right))
+		out = append(out, candidate{first: sp.First, last: sp.Last, chars: digitChars, box: box, variants: idVariants, tieBreak: true})
+		if len(out) == maxRereads {
+			break
+		}
+	}
+	return out
+}
+
 // numberLike: a word whose letters and digits are mostly digits.
 func numberLike(s string) bool {
 	d, other := 0, 0
@@ -243,6 +277,7 @@ func (e *Engine) reread(g *image.Gray, colour func() *image.Gray, dpi int, page 
 	cands := append(numberCandidates(page.Words), dateCandidates(page.Words)...)
 	cands = append(cands, numericDateCandidates(page.Words)...)
 	cands = append(cands, labelledDateCandidates(page.Words, cands)...)
+	cands = append(cands, labelledIDCandidates(page.Words, cands, g.Bounds().Max.X)...)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -759,7 +794,7 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "9" // 9: lines and crops crossed by coloured marks read from the colour-dropped page
+const RecognitionVersion = "10" // 10: unreadable labelled IDs re-read from their place; 9: lines and crops crossed by coloured marks read from the colour-dropped page
 
 // Lines under coloured marks. A red stamp or a pen stroke over printed
 // text (a date of birth, a name) ruins the page read of the words it

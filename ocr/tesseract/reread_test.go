@@ -203,3 +203,30 @@ func TestColourSource(t *testing.T) {
 		t.Error("colourSource of crops of different sizes: got true")
 	}
 }
+
+// TestLabelledIDCandidates: an ID label followed by debris gives a
+// digits-only candidate over the place a 12-digit number occupies, stopping
+// short of the next word and the page edge.
+func TestLabelledIDCandidates(t *testing.T) {
+	word := func(text string, x0, x1 int) ocr.Word {
+		return ocr.Word{Text: text, Conf: 0.9, Box: image.Rect(x0, 100, x1, 140)}
+	}
+	ws := []ocr.Word{word("Số", 0, 60), word("định", 70, 150), word("danh", 160, 240), word("cá", 250, 290), word("nhân:", 300, 400), word("nà", 420, 460)}
+	got := labelledIDCandidates(ws, nil, 2000)
+	if len(got) != 1 {
+		t.Fatalf("candidates: got %d, want 1", len(got))
+	}
+	c := got[0]
+	if c.first != 5 || c.chars != digitChars || !c.tieBreak {
+		t.Errorf("candidate: got first %d chars %q tieBreak %v", c.first, c.chars, c.tieBreak)
+	}
+	if want := 420 + 12*40*11/20; c.box.Max.X != want {
+		t.Errorf("box right: got %d, want %d", c.box.Max.X, want)
+	}
+	if got := labelledIDCandidates(ws, nil, 500); got[0].box.Max.X != 500 {
+		t.Errorf("box right at the page edge: got %d, want 500", got[0].box.Max.X)
+	}
+	if got := labelledIDCandidates(ws, []candidate{{first: 5}}, 2000); len(got) != 0 {
+		t.Errorf("a word another candidate re-reads: got %d candidates, want 0", len(got))
+	}
+}
