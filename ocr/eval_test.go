@@ -175,6 +175,8 @@ func TestEvalEngineFixtures(t *testing.T) {
 		{"document type accuracy", s.TypeRight, s.Documents, 98},
 		{"holder ID exact", s.HolderExact, s.HolderTotal, 97},
 		{"fields exact", s.FieldsExact, s.FieldsTotal, 92},
+		{"key fields exact", s.KeyExact, s.KeyTotal, 98.9},
+		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 90},
 		{"auto-accepted", s.AutoAccepted, s.Documents, 80},
 	})
 }
@@ -195,9 +197,9 @@ func TestEvalWideEngineFixtures(t *testing.T) {
 		{"document type accuracy", s.TypeRight, s.Documents, 99},
 		{"holder ID exact", s.HolderExact, s.HolderTotal, 96},
 		{"fields exact", s.FieldsExact, s.FieldsTotal, 91},
-		{"key fields exact", s.KeyExact, s.KeyTotal, 93.2},
-		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 78.5},
-		{"valid_until exact", s.ValidExact, s.ValidTotal, 96},
+		{"key fields exact", s.KeyExact, s.KeyTotal, 95},
+		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 83.3},
+		{"valid_until exact", s.ValidExact, s.ValidTotal, 98.9},
 	})
 }
 

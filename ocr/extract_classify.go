@@ -22,8 +22,14 @@ func classifyLines(lines []textLine, ls *Layouts) (string, int) {
 				continue
 			}
 			keys := []string{foldText(raw)}
-			if si == len(lines[i].segs)-1 && i+1 < len(lines) && len(lines[i+1].segs) > 0 {
-				next := lines[i+1].segs[0].text()
+			j := i + 1
+			if j+1 < len(lines) && debrisLine(lines[j]) {
+				// A mark between a title's two lines ("GIẤY XÁC NHẬN",
+				// "vs", "TÌNH TRẠNG HÔN NHÂN"): the title goes on below it.
+				j++
+			}
+			if lastTextSeg(lines[i], si) && j < len(lines) && len(lines[j].segs) > 0 {
+				next := lines[j].segs[0].text()
 				if r, letters := upperRatio(next); letters >= 4 && r >= 0.7 {
 					keys = append(keys, foldText(raw+" "+next))
 				}
@@ -47,6 +53,23 @@ func classifyLines(lines []textLine, ls *Layouts) (string, int) {
 		}
 	}
 	return bestType, bestLine
+}
+
+// debrisLine: a line of fewer than 4 letters, a mark or speck read as text.
+func debrisLine(l textLine) bool {
+	_, letters := upperRatio(l.text())
+	return letters < 4
+}
+
+// lastTextSeg: segment si is the line's last but for debris segments of
+// fewer than 4 letters (a mark beside a title).
+func lastTextSeg(l textLine, si int) bool {
+	for _, seg := range l.segs[si+1:] {
+		if _, letters := upperRatio(seg.text()); letters >= 4 {
+			return false
+		}
+	}
+	return true
 }
 
 // Label-based classification bars: the share of a layout's distinctive

@@ -52,6 +52,12 @@ func writtenDate(ws []Word) (extracted, bool) {
 			}
 		}
 		v, ok := formatDate(nums[0], nums[1], nums[2])
+		guessed := false
+		if !ok {
+			if alt, n, altOK := italicOneDate(ws, idx); altOK {
+				v, ok, repairs, guessed = alt, true, n, true
+			}
+		}
 		if !ok {
 			v = nums[0] + "/" + nums[1] + "/" + nums[2]
 		}
@@ -59,6 +65,11 @@ func writtenDate(ws []Word) (extracted, bool) {
 		settleWrittenDate(&ex, ws, idx)
 		for k := 0; k < ex.repairs; k++ {
 			ex.conf *= repairPenalty
+		}
+		if guessed && ex.value == v {
+			// A second reading of the look-alikes, no read confirming
+			// it: the value is the likeliest, and a person checks it.
+			ex.conf = min(ex.conf, guessedDateConfidence)
 		}
 		return ex, true
 	}
@@ -86,6 +97,39 @@ func writtenDate(ws []Word) (extracted, bool) {
 		ex.conf *= repairPenalty
 	}
 	return ex, true
+}
+
+// guessedDateConfidence is the confidence of a date read only through
+// italicOneDate: below every field's bar, so it is reviewed.
+const guessedDateConfidence = 0.5
+
+// italicOneDate reads a written date whose look-alike repairs made it
+// impossible once more, with a "T" in the day or month taken for a 1 (the
+// flag of an italic 1) instead of a 7: "ngày 13 tháng T1" is 13/11, not
+// 13/71. It returns the date and the repairs made, or ok false when that
+// does not make a real date either.
+func italicOneDate(ws []Word, idx [3]int) (string, int, bool) {
+	var nums [3]string
+	repairs, changed := 0, false
+	for k, i := range idx {
+		tok := strings.Trim(ws[i].Text, ",.;:")
+		if k < 2 && strings.ContainsRune(tok, 'T') {
+			tok = strings.ReplaceAll(tok, "T", "1")
+			changed = true
+			repairs++
+		}
+		fixed, n, ok := repairDatePart(tok)
+		if !ok {
+			return "", 0, false
+		}
+		nums[k] = fixed
+		repairs += n
+	}
+	if !changed {
+		return "", 0, false
+	}
+	v, ok := formatDate(nums[0], nums[1], nums[2])
+	return v, repairs, ok
 }
 
 // Printed validity periods: "có giá trị 30 ngày kể từ ngày cấp", "trong

@@ -210,6 +210,13 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		}
 	case kindID:
 		pid, ok := ParseID(raw)
+		if !ok || len(pid.Digits) < minReadDigits {
+			if id, agreed := idFromReads(words); agreed {
+				// Only the second reads hold a number: never accepted.
+				ex.value, ex.conf, ex.readings = id, 0, []string{id}
+				break
+			}
+		}
 		if !ok {
 			return extracted{}, false
 		}
@@ -230,7 +237,7 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		if len(fs) == 0 {
 			return extracted{}, false
 		}
-		ex.value = normalizeToken(fs[0])
+		ex.value = normalizeReference(fs[0])
 	case kindAddress:
 		v, snapped := normalizeAddress(raw, dc.ls.provinceNames())
 		ex.value = v

@@ -411,3 +411,45 @@ func TestTitleScore(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyTitleAcrossDebris: a title printed on two lines is found
+// when a mark read as a short word sits beside its first line or between
+// the two lines, and not when a real line comes between them.
+func TestClassifyTitleAcrossDebris(t *testing.T) {
+	ls := testLayouts(t)
+	seg := func(text string) textSegment {
+		var ws []Word
+		for _, f := range strings.Fields(text) {
+			ws = append(ws, Word{Text: f, Conf: 0.9})
+		}
+		return textSegment{words: ws, x0: -1, x1: -1}
+	}
+	line := func(segs ...string) textLine {
+		l := textLine{page: 1}
+		for _, s := range segs {
+			l.segs = append(l.segs, seg(s))
+		}
+		return l
+	}
+	tests := []struct {
+		name  string
+		lines []textLine
+		want  string
+	}{
+		{"adjacent lines", []textLine{line("GIẤY XÁC NHẬN"), line("TÌNH TRẠNG HÔN NHÂN")}, "xac-nhan-hon-nhan"},
+		{"a mark between them", []textLine{line("GIẤY XÁC NHẬN"), line("vs"), line("TÌNH TRẠNG HÔN NHÂN")}, "xac-nhan-hon-nhan"},
+		{"a mark beside the first", []textLine{line("GIẤY XÁC NHẬN", "vs"), line("TÌNH TRẠNG HÔN NHÂN")}, "xac-nhan-hon-nhan"},
+		{"a real line between them", []textLine{line("GIẤY XÁC NHẬN"), line("Kính gửi ông Lê"), line("TÌNH TRẠNG HÔN NHÂN")}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := classifyLines(tt.lines, ls)
+			if tt.want != "" && got != tt.want {
+				t.Errorf("classifyLines: got %q, want %q", got, tt.want)
+			}
+			if tt.want == "" && got == "xac-nhan-hon-nhan" {
+				t.Errorf("classifyLines: got %q across a real line", got)
+			}
+		})
+	}
+}

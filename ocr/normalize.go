@@ -178,13 +178,30 @@ func dropNameDebris(s string) string {
 	for len(fs) > 1 {
 		last := fs[len(fs)-1]
 		first, _ := utf8.DecodeRuneInString(last)
-		if strings.IndexFunc(last, unicode.IsDigit) >= 0 || (capitals*2 > len(fs) && unicode.IsLower(first)) {
+		if strings.IndexFunc(last, unicode.IsDigit) >= 0 || (capitals*2 > len(fs) && unicode.IsLower(first)) || loneConsonant(last) {
 			fs = fs[:len(fs)-1]
 			continue
 		}
 		break
 	}
 	return strings.Join(fs, " ")
+}
+
+// loneConsonant: a word of one letter that is not a vowel. A Vietnamese
+// syllable of one letter is a vowel ("Y", "Ý"); a lone consonant after a
+// name ("QUÂN Ð") is a mark or stamp read as a letter.
+func loneConsonant(w string) bool {
+	var r []rune
+	for _, c := range norm.NFC.String(w) {
+		if unicode.IsLetter(c) {
+			r = append(r, c)
+		}
+	}
+	if len(r) != 1 {
+		return false
+	}
+	f := foldText(string(r))
+	return f == "" || !strings.ContainsAny(f, "aeiouy")
 }
 
 // normalizeName returns a person's name in upper case NFC, keeping only
@@ -510,9 +527,17 @@ func snapSurname(name string, surnames []string) (string, bool) {
 	}
 	f := foldText(first)
 	upper := first == strings.ToUpper(first)
+	if glued, tail, ok := gluedSurname(first, surnames); ok {
+		// "NGUYỄNTHÀNH": a surname glued to the next name.
+		first, rest = glued, strings.TrimSpace(tail+" "+rest)
+		if rest == "" {
+			return first, true
+		}
+		return first + " " + rest, true
+	}
 	match := ""
 	for _, s := range surnames {
-		if foldText(s) == f {
+		if fs := foldText(s); fs == f || fs == collapseVowels(f) {
 			if match != "" {
 				return name, false // ambiguous (Vũ/Võ fold apart, but be safe)
 			}
@@ -530,3 +555,99 @@ func snapSurname(name string, surnames []string) (string, bool) {
 	}
 	return match + " " + rest, true
 }
+
+// maxSyllable is the length of the longest Vietnamese syllable, in
+// letters ("nghiêng"): a longer word is two glued together.
+const maxSyllable = 7
+
+// gluedSurname splits a first word longer than any syllable that starts
+// with a surname of the vocabulary ("NGUYỄNTHÀNH" → "NGUYỄN", "THÀNH"),
+// the longest surname first; the rest must be a word of two letters or
+// more.
+func gluedSurname(word string, surnames []string) (string, string, bool) {
+	r := []rune(norm.NFC.String(word))
+	if len(r) <= maxSyllable {
+		return "", "", false
+	}
+	best := 0
+	for _, s := range surnames {
+		n := len([]rune(norm.NFC.String(s)))
+		if n > best && n+2 <= len(r) && strings.EqualFold(string(r[:n]), norm.NFC.String(s)) {
+			best = n
+		}
+	}
+	if best == 0 {
+		return "", "", false
+	}
+	return string(r[:best]), string(r[best:]), true
+}
+
+// collapseVowels folds a doubled a, e, i or y to one ("daang" → "dang"):
+// OCR reads one accented vowel as two ("ĐẶĂNG"), and no syllable has these
+// twice in a row (unlike "oo" in "xoong" or "ưu").
+func collapseVowels(f string) string {
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if i > 0 && f[i] == f[i-1] && strings.IndexByte("aeiy", f[i]) >= 0 {
+			continue
+		}
+		b.WriteByte(f[i])
+	}
+	return b.String()
+}
+
+// normalizeReference cleans a document's reference number ("Số: 371/UBND-
+// XNTTHN") as OCR gives it: slash look-alikes ("⁄", "∕") become "/",
+// trailing punctuation and dashes are dropped, and a slash OCR lost
+// between the number and its symbol ("371UBND-XNTTHN", "5751XN") is put
+// back: a reference's number is followed by a slash, while codes with a
+// letter inside the digits ("79F8349135") have one letter, not a symbol of
+// two or more.
+func normalizeReference(tok string) string {
+	tok = strings.Map(func(r rune) rune {
+		switch r {
+		case '⁄', '∕', '／':
+			return '/'
+		}
+		return r
+	}, tok)
+	tok = strings.TrimRight(tok, ".,;:-_–—")
+	tok = repairLeadingNumber(tok)
+	if m := glueRefRe.FindStringSubmatch(tok); m != nil {
+		tok = m[1] + "/" + m[2]
+	}
+	return tok
+}
+
+// repairLeadingNumber maps the look-alikes of 1 and 0 (I, l, |, O, o)
+// inside a reference's leading number, the run of digits and look-alikes
+// before its first other character, when the run holds a real digit and
+// is followed by a letter ("3IE8715118" → "31E8715118"). A run followed
+// by a slash or the end is left alone: it may be a symbol ("QĐ").
+func repairLeadingNumber(tok string) string {
+	r := []rune(tok)
+	n, digits := 0, 0
+	for n < len(r) {
+		switch r[n] {
+		case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			digits++
+		case 'I', 'l', '|', 'O', 'o':
+		default:
+			goto end
+		}
+		n++
+	}
+end:
+	if digits == 0 || n == digits || n >= len(r) || !unicode.IsLetter(r[n]) {
+		return tok
+	}
+	for i := 0; i < n; i++ {
+		if d, ok := digitLookalike(r[i]); ok {
+			r[i] = d
+		}
+	}
+	return string(r)
+}
+
+// glueRefRe: a number glued to a symbol of two capitals or more.
+var glueRefRe = regexp.MustCompile(`^([0-9]+)(\p{Lu}{2,}(?:[-/].*)?)$`)

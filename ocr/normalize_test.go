@@ -84,6 +84,9 @@ func TestNormalizeName(t *testing.T) {
 		{"TRẦN 2 VĂN", "TRẦN VĂN"},
 		{"LÊ THÀNH XUÂN LoNG|pAN 3A9)", "LÊ THÀNH XUÂN LONG"},
 		{"Lê Hữu Dũng", "LÊ HỮU DŨNG"},
+		{"NGUYỄN HỮU QUÂN `Ð", "NGUYỄN HỮU QUÂN"}, // a mark read as a lone consonant
+		{"NGUYỄN THỊ Y", "NGUYỄN THỊ Y"},          // a one-vowel syllable stays
+		{"TRẦN THỊ Ý", "TRẦN THỊ Ý"},
 	}
 	for _, tt := range tests {
 		if got := normalizeName(tt.in); got != tt.want {
@@ -93,7 +96,7 @@ func TestNormalizeName(t *testing.T) {
 }
 
 func TestSnapSurname(t *testing.T) {
-	surnames := []string{"Nguyễn", "Lê", "Võ", "Vũ", "Bùi"}
+	surnames := []string{"Nguyễn", "Lê", "Võ", "Vũ", "Bùi", "Đặng"}
 	tests := []struct {
 		in, want string
 		changed  bool
@@ -106,6 +109,11 @@ func TestSnapSurname(t *testing.T) {
 		{"Bui Hồng Mai", "Bùi Hồng Mai", true},
 		{"Nguyen Văn", "Nguyễn Văn", true},
 		{"", "", false},
+		{"NGUYỄNTHÀNH BÌNH", "NGUYỄN THÀNH BÌNH", true}, // glued
+		{"NGUYỄNTHÀNH", "NGUYỄN THÀNH", true},
+		{"LÊNH AN", "LÊNH AN", false},             // a syllable, not glued
+		{"ĐẶĂNG THANH HÀ", "ĐẶNG THANH HÀ", true}, // one vowel read twice
+		{"VÕOO AN", "VÕOO AN", false},             // "oo" is not collapsed
 	}
 	for _, tt := range tests {
 		got, changed := snapSurname(tt.in, surnames)
@@ -286,5 +294,28 @@ func TestSplitWideSpaces(t *testing.T) {
 	got := splitWideSpaces("Ngày sinh: 04/06/1986   Dân tộc: Kinh")
 	if len(got) != 2 || strings.TrimSpace(got[1]) != "Dân tộc: Kinh" {
 		t.Errorf("splitWideSpaces: got %q, want two parts ending with %q", got, "Dân tộc: Kinh")
+	}
+}
+
+func TestNormalizeReference(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"371/UBND-XNTTHN", "371/UBND-XNTTHN"},
+		{"371UBND-XNTTHN", "371/UBND-XNTTHN"}, // lost slash
+		{"5751XN", "5751/XN"},                 // lost slash
+		{"3755⁄XN", "3755/XN"},                // fraction slash
+		{"894/TLKS-BS-", "894/TLKS-BS"},       // trailing dash
+		{"12/QĐ-UBND.", "12/QĐ-UBND"},
+		{"79F8349135", "79F8349135"}, // a code with one letter inside
+		{"01E8168921", "01E8168921"},
+		{"288/2018/HNGĐ-ST", "288/2018/HNGĐ-ST"},
+		{"5751x", "5751x"},           // lower case: not a symbol
+		{"3IE8715118", "31E8715118"}, // a look-alike in the leading number
+		{"IO/QĐ-UBND", "IO/QĐ-UBND"}, // no real digit: left alone
+		{"12O/QĐ", "12O/QĐ"},         // followed by a slash: left alone
+	}
+	for _, tt := range tests {
+		if got := normalizeReference(tt.in); got != tt.want {
+			t.Errorf("normalizeReference(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

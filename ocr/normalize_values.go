@@ -95,19 +95,6 @@ func snapProvince(tail string, provinces []string) (string, bool) {
 	return "", false
 }
 
-// referenceSlashRe is a reference number whose slash was lost between its
-// number and the issuing office's abbreviation ("371UBND-XNTTHN").
-var referenceSlashRe = regexp.MustCompile(`^(\p{N}+)(\p{Lu}{2,}(?:-\p{Lu}+)*)$`)
-
-// normalizeToken cleans a reference token: the fraction slash is "/", a
-// trailing dash is dropped, and the slash lost after the number is put back
-// when the rest is only upper-case abbreviations ("5751XN" → "5751/XN";
-// "92G8784345" is left alone).
-func normalizeToken(s string) string {
-	s = strings.ReplaceAll(strings.TrimRight(s, ".,;:-"), "⁄", "/")
-	return referenceSlashRe.ReplaceAllString(s, "$1/$2")
-}
-
 // snapPhrases restores the spelling of the common administrative phrases
 // of the vocabulary in free text: a run of words that folds onto one
 // ("Bố sung", "sử' dụng") is replaced by it, keeping the case of the first

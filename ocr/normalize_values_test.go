@@ -39,7 +39,8 @@ func TestNormalizeAddress(t *testing.T) {
 	}
 }
 
-func TestNormalizeToken(t *testing.T) {
+// TestNormalizeReferenceTokens: reference tokens as the layouts read them.
+func TestNormalizeReferenceTokens(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"371UBND-XNTTHN", "371/UBND-XNTTHN"},
 		{"5751XN", "5751/XN"},
@@ -50,8 +51,8 @@ func TestNormalizeToken(t *testing.T) {
 		{"12X", "12X"},               // one letter is no office abbreviation
 	}
 	for _, tt := range tests {
-		if got := normalizeToken(tt.in); got != tt.want {
-			t.Errorf("normalizeToken(%q): got %q, want %q", tt.in, got, tt.want)
+		if got := normalizeReference(tt.in); got != tt.want {
+			t.Errorf("normalizeReference(%q): got %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

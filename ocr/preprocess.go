@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"image"
+	"image/color"
 	"image/draw"
 	"math"
 )
@@ -354,4 +355,80 @@ func CleanBorders(g *image.Gray) *image.Gray {
 		}
 	}
 	return out
+}
+
+// colourSaturation is the spread between a pixel's strongest and weakest
+// channel (0–255) from which it counts as coloured ink: a red stamp or a
+// blue pen stroke, not grey paper or black print.
+const colourSaturation = 32
+
+// minColourFraction is the share of sampled pixels that must be coloured
+// for a page to count as a colour page: a stamp covers far more.
+const minColourFraction = 0.001
+
+// ColourDropped returns, for a page with coloured marks (a red stamp, a
+// blue or violet pen stroke), the page in grey with every coloured mark
+// paled to paper: each pixel's brightest channel, so black print stays
+// black while saturated ink of any hue becomes light. It returns nil for
+// a grey or bitonal page, or a colour page with hardly any coloured
+// pixels. The result has img's size and is not deskewed.
+func ColourDropped(img image.Image) *image.Gray {
+	b := img.Bounds()
+	if b.Empty() {
+		return nil
+	}
+	switch img.(type) {
+	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
+		return nil
+	}
+	px := channelReader(img)
+	// Sample a grid first: most scans are not colour.
+	coloured, sampled := 0, 0
+	for y := b.Min.Y; y < b.Max.Y; y += 7 {
+		for x := b.Min.X; x < b.Max.X; x += 7 {
+			r, g, bl := px(x, y)
+			sampled++
+			if max(r, g, bl)-min(r, g, bl) >= colourSaturation {
+				coloured++
+			}
+		}
+	}
+	if float64(coloured) < minColourFraction*float64(sampled) {
+		return nil
+	}
+	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		row := out.Pix[y*out.Stride:]
+		for x := 0; x < b.Dx(); x++ {
+			r, g, bl := px(b.Min.X+x, b.Min.Y+y)
+			row[x] = max(r, g, bl)
+		}
+	}
+	return out
+}
+
+// channelReader returns a reader of img's 8-bit red, green and blue at a
+// point, direct for the decoders' usual types.
+func channelReader(img image.Image) func(x, y int) (r, g, b uint8) {
+	switch src := img.(type) {
+	case *image.YCbCr:
+		return func(x, y int) (uint8, uint8, uint8) {
+			yi, ci := src.YOffset(x, y), src.COffset(x, y)
+			return color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+		}
+	case *image.RGBA:
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := src.PixOffset(x, y)
+			return src.Pix[i], src.Pix[i+1], src.Pix[i+2]
+		}
+	case *image.NRGBA:
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := src.PixOffset(x, y)
+			return src.Pix[i], src.Pix[i+1], src.Pix[i+2]
+		}
+	}
+	return func(x, y int) (uint8, uint8, uint8) {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)
+	}
 }

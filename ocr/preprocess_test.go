@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"image"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -201,5 +202,53 @@ func TestCleanBorders(t *testing.T) {
 	}
 	if dirty.Pix[(1399)*dirty.Stride+1] != 0 {
 		t.Errorf("CleanBorders modified its input")
+	}
+}
+
+func TestColourDropped(t *testing.T) {
+	page := func(mark color.RGBA, markRows int) *image.RGBA {
+		im := image.NewRGBA(image.Rect(0, 0, 100, 100))
+		for y := 0; y < 100; y++ {
+			for x := 0; x < 100; x++ {
+				c := color.RGBA{245, 245, 240, 255} // paper
+				switch {
+				case y < markRows && x < 50:
+					c = mark
+				case x >= 60 && x < 70:
+					c = color.RGBA{20, 20, 25, 255} // black print
+				}
+				im.SetRGBA(x, y, c)
+			}
+		}
+		return im
+	}
+	red := color.RGBA{200, 40, 50, 255}
+	tests := []struct {
+		name      string
+		img       image.Image
+		wantNil   bool
+		x, y      int
+		wantLevel uint8
+	}{
+		{"grey page", image.NewGray(image.Rect(0, 0, 50, 50)), true, 0, 0, 0},
+		{"colour page without coloured marks", page(color.RGBA{120, 120, 118, 255}, 30), true, 0, 0, 0},
+		{"red stamp paled", page(red, 30), false, 10, 10, 200},
+		{"black print kept", page(red, 30), false, 65, 50, 25},
+		{"paper kept", page(red, 30), false, 80, 80, 245},
+		{"blue pen paled", page(color.RGBA{30, 40, 190, 255}, 30), false, 10, 10, 190},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ColourDropped(tt.img)
+			if (got == nil) != tt.wantNil {
+				t.Fatalf("nil: got %v, want %v", got == nil, tt.wantNil)
+			}
+			if got == nil {
+				return
+			}
+			if v := got.GrayAt(tt.x, tt.y).Y; v != tt.wantLevel {
+				t.Errorf("level at (%d,%d): got %d, want %d", tt.x, tt.y, v, tt.wantLevel)
+			}
+		})
 	}
 }

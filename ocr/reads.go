@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Agreement between independent reads of an identity number.
@@ -147,8 +149,12 @@ func digitReads(ws []Word, lo, hi float64) []string {
 
 // repairDatePart is repairDigits for a day, month or year word: inside a
 // date, a two-character part with one look-alike beside a digit is a
-// number ("l6"), as in numeric dates (repairDateToken).
+// number ("l6", "L7"), as in numeric dates (repairDateToken), and so is a
+// part made of two one-like strokes ("lI", "LI": an italic "11"). A
+// look-alike keeps its look under an accent OCR added ("1Š"). Every
+// look-alike counts as a repair, which lowers the date's confidence.
 func repairDatePart(tok string) (string, int, bool) {
+	tok = stripLookalikeMarks(tok)
 	if fixed, n, ok := repairDigits(tok); ok {
 		return fixed, n, true
 	}
@@ -156,13 +162,58 @@ func repairDatePart(tok string) (string, int, bool) {
 	if len(r) != 2 {
 		return "", 0, false
 	}
+	if oneLike(r[0]) && oneLike(r[1]) {
+		return "11", 2, true
+	}
 	for i := 0; i < 2; i++ {
-		if d, ok := digitLookalike(r[i]); ok && r[1-i] >= '0' && r[1-i] <= '9' {
+		d, ok := digitLookalike(r[i])
+		if !ok && oneLike(r[i]) {
+			d, ok = '1', true
+		}
+		if ok && r[1-i] >= '0' && r[1-i] <= '9' {
 			r[i] = d
 			return string(r), 1, true
 		}
 	}
 	return "", 0, false
+}
+
+// oneLike: a stroke a "1" is misread as in a date's number words,
+// upright or italic: the look-alikes of 1 and a capital L (the italic 1's
+// foot).
+func oneLike(r rune) bool {
+	if d, ok := digitLookalike(r); ok {
+		return d == '1'
+	}
+	return r == 'L'
+}
+
+// stripLookalikeMarks removes the accents OCR puts on a digit look-alike
+// ("Š" for S, so for a 5), leaving other characters as they are.
+func stripLookalikeMarks(tok string) string {
+	if isASCII(tok) {
+		return tok
+	}
+	var b strings.Builder
+	for _, r := range tok {
+		base := []rune(norm.NFD.String(string(r)))
+		if len(base) > 1 && unicode.Is(unicode.Mn, base[1]) {
+			if _, ok := digitLookalike(base[0]); ok {
+				r = base[0]
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // minMajorityReads is how many second reads must reproduce the page read
@@ -723,4 +774,152 @@ func dateReads(ws []Word) (reads, weak []string) {
 		}
 	}
 	return reads, weak
+}
+
+// LabelledDateSpans returns, for each line of ws with a birth-date label
+// ("Ngày, tháng, năm sinh:", "Sinh ngày:") whose value is not a readable
+// date, the span of the value's words: a stamp or pen mark over the value
+// leaves debris ("ụ '985—¬") where the date was, and a crop of the place it
+// occupies, read with a digits-and-slash whitelist (and without the
+// coloured marks), often still reads it. A value glued to its label
+// ("ngày:-39") is cut to its share of the word. Spans whose first word
+// already has second reads are left out.
+func LabelledDateSpans(ws []Word) []DateSpan {
+	var out []DateSpan
+	for i := 0; i < len(ws); {
+		j := i
+		for j+1 < len(ws) && ws[j+1].Line == ws[i].Line {
+			j++
+		}
+		if sp, ok := labelledDateSpan(ws, i, j); ok && len(ws[sp.First].Alts) == 0 {
+			out = append(out, sp)
+		}
+		i = j + 1
+	}
+	return out
+}
+
+// labelledDateSpan looks at the line ws[from..to] for a birth-date label
+// ending in a colon and the value words after it.
+func labelledDateSpan(ws []Word, from, to int) (DateSpan, bool) {
+	for c := from; c <= to; c++ {
+		t := strings.Replace(ws[c].Text, ";", ":", 1)
+		k := strings.IndexByte(t, ':')
+		if k < 0 {
+			continue
+		}
+		label := foldText(joinWords(ws[from:c]) + " " + t[:k])
+		if !birthDateLabel(label) {
+			return DateSpan{}, false
+		}
+		first, box := c, image.Rectangle{}
+		if rest := strings.TrimLeft(t[k+1:], " -–—.,"); rest != "" {
+			box = subBox(ws[c], len(t)-len(rest), len(t))
+		} else {
+			first = c + 1
+		}
+		last := first
+		for last <= to && (last == c || !strings.Contains(ws[last].Text, ":")) {
+			if last != c {
+				box = box.Union(ws[last].Box)
+			}
+			last++
+		}
+		last--
+		if first > to || last < first || box.Empty() {
+			return DateSpan{}, false
+		}
+		value := joinWords(ws[first : last+1])
+		if first == c {
+			value = t[k+1:] + " " + joinWords(ws[c+1:last+1])
+		}
+		if _, _, ok := normalizeDate(value); ok {
+			return DateSpan{}, false
+		}
+		return DateSpan{First: first, Last: last, Box: box}, true
+	}
+	return DateSpan{}, false
+}
+
+// birthDateLabel: a folded label naming a date of birth, "sinh" with
+// "ngày" (not "Nơi sinh", a place), each possibly misread by a letter
+// ("sinb", "nøay").
+func birthDateLabel(label string) bool {
+	fs := strings.Fields(label)
+	if len(fs) == 0 || len(fs) > 6 {
+		return false
+	}
+	birth, day := false, false
+	for _, f := range fs {
+		r := []rune(f)
+		switch {
+		case f == "sinh" || (len(r) == 4 && strings.HasPrefix(f, "sin")):
+			birth = true
+		case f == "ngay" || (len(r) == 4 && r[0] == 'n' && strings.HasSuffix(f, "ay")):
+			day = true
+		}
+	}
+	return birth && day
+}
+
+// LabelledIDSpans returns, for each line of ws with a personal-ID label
+// ending in a colon ("Số định danh cá nhân:") whose value holds fewer than
+// minReadDigits digits (a stamp or pen mark over the number left debris),
+// the span of the value's words. The engine re-reads the place the number
+// occupies; package ocr takes such reads as a value only when they agree
+// (idFromReads), and never accepts it without a person.
+func LabelledIDSpans(ws []Word) []DateSpan {
+	var out []DateSpan
+	for i := 0; i < len(ws); {
+		j := i
+		for j+1 < len(ws) && ws[j+1].Line == ws[i].Line {
+			j++
+		}
+		for c := i; c < j; c++ {
+			if !strings.HasSuffix(ws[c].Text, ":") || !labelNamesID(foldWords(ws[i:c+1])) {
+				continue
+			}
+			last := c + 1
+			digits := 0
+			for last <= j && !strings.Contains(ws[last].Text, ":") {
+				digits += strings.Count(digitsOf(ws[last].Text), "") - 1
+				last++
+			}
+			last--
+			if last > c && digits < minReadDigits && len(ws[c+1].Alts) == 0 {
+				box := ws[c+1].Box
+				for _, w := range ws[c+2 : last+1] {
+					box = box.Union(w.Box)
+				}
+				out = append(out, DateSpan{First: c + 1, Last: last, Box: box})
+			}
+			break
+		}
+		i = j + 1
+	}
+	return out
+}
+
+// idFromReads is the personal ID its second reads give when the page
+// read of the value holds no number (ws: the value's words): at least
+// minAgreeingReads reads of 12 digits, all the same. The value is never
+// confirmed (no page read agrees), so it goes to a person; it still tells
+// the reviewer, and the cross-document check, what the number probably is.
+func idFromReads(ws []Word) (string, bool) {
+	var got string
+	n := 0
+	for _, r := range secondReads(ws) {
+		if len(r) != 12 {
+			continue
+		}
+		if got != "" && r != got {
+			return "", false
+		}
+		got = r
+		n++
+	}
+	if n < minAgreeingReads {
+		return "", false
+	}
+	return got, true
 }

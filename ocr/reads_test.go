@@ -437,3 +437,162 @@ func FuzzDateReading(f *testing.F) {
 		}
 	})
 }
+
+func TestRepairDatePart(t *testing.T) {
+	tests := []struct {
+		tok     string
+		want    string
+		repairs int
+		ok      bool
+	}{
+		{"15", "15", 0, true},
+		{"l6", "16", 1, true},
+		{"L7", "17", 1, true}, // italic 1 read with its foot
+		{"1Š", "15", 1, true}, // an accent on a look-alike
+		{"LI", "11", 2, true}, // italic 11
+		{"lI", "11", 2, true}, // italic 11
+		{"IL", "11", 2, true}, // italic 11
+		{"LL", "11", 2, true}, // both strokes with a foot
+		{"Là", "", 0, false},  // a word, not a number
+		{"ÁN", "", 0, false},  // capitals that are no look-alikes
+		{"Lê", "", 0, false},  // a name
+		{"2O24", "2024", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tok, func(t *testing.T) {
+			got, n, ok := repairDatePart(tt.tok)
+			if got != tt.want || n != tt.repairs || ok != tt.ok {
+				t.Errorf("repairDatePart(%q) = %q, %d, %v; want %q, %d, %v", tt.tok, got, n, ok, tt.want, tt.repairs, tt.ok)
+			}
+		})
+	}
+}
+
+// lineWords lays texts out as one line of words 100 px wide with 10 px
+// gaps, 40 px high.
+func lineWords(line int, texts ...string) []Word {
+	ws := make([]Word, len(texts))
+	for i, t := range texts {
+		ws[i] = Word{Text: t, Conf: 0.9, Line: line, Box: image.Rect(i*110, line*50, i*110+100, line*50+40)}
+	}
+	return ws
+}
+
+func TestLabelledDateSpans(t *testing.T) {
+	tests := []struct {
+		name        string
+		ws          []Word
+		want        bool
+		first, last int
+		minX        int
+	}{
+		{"debris after the label", lineWords(0, "Ngày,", "tháng,", "năm", "sinh:", "ụ", "'985—¬"), true, 4, 5, 440},
+		{"a readable date", lineWords(0, "Ngày,", "tháng,", "năm", "sinh:", "01/12/1988"), false, 0, 0, 0},
+		{"a date split by OCR", lineWords(0, "Sinh", "ngày:", "1", "1/06/2003"), false, 0, 0, 0},
+		{"value glued to a misread label", lineWords(0, "Sinh", "nøày:-39"), true, 1, 1, 185},
+		{"a place of birth", lineWords(0, "Nơi", "sinh:", "Hà", "Nội"), false, 0, 0, 0},
+		{"no value", lineWords(0, "Ngày,", "tháng,", "năm", "sinh:"), false, 0, 0, 0},
+		{"another label", lineWords(0, "Dân", "tộc:", "Kinh"), false, 0, 0, 0},
+		{"the next label is not the value", lineWords(0, "Sinh", "ngày:", "x", "Giới", "tính:", "Nam"), true, 2, 3, 220},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := LabelledDateSpans(tt.ws)
+			if (len(got) > 0) != tt.want {
+				t.Fatalf("spans: got %+v, want one: %v", got, tt.want)
+			}
+			if !tt.want {
+				return
+			}
+			if got[0].First != tt.first || got[0].Last != tt.last || got[0].Box.Min.X != tt.minX {
+				t.Errorf("span: got %d..%d from x %d, want %d..%d from x %d", got[0].First, got[0].Last, got[0].Box.Min.X, tt.first, tt.last, tt.minX)
+			}
+		})
+	}
+}
+
+func TestWrittenDateItalicOne(t *testing.T) {
+	tests := []struct {
+		name     string
+		texts    []string
+		want     string
+		invalid  bool
+		reviewed bool // confidence below the default bar
+	}{
+		{"T for the flag of an italic 1", []string{"ngày", "13", "tháng", "T1", "năm", "2024"}, "13/11/2024", false, true},
+		{"T as 7 when that is a date", []string{"ngày", "1T", "tháng", "4", "năm", "2024"}, "17/04/2024", false, false},
+		{"a lone T", []string{"ngày", "T", "tháng", "4", "năm", "2024"}, "01/04/2024", false, true},
+		{"no reading makes a date", []string{"ngày", "13", "tháng", "T9", "năm", "2024"}, "13/79/2024", true, false},
+		{"a plain date", []string{"ngày", "13", "tháng", "11", "năm", "2024"}, "13/11/2024", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex, ok := writtenDate(lineWords(0, tt.texts...))
+			if !ok {
+				t.Fatal("writtenDate: not found")
+			}
+			if ex.value != tt.want || ex.invalid != tt.invalid {
+				t.Errorf("writtenDate: got %q invalid %v, want %q invalid %v", ex.value, ex.invalid, tt.want, tt.invalid)
+			}
+			if !tt.invalid && (ex.conf < defaultMinConfidence) != tt.reviewed {
+				t.Errorf("confidence %.2f: reviewed got %v, want %v", ex.conf, ex.conf < defaultMinConfidence, tt.reviewed)
+			}
+		})
+	}
+}
+
+func TestLabelledIDSpans(t *testing.T) {
+	tests := []struct {
+		name        string
+		ws          []Word
+		want        bool
+		first, last int
+	}{
+		{"debris after the label", lineWords(0, "Số", "định", "danh", "cá", "nhân:", "nà"), true, 5, 5},
+		{"a number after the label", lineWords(0, "Số", "định", "danh", "cá", "nhân:", "001099872198"), false, 0, 0},
+		{"a short number", lineWords(0, "Số", "CCCD:", "0010", "99"), true, 2, 3},
+		{"another label", lineWords(0, "Số", "điện", "thoại:", "xx"), false, 0, 0},
+		{"no value", lineWords(0, "Số", "định", "danh", "cá", "nhân:"), false, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := LabelledIDSpans(tt.ws)
+			if (len(got) > 0) != tt.want {
+				t.Fatalf("spans: got %+v, want one: %v", got, tt.want)
+			}
+			if tt.want && (got[0].First != tt.first || got[0].Last != tt.last) {
+				t.Errorf("span: got %d..%d, want %d..%d", got[0].First, got[0].Last, tt.first, tt.last)
+			}
+		})
+	}
+}
+
+func TestIDFromReads(t *testing.T) {
+	alts := func(texts ...string) []Word {
+		w := Word{Text: "nà"}
+		for _, s := range texts {
+			w.Alts = append(w.Alts, Reading{Text: s, Conf: 0.9})
+		}
+		return []Word{w}
+	}
+	tests := []struct {
+		name string
+		ws   []Word
+		want string
+		ok   bool
+	}{
+		{"two agreeing reads", alts("079303069054", "079303069054"), "079303069054", true},
+		{"agreeing reads and a failed one", alts("079303069054", "0793", "079303069054"), "079303069054", true},
+		{"one read", alts("079303069054"), "", false},
+		{"reads disagree", alts("079303069054", "079303069064", "079303069054"), "", false},
+		{"no reads", alts(), "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := idFromReads(tt.ws)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("idFromReads: got %q %v, want %q %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -265,7 +265,21 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	page.Rotation = rot
 	page.Width, page.Height = g.Bounds().Dx(), g.Bounds().Dy()
 	fillPage(&page, words)
-	if err := e.reread(g, dpi, &page); err != nil {
+	// The page in grey with its coloured marks paled (stamps, pen),
+	// straightened as g was; nil for a page without colour.
+	col := colourDropped(img.Image, skew, rot, g.Bounds())
+	if col != nil {
+		start := now()
+		n, err := e.relineColour(g, col, dpi, &page)
+		e.since(StageReread+"_colour", start)
+		if err != nil {
+			return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
+		}
+		if n > 0 {
+			page.Text = pageText(page.Words)
+		}
+	}
+	if err := e.reread(g, func() *image.Gray { return col }, dpi, &page); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	switch {
@@ -277,6 +291,41 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	e.opts.Logger.Debug("page recognised", "page", img.Number, "skew", page.Skew,
 		"osd_deg", osdDeg, "osd_conf", osdConf, "rotation", rot, "words", len(page.Words), "confidence", page.Confidence)
 	return page, nil
+}
+
+// colourDropped is ocr.ColourDropped of src turned as the page was:
+// deskewed by skew, then rotated by rot; nil for a page without colour.
+func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle) *image.Gray {
+	c := ocr.ColourDropped(src)
+	if c == nil {
+		return nil
+	}
+	if skew != 0 {
+		c = ocr.Rotate(c, -skew)
+	}
+	if rot != 0 {
+		c = ocr.RotateQuarter(c, rot)
+	}
+	if c.Bounds() != want {
+		return nil
+	}
+	return c
+}
+
+// pageText is the page's text from its words, one line per line.
+func pageText(ws []ocr.Word) string {
+	var sb strings.Builder
+	for i, w := range ws {
+		switch {
+		case i == 0:
+		case w.Line != ws[i-1].Line:
+			sb.WriteByte('\n')
+		default:
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(w.Text)
+	}
+	return sb.String()
 }
 
 // clockwiseFix maps Tesseract's OSD orientation to the clockwise rotation

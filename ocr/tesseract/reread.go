@@ -153,6 +153,66 @@ func numericDateCandidates(ws []ocr.Word) []candidate {
 	return out
 }
 
+// maxLabelledDateRereads bounds the unreadable labelled dates of birth
+// re-read per page (a marriage paper has two parties).
+const maxLabelledDateRereads = 3
+
+// labelledDateCandidates are the page's dates of birth whose label was
+// read but whose value was not (ocr.LabelledDateSpans), each re-read as
+// one line of digits and slashes from the place the value occupies;
+// spans starting at a word another candidate (have) re-reads are left out.
+func labelledDateCandidates(ws []ocr.Word, have []candidate) []candidate {
+	var out []candidate
+	for _, sp := range ocr.LabelledDateSpans(ws) {
+		dup := false
+		for _, c := range have {
+			dup = dup || c.first == sp.First
+		}
+		if dup {
+			continue
+		}
+		out = append(out, candidate{first: sp.First, last: sp.Last, chars: dateChars, box: sp.Box, variants: dateVariants})
+		if len(out) == maxLabelledDateRereads {
+			break
+		}
+	}
+	return out
+}
+
+// labelledIDCandidates are the page's personal IDs whose label was read
+// but whose number was not (ocr.LabelledIDSpans), each re-read digits-only
+// from the place a 12-digit number after the label occupies (the value's
+// box widened as widenShortID does); spans starting at a word another
+// candidate (have) re-reads are left out.
+func labelledIDCandidates(ws []ocr.Word, have []candidate, pageRight int) []candidate {
+	var out []candidate
+	for _, sp := range ocr.LabelledIDSpans(ws) {
+		dup := false
+		for _, c := range have {
+			dup = dup || c.first == sp.First
+		}
+		if dup {
+			continue
+		}
+		box := sp.Box
+		h := textHeight(ws)
+		if h <= 0 {
+			h = box.Dy()
+		}
+		right := pageRight
+		if sp.Last+1 < len(ws) && ws[sp.Last+1].Line == ws[sp.Last].Line {
+			right = ws[sp.Last+1].Box.Min.X - h/4
+		}
+		// A 12-digit number is about 12 × 0.55 text heights wide.
+		box.Max.X = max(box.Max.X, min(box.Min.X+idDigits*h*11/20, right))
+		out = append(out, candidate{first: sp.First, last: sp.Last, chars: digitChars, box: box, variants: idVariants, tieBreak: true})
+		if len(out) == maxRereads {
+			break
+		}
+	}
+	return out
+}
+
 // numberLike: a word whose letters and digits are mostly digits.
 func numberLike(s string) bool {
 	d, other := 0, 0
@@ -208,9 +268,16 @@ var dateVariants = []string{"ink", "otsu", "stretch"}
 
 // reread records the second reads of the page's number-like words and
 // written-date numbers.
-func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
+//
+// colour gives the page with its coloured marks paled (ocr.ColourDropped,
+// straightened like g), nil for a page without colour; it is called at
+// most once, when the first crop is made. A crop whose print is crossed by
+// coloured marks is read from that image instead of g (colourSource).
+func (e *Engine) reread(g *image.Gray, colour func() *image.Gray, dpi int, page *ocr.Page) error {
 	cands := append(numberCandidates(page.Words), dateCandidates(page.Words)...)
 	cands = append(cands, numericDateCandidates(page.Words)...)
+	cands = append(cands, labelledDateCandidates(page.Words, cands)...)
+	cands = append(cands, labelledIDCandidates(page.Words, cands, g.Bounds().Max.X)...)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -222,6 +289,8 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		e.rr = rr
 	}
 	th := textHeight(page.Words)
+	var col *image.Gray
+	colourDone := false
 	for _, c := range cands {
 		left, right := -1, -1
 		if c.first > 0 && page.Words[c.first-1].Line == page.Words[c.first].Line {
@@ -237,6 +306,14 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 		crop := cropScaled(g, box, left, right, th)
 		if crop == nil {
 			continue
+		}
+		if !colourDone && colour != nil {
+			col, colourDone = colour(), true
+		}
+		if col != nil {
+			if cc := cropScaled(col, box, left, right, th); cc != nil && colourSource(crop, cc) {
+				crop = cc
+			}
 		}
 		if c.first == c.last && crop.Bounds().Dx() < rereadHeight {
 			// A one- or two-digit word (a day, a month): widened with
@@ -281,6 +358,42 @@ func (e *Engine) reread(g *image.Gray, dpi int, page *ocr.Page) error {
 	}
 	return nil
 }
+
+// colourSource reports whether a crop is better read from its colour-
+// dropped copy (cc, ocr.ColourDropped) than from grey (g): coloured marks
+// cross the print (dropping colour removes some of the crop's ink), while
+// the print itself is not coloured (most of the ink stays). Printed text is
+// black; a value written in blue pen on a form vanishes from the colour-
+// dropped copy and is read from grey.
+func colourSource(g, cc *image.Gray) bool {
+	if g.Bounds() != cc.Bounds() {
+		return false
+	}
+	t := otsu(g)
+	inkG, inkC := 0, 0
+	for i, p := range g.Pix {
+		if p <= t {
+			inkG++
+			if cc.Pix[i] <= t {
+				inkC++
+			}
+		}
+	}
+	if inkG == 0 {
+		return false
+	}
+	kept := float64(inkC) / float64(inkG)
+	return kept >= minPrintKept && kept <= maxMarkKept
+}
+
+const (
+	// minPrintKept: below this share of the grey crop's ink surviving
+	// colour-dropping, the text itself is coloured (pen): read grey.
+	minPrintKept = 0.35
+	// maxMarkKept: above it, no coloured mark worth removing crosses the
+	// crop.
+	maxMarkKept = 0.97
+)
 
 // idDigits is the length of a personal ID.
 const idDigits = 12
@@ -681,4 +794,136 @@ func otsu(g *image.Gray) uint8 {
 // reads. Raise it whenever a change here or in the engine changes the
 // pages recognised from the same scan: recognised pages kept by `sohoa
 // eval --ocr-cache` are keyed by it.
-const RecognitionVersion = "6" // 5: OSD skipped on pages that read well upright; 6: red ink dropped on colour pages
+const RecognitionVersion = "11" // 11: red seal dropped on colour pages before recognition, with 10: unreadable labelled IDs re-read from their place; 9: lines and crops crossed by coloured marks read from the colour-dropped page
+
+// Lines under coloured marks. A red stamp or a pen stroke over printed
+// text (a date of birth, a name) ruins the page read of the words it
+// crosses, labels included, so no field is found there. On a colour page
+// every line whose print such a mark crosses (colourSource) is recognised
+// again, alone, from the page with the marks paled (ocr.ColourDropped), and
+// that read replaces the line's words when it is clearly more confident.
+// Lines holding an identity number are left alone: an ID's page read stays
+// the grey page pass, and the digit re-reads that confirm it stay
+// independent of it.
+
+const (
+	// maxRelines bounds the lines re-recognised per page.
+	maxRelines = 8
+	// maxRelineConf: a line read with at least this mean word confidence
+	// is left as read, marks or not.
+	maxRelineConf = 0.85
+	// minRelineGain is how much higher the mean word confidence of a
+	// line's colour-dropped read must be to replace its words.
+	minRelineGain = 0.08
+)
+
+// relineColour re-recognises the lines of page crossed by coloured marks
+// from col (the colour-dropped page, straightened like g) and replaces
+// their words where the new read is clearly better (minRelineGain). It
+// returns how many lines were replaced.
+func (e *Engine) relineColour(g, col *image.Gray, dpi int, page *ocr.Page) (int, error) {
+	ws := page.Words
+	th := textHeight(ws)
+	if th == 0 || col == nil || col.Bounds() != g.Bounds() {
+		return 0, nil
+	}
+	var out []ocr.Word
+	tried, replaced := 0, 0
+	for i := 0; i < len(ws); {
+		j := i
+		for j+1 < len(ws) && ws[j+1].Line == ws[i].Line {
+			j++
+		}
+		line := ws[i : j+1]
+		out = append(out, line...)
+		i = j + 1
+		if tried >= maxRelines || meanConf(line) >= maxRelineConf || len(numberCandidates(line)) > 0 {
+			continue
+		}
+		box := line[0].Box
+		for _, w := range line[1:] {
+			box = box.Union(w.Box)
+		}
+		r := image.Rect(box.Min.X-th/2, box.Min.Y-th/4, box.Max.X+th/2, box.Max.Y+th/4).Intersect(g.Bounds())
+		if r.Empty() {
+			continue
+		}
+		gc, cc := cropGray(g, r), cropGray(col, r)
+		if !colourSource(gc, cc) {
+			continue
+		}
+		tried++
+		if e.rr == nil {
+			rr, err := newRereader(e.opts)
+			if err != nil {
+				return replaced, err
+			}
+			e.rr = rr
+		}
+		start := now()
+		nw, err := e.rr.readLine(cc, dpi)
+		e.since(StageReread+"_colourline", start)
+		if err != nil {
+			return replaced, err
+		}
+		if len(nw) == 0 || len(numberCandidates(nw)) > 0 || meanConf(nw) < meanConf(line)+minRelineGain {
+			continue
+		}
+		out = out[:len(out)-len(line)]
+		for _, w := range nw {
+			w.Box = w.Box.Add(r.Min)
+			w.Block, w.Line = line[0].Block, line[0].Line
+			out = append(out, w)
+		}
+		replaced++
+	}
+	page.Words = out
+	return replaced, nil
+}
+
+// cropGray copies the r part of g into an image of its own, origin 0.
+func cropGray(g *image.Gray, r image.Rectangle) *image.Gray {
+	out := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()))
+	for y := 0; y < r.Dy(); y++ {
+		copy(out.Pix[y*out.Stride:y*out.Stride+r.Dx()], g.Pix[g.PixOffset(r.Min.X, r.Min.Y+y):])
+	}
+	return out
+}
+
+func meanConf(ws []ocr.Word) float64 {
+	if len(ws) == 0 {
+		return 0
+	}
+	var s float64
+	for _, w := range ws {
+		s += w.Conf
+	}
+	return s / float64(len(ws))
+}
+
+// readLine recognises one line crop with the full character set and
+// returns its words (boxes in the crop's coordinates).
+func (r *rereader) readLine(g *image.Gray, dpi int) ([]ocr.Word, error) {
+	if err := r.client.SetVariable("tessedit_char_whitelist", ""); err != nil {
+		return nil, fmt.Errorf("reline: set whitelist: %w", err)
+	}
+	if err := r.client.SetImageFromBytes(encodeBMP(g, dpi)); err != nil {
+		return nil, fmt.Errorf("reline: set image: %w", err)
+	}
+	if err := r.client.SetVariable("user_defined_dpi", strconv.Itoa(dpi)); err != nil {
+		return nil, fmt.Errorf("reline: set dpi: %w", err)
+	}
+	boxes, err := r.client.GetBoundingBoxes(gosseract.RIL_WORD)
+	if err != nil {
+		return nil, fmt.Errorf("reline: recognise: %w", err)
+	}
+	var out []ocr.Word
+	for _, b := range boxes {
+		t := strings.TrimSpace(b.Word)
+		if t == "" {
+			continue
+		}
+		out = append(out, ocr.Word{Text: t, Conf: math.Max(0, math.Min(1, b.Confidence/100)), Box: b.Box})
+	}
+	return out, nil
+}

@@ -157,3 +157,76 @@ func TestWidenShortID(t *testing.T) {
 		}
 	}
 }
+
+// TestColourSource: a crop is read from its colour-dropped copy only when
+// coloured marks cross black print, not when the text itself is coloured
+// (a value in pen) or nothing coloured is there.
+func TestColourSource(t *testing.T) {
+	// grey: 40 columns of ink (value 30) in a 100×10 crop of paper 240.
+	grey := image.NewGray(image.Rect(0, 0, 100, 10))
+	for i := range grey.Pix {
+		if i%100 < 40 {
+			grey.Pix[i] = 30
+		} else {
+			grey.Pix[i] = 240
+		}
+	}
+	paled := func(cols int) *image.Gray {
+		c := image.NewGray(grey.Bounds())
+		copy(c.Pix, grey.Pix)
+		for i := range c.Pix {
+			if i%100 < cols {
+				c.Pix[i] = 220
+			}
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		paled int // ink columns the colour-dropping paled
+		want  bool
+	}{
+		{"nothing coloured", 0, false},
+		{"a stamp over a quarter of the print", 10, true},
+		{"a stamp over half of it", 20, true},
+		{"text written in pen", 36, false},
+		{"all of it coloured", 40, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := colourSource(grey, paled(tt.paled)); got != tt.want {
+				t.Errorf("colourSource: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if colourSource(grey, image.NewGray(image.Rect(0, 0, 10, 10))) {
+		t.Error("colourSource of crops of different sizes: got true")
+	}
+}
+
+// TestLabelledIDCandidates: an ID label followed by debris gives a
+// digits-only candidate over the place a 12-digit number occupies, stopping
+// short of the next word and the page edge.
+func TestLabelledIDCandidates(t *testing.T) {
+	word := func(text string, x0, x1 int) ocr.Word {
+		return ocr.Word{Text: text, Conf: 0.9, Box: image.Rect(x0, 100, x1, 140)}
+	}
+	ws := []ocr.Word{word("Số", 0, 60), word("định", 70, 150), word("danh", 160, 240), word("cá", 250, 290), word("nhân:", 300, 400), word("nà", 420, 460)}
+	got := labelledIDCandidates(ws, nil, 2000)
+	if len(got) != 1 {
+		t.Fatalf("candidates: got %d, want 1", len(got))
+	}
+	c := got[0]
+	if c.first != 5 || c.chars != digitChars || !c.tieBreak {
+		t.Errorf("candidate: got first %d chars %q tieBreak %v", c.first, c.chars, c.tieBreak)
+	}
+	if want := 420 + 12*40*11/20; c.box.Max.X != want {
+		t.Errorf("box right: got %d, want %d", c.box.Max.X, want)
+	}
+	if got := labelledIDCandidates(ws, nil, 500); got[0].box.Max.X != 500 {
+		t.Errorf("box right at the page edge: got %d, want 500", got[0].box.Max.X)
+	}
+	if got := labelledIDCandidates(ws, []candidate{{first: 5}}, 2000); len(got) != 0 {
+		t.Errorf("a word another candidate re-reads: got %d candidates, want 0", len(got))
+	}
+}
