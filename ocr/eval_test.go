@@ -174,8 +174,8 @@ func TestEvalEngineFixtures(t *testing.T) {
 	checkScore(t, s, []bar{
 		{"document type accuracy", s.TypeRight, s.Documents, 98},
 		{"holder ID exact", s.HolderExact, s.HolderTotal, 97},
-		{"fields exact", s.FieldsExact, s.FieldsTotal, 92},
-		{"key fields exact", s.KeyExact, s.KeyTotal, 98.9},
+		{"fields exact", s.FieldsExact, s.FieldsTotal, 92.5},
+		{"key fields exact", s.KeyExact, s.KeyTotal, 98.4},
 		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 90},
 		{"auto-accepted", s.AutoAccepted, s.Documents, 80},
 	})
@@ -196,7 +196,7 @@ func TestEvalWideEngineFixtures(t *testing.T) {
 	checkScore(t, s, []bar{
 		{"document type accuracy", s.TypeRight, s.Documents, 99},
 		{"holder ID exact", s.HolderExact, s.HolderTotal, 96},
-		{"fields exact", s.FieldsExact, s.FieldsTotal, 91},
+		{"fields exact", s.FieldsExact, s.FieldsTotal, 92},
 		{"key fields exact", s.KeyExact, s.KeyTotal, 95},
 		{"clean result documents auto-accepted", s.CleanAccepted, s.CleanResults, 83.3},
 		{"valid_until exact", s.ValidExact, s.ValidTotal, 98.9},
