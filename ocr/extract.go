@@ -88,6 +88,7 @@ func Extract(pages []Page, ls *Layouts) []Document {
 		infos = append(infos, info)
 	}
 	crossCheckIDs(out, infos, ls)
+	corroborateNames(out, ls)
 	for i := range out {
 		finishReview(&out[i])
 	}
@@ -129,6 +130,11 @@ type extracted struct {
 	invalid bool // could not be normalised (e.g. not a real date)
 	// readsDisagree: second reads contradict the value (review).
 	readsDisagree bool
+	// alternatives are the dates a written date's dissenting reads would
+	// give; settleable says the dissent is one part's, and the page read
+	// is backed by at least minAgreeingReads reads (settleByPlausibility).
+	alternatives []string
+	settleable   bool
 	// reads are the digit strings of the value's second reads (ID fields).
 	reads     []string
 	readConfs []float64
@@ -211,6 +217,7 @@ func extractDocument(d *docPages, ls *Layouts) (Document, docInfo) {
 		}
 		values[f.Slug] = ex
 	}
+	settleByPlausibility(l, values, ls.referenceDate())
 	idReasons := resolveIDFields(l, values, ls)
 	doc.ReviewReasons = append(doc.ReviewReasons, idReasons...)
 	info := docInfo{ids: map[string]labelledID{}}
@@ -245,6 +252,11 @@ func extractDocument(d *docPages, ls *Layouts) (Document, docInfo) {
 			if f.Slug == l.HolderIDField {
 				bar = holderIDMinConfidence
 			}
+		}
+		if f.Kind == kindName && ex.conf < bar && nameConfirmedInText(dc.lines, ex.value, ex.page, ex.box) {
+			// Read again, word for word, elsewhere in the document.
+			ex.conf = max(ex.conf, confirmedWordConfidence)
+			doc.Fields[f.Slug] = Field{Value: ex.value, Confidence: round3(ex.conf), Page: ex.page, Box: ex.box, Reads: ex.readings}
 		}
 		if (f.Required || f.Slug == l.HolderIDField) && ex.conf < bar {
 			doc.ReviewReasons = append(doc.ReviewReasons, reasonLowConfidence+f.Slug)

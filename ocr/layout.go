@@ -132,6 +132,11 @@ type FieldSpec struct {
 	// the issue date (a party to a marriage); a birth date making them
 	// younger is not plausible and needs review.
 	MinAgeYears int `json:"min_age_years,omitempty"`
+	// NotBefore, on a date, names the date fields it cannot precede (a
+	// certificate is not issued before the first registration it
+	// records): a read that would make it earlier is impossible, which
+	// settles a dissent between its reads (settleByPlausibility).
+	NotBefore []string `json:"not_before,omitempty"`
 
 	pattern *regexp.Regexp
 	folded  []string
@@ -329,6 +334,13 @@ func parseLayout(data []byte) (*Layout, error) {
 		}
 		for _, lb := range f.Labels {
 			f.folded = append(f.folded, foldText(lb))
+		}
+	}
+	for _, f := range l.Fields {
+		for _, b := range f.NotBefore {
+			if f.Kind != kindDate || !slugs[b] {
+				return nil, fmt.Errorf("field %s: not_before %q is not a date field of the layout", f.Slug, b)
+			}
 		}
 	}
 	if l.HolderIDField != "" && !slugs[l.HolderIDField] {

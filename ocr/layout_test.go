@@ -48,6 +48,8 @@ func TestLoadLayoutsErrors(t *testing.T) {
 		{"name mismatch", map[string]string{"other.json": minimalLayout, "provinces.csv": provincesCSV}, "does not match"},
 		{"unknown kind", map[string]string{"khai-tu.json": strings.Replace(minimalLayout, `"kind": "name"`, `"kind": "nom"`, 1), "provinces.csv": provincesCSV}, "unknown kind"},
 		{"unknown key", map[string]string{"khai-tu.json": strings.Replace(minimalLayout, `"titles"`, `"titels"`, 1), "provinces.csv": provincesCSV}, "unknown field"},
+		{"not_before unknown field", map[string]string{"khai-tu.json": strings.Replace(minimalLayout, `"region": "header"}`, `"region": "header", "not_before": ["death_date"]}`, 1), "provinces.csv": provincesCSV}, "not_before"},
+		{"not_before on a name", map[string]string{"khai-tu.json": strings.Replace(minimalLayout, `"kind": "name", "required": true}`, `"kind": "name", "required": true, "not_before": ["issue_date"]}`, 1), "provinces.csv": provincesCSV}, "not_before"},
 		{"missing provinces", map[string]string{"khai-tu.json": minimalLayout}, "provinces.csv"},
 		{"bad province", map[string]string{"khai-tu.json": minimalLayout, "provinces.csv": "1,X\n"}, "bad record"},
 	}

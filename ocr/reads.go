@@ -582,6 +582,7 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 		}
 	}
 	values, outcome := resolveDateParts(parts)
+	ex.alternatives, ex.settleable = dateAlternatives(parts, outcome)
 	confs := make([]float64, len(ws))
 	for i, w := range ws {
 		confs[i] = w.Conf
@@ -612,6 +613,56 @@ func settleWrittenDate(ex *extracted, ws []Word, idx [3]int) {
 	if v, ok := formatDate(values[0], values[1], values[2]); ok {
 		ex.value, ex.invalid = v, false
 	}
+}
+
+// dateAlternatives returns, for a written date with exactly one contested
+// part, the dates its dissenting reads would give (that part replaced by
+// each dissenting number, the others as read), and whether the page read
+// of that part is backed by at least minAgreeingReads usable reads: only
+// then may the dissent be settled by what the date can be.
+func dateAlternatives(parts [3]datePart, outcome [3]datePartOutcome) ([]string, bool) {
+	k := -1
+	for i, o := range outcome {
+		if o != partContested {
+			continue
+		}
+		if k >= 0 {
+			return nil, false
+		}
+		k = i
+	}
+	if k < 0 {
+		return nil, false
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p.page)
+		if err != nil {
+			return nil, false
+		}
+		n[i] = v
+	}
+	agree := 0
+	var alts []string
+	seen := map[int]bool{}
+	for _, r := range parts[k].reads {
+		v, err := strconv.Atoi(r)
+		if err != nil || (k == 2 && len(r) != 4) || (k < 2 && len(r) > 2) {
+			continue
+		}
+		if v == n[k] {
+			agree++
+			continue
+		}
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		alt := n
+		alt[k] = v
+		alts = append(alts, formatDMY(alt[0], alt[1], alt[2]))
+	}
+	return alts, agree >= minAgreeingReads && len(alts) > 0
 }
 
 // Numeric dates ("Ngày, tháng, năm sinh: 14/08/1999"). A labelled date is
