@@ -128,20 +128,27 @@ func corroborateNames(docs []Document, ls *Layouts) {
 // the field (not a calendar date, in the future, before a date it cannot
 // precede) and the page read's date is possible.
 func settleByPlausibility(l *Layout, values map[string]extracted, ref time.Time) {
-	for slug, ex := range values {
-		if !ex.readsDisagree || !ex.settleable || ex.invalid {
+	// Every decision is taken on the values as read, so that one settled
+	// date never serves as the bound that settles another.
+	var settled []string
+	for _, f := range l.Fields {
+		ex, ok := values[f.Slug]
+		if !ok || !ex.readsDisagree || !ex.settleable || ex.invalid {
 			continue
 		}
-		if !datePossible(l, slug, ex.value, values, ref) {
+		if !datePossible(l, f.Slug, ex.value, values, ref) {
 			continue
 		}
 		possible := false
 		for _, alt := range ex.alternatives {
-			possible = possible || datePossible(l, slug, alt, values, ref)
+			possible = possible || datePossible(l, f.Slug, alt, values, ref)
 		}
-		if possible {
-			continue
+		if !possible {
+			settled = append(settled, f.Slug)
 		}
+	}
+	for _, slug := range settled {
+		ex := values[slug]
 		ex.readsDisagree = false
 		values[slug] = ex
 	}

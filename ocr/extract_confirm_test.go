@@ -215,3 +215,47 @@ func TestSettleByPlausibility(t *testing.T) {
 		})
 	}
 }
+
+func TestResolveDateReadsAlternatives(t *testing.T) {
+	tests := []struct {
+		name      string
+		reads     []string
+		wantValue string
+		wantAlts  []string
+		wantSettl bool
+	}{
+		{"two reads back the page read", []string{"25/02/1971", "25/02/1973", "25/02/1973"}, "25/02/1973", []string{"25/02/1971"}, true},
+		{"one read backs the page read", []string{"25/02/1971", "25/02/1973"}, "25/02/1973", []string{"25/02/1971"}, false},
+		{"the dissent outvotes the page read", []string{"25/02/1971", "25/02/1971"}, "25/02/1971", []string{"25/02/1971"}, false},
+		{"no dissent", []string{"25/02/1973", "25/02/1973"}, "25/02/1973", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := resolveDateReads("25/02/1973", true, 0.8, tt.reads, nil)
+			if d.value != tt.wantValue || !reflect.DeepEqual(d.alternatives, tt.wantAlts) || d.settleable != tt.wantSettl {
+				t.Errorf("got %q %v %v, want %q %v %v", d.value, d.alternatives, d.settleable, tt.wantValue, tt.wantAlts, tt.wantSettl)
+			}
+		})
+	}
+}
+
+// TestSettleByPlausibilityBoundsAsRead: a bound whose own dissent is
+// settled in the same pass does not settle another date.
+func TestSettleByPlausibilityBoundsAsRead(t *testing.T) {
+	l := &Layout{BirthDateField: "date_of_birth", Fields: []FieldSpec{
+		{Slug: "date_of_birth", Kind: kindDate},
+		{Slug: "registration_date", Kind: kindDate, NotBefore: []string{"date_of_birth"}},
+	}}
+	ref := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	values := map[string]extracted{
+		"date_of_birth":     {value: "12/01/1973", conf: 0.96, readsDisagree: true, settleable: true, alternatives: []string{"12/01/2073"}},
+		"registration_date": {value: "25/02/1973", conf: 0.81, readsDisagree: true, settleable: true, alternatives: []string{"25/02/1971"}},
+	}
+	settleByPlausibility(l, values, ref)
+	if values["date_of_birth"].readsDisagree {
+		t.Errorf("birth date: the dissent in the future should be settled")
+	}
+	if !values["registration_date"].readsDisagree {
+		t.Errorf("registration date: settled against a bound that was itself in dispute")
+	}
+}

@@ -206,6 +206,7 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 				ex.conf = d.conf
 			case d.disagree:
 				ex.value, ex.readsDisagree = d.value, true
+				ex.alternatives, ex.settleable = d.alternatives, d.settleable
 			}
 		}
 	case kindID:

@@ -739,6 +739,11 @@ type dateDecision struct {
 	valid     bool // value is a real date
 	disagree  bool // a read contradicts a possible page read: review
 	confirmed bool
+	// alternatives are the other dates the reads give when they disagree;
+	// settleable says the page read, kept, is backed by at least
+	// minAgreeingReads reads (see settleByPlausibility).
+	alternatives []string
+	settleable   bool
 }
 
 // resolveDateReads compares a numeric date's page read (value, already
@@ -751,7 +756,10 @@ type dateDecision struct {
 //   - The page read is a real date: at least minAgreeingReads reads equal
 //     to it and none other confirm it (confidence raised to
 //     confirmedWordConfidence); a read giving another date contests it
-//     (review), the date with most votes (page read one) being kept.
+//     (review), the date with most votes (page read one) being kept; the
+//     other dates are its alternatives, and a kept page read that at
+//     least minAgreeingReads reads reproduce may be settled by what the
+//     date can be (settleByPlausibility).
 //   - The page read is not a real date: at least minAgreeingReads reads,
 //     all giving the same date, replace it (confidence that of a
 //     confirmed word, lowered by the page read's confidence when that was
@@ -794,14 +802,19 @@ func resolveDateReads(value string, valid bool, conf float64, reads, weak []stri
 			return d
 		}
 		d.disagree = true
+		backing := votes[value]
 		votes[value]++
 		best := value
 		for _, v := range order {
 			if votes[v] > votes[best] {
 				best = v
 			}
+			if v != value {
+				d.alternatives = append(d.alternatives, v)
+			}
 		}
 		d.value = best
+		d.settleable = best == value && backing >= minAgreeingReads
 		return d
 	}
 	if len(order) == 1 && votes[order[0]] >= minAgreeingReads {
