@@ -156,8 +156,9 @@ func settleByPlausibility(l *Layout, values map[string]extracted, ref time.Time)
 
 // datePossible reports whether v (dd/mm/yyyy) can be the value of the date
 // field slug: a calendar date, not after ref, not before any of the
-// field's NotBefore dates nor, for the issue date, the holder's birth. A
-// bound is used only when it was read surely (valid, reads agreeing, at
+// field's NotBefore dates nor, for the issue date, the holder's birth; a
+// birth date also after minBirthYear and, at the issue date, at least the
+// field's MinAgeYears old (plausibleBirths' rules). A bound is used only when it was read surely (valid, reads agreeing, at
 // the default confidence bar); an unsure bound leaves v possible.
 func datePossible(l *Layout, slug, v string, values map[string]extracted, ref time.Time) bool {
 	d, m, y, ok := parseDMY(v)
@@ -169,21 +170,54 @@ func datePossible(l *Layout, slug, v string, values map[string]extracted, ref ti
 		return false
 	}
 	var bounds []string
+	minAge := 0
 	if f, ok := l.field(slug); ok {
 		bounds = append(bounds, f.NotBefore...)
+		minAge = f.MinAgeYears
 	}
 	if slug == "issue_date" && l.BirthDateField != "" {
 		bounds = append(bounds, l.BirthDateField)
 	}
 	for _, b := range bounds {
-		bv, ok := values[b]
-		if !ok || bv.invalid || bv.readsDisagree || bv.conf < defaultMinConfidence {
-			continue
-		}
-		bd, bm, by, ok := parseDMY(bv.value)
-		if ok && day < by*10000+bm*100+bd {
+		if bd, ok := sureDay(values, b); ok && day < bd {
 			return false
 		}
 	}
+	if !isBirthField(l, slug) {
+		return true
+	}
+	// A birth date: after minBirthYear, and the person born before the
+	// issue date, at least the field's MinAgeYears before it.
+	if y < minBirthYear {
+		return false
+	}
+	if issue, ok := sureDay(values, "issue_date"); ok && (day > issue || issue-day < minAge*10000) {
+		return false
+	}
 	return true
+}
+
+// sureDay is the yyyymmdd of the date field slug when it was read surely:
+// a real date, its reads agreeing, at the default confidence bar.
+func sureDay(values map[string]extracted, slug string) (int, bool) {
+	v, ok := values[slug]
+	if !ok || v.invalid || v.readsDisagree || v.conf < defaultMinConfidence {
+		return 0, false
+	}
+	d, m, y, ok := parseDMY(v.value)
+	return y*10000 + m*100 + d, ok
+}
+
+// isBirthField reports whether slug is a birth date the layout ties to an
+// ID (the holder's, or one of IDChecks').
+func isBirthField(l *Layout, slug string) bool {
+	if slug == l.BirthDateField {
+		return true
+	}
+	for _, c := range l.IDChecks {
+		if c.BirthDateField == slug {
+			return true
+		}
+	}
+	return false
 }

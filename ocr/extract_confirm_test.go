@@ -259,3 +259,36 @@ func TestSettleByPlausibilityBoundsAsRead(t *testing.T) {
 		t.Errorf("registration date: settled against a bound that was itself in dispute")
 	}
 }
+
+func TestDatePossibleBirth(t *testing.T) {
+	l := &Layout{BirthDateField: "date_of_birth",
+		IDChecks: []IDCheck{{IDField: "spouse_personal_id", BirthDateField: "spouse_date_of_birth"}},
+		Fields: []FieldSpec{
+			{Slug: "date_of_birth", Kind: kindDate},
+			{Slug: "spouse_date_of_birth", Kind: kindDate, MinAgeYears: 14},
+			{Slug: "issue_date", Kind: kindDate},
+		}}
+	ref := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	issue := map[string]extracted{"issue_date": {value: "10/05/2021", conf: 0.96}}
+	tests := []struct {
+		name, slug, v string
+		values        map[string]extracted
+		want          bool
+	}{
+		{"a past birth", "date_of_birth", "12/01/1973", issue, true},
+		{"before 1900", "date_of_birth", "12/01/1873", issue, false},
+		{"after the issue date", "date_of_birth", "12/01/2022", issue, false},
+		{"in the future, no issue date", "date_of_birth", "12/01/2027", nil, false},
+		{"spouse 14 at the issue date", "spouse_date_of_birth", "10/05/2007", issue, true},
+		{"spouse under 14 at the issue date", "spouse_date_of_birth", "11/05/2007", issue, false},
+		{"spouse young, issue date unsure", "spouse_date_of_birth", "11/05/2015", map[string]extracted{"issue_date": {value: "10/05/2021", conf: 0.3}}, true},
+		{"not a birth field", "issue_date", "10/05/1850", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := datePossible(l, tt.slug, tt.v, tt.values, ref); got != tt.want {
+				t.Errorf("datePossible(%s %s): got %v, want %v", tt.slug, tt.v, got, tt.want)
+			}
+		})
+	}
+}
