@@ -60,6 +60,22 @@ type Scan struct {
 	// Warnings are notes for the log, e.g. an extension that does not match
 	// the content.
 	Warnings []string
+	// extract takes 1-based page n out of a lazily opened PDF (Page).
+	extract func(ctx context.Context, n int) (PageImage, error)
+}
+
+// Page is page i (0-based) of the scan ready to recognise, with its
+// encoded Data (and maybe its Image). A page of a PDF opened lazily has
+// only its Size and resolution until this takes its image out of the file:
+// one page at a time, so a dossier of hundreds of pages is never held
+// whole. An image that cannot be taken out or decoded fails here, with
+// the sentinels of OpenScan.
+func (s *Scan) Page(ctx context.Context, i int) (PageImage, error) {
+	p := s.Pages[i]
+	if s.extract == nil || p.Data != nil || p.Image != nil {
+		return p, nil
+	}
+	return s.extract(ctx, i+1)
 }
 
 // IsDegenerate reports whether a page image is too small to hold text.
@@ -93,8 +109,10 @@ func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (*Scan,
 // OpenScanLazy is OpenScan without holding every page's pixels: pages
 // come with their encoded Data and Size and, mostly, no Image. JPEG pages
 // are checked, not decoded (the recogniser decodes them once, as it
-// would); other pages are decoded to make their PNG Data, and keep their
-// pixels only while the pixel memory kept stays under lazyKeepBytes. The
+// would); the pages of a PDF have only their Size until Scan.Page takes
+// their image out of the file (their headers are checked here); other
+// pages are decoded to make their PNG Data, and keep their pixels only
+// while the pixel memory kept stays under lazyKeepBytes. The
 // recogniser decodes a page without Image from its Data, one page at a
 // time, so a dossier of hundreds of pages needs about the memory of one.
 // A JPEG whose data is corrupt beyond its header fails when it is

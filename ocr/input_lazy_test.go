@@ -37,7 +37,16 @@ func TestOpenScanLazy(t *testing.T) {
 			t.Fatalf("%s: lazily %d pages (%d degenerate), eagerly %d (%d)", name, len(lazy.Pages), len(lazy.Degenerate), len(eager.Pages), len(eager.Degenerate))
 		}
 		for i, e := range eager.Pages {
-			l := lazy.Pages[i]
+			// Before it is wanted, a lazy page has the eager one's size and
+			// resolution; once wanted (Page), the same page.
+			if h := lazy.Pages[i]; h.Number != e.Number || h.DPI != e.DPI || h.Bounds() != e.Bounds() {
+				t.Errorf("%s page %d: lazily opened %d %v dpi %v, eagerly %d %v dpi %v", name, e.Number,
+					h.Number, h.DPI, h.Bounds(), e.Number, e.DPI, e.Bounds())
+			}
+			l, err := lazy.Page(context.Background(), i)
+			if err != nil {
+				t.Fatalf("%s page %d: %v", name, e.Number, err)
+			}
 			if l.Number != e.Number || l.Format != e.Format || l.DPI != e.DPI || !bytes.Equal(l.Data, e.Data) || l.Bounds() != e.Bounds() {
 				t.Errorf("%s page %d: lazily %d %s %v dpi %v, eagerly %d %s %v dpi %v (or other Data)", name, e.Number,
 					l.Number, l.Format, l.DPI, l.Bounds(), e.Number, e.Format, e.DPI, e.Bounds())

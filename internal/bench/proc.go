@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
@@ -128,6 +129,50 @@ func peakRSS(root int) peak {
 		p.Sum += hwm
 	}
 	return p
+}
+
+// treeRSS is the resident memory, in bytes, of the live processes of
+// roots' trees, now (each process's VmRSS, summed).
+func treeRSS(roots ...int) int64 {
+	procs := readProcs()
+	var sum int64
+	for _, r := range roots {
+		for _, pid := range tree(procs, r) {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				continue
+			}
+			sum += statusKB(b, "VmRSS:") << 10
+		}
+	}
+	return sum
+}
+
+// sampleRSS samples treeRSS(roots...) every interval until the returned
+// stop is called, which returns the largest sum seen: the peak of the
+// trees' memory at one instant (unlike the sum of each process's own
+// peak, an upper bound), including processes that ended in between.
+func sampleRSS(interval time.Duration, roots ...int) (stop func() int64) {
+	done := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		best := treeRSS(roots...)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				peak <- max(best, treeRSS(roots...))
+				return
+			case <-t.C:
+				best = max(best, treeRSS(roots...))
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		return <-peak
+	}
 }
 
 // vmHWM is a process's peak resident set size in bytes (0 if unknown).

@@ -66,11 +66,12 @@ type Measure struct {
 	// PeakSelf is the peak RSS of the main process (the worker; serve in
 	// the upload phase), PeakChildren the largest of its children's (OCR
 	// children, or the command-line tool's), PeakSum the sum of every
-	// process's peak (an upper bound of the whole).
-	PeakSelf, PeakChildren, PeakSum int64
-	Failed                          int
-	States                          map[string]int `json:",omitempty"`
-	Stages                          stageSums      `json:",omitempty"`
+	// process's peak (an upper bound of the whole), PeakLive the largest
+	// sum of their resident memory at one instant (sampled every 100 ms).
+	PeakSelf, PeakChildren, PeakSum, PeakLive int64
+	Failed                                    int
+	States                                    map[string]int `json:",omitempty"`
+	Stages                                    stageSums      `json:",omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -615,6 +616,8 @@ func (r *runner) pipeline(ctx context.Context, n int) (Measure, error) {
 func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.Context, chan<- string) error, pages int, limit time.Duration) (Measure, error) {
 	pids := s.workerPIDs()
 	resetPeak(pids...)
+	stopSampling := sampleRSS(100*time.Millisecond, pids...)
+	defer stopSampling()
 	cpu0, _ := treeCPU(pids...)
 	st0 := s.stages(ctx)
 	keys := make(chan string, 1024)
@@ -632,7 +635,9 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 		return Measure{}, err
 	}
 	cpu1, _ := treeCPU(pids...)
-	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0)}
+	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
+		PeakLive: stopSampling()}
+	stopSampling = func() int64 { return 0 }
 	for _, pid := range pids {
 		p := peakRSS(pid)
 		m.PeakSelf = max(m.PeakSelf, p.Self)
@@ -646,9 +651,8 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 // bitonal and then one colour, through one worker, and measures its peak
 // memory with its OCR children's.
 func (r *runner) dossiers(ctx context.Context) (Measure, error) {
-	// A 200-page file takes longer than the default per-file OCR timeout
-	// (5 minutes) on a loaded machine.
-	s, err := r.startStack(ctx, 1, "SOHOA_OCR_FILE_TIMEOUT=40m")
+	// The default settings: the OCR budget of a file grows with its pages.
+	s, err := r.startStack(ctx, 1)
 	if err != nil {
 		return Measure{}, err
 	}
@@ -699,6 +703,7 @@ func (r *runner) uploads(ctx context.Context) (Measure, error) {
 	defer s.stop()
 	pid := s.serve.Process.Pid
 	resetPeak(pid)
+	stopSampling := sampleRSS(100*time.Millisecond, pid)
 	cpu0, _ := treeCPU(pid)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -723,6 +728,6 @@ func (r *runner) uploads(ctx context.Context) (Measure, error) {
 	cpu1, _ := treeCPU(pid)
 	p := peakRSS(pid)
 	m.Wall, m.CPU = time.Since(start).Seconds(), cpu1-cpu0
-	m.PeakSelf, m.PeakChildren, m.PeakSum = p.Self, p.Children, p.Sum
+	m.PeakSelf, m.PeakChildren, m.PeakSum, m.PeakLive = p.Self, p.Children, p.Sum, stopSampling()
 	return m, nil
 }

@@ -368,7 +368,10 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest, send func(
 	}
 	lo, hi := pageRange(req, len(f.scan.Pages))
 	for i := lo; i < hi; i++ {
-		src := f.scan.Pages[i]
+		src, err := f.scan.Page(ctx, i)
+		if err != nil {
+			return err
+		}
 		var page ocr.Page
 		img := src
 		if f.pdf != nil {

@@ -77,7 +77,11 @@ func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *oc
 	var pages []ocr.Page
 	var images []ocr.PageImage
 	for i := range scan.Pages {
-		pg, img, err := pp.page(ctx, eng, i, scan.Pages[i])
+		src, err := scan.Page(ctx, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		pg, img, err := pp.page(ctx, eng, i, src)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -528,7 +528,8 @@ func killReason(err error) string {
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return "timeout"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errSiblingFailed),
+		errors.Is(err, ErrPoolClosed):
 		return "canceled"
 	}
 	return "error"
