@@ -131,45 +131,58 @@ func peakRSS(root int) peak {
 	return p
 }
 
-// treeRSS is the resident memory, in bytes, of the live processes of
-// roots' trees, now (each process's VmRSS, summed).
-func treeRSS(roots ...int) int64 {
+// liveMem is the memory of processes at one instant, in bytes: the sum of
+// their resident sets (VmRSS: pages of the executable and libraries they
+// share count in each), and the sum of their proportional sets (Pss:
+// shared pages divided among the processes that map them, so the sum is
+// what the processes hold together).
+type liveMem struct{ RSS, PSS int64 }
+
+// treeMem is the memory of the live processes of roots' trees, now.
+func treeMem(roots ...int) liveMem {
 	procs := readProcs()
-	var sum int64
+	var m liveMem
 	for _, r := range roots {
 		for _, pid := range tree(procs, r) {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-			if err != nil {
-				continue
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+				m.RSS += statusKB(b, "VmRSS:") << 10
 			}
-			sum += statusKB(b, "VmRSS:") << 10
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+				m.PSS += statusKB(b, "Pss:") << 10
+			}
 		}
 	}
-	return sum
+	return m
 }
 
-// sampleRSS samples treeRSS(roots...) every interval until the returned
-// stop is called, which returns the largest sum seen: the peak of the
+// sampleMem samples treeMem(roots...) every interval until the returned
+// stop is called, which returns the largest sums seen: the peak of the
 // trees' memory at one instant (unlike the sum of each process's own
 // peak, an upper bound), including processes that ended in between.
-func sampleRSS(interval time.Duration, roots ...int) (stop func() int64) {
+func sampleMem(interval time.Duration, roots ...int) (stop func() liveMem) {
 	done := make(chan struct{})
-	peak := make(chan int64, 1)
+	peak := make(chan liveMem, 1)
 	go func() {
-		best := treeRSS(roots...)
+		var best liveMem
+		take := func() {
+			m := treeMem(roots...)
+			best.RSS, best.PSS = max(best.RSS, m.RSS), max(best.PSS, m.PSS)
+		}
+		take()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
-				peak <- max(best, treeRSS(roots...))
+				take()
+				peak <- best
 				return
 			case <-t.C:
-				best = max(best, treeRSS(roots...))
+				take()
 			}
 		}
 	}()
-	return func() int64 {
+	return func() liveMem {
 		close(done)
 		return <-peak
 	}

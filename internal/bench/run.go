@@ -67,11 +67,13 @@ type Measure struct {
 	// the upload phase), PeakChildren the largest of its children's (OCR
 	// children, or the command-line tool's), PeakSum the sum of every
 	// process's peak (an upper bound of the whole), PeakLive the largest
-	// sum of their resident memory at one instant (sampled every 100 ms).
-	PeakSelf, PeakChildren, PeakSum, PeakLive int64
-	Failed                                    int
-	States                                    map[string]int `json:",omitempty"`
-	Stages                                    stageSums      `json:",omitempty"`
+	// sum of their resident memory at one instant (sampled every 100 ms),
+	// PeakLivePSS the same of their proportional sets (the executable's
+	// and libraries' shared pages counted once).
+	PeakSelf, PeakChildren, PeakSum, PeakLive, PeakLivePSS int64
+	Failed                                                 int
+	States                                                 map[string]int `json:",omitempty"`
+	Stages                                                 stageSums      `json:",omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -616,7 +618,7 @@ func (r *runner) pipeline(ctx context.Context, n int) (Measure, error) {
 func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.Context, chan<- string) error, pages int, limit time.Duration) (Measure, error) {
 	pids := s.workerPIDs()
 	resetPeak(pids...)
-	stopSampling := sampleRSS(100*time.Millisecond, pids...)
+	stopSampling := sampleMem(100*time.Millisecond, pids...)
 	defer stopSampling()
 	cpu0, _ := treeCPU(pids...)
 	st0 := s.stages(ctx)
@@ -635,9 +637,10 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 		return Measure{}, err
 	}
 	cpu1, _ := treeCPU(pids...)
+	live := stopSampling()
+	stopSampling = func() liveMem { return liveMem{} }
 	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
-		PeakLive: stopSampling()}
-	stopSampling = func() int64 { return 0 }
+		PeakLive: live.RSS, PeakLivePSS: live.PSS}
 	for _, pid := range pids {
 		p := peakRSS(pid)
 		m.PeakSelf = max(m.PeakSelf, p.Self)
@@ -703,7 +706,7 @@ func (r *runner) uploads(ctx context.Context) (Measure, error) {
 	defer s.stop()
 	pid := s.serve.Process.Pid
 	resetPeak(pid)
-	stopSampling := sampleRSS(100*time.Millisecond, pid)
+	stopSampling := sampleMem(100*time.Millisecond, pid)
 	cpu0, _ := treeCPU(pid)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -728,6 +731,7 @@ func (r *runner) uploads(ctx context.Context) (Measure, error) {
 	cpu1, _ := treeCPU(pid)
 	p := peakRSS(pid)
 	m.Wall, m.CPU = time.Since(start).Seconds(), cpu1-cpu0
-	m.PeakSelf, m.PeakChildren, m.PeakSum, m.PeakLive = p.Self, p.Children, p.Sum, stopSampling()
+	live := stopSampling()
+	m.PeakSelf, m.PeakChildren, m.PeakSum, m.PeakLive, m.PeakLivePSS = p.Self, p.Children, p.Sum, live.RSS, live.PSS
 	return m, nil
 }

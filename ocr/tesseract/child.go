@@ -150,6 +150,10 @@ func SetMemoryLimit(bytes uint64) error {
 	// Tesseract's own memory (measured: a 40-page bitonal PDF peaked at
 	// 755 MB with the default GC pacing).
 	debug.SetMemoryLimit(int64(bytes / 4))
+	// Collect at half the default growth: a page's pixels and copies are
+	// garbage by the next page, and the child's memory adds to its
+	// worker's.
+	debug.SetGCPercent(50)
 	lim := syscall.Rlimit{Cur: bytes, Max: bytes}
 	if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &lim); err != nil {
 		return fmt.Errorf("set RLIMIT_DATA to %d bytes: %w", bytes, err)
@@ -399,7 +403,11 @@ func (h *engineHandler) handle(ctx context.Context, req childRequest, send func(
 		if err := send(msg); err != nil {
 			return err
 		}
-		trimC() // Tesseract's and Leptonica's freed page buffers
+		// The page's memory goes back before the next page: the Go heap's
+		// garbage (its pixels, the extracted image) and what Tesseract and
+		// Leptonica freed. A collection of a heap of tens of MiB costs
+		// milliseconds, a page about a second.
+		releaseMemory()
 	}
 	return nil
 }

@@ -15,9 +15,3 @@ func releaseMemory() {
 	debug.FreeOSMemory()
 	C.malloc_trim(0)
 }
-
-// trimC gives the C heap's free pages back to the system (glibc
-// malloc_trim): between pages, what Tesseract and Leptonica freed.
-func trimC() {
-	C.malloc_trim(0)
-}
