@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -121,7 +122,45 @@ func OpenScanLazy(ctx context.Context, data []byte, name string, lim Limits) (*S
 	return openScan(ctx, data, name, lim, true)
 }
 
+// OpenScanFile is OpenScanLazy of an open file: a PDF is read from the
+// file as its pages are wanted and never held whole in memory (a 44 MB
+// colour dossier is not copied into the process); other formats are read
+// whole, as by OpenScanLazy. The file must stay open while the scan is
+// used.
+func OpenScanFile(ctx context.Context, f *os.File, name string, lim Limits) (*Scan, error) {
+	label := InputLabel(name)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil, fmt.Errorf("%s: zero-byte file: %w", label, ErrEmpty)
+	}
+	if lim.MaxBytes > 0 && size > lim.MaxBytes {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d: %w", label, size, lim.MaxBytes, ErrTooLarge)
+	}
+	head := make([]byte, min(size, 1024))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("%s: read: %w", label, err)
+	}
+	if format, err := sniffInputFormat(head); err == nil && format == "pdf" {
+		return openScanFrom(ctx, head, io.NewSectionReader(f, 0, size), name, lim, true)
+	}
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", label, err)
+	}
+	return openScan(ctx, data, name, lim, true)
+}
+
 func openScan(ctx context.Context, data []byte, name string, lim Limits, lazy bool) (scan *Scan, err error) {
+	return openScanFrom(ctx, data, nil, name, lim, lazy)
+}
+
+// openScanFrom opens data; a PDF is read from pdf when it is not nil
+// (data is then only the file's first bytes).
+func openScanFrom(ctx context.Context, data []byte, pdf io.ReadSeeker, name string, lim Limits, lazy bool) (scan *Scan, err error) {
 	label := InputLabel(name)
 	defer func() {
 		if r := recover(); r != nil {
@@ -154,7 +193,10 @@ func openScan(ctx context.Context, data []byte, name string, lim Limits, lazy bo
 	case "tiff":
 		err = o.openTIFF(data)
 	case "pdf":
-		err = o.openPDF(data)
+		if pdf == nil {
+			pdf = bytes.NewReader(data)
+		}
+		err = o.openPDF(pdf)
 	}
 	if err != nil {
 		return nil, err

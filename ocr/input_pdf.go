@@ -19,11 +19,11 @@ import (
 // openPDF extracts the scan image of each page of an image-only PDF. Pages
 // are never rasterised and nothing in the PDF is executed; DCT (JPEG) images
 // pass through untouched.
-func (o *inputOpener) openPDF(data []byte) error {
+func (o *inputOpener) openPDF(rs io.ReadSeeker) error {
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
 	conf.Cmd = model.EXTRACTIMAGES
-	pctx, err := api.ReadValidateAndOptimize(bytes.NewReader(data), conf)
+	pctx, err := api.ReadValidateAndOptimize(rs, conf)
 	if err != nil {
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return fmt.Errorf("%s: PDF is password-protected, cannot open: %w", o.label, ErrEncrypted)

@@ -118,8 +118,19 @@ func Open(data []byte, opts Options) (*Doc, error) {
 	return &Doc{opts: opts.withDefaults(), dir: dir, path: p}, nil
 }
 
-// Close removes the temporary copy.
-func (d *Doc) Close() error { return os.RemoveAll(d.dir) }
+// OpenFile reads the PDF at path in place (the file must stay there until
+// Close, which leaves it).
+func OpenFile(path string, opts Options) *Doc {
+	return &Doc{opts: opts.withDefaults(), path: path}
+}
+
+// Close removes the temporary copy, if any.
+func (d *Doc) Close() error {
+	if d.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(d.dir)
+}
 
 // run runs one tool with the limits and returns its standard output.
 func (d *Doc) run(ctx context.Context, tool string, args ...string) ([]byte, error) {

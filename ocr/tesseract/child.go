@@ -311,6 +311,7 @@ type engineHandler struct {
 // them.
 type openFile struct {
 	path, name string
+	file       *os.File // the spooled input, read in place; nil for Data
 	scan       *ocr.Scan
 	pdf        *pdfPages // nil: not a PDF, or text layers not read
 	// decode is the file's opening time, shared among its pages.
@@ -321,10 +322,17 @@ func (h *engineHandler) release() {
 	if h.open == nil {
 		return
 	}
-	if h.open.pdf != nil {
-		h.open.pdf.Close()
-	}
+	h.open.close()
 	h.open = nil
+}
+
+func (f *openFile) close() {
+	if f.pdf != nil {
+		f.pdf.Close()
+	}
+	if f.file != nil {
+		f.file.Close()
+	}
 }
 
 // file opens req's file, or returns the one kept from the last request.
@@ -335,15 +343,26 @@ func (h *engineHandler) file(ctx context.Context, req childRequest) (*openFile, 
 	h.release()
 	releaseMemory() // the last file's memory, before this one's
 	openStart := now()
-	data, err := readInput(req, h.lim.MaxBytes)
+	f := &openFile{path: req.Path, name: req.Name}
+	var scan *ocr.Scan
+	var data []byte
+	var err error
+	if req.Path != "" {
+		// A spooled file is read in place: a PDF's pages are taken out of
+		// it one at a time, never the whole file copied into memory.
+		if f.file, err = os.Open(req.Path); err != nil {
+			return nil, fmt.Errorf("%s: read spooled input: %w", ocr.InputLabel(req.Name), err)
+		}
+		scan, err = ocr.OpenScanFile(ctx, f.file, req.Name, h.lim)
+	} else {
+		data = req.Data
+		scan, err = ocr.OpenScanLazy(ctx, data, req.Name, h.lim)
+	}
 	if err != nil {
+		f.close()
 		return nil, err
 	}
-	scan, err := ocr.OpenScanLazy(ctx, data, req.Name, h.lim)
-	if err != nil {
-		return nil, err
-	}
-	f := &openFile{path: req.Path, name: req.Name, scan: scan}
+	f.scan = scan
 	if len(scan.ActiveContent) > 0 {
 		h.log.Warn("active content found and ignored", "content", scan.ActiveContent)
 	}
@@ -351,7 +370,13 @@ func (h *engineHandler) file(ctx context.Context, req childRequest) (*openFile, 
 		h.log.Info("input note", "note", w)
 	}
 	if scan.Format == "pdf" && !h.noPDFText {
-		if f.pdf, err = openPDFPages(ctx, data, scan, h.pdf, h.log); err != nil {
+		if req.Path != "" {
+			f.pdf, err = analyzePDFPages(ctx, pdftext.OpenFile(req.Path, h.pdf), scan, h.log)
+		} else {
+			f.pdf, err = openPDFPages(ctx, data, scan, h.pdf, h.log)
+		}
+		if err != nil {
+			f.close()
 			return nil, err
 		}
 	}

@@ -43,6 +43,12 @@ func openPDFPages(ctx context.Context, data []byte, scan *ocr.Scan, opts pdftext
 	if err != nil {
 		return nil, err
 	}
+	return analyzePDFPages(ctx, doc, scan, log)
+}
+
+// analyzePDFPages classifies the pages of doc, the file scan was opened
+// from.
+func analyzePDFPages(ctx context.Context, doc *pdftext.Doc, scan *ocr.Scan, log *slog.Logger) (*pdfPages, error) {
 	plans, err := doc.Analyze(ctx, len(scan.Pages))
 	switch {
 	case pdftext.IsToolError(err):
