@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -159,9 +160,12 @@ func treeMem(roots ...int) liveMem {
 // stop is called, which returns the largest sums seen: the peak of the
 // trees' memory at one instant (unlike the sum of each process's own
 // peak, an upper bound), including processes that ended in between.
+// Calling stop again returns the same.
 func sampleMem(interval time.Duration, roots ...int) (stop func() liveMem) {
 	done := make(chan struct{})
 	peak := make(chan liveMem, 1)
+	var once sync.Once
+	var result liveMem
 	go func() {
 		var best liveMem
 		take := func() {
@@ -183,8 +187,11 @@ func sampleMem(interval time.Duration, roots ...int) (stop func() liveMem) {
 		}
 	}()
 	return func() liveMem {
-		close(done)
-		return <-peak
+		once.Do(func() {
+			close(done)
+			result = <-peak
+		})
+		return result
 	}
 }
 

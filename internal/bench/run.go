@@ -638,7 +638,6 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 	}
 	cpu1, _ := treeCPU(pids...)
 	live := stopSampling()
-	stopSampling = func() liveMem { return liveMem{} }
 	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
 		PeakLive: live.RSS, PeakLivePSS: live.PSS}
 	for _, pid := range pids {
