@@ -418,15 +418,26 @@ func (w *poolWorker) loop() {
 		}
 		err := w.run(job)
 		job.out <- jobEvent{end: true, err: err}
-		// The next page if one is waiting, else the child lets its file go.
+		// The next page if one comes soon (its file's Process may be
+		// storing the last page image), else the child lets its file go.
+		idle := time.NewTimer(releaseAfter)
 		select {
 		case job = <-w.pool.jobs:
-		default:
+		case <-w.pool.quit:
+			job = nil
+		case <-idle.C:
 			job = nil
 			w.release()
 		}
+		idle.Stop()
 	}
 }
+
+// releaseAfter is how long a child keeps its last file open waiting for
+// another page: the next page of a file is usually asked for within
+// milliseconds, and opening it again costs a parse and a text-layer
+// analysis of the whole file.
+const releaseAfter = time.Second
 
 // release asks the child to drop the file it keeps open; a child that does
 // not answer is killed.
