@@ -371,7 +371,12 @@ func (h *engineHandler) file(ctx context.Context, req childRequest) (*openFile, 
 	}
 	if scan.Format == "pdf" && !h.noPDFText {
 		if req.Path != "" {
-			f.pdf, err = analyzePDFPages(ctx, pdftext.OpenFile(req.Path, h.pdf), scan, h.log)
+			var doc *pdftext.Doc
+			if doc, err = pdftext.OpenFile(req.Path, h.pdf); err == nil {
+				if f.pdf, err = analyzePDFPages(ctx, doc, scan, h.log); err != nil {
+					doc.Close()
+				}
+			}
 		} else {
 			f.pdf, err = openPDFPages(ctx, data, scan, h.pdf, h.log)
 		}

@@ -43,11 +43,15 @@ func openPDFPages(ctx context.Context, data []byte, scan *ocr.Scan, opts pdftext
 	if err != nil {
 		return nil, err
 	}
-	return analyzePDFPages(ctx, doc, scan, log)
+	pp, err := analyzePDFPages(ctx, doc, scan, log)
+	if err != nil {
+		doc.Close()
+	}
+	return pp, err
 }
 
 // analyzePDFPages classifies the pages of doc, the file scan was opened
-// from.
+// from; on an error the caller closes doc.
 func analyzePDFPages(ctx context.Context, doc *pdftext.Doc, scan *ocr.Scan, log *slog.Logger) (*pdfPages, error) {
 	plans, err := doc.Analyze(ctx, len(scan.Pages))
 	switch {
@@ -55,7 +59,6 @@ func analyzePDFPages(ctx context.Context, doc *pdftext.Doc, scan *ocr.Scan, log 
 		log.Warn("PDF text layer not read; pages recognised from their images", "err", err)
 		plans = nil
 	case err != nil:
-		doc.Close()
 		return nil, err
 	}
 	return &pdfPages{doc: doc, plans: plans, log: log}, nil
