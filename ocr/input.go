@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -60,6 +61,22 @@ type Scan struct {
 	// Warnings are notes for the log, e.g. an extension that does not match
 	// the content.
 	Warnings []string
+	// extract takes 1-based page n out of a lazily opened PDF (Page).
+	extract func(ctx context.Context, n int) (PageImage, error)
+}
+
+// Page is page i (0-based) of the scan ready to recognise, with its
+// encoded Data (and maybe its Image). A page of a PDF opened lazily has
+// only its Size and resolution until this takes its image out of the file:
+// one page at a time, so a dossier of hundreds of pages is never held
+// whole. An image that cannot be taken out or decoded fails here, with
+// the sentinels of OpenScan.
+func (s *Scan) Page(ctx context.Context, i int) (PageImage, error) {
+	p := s.Pages[i]
+	if s.extract == nil || p.Data != nil || p.Image != nil {
+		return p, nil
+	}
+	return s.extract(ctx, i+1)
 }
 
 // IsDegenerate reports whether a page image is too small to hold text.
@@ -93,8 +110,10 @@ func OpenScan(ctx context.Context, data []byte, name string, lim Limits) (*Scan,
 // OpenScanLazy is OpenScan without holding every page's pixels: pages
 // come with their encoded Data and Size and, mostly, no Image. JPEG pages
 // are checked, not decoded (the recogniser decodes them once, as it
-// would); other pages are decoded to make their PNG Data, and keep their
-// pixels only while the pixel memory kept stays under lazyKeepBytes. The
+// would); the pages of a PDF have only their Size until Scan.Page takes
+// their image out of the file (their headers are checked here); other
+// pages are decoded to make their PNG Data, and keep their pixels only
+// while the pixel memory kept stays under lazyKeepBytes. The
 // recogniser decodes a page without Image from its Data, one page at a
 // time, so a dossier of hundreds of pages needs about the memory of one.
 // A JPEG whose data is corrupt beyond its header fails when it is
@@ -103,7 +122,45 @@ func OpenScanLazy(ctx context.Context, data []byte, name string, lim Limits) (*S
 	return openScan(ctx, data, name, lim, true)
 }
 
+// OpenScanFile is OpenScanLazy of an open file: a PDF is read from the
+// file as its pages are wanted and never held whole in memory (a 44 MB
+// colour dossier is not copied into the process); other formats are read
+// whole, as by OpenScanLazy. The file must stay open while the scan is
+// used.
+func OpenScanFile(ctx context.Context, f *os.File, name string, lim Limits) (*Scan, error) {
+	label := InputLabel(name)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil, fmt.Errorf("%s: zero-byte file: %w", label, ErrEmpty)
+	}
+	if lim.MaxBytes > 0 && size > lim.MaxBytes {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d: %w", label, size, lim.MaxBytes, ErrTooLarge)
+	}
+	head := make([]byte, min(size, 1024))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("%s: read: %w", label, err)
+	}
+	if format, err := sniffInputFormat(head); err == nil && format == "pdf" {
+		return openScanFrom(ctx, head, io.NewSectionReader(f, 0, size), name, lim, true)
+	}
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", label, err)
+	}
+	return openScan(ctx, data, name, lim, true)
+}
+
 func openScan(ctx context.Context, data []byte, name string, lim Limits, lazy bool) (scan *Scan, err error) {
+	return openScanFrom(ctx, data, nil, name, lim, lazy)
+}
+
+// openScanFrom opens data; a PDF is read from pdf when it is not nil
+// (data is then only the file's first bytes).
+func openScanFrom(ctx context.Context, data []byte, pdf io.ReadSeeker, name string, lim Limits, lazy bool) (scan *Scan, err error) {
 	label := InputLabel(name)
 	defer func() {
 		if r := recover(); r != nil {
@@ -136,7 +193,10 @@ func openScan(ctx context.Context, data []byte, name string, lim Limits, lazy bo
 	case "tiff":
 		err = o.openTIFF(data)
 	case "pdf":
-		err = o.openPDF(data)
+		if pdf == nil {
+			pdf = bytes.NewReader(data)
+		}
+		err = o.openPDF(pdf)
 	}
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -18,11 +19,11 @@ import (
 // openPDF extracts the scan image of each page of an image-only PDF. Pages
 // are never rasterised and nothing in the PDF is executed; DCT (JPEG) images
 // pass through untouched.
-func (o *inputOpener) openPDF(data []byte) error {
+func (o *inputOpener) openPDF(rs io.ReadSeeker) error {
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
 	conf.Cmd = model.EXTRACTIMAGES
-	pctx, err := api.ReadValidateAndOptimize(bytes.NewReader(data), conf)
+	pctx, err := api.ReadValidateAndOptimize(rs, conf)
 	if err != nil {
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return fmt.Errorf("%s: PDF is password-protected, cannot open: %w", o.label, ErrEncrypted)
@@ -66,6 +67,30 @@ func (o *inputOpener) openPDF(data []byte) error {
 		}
 		choices[n-1] = best
 	}
+	// extract takes page n's chosen image out of the PDF and decodes it.
+	extract := func(n int) (PageImage, error) {
+		c := choices[n-1]
+		imgs, err := pdfcpu.ExtractPageImages(pctx, n, false)
+		if err != nil {
+			return PageImage{}, fmt.Errorf("%s: PDF page %d image: %v: %w", o.label, n, err, ErrUnreadable)
+		}
+		mi, ok := imgs[c.objNr]
+		if !ok || mi.Reader == nil {
+			return PageImage{}, fmt.Errorf("%s: PDF page %d: image object %d not extracted: %w", o.label, n, c.objNr, ErrUnreadable)
+		}
+		raw, err := io.ReadAll(mi.Reader)
+		if err != nil {
+			return PageImage{}, fmt.Errorf("%s: PDF page %d: read image: %v: %w", o.label, n, err, ErrUnreadable)
+		}
+		p, err := o.pdfPageImage(n, mi.FileType, raw)
+		if err != nil {
+			return PageImage{}, err
+		}
+		if dims != nil {
+			p.DPI = pdfPageDPI(p.Bounds(), dims[n-1])
+		}
+		return p, nil
+	}
 	for n := 1; n <= pctx.PageCount; n++ {
 		if err := o.ctx.Err(); err != nil {
 			return fmt.Errorf("open %s: %w", o.label, err)
@@ -78,26 +103,36 @@ func (o *inputOpener) openPDF(data []byte) error {
 			o.scan.Warnings = append(o.scan.Warnings, fmt.Sprintf("page %d has no image", n))
 			continue
 		}
-		imgs, err := pdfcpu.ExtractPageImages(pctx, n, false)
-		if err != nil {
-			return fmt.Errorf("%s: PDF page %d image: %v: %w", o.label, n, err, ErrUnreadable)
+		if o.lazy {
+			// Opened lazily, a page's image is taken out of the PDF only
+			// when the page is wanted (Scan.Page): its size (and so its
+			// resolution) comes from the image's header.
+			p := PageImage{Number: n, Size: image.Pt(c.w, c.h), DPI: DefaultDPI}
+			if dims != nil {
+				p.DPI = pdfPageDPI(p.Bounds(), dims[n-1])
+			}
+			o.scan.Pages = append(o.scan.Pages, p)
+			continue
 		}
-		mi, ok := imgs[c.objNr]
-		if !ok || mi.Reader == nil {
-			return fmt.Errorf("%s: PDF page %d: image object %d not extracted: %w", o.label, n, c.objNr, ErrUnreadable)
-		}
-		raw, err := io.ReadAll(mi.Reader)
-		if err != nil {
-			return fmt.Errorf("%s: PDF page %d: read image: %v: %w", o.label, n, err, ErrUnreadable)
-		}
-		p, err := o.pdfPageImage(n, mi.FileType, raw)
+		p, err := extract(n)
 		if err != nil {
 			return err
 		}
-		if dims != nil {
-			p.DPI = pdfPageDPI(p.Bounds(), dims[n-1])
-		}
 		o.scan.Pages = append(o.scan.Pages, o.settle(p))
+	}
+	if o.lazy {
+		label := o.label
+		o.scan.extract = func(ctx context.Context, n int) (p PageImage, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("%s: PDF page %d: decoder panic: %v: %w", label, n, r, ErrUnreadable)
+				}
+			}()
+			if err := ctx.Err(); err != nil {
+				return PageImage{}, fmt.Errorf("open %s page %d: %w", label, n, err)
+			}
+			return extract(n)
+		}
 	}
 	return nil
 }

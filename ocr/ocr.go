@@ -7,6 +7,7 @@
 package ocr
 
 import (
+	"context"
 	"errors"
 	"image"
 )
@@ -159,6 +160,13 @@ type PageImage struct {
 	// page at a time).
 	Size image.Point
 }
+
+// PageSink receives the image of each recognised page as soon as it is
+// recognised, with its encoded Data (Image is nil): in any order, each page
+// once, one call at a time. A recognizer keeps no page image after its sink returns, so a long
+// file never holds all its images; an error from the sink ends the file's
+// recognition with that error.
+type PageSink func(ctx context.Context, img PageImage) error
 
 // Bounds is the page image's bounds, decoded or not.
 func (p PageImage) Bounds() image.Rectangle {

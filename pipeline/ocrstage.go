@@ -68,10 +68,26 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 			"signer_cert_sha256", sig.SignerCertSHA256)
 	}
 	started := p.o.Now()
-	pages, images, err := p.o.Recognizer.Process(ctx, data, meta.Name)
+	// Each page image is stored as it is recognised; only the record of
+	// its key is kept, never the images of the whole file.
+	var images []ImageRef
+	store := func(ctx context.Context, img ocr.PageImage) error {
+		ext := "png"
+		if img.Format == "jpeg" {
+			ext = "jpg"
+		}
+		key, err := p.o.Repo.PutPage(ctx, inputKey, img.Number, ext, img.Data)
+		if err != nil {
+			return err
+		}
+		images = append(images, ImageRef{Page: img.Number, Key: key, Format: img.Format, DPI: img.DPI})
+		return nil
+	}
+	pages, err := p.o.Recognizer.Process(ctx, data, meta.Name, store)
 	if err != nil {
 		return fmt.Errorf("recognise %s: %w", meta.Name, err)
 	}
+	slices.SortFunc(images, func(a, b ImageRef) int { return a.Page - b.Page })
 	// One line per recognition, so an operator (and the tests) can count
 	// the OCR work done: a file recognised twice shows twice.
 	p.o.Logger.Info("ocr done", "input_key", inputKey, "source", meta.Source, "pages", len(pages),
@@ -96,17 +112,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 			BatchID:       meta.BatchID,
 			Office:        meta.Office,
 		},
-	}
-	for _, img := range images {
-		ext := "png"
-		if img.Format == "jpeg" {
-			ext = "jpg"
-		}
-		key, err := p.o.Repo.PutPage(ctx, inputKey, img.Number, ext, img.Data)
-		if err != nil {
-			return err
-		}
-		rec.Images = append(rec.Images, ImageRef{Page: img.Number, Key: key, Format: img.Format, DPI: img.DPI})
+		Images: images,
 	}
 	for _, pg := range pages {
 		if slices.Contains(pg.Flags, ocr.FlagActiveContent) {
@@ -116,7 +122,7 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	extractStart := p.o.Now()
 	docs := ocr.Extract(pages, p.o.Layouts)
 	rec.Result = ocr.Result{File: meta.Name, Pages: pages, Documents: docs}
-	rec.Decisions = decide(pages, images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
+	rec.Decisions = decide(pages, rec.Images, docs, p.o.Layouts, rec.Intake, p.o.Procedures)
 	rec.Signature = sig
 	applySignature(rec.Decisions, docs, p.o.Layouts, sig)
 	p.o.Observer.StageDone(StageExtraction, p.o.Now().Sub(extractStart))
@@ -139,12 +145,12 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 // decide chooses, per document, whether it is issued, reviewed or kept.
 // Problems of the whole file (an unreadable page, no document at all) send
 // every document to review: a dossier is never silently shortened.
-func decide(pages []ocr.Page, images []ocr.PageImage, docs []ocr.Document, ls *ocr.Layouts, in IntakeSummary, procedures map[string]string) []Decision {
+func decide(pages []ocr.Page, images []ImageRef, docs []ocr.Document, ls *ocr.Layouts, in IntakeSummary, procedures map[string]string) []Decision {
 	var fileReasons []string
 	for _, img := range images {
 		// Too coarse to be filed as a legal copy: a person rescans it.
 		if int(img.DPI+0.5) < storage.MinDigitizationDPI {
-			fileReasons = append(fileReasons, fmt.Sprintf("page_%d_dpi_below_%d", img.Number, storage.MinDigitizationDPI))
+			fileReasons = append(fileReasons, fmt.Sprintf("page_%d_dpi_below_%d", img.Page, storage.MinDigitizationDPI))
 		}
 	}
 	for _, pg := range pages {

@@ -23,9 +23,11 @@ import (
 // record so a result can be traced to the code that made it.
 const Version = "sohoa-pipeline/1"
 
-// Recognizer OCRs one untrusted scan file (in supervised child processes).
+// Recognizer OCRs one untrusted scan file (in supervised child processes),
+// page by page: each page image goes to sink as soon as it is recognised
+// (ocr.PageSink), and the recognised pages are returned in page order.
 type Recognizer interface {
-	Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error)
+	Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error)
 }
 
 // Issuer renders, stamps and signs one e-result, and verifies its own output.

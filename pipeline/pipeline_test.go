@@ -73,18 +73,23 @@ func (f *fakeRecognizer) dpi() float64 {
 	return 200
 }
 
-func (f *fakeRecognizer) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+// Process gives the page images to sink last page first: a recognizer
+// may deliver them in any order.
+func (f *fakeRecognizer) Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error) {
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()
 	if f.err != nil {
-		return nil, nil, f.err
+		return nil, f.err
 	}
-	var imgs []ocr.PageImage
-	for _, p := range f.pages {
-		imgs = append(imgs, ocr.PageImage{Number: p.Number, Data: []byte(fmt.Sprintf("png-bytes-of-page-%d", p.Number)), Format: "png", DPI: f.dpi()})
+	for i := len(f.pages) - 1; i >= 0; i-- {
+		p := f.pages[i]
+		img := ocr.PageImage{Number: p.Number, Data: []byte(fmt.Sprintf("png-bytes-of-page-%d", p.Number)), Format: "png", DPI: f.dpi()}
+		if err := sink(ctx, img); err != nil {
+			return nil, err
+		}
 	}
-	return f.pages, imgs, nil
+	return f.pages, nil
 }
 
 type fakeIssuer struct {

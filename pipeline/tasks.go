@@ -73,7 +73,11 @@ func NewOCRTask(inputKey string, backfill bool) (*asynq.Task, error) {
 		asynq.TaskID("ocr:"+inputKey),
 		asynq.Queue(q),
 		asynq.MaxRetry(8),
-		asynq.Timeout(15*time.Minute),
+		// Longer than the OCR pool's own budget of a long dossier (5 min
+		// plus 30 s a page after the first: 200 pages, 104.5 min), which
+		// bounds the recognition and quarantines the file; this bounds
+		// the rest.
+		asynq.Timeout(2*time.Hour),
 		asynq.Retention(24*time.Hour),
 	), nil
 }

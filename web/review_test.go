@@ -75,12 +75,13 @@ type fakeRecognizer struct {
 	png   []byte
 }
 
-func (f *fakeRecognizer) Process(context.Context, []byte, string) ([]ocr.Page, []ocr.PageImage, error) {
-	var imgs []ocr.PageImage
+func (f *fakeRecognizer) Process(ctx context.Context, _ []byte, _ string, sink ocr.PageSink) ([]ocr.Page, error) {
 	for _, p := range f.pages {
-		imgs = append(imgs, ocr.PageImage{Number: p.Number, Data: f.png, Format: "png", DPI: 200})
+		if err := sink(ctx, ocr.PageImage{Number: p.Number, Data: f.png, Format: "png", DPI: 200}); err != nil {
+			return nil, err
+		}
 	}
-	return f.pages, imgs, nil
+	return f.pages, nil
 }
 
 type fakeIssuer struct{}

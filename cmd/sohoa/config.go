@@ -154,6 +154,7 @@ type config struct {
 	}
 	OCR struct {
 		FileTimeout    time.Duration
+		PageTimeout    time.Duration
 		MemLimit       uint64
 		Lang, Tessdata string
 		// Canned is a folder of canned OCR answers (tests and the chaos
@@ -276,7 +277,8 @@ func settings() []setting {
 		{"SOHOA_RECONCILE_FULL_EVERY", "reconcile-full", "1h", "how often a reconcile pass lists the whole intake instead of only the open inputs (and always at start and after Redis lost its data)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.ReconcileFull) }},
 		{"SOHOA_RECONCILE_COOLDOWN", "reconcile-cooldown", "1m", "wait after a task exhausted its retries before the reconciler gives it a new round (×4 each round, at most 1h; after 5 rounds: quarantine retries_exhausted)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.ReconcileCooldown) }},
 
-		{"SOHOA_OCR_FILE_TIMEOUT", "ocr-file-timeout", "5m", "longest an OCR child may spend on one file", gOCR, func(c *config) flag.Value { return (*durationValue)(&c.OCR.FileTimeout) }},
+		{"SOHOA_OCR_PAGE_TIMEOUT", "ocr-page-timeout", "2m", "longest an OCR child may spend on one page (or on opening its file) before it is killed and the file quarantined ocr_timeout", gOCR, func(c *config) flag.Value { return (*durationValue)(&c.OCR.PageTimeout) }},
+		{"SOHOA_OCR_FILE_TIMEOUT", "ocr-file-timeout", "5m", "overall OCR budget of a one-page file; each further page adds 30s (a 200-page dossier: 5m + 199 × 30s), its pages spread over the OCR children", gOCR, func(c *config) flag.Value { return (*durationValue)(&c.OCR.FileTimeout) }},
 		{"SOHOA_OCR_MEM_LIMIT", "ocr-mem-limit", "1073741824", "memory cap of an OCR child, in bytes: its private writable memory (RLIMIT_DATA), with 4× as much address space (0: none)", gOCR, func(c *config) flag.Value { return (*uint64Value)(&c.OCR.MemLimit) }},
 		{"SOHOA_OCR_LANG", "ocr-lang", "vie", "Tesseract language", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Lang) }},
 		{"SOHOA_TESSDATA", "tessdata", "", "tessdata folder (empty: the library default)", gOCR, func(c *config) flag.Value { return (*stringValue)(&c.OCR.Tessdata) }},

@@ -111,38 +111,40 @@ type pageCache struct {
 	recognisedPages int
 }
 
-func (c *pageCache) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+// Process serves a file from the cache without page images (sink is not
+// called), else recognises it through inner with sink.
+func (c *pageCache) Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error) {
 	sum := sha256.Sum256(data)
 	path := filepath.Join(c.dir, hex.EncodeToString(sum[:])+"-"+c.tag+".json")
 	if b, err := os.ReadFile(path); err == nil {
 		var pages []ocr.Page
 		if err := json.Unmarshal(b, &pages); err == nil {
 			c.hits++
-			return pages, nil, nil
+			return pages, nil
 		}
 	}
 	start := time.Now()
-	pages, images, err := c.inner.Process(ctx, data, name)
+	pages, err := c.inner.Process(ctx, data, name, sink)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c.recognising += time.Since(start)
 	c.recognisedPages += len(pages)
 	b, err := json.Marshal(pages)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode cached pages of %s: %w", name, err)
+		return nil, fmt.Errorf("encode cached pages of %s: %w", name, err)
 	}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("OCR cache: %w", err)
+		return nil, fmt.Errorf("OCR cache: %w", err)
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return nil, nil, fmt.Errorf("OCR cache: %w", err)
+		return nil, fmt.Errorf("OCR cache: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return nil, nil, fmt.Errorf("OCR cache: %w", err)
+		return nil, fmt.Errorf("OCR cache: %w", err)
 	}
-	return pages, images, nil
+	return pages, nil
 }
 
 // evalCorpus scores every scan that has a truth file. A scan that fails to

@@ -9,14 +9,33 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"sohoa/ocr"
 )
 
-// fileProcessor recognises one scan file (ocr/tesseract.Pool).
+// fileProcessor recognises one scan file (ocr/tesseract.Pool), page by
+// page: each page image goes to sink (ocr.PageSink).
 type fileProcessor interface {
-	Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error)
+	Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error)
+}
+
+// discardImages is a page sink for callers that need no page images.
+func discardImages(context.Context, ocr.PageImage) error { return nil }
+
+// pageImages is a page sink that keeps the images, for callers that need
+// them all (one file's, in page order: sorted).
+type pageImages struct{ imgs []ocr.PageImage }
+
+func (c *pageImages) sink(_ context.Context, img ocr.PageImage) error {
+	c.imgs = append(c.imgs, img)
+	return nil
+}
+
+func (c *pageImages) sorted() []ocr.PageImage {
+	slices.SortFunc(c.imgs, func(a, b ocr.PageImage) int { return a.Number - b.Number })
+	return c.imgs
 }
 
 // runExtract: sohoa extract [--json] [--words] FILE
@@ -74,7 +93,7 @@ func extractFile(ctx context.Context, p fileProcessor, ls *ocr.Layouts, path str
 		return ocr.Result{}, fmt.Errorf("read scan: %w", err) // *PathError names the file
 	}
 	base := filepath.Base(path)
-	pages, _, err := p.Process(ctx, data, base)
+	pages, err := p.Process(ctx, data, base, discardImages)
 	if err != nil {
 		if strings.Contains(err.Error(), base) {
 			return ocr.Result{}, err // the engine's error already names the file

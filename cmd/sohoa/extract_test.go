@@ -20,11 +20,11 @@ type fakeProcessor struct {
 	err   error
 }
 
-func (f fakeProcessor) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+func (f fakeProcessor) Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error) {
 	if f.err != nil {
-		return nil, nil, f.err
+		return nil, f.err
 	}
-	return f.pages[name], nil, nil
+	return f.pages[name], nil
 }
 
 var fakeCuTru = []ocr.Page{{Number: 1, Confidence: 0.96, Text: strings.Join([]string{
@@ -111,9 +111,9 @@ type countingProcessor struct {
 	calls *int
 }
 
-func (c countingProcessor) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+func (c countingProcessor) Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error) {
 	*c.calls++
-	return c.fakeProcessor.Process(ctx, data, name)
+	return c.fakeProcessor.Process(ctx, data, name, sink)
 }
 
 // TestPageCache: eval's development cache recognises a scan once per
@@ -123,11 +123,11 @@ func TestPageCache(t *testing.T) {
 	inner := countingProcessor{fakeProcessor{pages: map[string][]ocr.Page{"a.jpg": fakeCuTru}}, &calls}
 	dir := t.TempDir()
 	c := &pageCache{inner: inner, dir: dir, tag: "t1"}
-	first, _, err := c.Process(context.Background(), []byte("scan"), "a.jpg")
+	first, err := c.Process(context.Background(), []byte("scan"), "a.jpg", discardImages)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _, err := c.Process(context.Background(), []byte("scan"), "a.jpg")
+	again, err := c.Process(context.Background(), []byte("scan"), "a.jpg", discardImages)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +135,10 @@ func TestPageCache(t *testing.T) {
 		t.Errorf("got calls %d hits %d pages %d, want 1 1 1 and the same page back", calls, c.hits, c.recognisedPages)
 	}
 	other := &pageCache{inner: inner, dir: dir, tag: "t2"}
-	if _, _, err := other.Process(context.Background(), []byte("scan"), "a.jpg"); err != nil || calls != 2 {
+	if _, err := other.Process(context.Background(), []byte("scan"), "a.jpg", discardImages); err != nil || calls != 2 {
 		t.Errorf("another recogniser tag: got calls %d (%v), want the scan recognised again", calls, err)
 	}
-	if _, _, err := c.Process(context.Background(), []byte("another scan"), "a.jpg"); err != nil || calls != 3 {
+	if _, err := c.Process(context.Background(), []byte("another scan"), "a.jpg", discardImages); err != nil || calls != 3 {
 		t.Errorf("other bytes: got calls %d (%v), want the scan recognised again", calls, err)
 	}
 }

@@ -60,7 +60,9 @@ func runIssue(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		return err
 	}
 	defer func() { _ = pool.Close() }()
-	pages, images, err := pool.Process(ctx, data, filepath.Base(scan))
+	var kept pageImages
+	pages, err := pool.Process(ctx, data, filepath.Base(scan), kept.sink)
+	images := kept.sorted()
 	if err != nil {
 		code := 1
 		if errors.Is(err, ocr.ErrUnreadable) || errors.Is(err, ocr.ErrEmpty) || errors.Is(err, ocr.ErrUnsupported) ||

@@ -27,6 +27,7 @@ func newOCRPool(cfg *config, children int, log *slog.Logger, stderr io.Writer, o
 	pool, err := tesseract.NewPool(tesseract.PoolOptions{
 		Workers:     children,
 		FileTimeout: cfg.OCR.FileTimeout,
+		PageTimeout: cfg.OCR.PageTimeout,
 		Logger:      log,
 		Stderr:      stderr,
 		Observer:    obs,

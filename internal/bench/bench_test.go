@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"testing"
+	"time"
 
 	"sohoa/ocr"
 )
@@ -124,5 +125,18 @@ func TestBarChart(t *testing.T) {
 	}
 	if a, b := row(0), row(1); a <= 0 || b <= a {
 		t.Errorf("bar lengths %d, %d; want 0 < first < second", a, b)
+	}
+}
+
+// TestSampleMem: the sampler sees this process's memory, and stopping it
+// twice (a deferred stop after the measured one) returns the same.
+func TestSampleMem(t *testing.T) {
+	stop := sampleMem(10*time.Millisecond, os.Getpid())
+	first := stop()
+	if first.RSS <= 0 || first.PSS <= 0 {
+		t.Fatalf("got %+v, want this process's memory", first)
+	}
+	if again := stop(); again != first {
+		t.Errorf("second stop %+v, want %+v", again, first)
 	}
 }

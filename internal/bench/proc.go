@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
@@ -128,6 +130,69 @@ func peakRSS(root int) peak {
 		p.Sum += hwm
 	}
 	return p
+}
+
+// liveMem is the memory of processes at one instant, in bytes: the sum of
+// their resident sets (VmRSS: pages of the executable and libraries they
+// share count in each), and the sum of their proportional sets (Pss:
+// shared pages divided among the processes that map them, so the sum is
+// what the processes hold together).
+type liveMem struct{ RSS, PSS int64 }
+
+// treeMem is the memory of the live processes of roots' trees, now.
+func treeMem(roots ...int) liveMem {
+	procs := readProcs()
+	var m liveMem
+	for _, r := range roots {
+		for _, pid := range tree(procs, r) {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+				m.RSS += statusKB(b, "VmRSS:") << 10
+			}
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+				m.PSS += statusKB(b, "Pss:") << 10
+			}
+		}
+	}
+	return m
+}
+
+// sampleMem samples treeMem(roots...) every interval until the returned
+// stop is called, which returns the largest sums seen: the peak of the
+// trees' memory at one instant (unlike the sum of each process's own
+// peak, an upper bound), including processes that ended in between.
+// Calling stop again returns the same.
+func sampleMem(interval time.Duration, roots ...int) (stop func() liveMem) {
+	done := make(chan struct{})
+	peak := make(chan liveMem, 1)
+	var once sync.Once
+	var result liveMem
+	go func() {
+		var best liveMem
+		take := func() {
+			m := treeMem(roots...)
+			best.RSS, best.PSS = max(best.RSS, m.RSS), max(best.PSS, m.PSS)
+		}
+		take()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				take()
+				peak <- best
+				return
+			case <-t.C:
+				take()
+			}
+		}
+	}()
+	return func() liveMem {
+		once.Do(func() {
+			close(done)
+			result = <-peak
+		})
+		return result
+	}
 }
 
 // vmHWM is a process's peak resident set size in bytes (0 if unknown).

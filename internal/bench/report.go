@@ -213,8 +213,8 @@ func writeReport(dir string, rep *Report, workers []int) error {
 		fmt.Fprintln(&b)
 	}
 	if d := rep.Dossier; d != nil {
-		fmt.Fprintf(&b, "Memory, generated dossiers (%d pages: one bitonal, one colour PDF, one worker): %.0f s, %.2f CPU-s/page, peak RSS worker %s, largest OCR child %s, worker + children %s (bound 500 MiB); outcomes %s.\n\n",
-			d.Pages, d.Wall, d.CPU/float64(max(1, d.Pages)), mib(d.PeakSelf), mib(d.PeakChildren), mib(d.PeakSum), states(d.States))
+		fmt.Fprintf(&b, "Memory, generated dossiers (%d pages: one bitonal, one colour PDF, one worker): %.0f s, %.2f CPU-s/page, peak RSS worker %s, largest OCR child %s, worker + children at one instant (sampled every 100 ms) %s RSS, %s PSS (shared executable pages counted once) (bound 500 MiB), %s as the sum of each process's own peak; outcomes %s.\n\n",
+			d.Pages, d.Wall, d.CPU/float64(max(1, d.Pages)), mib(d.PeakSelf), mib(d.PeakChildren), mib(d.PeakLive), mib(d.PeakLivePSS), mib(d.PeakSum), states(d.States))
 	}
 	if u := rep.Uploads; u != nil {
 		fmt.Fprintf(&b, "Memory, concurrent uploads (serve alone): %s in %.0f s, %d failed; peak RSS of serve %s (bound 300 MiB).\n\n",

@@ -66,9 +66,12 @@ type Measure struct {
 	// PeakSelf is the peak RSS of the main process (the worker; serve in
 	// the upload phase), PeakChildren the largest of its children's (OCR
 	// children, or the command-line tool's), PeakSum the sum of every
-	// process's peak (an upper bound of the whole).
-	PeakSelf, PeakChildren, PeakSum int64
-	Failed                          int
+	// process's peak (an upper bound of the whole), PeakLive the largest
+	// sum of their resident memory at one instant (sampled every 100 ms),
+	// PeakLivePSS the same of their proportional sets (the executable's
+	// and libraries' shared pages counted once).
+	PeakSelf, PeakChildren, PeakSum, PeakLive, PeakLivePSS int64
+	Failed                                                 int
 	// ServeCPU is the CPU the intake server (serve) used meanwhile, in
 	// pipeline runs: uploads, status answers; not counted in CPU.
 	ServeCPU float64        `json:",omitempty"`
@@ -633,6 +636,8 @@ func (r *runner) pipeline(ctx context.Context, n int) (Measure, error) {
 func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.Context, chan<- string) error, pages int, limit time.Duration) (Measure, error) {
 	pids := s.workerPIDs()
 	resetPeak(pids...)
+	stopSampling := sampleMem(100*time.Millisecond, pids...)
+	defer stopSampling()
 	cpu0, _ := treeCPU(pids...)
 	serve0, _ := treeCPU(s.serve.Process.Pid)
 	st0 := s.stages(ctx)
@@ -652,7 +657,9 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 	}
 	cpu1, _ := treeCPU(pids...)
 	serve1, _ := treeCPU(s.serve.Process.Pid)
-	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, ServeCPU: serve1 - serve0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0)}
+	live := stopSampling()
+	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, ServeCPU: serve1 - serve0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
+		PeakLive: live.RSS, PeakLivePSS: live.PSS}
 	for _, pid := range pids {
 		p := peakRSS(pid)
 		m.PeakSelf = max(m.PeakSelf, p.Self)
@@ -666,9 +673,8 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 // bitonal and then one colour, through one worker, and measures its peak
 // memory with its OCR children's.
 func (r *runner) dossiers(ctx context.Context) (Measure, error) {
-	// A 200-page file takes longer than the default per-file OCR timeout
-	// (5 minutes) on a loaded machine.
-	s, err := r.startStack(ctx, 1, "SOHOA_OCR_FILE_TIMEOUT=40m")
+	// The default settings: the OCR budget of a file grows with its pages.
+	s, err := r.startStack(ctx, 1)
 	if err != nil {
 		return Measure{}, err
 	}
@@ -719,6 +725,7 @@ func (r *runner) uploads(ctx context.Context) (Measure, error) {
 	defer s.stop()
 	pid := s.serve.Process.Pid
 	resetPeak(pid)
+	stopSampling := sampleMem(100*time.Millisecond, pid)
 	cpu0, _ := treeCPU(pid)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -743,6 +750,7 @@ func (r *runner) uploads(ctx context.Context) (Measure, error) {
 	cpu1, _ := treeCPU(pid)
 	p := peakRSS(pid)
 	m.Wall, m.CPU = time.Since(start).Seconds(), cpu1-cpu0
-	m.PeakSelf, m.PeakChildren, m.PeakSum = p.Self, p.Children, p.Sum
+	live := stopSampling()
+	m.PeakSelf, m.PeakChildren, m.PeakSum, m.PeakLive, m.PeakLivePSS = p.Self, p.Children, p.Sum, live.RSS, live.PSS
 	return m, nil
 }

@@ -118,7 +118,22 @@ func Open(data []byte, opts Options) (*Doc, error) {
 	return &Doc{opts: opts.withDefaults(), dir: dir, path: p}, nil
 }
 
-// Close removes the temporary copy.
+// OpenFile reads the PDF at path in place, not copied (the file must stay
+// there until Close, which leaves it); the tools' output still goes to a
+// private temporary folder.
+func OpenFile(path string, opts Options) (*Doc, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("pdftext: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "sohoa-pdf-")
+	if err != nil {
+		return nil, fmt.Errorf("pdftext: temp folder: %w", err)
+	}
+	return &Doc{opts: opts.withDefaults(), dir: dir, path: abs}, nil
+}
+
+// Close removes the temporary folder (and the copy Open made).
 func (d *Doc) Close() error { return os.RemoveAll(d.dir) }
 
 // run runs one tool with the limits and returns its standard output.

@@ -87,26 +87,49 @@ func newCannedHandler(dir string) (*cannedHandler, error) {
 	return h, nil
 }
 
-func (h *cannedHandler) handle(ctx context.Context, req childRequest) childResponse {
-	sum := sha256.Sum256(req.Data)
+func (h *cannedHandler) release() {}
+
+// handle answers req's pages from the file's answer; the stand-in for
+// recognition time is taken once per file, on the request of its first
+// page.
+func (h *cannedHandler) handle(ctx context.Context, req childRequest, send func(childMsg) error) error {
+	data, err := readInput(req, 0)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
 	a, ok := h.own[hex.EncodeToString(sum[:])]
 	if !ok {
 		if len(h.generic) == 0 {
-			return childResponse{ErrKind: "unreadable", ErrMsg: fmt.Sprintf("%s: no canned answer: %v", req.Name, ocr.ErrUnreadable)}
+			return fmt.Errorf("%s: no canned answer: %w", req.Name, ocr.ErrUnreadable)
 		}
 		a = h.generic[binary.BigEndian.Uint64(sum[:8])%uint64(len(h.generic))]
 	}
-	select {
-	case <-ctx.Done():
-		return childResponse{ErrKind: childErrKind(ctx.Err()), ErrMsg: ctx.Err().Error()}
-	case <-time.After(time.Duration(50+int(binary.BigEndian.Uint16(sum[8:10]))%451) * time.Millisecond):
+	if req.From <= 1 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(50+int(binary.BigEndian.Uint16(sum[8:10]))%451) * time.Millisecond):
+		}
 	}
 	if a.ErrKind != "" {
-		return childResponse{ErrKind: a.ErrKind, ErrMsg: req.Name + ": " + a.ErrMsg}
+		return remoteErr(a.ErrKind, req.Name+": "+a.ErrMsg)
 	}
-	resp := childResponse{Pages: a.Pages}
-	for _, p := range a.Images {
-		resp.Images = append(resp.Images, wireImage{Number: p.Number, Data: p.Data, Format: p.Format, DPI: p.DPI})
+	if err := send(childMsg{PageCount: len(a.Pages)}); err != nil {
+		return err
 	}
-	return resp
+	lo, hi := pageRange(req, len(a.Pages))
+	for i := lo; i < hi; i++ {
+		m := childMsg{Page: &a.Pages[i], Stages: Stages{}}
+		if i < len(a.Images) {
+			p := a.Images[i]
+			m.Image = wireImage{Number: p.Number, Data: p.Data, Format: p.Format, DPI: p.DPI}
+		} else {
+			m.Image = wireImage{Number: a.Pages[i].Number}
+		}
+		if err := send(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }

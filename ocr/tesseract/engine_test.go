@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,31 +55,101 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	case "echo":
-		// A protocol-only child: answers every request with one empty page
-		// per byte of data, after sleeping as many seconds as the name's
-		// length when the name starts with "sleep".
-		err := serveChild(context.Background(), os.Stdin, os.Stdout, func(_ context.Context, req childRequest) childResponse {
-			if strings.HasPrefix(req.Name, "sleep") {
-				time.Sleep(time.Duration(len(req.Name)) * time.Second)
-			}
-			if req.Name == "segv" {
-				// Die on this input as under the OOM killer.
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute)
-			}
-			var r childResponse
-			for i := range req.Data {
-				r.Pages = append(r.Pages, ocr.Page{Number: i + 1})
-				r.Images = append(r.Images, wireImage{Number: i + 1, Format: "png"})
-			}
-			return r
-		})
+		err := serveChild(context.Background(), os.Stdin, os.Stdout, echoHandler{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
 	os.Exit(0)
+}
+
+// echoHandler is a protocol-only child: one page per byte of the input,
+// each page's text the child's process ID. Its behaviour comes from the
+// file name, "kind[:dir]": a kind starting with "sleep" sleeps as many
+// seconds as the name is long before opening; "segv" dies on opening as
+// under the OOM killer; "segv-page<k>" dies on page k, "segv-once-page<k>"
+// only the first time (a marker in dir remembers it), "sleep-page<k>" hangs
+// on page k; "barrier" holds page 1 until page 2 is done (by another
+// child: this one is busy), marked in dir.
+type echoHandler struct{}
+
+func (echoHandler) release() {}
+
+func (echoHandler) handle(_ context.Context, req childRequest, send func(childMsg) error) error {
+	data, err := readInput(req, 0)
+	if err != nil {
+		return err
+	}
+	kind, dir, _ := strings.Cut(req.Name, ":")
+	var segvPage, onceSegvPage, sleepPage int
+	fmt.Sscanf(kind, "segv-page%d", &segvPage)
+	fmt.Sscanf(kind, "segv-once-page%d", &onceSegvPage)
+	fmt.Sscanf(kind, "sleep-page%d", &sleepPage)
+	if strings.HasPrefix(kind, "sleep") && sleepPage == 0 {
+		time.Sleep(time.Duration(len(req.Name)) * time.Second)
+	}
+	if kind == "segv" {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+	}
+	if err := send(childMsg{PageCount: len(data)}); err != nil {
+		return err
+	}
+	marker := filepath.Join(dir, "marker")
+	lo, hi := pageRange(req, len(data))
+	for i := lo; i < hi; i++ {
+		n := i + 1
+		switch {
+		case n == segvPage:
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		case n == onceSegvPage:
+			if _, err := os.Stat(marker); err != nil {
+				os.WriteFile(marker, nil, 0o600)
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				time.Sleep(time.Minute)
+			}
+		case n == sleepPage:
+			time.Sleep(time.Minute)
+		case kind == "barrier" && n == 1:
+			for range 600 {
+				if _, err := os.Stat(marker); err == nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		pg := ocr.Page{Number: n, Text: strconv.Itoa(os.Getpid())}
+		if err := send(childMsg{Page: &pg, Image: wireImage{Number: n, Format: "png", Data: []byte{data[i]}}}); err != nil {
+			return err
+		}
+		if kind == "barrier" && n == 2 {
+			os.WriteFile(marker, nil, 0o600)
+		}
+	}
+	return nil
+}
+
+// collect is a page sink keeping the images it is given.
+type collect struct {
+	mu   sync.Mutex
+	imgs []ocr.PageImage
+}
+
+func (c *collect) sink(_ context.Context, img ocr.PageImage) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.imgs = append(c.imgs, img)
+	return nil
+}
+
+// process runs one file through p, its images collected in page order.
+func process(ctx context.Context, p *Pool, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
+	var c collect
+	pages, err := p.Process(ctx, data, name, c.sink)
+	slices.SortFunc(c.imgs, func(a, b ocr.PageImage) int { return a.Number - b.Number })
+	return pages, c.imgs, err
 }
 
 // testEngine is a real engine closed when the test ends.
@@ -362,7 +434,7 @@ func testPool(t *testing.T, mode string, opts PoolOptions) *Pool {
 
 func TestPoolProtocol(t *testing.T) {
 	p := testPool(t, "echo", PoolOptions{Workers: 2})
-	pages, imgs, err := p.Process(context.Background(), []byte("abc"), "x.png")
+	pages, imgs, err := process(context.Background(), p, []byte("abc"), "x.png")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +459,7 @@ func TestPoolChildKilledMidRequest(t *testing.T) {
 			}
 			done := make(chan res, 1)
 			go func() {
-				pages, _, err := p.Process(context.Background(), []byte("ab"), "sleep")
+				pages, _, err := process(context.Background(), p, []byte("ab"), "sleep")
 				done <- res{pages, err}
 			}()
 			// Wait for the child to be busy, then kill it as an OOM killer would.
@@ -412,7 +484,7 @@ func TestPoolChildKilledMidRequest(t *testing.T) {
 				t.Fatalf("got %d pages, err %v; want the retry on a fresh child to succeed", len(r.pages), r.err)
 			}
 			// The pool recovered: the next file works on a new child.
-			pages, _, err := p.Process(context.Background(), []byte("x"), "next")
+			pages, _, err := process(context.Background(), p, []byte("x"), "next")
 			if err != nil || len(pages) != 1 {
 				t.Fatalf("after crash: got %d pages, err %v; want 1 page", len(pages), err)
 			}
@@ -463,7 +535,7 @@ func (o *stageObserver) StageCPU(stage string, d time.Duration) {
 func TestPoolPoisonInput(t *testing.T) {
 	obs := &countingObserver{}
 	p := testPool(t, "echo", PoolOptions{CrashRetries: 1, Stderr: &testenv.Buffer{}, Observer: obs})
-	_, _, err := p.Process(context.Background(), []byte("a"), "segv")
+	_, _, err := process(context.Background(), p, []byte("a"), "segv")
 	if !errors.Is(err, ErrChildCrashed) {
 		t.Fatalf("got %v, want ErrChildCrashed", err)
 	}
@@ -476,19 +548,19 @@ func TestPoolPoisonInput(t *testing.T) {
 	if got := obs.get("restart:crash"); got != 1 {
 		t.Errorf("observer saw %d restarts, want 1", got)
 	}
-	if _, _, err := p.Process(context.Background(), []byte("a"), "ok"); err != nil {
+	if _, _, err := process(context.Background(), p, []byte("a"), "ok"); err != nil {
 		t.Fatalf("next file after poison: %v", err)
 	}
 }
 
 func TestPoolTimeoutAndCancel(t *testing.T) {
 	obs := &countingObserver{}
-	p := testPool(t, "echo", PoolOptions{FileTimeout: 500 * time.Millisecond, Observer: obs})
+	p := testPool(t, "echo", PoolOptions{PageTimeout: 500 * time.Millisecond, Observer: obs})
 	if err := p.Up(); err != nil {
 		t.Fatalf("fresh pool not up: %v", err)
 	}
 	start := time.Now()
-	_, _, err := p.Process(context.Background(), []byte("a"), "sleep-long")
+	_, _, err := process(context.Background(), p, []byte("a"), "sleep-long")
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("got %v, want ErrTimeout", err)
 	}
@@ -497,11 +569,11 @@ func TestPoolTimeoutAndCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, _, err = p.Process(ctx, []byte("a"), "sleep-long")
+	_, _, err = process(ctx, p, []byte("a"), "sleep-long")
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
-	if _, _, err := p.Process(context.Background(), []byte("a"), "ok"); err != nil {
+	if _, _, err := process(context.Background(), p, []byte("a"), "ok"); err != nil {
 		t.Fatalf("after timeout: %v", err)
 	}
 	if obs.get("kill:timeout") != 1 || obs.get("kill:canceled") != 1 {
@@ -511,7 +583,7 @@ func TestPoolTimeoutAndCancel(t *testing.T) {
 	if err := p.Up(); !errors.Is(err, ErrPoolClosed) {
 		t.Errorf("closed pool Up = %v, want ErrPoolClosed", err)
 	}
-	if _, _, err := p.Process(context.Background(), []byte("a"), "ok"); !errors.Is(err, ErrPoolClosed) {
+	if _, _, err := process(context.Background(), p, []byte("a"), "ok"); !errors.Is(err, ErrPoolClosed) {
 		t.Fatalf("after Close: got %v, want ErrPoolClosed", err)
 	}
 }
@@ -532,7 +604,7 @@ func TestPoolRealOCR(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	pages, imgs, err := p.Process(context.Background(), data, "scan_0029.pdf")
+	pages, imgs, err := process(context.Background(), p, data, "scan_0029.pdf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +631,7 @@ func TestPoolRealOCR(t *testing.T) {
 		}
 	}
 
-	_, _, err = p.Process(context.Background(), []byte("hello, not an image"), "x.jpg")
+	_, _, err = process(context.Background(), p, []byte("hello, not an image"), "x.jpg")
 	if !errors.Is(err, ocr.ErrUnsupported) {
 		t.Errorf("text input: got %v, want ocr.ErrUnsupported", err)
 	}
@@ -567,7 +639,7 @@ func TestPoolRealOCR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, _, err = p.Process(context.Background(), bad, "page2_is_1x1_image.pdf")
+	pages, _, err = process(context.Background(), p, bad, "page2_is_1x1_image.pdf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +661,7 @@ func TestPoolRealOCR(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		pages, _, err := p.Process(context.Background(), data, tt.file)
+		pages, _, err := process(context.Background(), p, data, tt.file)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.file, err)
 		}
@@ -611,7 +683,7 @@ func TestPoolMemoryLimitKillsChildOnly(t *testing.T) {
 	// decoded pixels alone (8 bytes each) need more memory than the child
 	// has.
 	big := hugePNG64(t, 7500, 7500)
-	_, _, err := p.Process(context.Background(), big, "huge.png")
+	_, _, err := process(context.Background(), p, big, "huge.png")
 	if !errors.Is(err, ErrChildCrashed) {
 		t.Fatalf("got %v, want ErrChildCrashed", err)
 	}
@@ -626,7 +698,7 @@ func TestPoolMemoryLimitKillsChildOnly(t *testing.T) {
 		!strings.Contains(out, "SIGSEGV") {
 		t.Errorf("child stderr does not show an allocation failure:\n%.2000s", out)
 	}
-	if _, _, err := p.Process(context.Background(), []byte("not an image"), "next.txt"); !errors.Is(err, ocr.ErrUnsupported) {
+	if _, _, err := process(context.Background(), p, []byte("not an image"), "next.txt"); !errors.Is(err, ocr.ErrUnsupported) {
 		t.Fatalf("after the memory kill: got %v, want ocr.ErrUnsupported from a fresh child\n%s", err, stderr.String())
 	}
 }

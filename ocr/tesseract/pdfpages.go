@@ -14,7 +14,7 @@ type pageRecognizer interface {
 	Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, error)
 }
 
-// recognizePDF recognises the pages of an opened PDF by their kind
+// pdfPages routes the pages of an opened PDF by their kind
 // (pdftext.Classify):
 //
 //   - image: the page's scan image is recognised, as for any scan; a page
@@ -30,31 +30,67 @@ type pageRecognizer interface {
 //
 // When poppler cannot read the file (or is missing) every page takes the
 // image path, as before text layers were read, and the reason is logged.
-// pageDone, when not nil, is called after each page is recognised (the
-// child takes the page's stage timings there).
-func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *ocr.Scan, opts pdftext.Options, log *slog.Logger, pageDone func()) ([]ocr.Page, []ocr.PageImage, error) {
+// The analysis is made once per file (openPDFPages); pages are then
+// recognised one at a time, in any order (page).
+type pdfPages struct {
+	doc   *pdftext.Doc
+	plans []pdftext.PagePlan // nil: every page takes the image path
+	log   *slog.Logger
+}
+
+func openPDFPages(ctx context.Context, data []byte, scan *ocr.Scan, opts pdftext.Options, log *slog.Logger) (*pdfPages, error) {
 	doc, err := pdftext.Open(data, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer doc.Close()
+	pp, err := analyzePDFPages(ctx, doc, scan, log)
+	if err != nil {
+		doc.Close()
+	}
+	return pp, err
+}
+
+// analyzePDFPages classifies the pages of doc, the file scan was opened
+// from; on an error the caller closes doc.
+func analyzePDFPages(ctx context.Context, doc *pdftext.Doc, scan *ocr.Scan, log *slog.Logger) (*pdfPages, error) {
 	plans, err := doc.Analyze(ctx, len(scan.Pages))
 	switch {
 	case pdftext.IsToolError(err):
 		log.Warn("PDF text layer not read; pages recognised from their images", "err", err)
 		plans = nil
 	case err != nil:
+		return nil, err
+	}
+	return &pdfPages{doc: doc, plans: plans, log: log}, nil
+}
+
+// page recognises the page src (scan page i, 0-based).
+func (pp *pdfPages) page(ctx context.Context, eng pageRecognizer, i int, src ocr.PageImage) (ocr.Page, ocr.PageImage, error) {
+	var plan *pdftext.PagePlan
+	if pp.plans != nil {
+		plan = &pp.plans[i]
+	}
+	return recognizePDFPage(ctx, eng, pp.doc, src, plan, pp.log)
+}
+
+func (pp *pdfPages) Close() error { return pp.doc.Close() }
+
+// recognizePDF recognises every page of an opened PDF in order (pdfPages);
+// pageDone, when not nil, is called after each page is recognised.
+func recognizePDF(ctx context.Context, eng pageRecognizer, data []byte, scan *ocr.Scan, opts pdftext.Options, log *slog.Logger, pageDone func()) ([]ocr.Page, []ocr.PageImage, error) {
+	pp, err := openPDFPages(ctx, data, scan, opts, log)
+	if err != nil {
 		return nil, nil, err
 	}
+	defer pp.Close()
 	var pages []ocr.Page
 	var images []ocr.PageImage
 	for i := range scan.Pages {
-		src := scan.Pages[i]
-		var plan *pdftext.PagePlan
-		if plans != nil {
-			plan = &plans[i]
+		src, err := scan.Page(ctx, i)
+		if err != nil {
+			return nil, nil, err
 		}
-		pg, img, err := recognizePDFPage(ctx, eng, doc, src, plan, log)
+		pg, img, err := pp.page(ctx, eng, i, src)
 		if err != nil {
 			return nil, nil, err
 		}

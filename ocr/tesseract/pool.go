@@ -22,9 +22,10 @@ var (
 	// input is poison: it also matches ocr.ErrUnreadable. Its
 	// PermanentCode is "ocr_crash".
 	ErrChildCrashed error = &poisonError{msg: "input killed the OCR child process", code: "ocr_crash"}
-	// ErrTimeout: the input took longer than the per-file timeout; the
-	// child was killed. Its PermanentCode is "ocr_timeout".
-	ErrTimeout error = &poisonError{msg: "OCR per-file timeout exceeded", code: "ocr_timeout"}
+	// ErrTimeout: a page of the input took longer than the per-page
+	// timeout, or the file longer than its overall budget; the child was
+	// killed. Its PermanentCode is "ocr_timeout".
+	ErrTimeout error = &poisonError{msg: "OCR timeout exceeded", code: "ocr_timeout"}
 	// ErrPoolClosed: Process was called after Close.
 	ErrPoolClosed = errors.New("OCR pool closed")
 )
@@ -54,8 +55,20 @@ type PoolOptions struct {
 	// of address space, which counts against the child's RLIMIT_AS
 	// (measured: 1.80 → 1.58 GB peak virtual size for a 300 dpi page).
 	Env []string
-	// FileTimeout bounds one file; default 5 minutes.
+	// PageTimeout bounds one page (and the opening of its file): a child
+	// silent for longer is killed and the file fails with ErrTimeout;
+	// default 2 minutes.
+	PageTimeout time.Duration
+	// FileTimeout is the overall budget of a one-page file; each further
+	// page adds PageBudget. Default 5 minutes.
 	FileTimeout time.Duration
+	// PageBudget is what each page after the first adds to a file's
+	// overall budget; default 30 seconds.
+	PageBudget time.Duration
+	// SpoolDir is where inputs are spooled for the children to read, in a
+	// private folder the pool makes (0700, removed by Close); default the
+	// system's temporary folder.
+	SpoolDir string
 	// CrashRetries is how many fresh children retry a file after a child
 	// died on it, before ErrChildCrashed; default 1. Negative: 0.
 	CrashRetries int
@@ -108,17 +121,24 @@ type Pool struct {
 	// succeeds): a pool that cannot start children is not ready.
 	startErr error
 	closed   bool
+	// spool is the pool's private folder of spooled inputs.
+	spool string
 }
 
+// poolJob is a range of pages of one file, for whichever child is free.
 type poolJob struct {
-	ctx  context.Context
-	req  childRequest
-	resp chan poolResult
+	ctx context.Context
+	req childRequest
+	out chan<- jobEvent
 }
 
-type poolResult struct {
-	resp childResponse
-	err  error
+// jobEvent is what a job reports to its file's Process: a header (the
+// page count), a page, or its end.
+type jobEvent struct {
+	msg  childMsg
+	page int // 1-based number of msg's page; 0 for a header
+	end  bool
+	err  error // with end: the job failed
 }
 
 // NewPool starts the workers; children start on first use.
@@ -133,8 +153,14 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		}
 		opts.Command = []string{exe, "ocr-child"}
 	}
+	if opts.PageTimeout <= 0 {
+		opts.PageTimeout = 2 * time.Minute
+	}
 	if opts.FileTimeout <= 0 {
 		opts.FileTimeout = 5 * time.Minute
+	}
+	if opts.PageBudget <= 0 {
+		opts.PageBudget = 30 * time.Second
 	}
 	if opts.CrashRetries == 0 {
 		opts.CrashRetries = 1
@@ -150,11 +176,16 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	spool, err := os.MkdirTemp(opts.SpoolDir, "sohoa-ocr-")
+	if err != nil {
+		return nil, fmt.Errorf("ocr pool: spool folder: %w", err)
+	}
 	p := &Pool{
 		opts:    opts,
 		jobs:    make(chan *poolJob),
 		quit:    make(chan struct{}),
 		running: map[*poolWorker]*ocrChild{},
+		spool:   spool,
 	}
 	for i := 0; i < opts.Workers; i++ {
 		w := &poolWorker{pool: p, id: i}
@@ -164,42 +195,164 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	return p, nil
 }
 
-// Process opens and recognises one scan file in a child process. It returns
-// the recognised pages and the page images with their encoded Data (Image
-// is nil: pixels do not cross the process boundary). Pages of a file with
-// PDF active content carry FlagActiveContent; degenerate pages carry
-// FlagDegenerate. Input errors wrap the ocr sentinels; a child dying on the
-// input gives ErrChildCrashed (and ocr.ErrUnreadable); the per-file timeout
-// gives ErrTimeout.
-func (p *Pool) Process(ctx context.Context, data []byte, name string) ([]ocr.Page, []ocr.PageImage, error) {
-	job := &poolJob{ctx: ctx, req: childRequest{Name: name, Data: data}, resp: make(chan poolResult, 1)}
-	select {
-	case p.jobs <- job:
-	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("ocr pool: wait for a child: %w", ctx.Err())
-	case <-p.quit:
-		return nil, nil, ErrPoolClosed
+// Process opens and recognises one scan file in child processes, page by
+// page: the file is spooled to the pool's private folder, a child opens it
+// and reports its page count with its first page, and the other pages go
+// one by one to whichever child is free (each child keeps the file open
+// between its pages). Every page image goes to sink as it arrives, with
+// its encoded Data (Image is nil: pixels do not cross the process
+// boundary), and is not kept; the recognised pages are returned in page
+// order. Pages of a file with PDF active content carry FlagActiveContent;
+// degenerate pages carry FlagDegenerate. Input errors wrap the ocr
+// sentinels; a child dying on a page gives ErrChildCrashed (and
+// ocr.ErrUnreadable); a page longer than PageTimeout, or the file longer
+// than its budget, gives ErrTimeout. The error names the file and the page.
+func (p *Pool) Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, ErrPoolClosed
 	}
-	r := <-job.resp
-	if r.err != nil {
-		return nil, nil, r.err
+	f, err := os.CreateTemp(p.spool, "in-*") // 0600
+	if err != nil {
+		return nil, fmt.Errorf("ocr pool: spool input: %w", err)
 	}
-	if r.resp.ErrKind != "" {
-		return nil, nil, remoteErr(r.resp.ErrKind, r.resp.ErrMsg)
+	path := f.Name()
+	defer os.Remove(path)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if so, ok := p.opts.Observer.(StageObserver); ok {
-		for _, st := range r.resp.Stages {
-			for stage, d := range st {
-				so.StageDone(stage, d.Wall)
-				so.StageCPU(stage, d.CPU)
+	if err != nil {
+		return nil, fmt.Errorf("ocr pool: spool input: %w", err)
+	}
+	data = nil // the children read the file; this copy may go
+	return p.processFile(ctx, childRequest{Name: name, Path: path}, sink)
+}
+
+// errSiblingFailed ends the other pages of a file one page of which failed.
+var errSiblingFailed = errors.New("another page of the file failed")
+
+func (p *Pool) processFile(ctx context.Context, base childRequest, sink ocr.PageSink) ([]ocr.Page, error) {
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	label := fileLabel(base.Name)
+	events := make(chan jobEvent, 4)
+	first := base
+	first.From, first.To = 1, 1
+	pending := []childRequest{first}
+	inflight := 0
+	var (
+		pages   []ocr.Page
+		got     []bool
+		n       = -1 // page count, once known
+		failed  error
+		started = time.Now()
+	)
+	budget := time.NewTimer(p.opts.FileTimeout)
+	defer budget.Stop()
+	budgetC, done, quit := budget.C, jctx.Done(), p.quit
+	fail := func(err error) {
+		if failed == nil {
+			failed = err
+			cancel(errSiblingFailed)
+		}
+		pending = nil
+	}
+	for len(pending) > 0 || inflight > 0 {
+		var jobs chan *poolJob
+		var next *poolJob
+		if len(pending) > 0 {
+			jobs, next = p.jobs, &poolJob{ctx: jctx, req: pending[0], out: events}
+		}
+		select {
+		case jobs <- next:
+			pending = pending[1:]
+			inflight++
+		case ev := <-events:
+			switch {
+			case ev.end:
+				inflight--
+				if ev.err != nil && !errors.Is(ev.err, errSiblingFailed) {
+					fail(ev.err)
+				}
+			case ev.page == 0: // a header
+				if n >= 0 {
+					break
+				}
+				n = ev.msg.PageCount
+				pages, got = make([]ocr.Page, n), make([]bool, n)
+				for k := 2; k <= n; k++ {
+					r := base
+					r.From, r.To = k, k
+					pending = append(pending, r)
+				}
+				if n > 1 {
+					budget.Reset(max(0, fileBudget(p.opts, n)-time.Since(started)))
+				}
+			case failed != nil:
+			case n < 0 || ev.page > n || got[ev.page-1]:
+				fail(fmt.Errorf("ocr %s: page %d out of order from the OCR child: %w", label, ev.page, ocr.ErrUnreadable))
+			default:
+				got[ev.page-1] = true
+				pg := *ev.msg.Page
+				pages[ev.page-1] = pg
+				p.observeStages(ev.msg.Stages)
+				w := ev.msg.Image
+				if err := sink(ctx, ocr.PageImage{Number: w.Number, Data: w.Data, Format: w.Format, DPI: w.DPI}); err != nil {
+					fail(fmt.Errorf("ocr %s: page %d: %w", label, ev.page, err))
+				}
 			}
+		case <-budgetC:
+			budgetC = nil
+			if failed == nil {
+				failed = fmt.Errorf("ocr %s: %w (budget %v for %d pages)", label, ErrTimeout, fileBudget(p.opts, n), max(1, n))
+				cancel(failed)
+			}
+			pending = nil
+		case <-done:
+			done = nil
+			if failed == nil {
+				failed = fmt.Errorf("ocr %s: %w", label, context.Cause(jctx))
+			}
+			pending = nil
+		case <-quit:
+			quit = nil
+			if failed == nil {
+				failed = ErrPoolClosed
+				cancel(ErrPoolClosed)
+			}
+			pending = nil
 		}
 	}
-	imgs := make([]ocr.PageImage, len(r.resp.Images))
-	for i, w := range r.resp.Images {
-		imgs[i] = ocr.PageImage{Number: w.Number, Data: w.Data, Format: w.Format, DPI: w.DPI}
+	if failed != nil {
+		return nil, failed
 	}
-	return r.resp.Pages, imgs, nil
+	for i := range got {
+		if !got[i] {
+			return nil, fmt.Errorf("ocr %s: page %d not recognised: %w", label, i+1, ocr.ErrUnreadable)
+		}
+	}
+	return pages, nil
+}
+
+// fileBudget is the overall time a file of n pages may take: FileTimeout,
+// plus PageBudget for each page after the first.
+func fileBudget(opts PoolOptions, n int) time.Duration {
+	return opts.FileTimeout + time.Duration(max(0, n-1))*opts.PageBudget
+}
+
+// observeStages passes a page's stage timings to the observer.
+func (p *Pool) observeStages(st Stages) {
+	so, ok := p.opts.Observer.(StageObserver)
+	if !ok {
+		return
+	}
+	for stage, d := range st {
+		so.StageDone(stage, d.Wall)
+		so.StageCPU(stage, d.CPU)
+	}
 }
 
 // Up reports whether the pool can take work: not closed, and the last
@@ -224,7 +377,7 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	p.closeMu.Do(func() { close(p.quit) })
 	p.wg.Wait()
-	return nil
+	return os.RemoveAll(p.spool)
 }
 
 // childPIDs lists the running children's process IDs.
@@ -254,14 +407,48 @@ type poolWorker struct {
 func (w *poolWorker) loop() {
 	defer w.pool.wg.Done()
 	defer w.dropChild(false)
+	var job *poolJob
 	for {
-		select {
-		case <-w.pool.quit:
-			return
-		case job := <-w.pool.jobs:
-			resp, err := w.run(job)
-			job.resp <- poolResult{resp: resp, err: err}
+		if job == nil {
+			select {
+			case <-w.pool.quit:
+				return
+			case job = <-w.pool.jobs:
+			}
 		}
+		err := w.run(job)
+		job.out <- jobEvent{end: true, err: err}
+		// The next page if one comes soon (its file's Process may be
+		// storing the last page image), else the child lets its file go.
+		idle := time.NewTimer(releaseAfter)
+		select {
+		case job = <-w.pool.jobs:
+		case <-w.pool.quit:
+			job = nil
+		case <-idle.C:
+			job = nil
+			w.release()
+		}
+		idle.Stop()
+	}
+}
+
+// releaseAfter is how long a child keeps its last file open waiting for
+// another page: the next page of a file is usually asked for within
+// milliseconds, and opening it again costs a parse and a text-layer
+// analysis of the whole file.
+const releaseAfter = time.Second
+
+// release asks the child to drop the file it keeps open; a child that does
+// not answer is killed.
+func (w *poolWorker) release() {
+	if w.child == nil {
+		return
+	}
+	final, err := w.child.roundTrip(context.Background(), childRequest{Release: true}, w.pool.opts.PageTimeout, func(childMsg) error { return nil })
+	if err != nil || final.ErrKind != "" {
+		w.dropChild(true)
+		w.pool.opts.Observer.ChildKilled("error")
 	}
 }
 
@@ -288,11 +475,27 @@ func (w *poolWorker) dropChild(kill bool) {
 }
 
 // run processes one job, restarting children that die, up to CrashRetries
-// times per job.
-func (w *poolWorker) run(job *poolJob) (childResponse, error) {
+// times per job; a retry goes on from the first page not yet delivered.
+func (w *poolWorker) run(job *poolJob) error {
 	log := w.pool.opts.Logger
 	label := fileLabel(job.req.Name)
 	var lastCrash error
+	forward := func(m childMsg) error {
+		ev := jobEvent{msg: m}
+		if m.Page != nil {
+			if job.req.To > 0 && job.req.From > job.req.To {
+				return fmt.Errorf("more pages than asked for: %w", ocr.ErrUnreadable)
+			}
+			ev.page = job.req.From
+			job.req.From++ // a retry goes on from the next page
+		}
+		select {
+		case job.out <- ev:
+			return nil
+		case <-job.ctx.Done():
+			return context.Cause(job.ctx)
+		}
+	}
 	for attempt := 0; attempt <= w.pool.opts.CrashRetries; attempt++ {
 		if w.child == nil {
 			c, err := startChild(w.pool.opts)
@@ -300,32 +503,35 @@ func (w *poolWorker) run(job *poolJob) (childResponse, error) {
 			w.pool.startErr = err
 			w.pool.mu.Unlock()
 			if err != nil {
-				return childResponse{}, fmt.Errorf("ocr pool: start child: %w", err)
+				return fmt.Errorf("ocr pool: start child: %w", err)
 			}
 			w.setChild(c)
 			if attempt > 0 {
 				w.pool.opts.Observer.ChildRestarted("crash")
 			}
 		}
-		resp, err := w.child.roundTrip(job.ctx, job.req, w.pool.opts.FileTimeout)
+		final, err := w.child.roundTrip(job.ctx, job.req, w.pool.opts.PageTimeout, forward)
 		var crash *childCrash
 		switch {
 		case err == nil:
-			return resp, nil
+			if final.ErrKind != "" {
+				return remoteErr(final.ErrKind, final.ErrMsg)
+			}
+			return nil
 		case errors.As(err, &crash):
 			w.setChild(nil) // already dead and reaped
 			lastCrash = err
-			log.Warn("OCR child died", "file", label, "attempt", attempt+1, "err", err)
+			log.Warn("OCR child died", "file", label, "page", job.req.From, "attempt", attempt+1, "err", err)
 			continue
 		default:
 			// Timeout, cancellation or a broken protocol: the child is in
 			// an unknown state, kill it.
 			w.dropChild(true)
 			w.pool.opts.Observer.ChildKilled(killReason(err))
-			return childResponse{}, fmt.Errorf("ocr %s: %w", label, err)
+			return fmt.Errorf("ocr %s page %d: %w", label, job.req.From, err)
 		}
 	}
-	return childResponse{}, fmt.Errorf("ocr %s: %w (%v): %w", label, ErrChildCrashed, lastCrash, ocr.ErrUnreadable)
+	return fmt.Errorf("ocr %s page %d: %w (%v): %w", label, job.req.From, ErrChildCrashed, lastCrash, ocr.ErrUnreadable)
 }
 
 // killReason names why a child was killed, for metrics.
@@ -333,7 +539,8 @@ func killReason(err error) string {
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return "timeout"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errSiblingFailed),
+		errors.Is(err, ErrPoolClosed):
 		return "canceled"
 	}
 	return "error"
@@ -396,51 +603,66 @@ func startChild(opts PoolOptions) (*ocrChild, error) {
 	return c, nil
 }
 
-// roundTrip sends one request and waits for its answer, the child's death,
-// ctx or the timeout.
-func (c *ocrChild) roundTrip(ctx context.Context, req childRequest, timeout time.Duration) (childResponse, error) {
-	type result struct {
-		resp childResponse
-		err  error
-	}
-	done := make(chan result, 1)
+// roundTrip sends one request and passes each message of the answer to
+// onMsg until the final one, which it returns; it gives up on the child's
+// death, ctx, or timeout without a message.
+func (c *ocrChild) roundTrip(ctx context.Context, req childRequest, timeout time.Duration, onMsg func(childMsg) error) (childMsg, error) {
+	msgs := make(chan childMsg)
+	errc := make(chan error, 1)
+	stop := make(chan struct{})
+	defer close(stop)
 	go func() {
 		if err := c.enc.Encode(&req); err != nil {
-			done <- result{err: fmt.Errorf("send request: %w", err)}
+			errc <- fmt.Errorf("send request: %w", err)
 			return
 		}
-		var resp childResponse
-		if err := c.dec.Decode(&resp); err != nil {
-			done <- result{err: fmt.Errorf("read response: %w", err)}
-			return
+		for {
+			var m childMsg
+			if err := c.dec.Decode(&m); err != nil {
+				errc <- fmt.Errorf("read response: %w", err)
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-stop:
+				return
+			}
+			if m.Done {
+				return
+			}
 		}
-		done <- result{resp: resp}
 	}()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	select {
-	case r := <-done:
-		if r.err == nil {
-			return r.resp, nil
-		}
-		// The child closed its end: find out how it ended.
+	for {
 		select {
-		case <-c.exited:
-		case <-time.After(2 * time.Second):
+		case m := <-msgs:
+			if m.Done {
+				return m, nil
+			}
+			if err := onMsg(m); err != nil {
+				c.stop(true)
+				return childMsg{}, err
+			}
+			timer.Reset(timeout)
+		case err := <-errc:
+			// The child closed its end: find out how it ended.
+			select {
+			case <-c.exited:
+			case <-time.After(2 * time.Second):
+			}
+			c.stop(true)
+			if c.waitErr != nil {
+				return childMsg{}, &childCrash{err: c.waitErr}
+			}
+			return childMsg{}, &childCrash{err: err}
+		case <-ctx.Done():
+			c.stop(true)
+			return childMsg{}, context.Cause(ctx)
+		case <-timer.C:
+			c.stop(true)
+			return childMsg{}, fmt.Errorf("%w (%v without an answer)", ErrTimeout, timeout)
 		}
-		c.stop(true)
-		if c.waitErr != nil {
-			return childResponse{}, &childCrash{err: c.waitErr}
-		}
-		return childResponse{}, &childCrash{err: r.err}
-	case <-ctx.Done():
-		c.stop(true)
-		<-done
-		return childResponse{}, ctx.Err()
-	case <-timer.C:
-		c.stop(true)
-		<-done
-		return childResponse{}, fmt.Errorf("%w (%v)", ErrTimeout, timeout)
 	}
 }
 
