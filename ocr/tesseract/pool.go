@@ -130,6 +130,9 @@ type poolJob struct {
 	ctx context.Context
 	req childRequest
 	out chan<- jobEvent
+	// last: no other page of the file comes after this job's, so its
+	// child lets the file go at once instead of keeping it open.
+	last bool
 }
 
 // jobEvent is what a job reports to its file's Process: a header (the
@@ -264,7 +267,7 @@ func (p *Pool) processFile(ctx context.Context, base childRequest, sink ocr.Page
 		var jobs chan *poolJob
 		var next *poolJob
 		if len(pending) > 0 {
-			jobs, next = p.jobs, &poolJob{ctx: jctx, req: pending[0], out: events}
+			jobs, next = p.jobs, &poolJob{ctx: jctx, req: pending[0], out: events, last: n >= 0 && len(pending) == 1}
 		}
 		select {
 		case jobs <- next:
@@ -418,6 +421,11 @@ func (w *poolWorker) loop() {
 		}
 		err := w.run(job)
 		job.out <- jobEvent{end: true, err: err}
+		if job.last {
+			job = nil
+			w.release()
+			continue
+		}
 		// The next page if one comes soon (its file's Process may be
 		// storing the last page image), else the child lets its file go.
 		idle := time.NewTimer(releaseAfter)
@@ -482,6 +490,9 @@ func (w *poolWorker) run(job *poolJob) error {
 	var lastCrash error
 	forward := func(m childMsg) error {
 		ev := jobEvent{msg: m}
+		if m.Page == nil && m.PageCount > 0 && job.req.To >= m.PageCount {
+			job.last = true // a one-page file, or a range to its end
+		}
 		if m.Page != nil {
 			if job.req.To > 0 && job.req.From > job.req.To {
 				return fmt.Errorf("more pages than asked for: %w", ocr.ErrUnreadable)
