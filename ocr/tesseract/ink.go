@@ -43,25 +43,26 @@ func inkGray(img image.Image) *image.Gray {
 			}
 		}
 	case *image.RGBA:
-		for y := 0; y < b.Dy(); y++ {
-			p := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
-			row := out.Pix[y*out.Stride:]
-			for x := 0; x < b.Dx(); x++ {
-				r, g, bl := p[4*x], p[4*x+1], p[4*x+2]
-				row[x] = sealLevel(luma(r, g, bl), r, g, bl)
-			}
-		}
+		sealRows(out, src.Pix, src.PixOffset(b.Min.X, b.Min.Y), src.Stride)
 	case *image.NRGBA:
-		for y := 0; y < b.Dy(); y++ {
-			p := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
-			row := out.Pix[y*out.Stride:]
-			for x := 0; x < b.Dx(); x++ {
-				r, g, bl := p[4*x], p[4*x+1], p[4*x+2]
-				row[x] = sealLevel(luma(r, g, bl), r, g, bl)
-			}
-		}
+		// Opaque scans: straight and premultiplied alpha are the same.
+		sealRows(out, src.Pix, src.PixOffset(b.Min.X, b.Min.Y), src.Stride)
 	}
 	return out
+}
+
+// sealRows fills out from 4-byte RGBA-ordered pixels starting at off,
+// stride bytes a row.
+func sealRows(out *image.Gray, pix []uint8, off, stride int) {
+	w := out.Bounds().Dx()
+	for y := 0; y < out.Bounds().Dy(); y++ {
+		p := pix[off+y*stride:]
+		row := out.Pix[y*out.Stride:]
+		for x := 0; x < w; x++ {
+			r, g, bl := p[4*x], p[4*x+1], p[4*x+2]
+			row[x] = sealLevel(luma(r, g, bl), r, g, bl)
+		}
+	}
 }
 
 // sealLevel is the gray level of one pixel of luminance lum: its red
