@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,6 +158,11 @@ func numericDateCandidates(ws []ocr.Word) []candidate {
 // re-read per page (a marriage paper has two parties).
 const maxLabelledDateRereads = 3
 
+// rereadFrom reports whether a candidate of have starts at word first.
+func rereadFrom(have []candidate, first int) bool {
+	return slices.ContainsFunc(have, func(c candidate) bool { return c.first == first })
+}
+
 // labelledDateCandidates are the page's dates of birth whose label was
 // read but whose value was not (ocr.LabelledDateSpans), each re-read as
 // one line of digits and slashes from the place the value occupies;
@@ -164,11 +170,7 @@ const maxLabelledDateRereads = 3
 func labelledDateCandidates(ws []ocr.Word, have []candidate) []candidate {
 	var out []candidate
 	for _, sp := range ocr.LabelledDateSpans(ws) {
-		dup := false
-		for _, c := range have {
-			dup = dup || c.first == sp.First
-		}
-		if dup {
+		if rereadFrom(have, sp.First) {
 			continue
 		}
 		out = append(out, candidate{first: sp.First, last: sp.Last, chars: dateChars, box: sp.Box, variants: dateVariants})
@@ -187,11 +189,7 @@ func labelledDateCandidates(ws []ocr.Word, have []candidate) []candidate {
 func labelledIDCandidates(ws []ocr.Word, have []candidate, pageRight int) []candidate {
 	var out []candidate
 	for _, sp := range ocr.LabelledIDSpans(ws) {
-		dup := false
-		for _, c := range have {
-			dup = dup || c.first == sp.First
-		}
-		if dup {
+		if rereadFrom(have, sp.First) {
 			continue
 		}
 		box := sp.Box
