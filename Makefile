@@ -66,11 +66,13 @@ unit:
 # The chaos harness (reliability.md §5): 1,000 jobs through serve, two
 # workers, Redis and versitygw of its own (loopback, private ports), with
 # worker SIGKILLs, a Redis restart, a FLUSHALL and an S3 outage longer than
-# the retry budget. `make test` runs a short version (100 jobs).
+# the retry budget. `make test` runs a short version (100 jobs) with a fixed
+# seed; `make chaos` draws one (CHAOS_SEED=n replays a logged run).
 CHAOS_JOBS  ?= 1000
 CHAOS_KILLS ?= 24
+CHAOS_SEED  ?= 0
 chaos: deps
-	$(GO) test -count=1 -timeout 40m -run '^TestChaos$$' ./cmd/sohoa -v -args -chaos.jobs=$(CHAOS_JOBS) -chaos.kills=$(CHAOS_KILLS) 2>&1 | tee .local/logs/chaos.log | grep -E '^chaos:|chaos_test|^(ok|FAIL|---)'
+	$(GO) test -count=1 -timeout 40m -run '^TestChaos$$' ./cmd/sohoa -v -args -chaos.jobs=$(CHAOS_JOBS) -chaos.kills=$(CHAOS_KILLS) -chaos.seed=$(CHAOS_SEED) 2>&1 | tee .local/logs/chaos.log | grep -E '^chaos:|chaos_test|^(ok|FAIL|---)'
 
 # The scale-out test (not in `make test`; about 10 minutes): a 4-node
 # distributed MinIO (erasure coded), Redis, two `serve` and three `worker`

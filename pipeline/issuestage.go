@@ -86,7 +86,8 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	case err != nil:
 		return fmt.Errorf("reserve result code: %w", err)
 	}
-	if m, err := p.o.Repo.Get(ctx, resultCode); err == nil {
+	// Filed also completes the lookups of a filing a crash interrupted.
+	if m, err := p.o.Repo.Filed(ctx, resultCode, workerActor); err == nil {
 		p.o.Logger.Debug("already issued", "result_code", m.ResultCode)
 		return nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
@@ -175,7 +176,7 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 		HolderID:     d.HolderPersonalID,
 		HolderName:   d.Fields["full_name"].Value,
 		Extracted:    extracted,
-		Actor:        "sohoa-worker",
+		Actor:        workerActor,
 	})
 	if err != nil {
 		return fmt.Errorf("file %s: %w", resultCode, err)
@@ -185,6 +186,9 @@ func (p *Pipeline) IssueDocument(ctx context.Context, inputKey string, doc int) 
 	p.o.Logger.Info("e-result filed", "input_key", inputKey, "result_code", resultCode, "doc_type", d.DocType)
 	return nil
 }
+
+// workerActor is the actor of the events the worker writes.
+const workerActor = "sohoa-worker"
 
 // approval returns a person's decision on document doc, or nil.
 func (p *Pipeline) approval(ctx context.Context, inputKey string, doc int) (*Approval, error) {

@@ -260,3 +260,56 @@ func TestReconcileIsCheap(t *testing.T) {
 		t.Fatalf("full pass once all are closed = %+v, %v", rep, err)
 	}
 }
+
+// TestReconcileRepairsInterruptedFiling: a crash or S3 outage after the
+// result's manifest was stored but before its inputs/ lookup leaves the
+// input needing its issue task. The re-run issue stage finds the manifest
+// and writes the missing lookup, so the input reads issued and the
+// reconciler stops dispatching it.
+func TestReconcileRepairsInterruptedFiling(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	key := submit(t, h, storage.IntakeMeta{Name: "a.pdf", Source: SourceCounter, ProcedureCode: "1.004873"})
+	h.runAll(t)
+	if st, _ := h.intake.Status(ctx, key); st.State != StateIssued {
+		t.Fatalf("state = %s, want issued", st.State)
+	}
+	signed := len(h.iss.reqs)
+	var lookups []string
+	if err := h.bucket.List(ctx, storage.InputsPrefix(key), func(o storage.ObjectInfo) error {
+		lookups = append(lookups, o.Key)
+		return nil
+	}); err != nil || len(lookups) == 0 {
+		t.Fatalf("inputs/ lookups = %v, %v; want the filed result's", lookups, err)
+	}
+	for _, k := range lookups {
+		if err := h.bucket.Delete(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := h.intake.Status(ctx, key); st.State == StateIssued {
+		t.Fatalf("without its lookup the input still reads issued")
+	}
+	h.flush()
+	if n, err := Reconcile(ctx, h.repo, h.queue); err != nil || n != 1 {
+		t.Fatalf("reconcile = %d, %v; want the issue task", n, err)
+	}
+	h.runAll(t)
+	if st, _ := h.intake.Status(ctx, key); st.State != StateIssued {
+		t.Fatalf("after the re-run issue stage state = %s, want issued", st.State)
+	}
+	var again []string
+	_ = h.bucket.List(ctx, storage.InputsPrefix(key), func(o storage.ObjectInfo) error {
+		again = append(again, o.Key)
+		return nil
+	})
+	if strings.Join(again, ",") != strings.Join(lookups, ",") {
+		t.Errorf("lookups after repair = %v, want %v", again, lookups)
+	}
+	if n, _ := Reconcile(ctx, h.repo, h.queue); n != 0 {
+		t.Errorf("reconcile after the repair dispatched %d, want 0", n)
+	}
+	if got := len(h.iss.reqs); got != signed {
+		t.Errorf("issuer called %d times, want %d (the repair must not re-sign)", got, signed)
+	}
+}

@@ -315,6 +315,34 @@ func (r *Repository) Get(ctx context.Context, resultCode string) (Manifest, erro
 	return m, nil
 }
 
+// Filed returns the manifest filed under a result code, like Get, and
+// first completes, each create-once, every lookup and event that an
+// interrupted File left out: a crash or an S3 outage between the manifest
+// and its inputs/, sha256/ or index entries would otherwise leave them
+// missing for good, since a retried stage finds the manifest and stops.
+// Nothing filed under the code is ErrNotFound.
+func (r *Repository) Filed(ctx context.Context, resultCode, actor string) (Manifest, error) {
+	code, _, _, err := ParseResultCode(resultCode)
+	if err != nil {
+		return Manifest{}, err
+	}
+	p, err := r.pointer(ctx, CodeKey(code))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("result %s: %w", code, err)
+	}
+	m, err := r.readManifest(ctx, p.ManifestKey)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("result %s: %w", code, err)
+	}
+	if m.ID != p.ID || m.ResultCode != p.ResultCode {
+		return Manifest{}, fmt.Errorf("result %s: manifest %s does not match: %w", code, p.ManifestKey, ErrCorrupt)
+	}
+	if err := r.writeLookups(ctx, m, p.ManifestKey, actor); err != nil {
+		return Manifest{}, fmt.Errorf("result %s: complete lookups: %w", code, err)
+	}
+	return m, nil
+}
+
 // BySHA256 returns the manifest of the result whose signed PDF has this
 // SHA-256 (hex, case-insensitive).
 func (r *Repository) BySHA256(ctx context.Context, sha256hex string) (Manifest, error) {
