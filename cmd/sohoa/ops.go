@@ -70,7 +70,7 @@ func newMetrics() *metrics {
 		documents: f.counter(prometheus.CounterOpts{Name: "sohoa_documents_total",
 			Help: "Documents by outcome: the decision after OCR (issue, review, keep), then issued when the e-result is filed."}, "outcome"),
 		stage: f.histogram(prometheus.HistogramOpts{Name: "sohoa_stage_duration_seconds",
-			Help:    "Latency of a pipeline stage: ocr_page (per page) and, per page as the OCR child measured them, decode, deskew, osd, recognition, reread_<treatment>; extraction; page_read, issue (rendering, signing, verification), storage (filing an e-result).",
+			Help:    "Latency of a pipeline stage: ocr_page (per page) and, per page as the OCR child measured them, decode, deskew, osd, recognition, reread_<treatment>; ocr_child_busy (a child's whole time on a page: its stages, opening the file, the page image and the message); extraction; page_read, issue (rendering, signing, verification), storage (filing an e-result).",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160}}, "stage"),
 		stageCPU: f.counter(prometheus.CounterOpts{Name: "sohoa_stage_cpu_seconds_total",
 			Help: "CPU time (user + system) of the recognition stages, as the OCR children measure it: decode, deskew, osd, recognition, reread_<treatment>."}, "stage"),

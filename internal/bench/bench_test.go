@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"sohoa/ocr"
+	"sohoa/ocr/tesseract"
 )
 
 func TestParseStages(t *testing.T) {
@@ -50,6 +51,29 @@ func TestMedianAndPairedRatio(t *testing.T) {
 	}
 	if r, _ := pairedRatio(a, b, true); r != 2 {
 		t.Errorf("paired CPU ratio = %v, want 2", r)
+	}
+}
+
+// TestChildBusy: the children's busy share is their page time over their
+// number times the wall time, the median over rounds that know both.
+func TestChildBusy(t *testing.T) {
+	busy := func(sum float64) stageSums {
+		return stageSums{tesseract.StageChildBusy: {Sum: sum, Count: 4}}
+	}
+	tests := []struct {
+		name string
+		in   []Measure
+		want float64
+	}{
+		{"none", nil, 0},
+		{"children unknown", []Measure{{Wall: 10, Stages: busy(15)}}, 0},
+		{"one round", []Measure{{Wall: 10, Children: 2, Stages: busy(15)}}, 0.75},
+		{"median", []Measure{{Wall: 10, Children: 2, Stages: busy(10)}, {Wall: 10, Children: 2, Stages: busy(18)}, {Wall: 20, Children: 2, Stages: busy(32)}}, 0.8},
+	}
+	for _, tt := range tests {
+		if got := childBusy(tt.in); got != tt.want {
+			t.Errorf("%s: childBusy = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"sohoa/ocr/tesseract"
 )
 
 // median of xs (0 for none).
@@ -75,7 +77,7 @@ func pairedRatio(a, b []Measure, cpu bool) (float64, int) {
 
 // stageOrder is the order of the stage breakdown: the OCR child's stages
 // per page, then the worker's.
-var stageOrder = []string{"decode", "deskew", "osd", "recognition", "reread_*", "ocr_page", "extraction",
+var stageOrder = []string{"decode", "deskew", "osd", "recognition", "reread_*", tesseract.StageChildBusy, "ocr_page", "extraction",
 	"page_read", "rendering", "signing", "verification", "issue", "storage"}
 
 // stageRows are the median seconds per page of every stage the runs saw.
@@ -124,6 +126,18 @@ func stageRows(ms []Measure) []stageRow {
 		out = append(out, stageRow{Stage: n, PerPage: median(per), CPU: median(cpu), Count: median(counts)})
 	}
 	return out
+}
+
+// childBusy is the median over rounds of the share of the wall time the
+// OCR children spent on pages.
+func childBusy(ms []Measure) float64 {
+	var rs []float64
+	for _, m := range ms {
+		if m.Children > 0 && m.Wall > 0 {
+			rs = append(rs, m.Stages[tesseract.StageChildBusy].Sum/(float64(m.Children)*m.Wall))
+		}
+	}
+	return median(rs)
 }
 
 func mib(b int64) string {
@@ -211,6 +225,10 @@ func writeReport(dir string, rep *Report, workers []int) error {
 			fmt.Fprintf(&b, "| %s | %.3f | %s | %.0f |\n", r.Stage, r.PerPage, cpu, r.Count)
 		}
 		fmt.Fprintln(&b)
+	}
+	if busy := childBusy(rep.Runs[pipe]); busy > 0 {
+		fmt.Fprintf(&b, "OCR children busy %.0f %% of the time (%s, median of rounds: the %s stage's sum over the children's number times the wall time; the rest they waited for a page).\n\n",
+			100*busy, pipe, tesseract.StageChildBusy)
 	}
 	if d := rep.Dossier; d != nil {
 		fmt.Fprintf(&b, "Memory, generated dossiers (%d pages: one bitonal, one colour PDF, one worker): %.0f s, %.2f CPU-s/page, peak RSS worker %s, largest OCR child %s, worker + children at one instant (sampled every 100 ms) %s RSS, %s PSS (shared executable pages counted once) (bound 500 MiB), %s as the sum of each process's own peak; outcomes %s.\n\n",

@@ -72,6 +72,11 @@ type Measure struct {
 	// and libraries' shared pages counted once).
 	PeakSelf, PeakChildren, PeakSum, PeakLive, PeakLivePSS int64
 	Failed                                                 int
+	// Children is the number of the workers' direct child processes (the
+	// OCR children, which live as long as their worker) at the end of a
+	// pipeline run: with the ocr_child_busy
+	// stage, how busy they were.
+	Children int `json:",omitempty"`
 	// ServeCPU is the CPU the intake server (serve) used meanwhile, in
 	// pipeline runs: uploads, status answers; not counted in CPU.
 	ServeCPU float64        `json:",omitempty"`
@@ -660,7 +665,13 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 	live := stopSampling()
 	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, ServeCPU: serve1 - serve0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
 		PeakLive: live.RSS, PeakLivePSS: live.PSS}
+	procs := readProcs()
 	for _, pid := range pids {
+		for _, c := range procs {
+			if c.ppid == pid {
+				m.Children++
+			}
+		}
 		p := peakRSS(pid)
 		m.PeakSelf = max(m.PeakSelf, p.Self)
 		m.PeakChildren = max(m.PeakChildren, p.Children)

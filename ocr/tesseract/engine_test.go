@@ -615,12 +615,13 @@ func TestPoolRealOCR(t *testing.T) {
 	if len(imgs) != 2 || imgs[0].Format != "jpeg" || len(imgs[0].Data) == 0 {
 		t.Fatalf("got images %d, first format %q, want 2 JPEG pass-through", len(imgs), imgs[0].Format)
 	}
-	// The child timed every page's stages and the pool passed them on.
-	for _, st := range []string{StageDecode, StageDeskew, StageRecognition} { // OSD only for pages that read badly upright
+	// The child timed every page's stages and the pool passed them on, with
+	// each page job's whole time in a child.
+	for _, st := range []string{StageDecode, StageDeskew, StageRecognition, StageChildBusy} { // OSD only for pages that read badly upright
 		if n := obs.get("stage:" + st); n != 2 {
 			t.Errorf("stage %s observed %d times, want once per page (2)", st, n)
 		}
-		if st != StageDecode && obs.get("cpu:"+st) == 0 {
+		if st != StageDecode && st != StageChildBusy && obs.get("cpu:"+st) == 0 {
 			t.Errorf("stage %s: no CPU time observed", st)
 		}
 	}

@@ -358,6 +358,20 @@ func (p *Pool) observeStages(st Stages) {
 	}
 }
 
+// StageChildBusy is the stage a pool reports for each page job: the time
+// a child worked on it, from the job taken to its last message, including
+// opening the file, encoding the page image and the protocol. Its sum over
+// a period, against the number of children times the period, is how busy
+// the children were (the bench's utilisation).
+const StageChildBusy = "ocr_child_busy"
+
+// observeBusy reports one page job's time in a child.
+func (p *Pool) observeBusy(d time.Duration) {
+	if so, ok := p.opts.Observer.(StageObserver); ok {
+		so.StageDone(StageChildBusy, d)
+	}
+}
+
 // Up reports whether the pool can take work: not closed, and the last
 // child start (if any) succeeded. Children start on first use, so a fresh
 // pool is up.
@@ -419,7 +433,9 @@ func (w *poolWorker) loop() {
 			case job = <-w.pool.jobs:
 			}
 		}
+		began := time.Now()
 		err := w.run(job)
+		w.pool.observeBusy(time.Since(began))
 		job.out <- jobEvent{end: true, err: err}
 		if job.last {
 			job = nil
