@@ -26,6 +26,7 @@ func runBench(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	dossierPages := fs.Int("dossier-pages", 200, "pages of each generated dossier of the memory phase (0: skip)")
 	uploads := fs.Int("uploads", 20, "concurrent uploads of the upload memory phase (0: skip)")
 	uploadMB := fs.Int("upload-mb", 60, "size of each of those uploads, in MB")
+	stackPIDFiles := fs.String("stack-pidfiles", "", "comma-separated PID files of the S3 server and Redis, whose CPU the pipeline phases report apart (make bench: the local stack's)")
 	redisDB := fs.Int("bench-redis-db", 9, "Redis database of the bench's pipelines, emptied before each")
 	cfg, err := fs.parse(args)
 	if err != nil {
@@ -62,7 +63,7 @@ func runBench(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 		Exe: exe, Corpus: dirs, Out: *out, Work: *work,
 		Rounds: *rounds, OCRmyPDFRounds: *ocrmypdfRounds, Parallel: 2, Workers: ws,
 		DossierPages: *dossierPages, Uploads: *uploads, UploadMB: *uploadMB,
-		Env: os.Environ(), Token: token, RedisDB: *redisDB, Flush: flush,
+		Env: os.Environ(), Token: token, RedisDB: *redisDB, Flush: flush, StackPIDs: stackPIDs(*stackPIDFiles),
 		Command: "sohoa bench " + strings.Join(args, " "),
 		Log:     cfg.logger(stderr),
 	})
@@ -76,4 +77,23 @@ func runBench(ctx context.Context, fs *flagSet, args []string, stdout, stderr io
 	_, err = stdout.Write(md)
 	_ = rep
 	return err
+}
+
+// stackPIDs reads the PID files named in list; a missing or unreadable
+// one is left out (its CPU is then not reported).
+func stackPIDs(list string) []int {
+	var pids []int
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			pids = append(pids, n)
+		}
+	}
+	return pids
 }

@@ -29,6 +29,7 @@ corpus=../shared/corpus/dev${BENCH_CORPUS:+,$BENCH_CORPUS}
 echo "== 1/3 pipeline vs tesseract, sohoa extract, OCRmyPDF on $corpus"
 bin/sohoa bench --corpus "$corpus" --out docs/bench --work "$out" \
   --rounds "${BENCH_ROUNDS:-5}" --ocrmypdf-rounds "${BENCH_OCRMYPDF_ROUNDS:-3}" --workers "${BENCH_WORKERS:-1,2}" \
+  --stack-pidfiles "$SOHOA_LOCAL_DIR/s3/versitygw.pid,$SOHOA_LOCAL_DIR/redis/redis.pid" \
   --dossier-pages "${BENCH_DOSSIER_PAGES:-200}" --uploads "${BENCH_UPLOADS:-20}" --upload-mb "${BENCH_UPLOAD_MB:-60}" \
   2> "$out/bench.log" | tee "$out/results.md"
 

@@ -181,12 +181,16 @@ func writeReport(dir string, rep *Report, workers []int) error {
 	}
 	fmt.Fprintln(&b)
 	for _, n := range workers {
-		var cpus []float64
+		var cpus, stack []float64
 		for _, m := range rep.Runs[ToolPipeline(n)] {
-			cpus = append(cpus, m.ServeCPU)
+			cpus, stack = append(cpus, m.ServeCPU), append(stack, m.StackCPU)
 		}
 		if len(cpus) > 0 && median(cpus) > 0 {
-			fmt.Fprintf(&b, "The pipeline's CPU is the worker's and its children's; serve (uploads and status answers) used %.1f CPU-s more in the median round of %s (the S3 server and Redis are not counted).\n\n", median(cpus), ToolPipeline(n))
+			others := "the S3 server and Redis are not counted"
+			if median(stack) > 0 {
+				others = fmt.Sprintf("the S3 server and Redis %.1f CPU-s", median(stack))
+			}
+			fmt.Fprintf(&b, "The pipeline's CPU is the worker's and its children's; in the median round of %s, serve (uploads and status answers) used %.1f CPU-s more, %s.\n\n", ToolPipeline(n), median(cpus), others)
 		}
 	}
 	pipe := ToolPipeline(workers[0])

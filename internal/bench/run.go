@@ -54,6 +54,10 @@ type Options struct {
 	Token   string
 	RedisDB int
 	Flush   func(ctx context.Context) error
+	// StackPIDs are the processes of the services the pipeline uses (the
+	// S3 server, Redis), whose CPU a pipeline run reports apart (StackCPU):
+	// on the same cores it is time the OCR children do not get.
+	StackPIDs []int
 	// Command is the command line that made the run, for the report.
 	Command string
 	Log     *slog.Logger
@@ -79,7 +83,10 @@ type Measure struct {
 	Children int `json:",omitempty"`
 	// ServeCPU is the CPU the intake server (serve) used meanwhile, in
 	// pipeline runs: uploads, status answers; not counted in CPU.
-	ServeCPU float64        `json:",omitempty"`
+	ServeCPU float64 `json:",omitempty"`
+	// StackCPU is the CPU the S3 server and Redis used meanwhile
+	// (Options.StackPIDs), not counted in CPU either.
+	StackCPU float64        `json:",omitempty"`
 	States   map[string]int `json:",omitempty"`
 	Stages   stageSums      `json:",omitempty"`
 }
@@ -645,6 +652,7 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 	defer stopSampling()
 	cpu0, _ := treeCPU(pids...)
 	serve0, _ := treeCPU(s.serve.Process.Pid)
+	stack0, _ := treeCPU(s.r.o.StackPIDs...)
 	st0 := s.stages(ctx)
 	keys := make(chan string, 1024)
 	start := time.Now()
@@ -662,8 +670,9 @@ func (r *runner) measureStack(ctx context.Context, s *stack, send func(context.C
 	}
 	cpu1, _ := treeCPU(pids...)
 	serve1, _ := treeCPU(s.serve.Process.Pid)
+	stack1, _ := treeCPU(s.r.o.StackPIDs...)
 	live := stopSampling()
-	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, ServeCPU: serve1 - serve0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
+	m := Measure{Wall: last.Sub(start).Seconds(), CPU: cpu1 - cpu0, ServeCPU: serve1 - serve0, StackCPU: stack1 - stack0, Pages: pages, States: states, Stages: s.stages(ctx).minus(st0),
 		PeakLive: live.RSS, PeakLivePSS: live.PSS}
 	procs := readProcs()
 	for _, pid := range pids {
