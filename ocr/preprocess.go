@@ -381,7 +381,7 @@ func ColourDropped(img image.Image) *image.Gray {
 	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
 		return nil
 	}
-	px := channelReader(img)
+	px := RGBAt(img)
 	// Sample a grid first: most scans are not colour.
 	coloured, sampled := 0, 0
 	for y := b.Min.Y; y < b.Max.Y; y += 7 {
@@ -397,19 +397,19 @@ func ColourDropped(img image.Image) *image.Gray {
 		return nil
 	}
 	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
-	for y := 0; y < b.Dy(); y++ {
+	ColourRows(img, func(y int, _, r, g, bl []uint8) {
 		row := out.Pix[y*out.Stride:]
-		for x := 0; x < b.Dx(); x++ {
-			r, g, bl := px(b.Min.X+x, b.Min.Y+y)
-			row[x] = max(r, g, bl)
+		for x := range row[:len(r)] {
+			row[x] = max(r[x], g[x], bl[x])
 		}
-	}
+	})
 	return out
 }
 
-// channelReader returns a reader of img's 8-bit red, green and blue at a
-// point, direct for the decoders' usual types.
-func channelReader(img image.Image) func(x, y int) (r, g, b uint8) {
+// RGBAt returns a reader of img's 8-bit red, green and blue at a point,
+// direct for the decoders' usual types (YCbCr, RGBA, NRGBA; opaque scans,
+// so straight and premultiplied alpha are the same).
+func RGBAt(img image.Image) func(x, y int) (r, g, b uint8) {
 	switch src := img.(type) {
 	case *image.YCbCr:
 		return func(x, y int) (uint8, uint8, uint8) {
@@ -431,4 +431,56 @@ func channelReader(img image.Image) func(x, y int) (r, g, b uint8) {
 		r, g, b, _ := img.At(x, y).RGBA()
 		return uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)
 	}
+}
+
+// ColourRows calls fn for each row of img, top to bottom, with the row's
+// index from 0 and its pixels' luminance and 8-bit red, green and blue, in
+// slices of the row's width that are reused from row to row. Luminance is
+// a YCbCr page's Y, else the ITU-R 601 luma of the RGB (image/color's gray
+// conversion). This is the one traversal of a colour page's pixels that
+// the colour passes share (seal ink dropped, coloured marks paled).
+func ColourRows(img image.Image, fn func(y int, lum, r, g, b []uint8)) {
+	bd := img.Bounds()
+	w := bd.Dx()
+	buf := make([]uint8, 4*w)
+	lum, r, g, b := buf[:w:w], buf[w:2*w:2*w], buf[2*w:3*w:3*w], buf[3*w:]
+	rgbaRow := func(p []uint8) {
+		for x := range w {
+			r[x], g[x], b[x] = p[4*x], p[4*x+1], p[4*x+2]
+			lum[x] = Luma(r[x], g[x], b[x])
+		}
+	}
+	var row *image.RGBA // a YCbCr row in RGB, by image/draw's converter
+	if _, ok := img.(*image.YCbCr); ok {
+		row = image.NewRGBA(image.Rect(0, 0, w, 1))
+	}
+	for y := range bd.Dy() {
+		switch src := img.(type) {
+		case *image.YCbCr:
+			// The same integer conversion as color.YCbCrToRGB, a row at
+			// a time.
+			draw.Draw(row, row.Rect, src, image.Pt(bd.Min.X, bd.Min.Y+y), draw.Src)
+			copy(lum, src.Y[src.YOffset(bd.Min.X, bd.Min.Y+y):])
+			for x := range w {
+				r[x], g[x], b[x] = row.Pix[4*x], row.Pix[4*x+1], row.Pix[4*x+2]
+			}
+		case *image.RGBA:
+			rgbaRow(src.Pix[src.PixOffset(bd.Min.X, bd.Min.Y+y):])
+		case *image.NRGBA:
+			rgbaRow(src.Pix[src.PixOffset(bd.Min.X, bd.Min.Y+y):])
+		default:
+			px := RGBAt(img)
+			for x := range w {
+				r[x], g[x], b[x] = px(bd.Min.X+x, bd.Min.Y+y)
+				lum[x] = Luma(r[x], g[x], b[x])
+			}
+		}
+		fn(y, lum, r, g, b)
+	}
+}
+
+// Luma is the ITU-R 601 luminance of an 8-bit RGB pixel, as image/color's
+// gray conversion gives it.
+func Luma(r, g, b uint8) uint8 {
+	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
 }

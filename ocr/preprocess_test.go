@@ -252,3 +252,58 @@ func TestColourDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestColourRows: every row gives each pixel's 8-bit RGB as the point
+// reader reads it, and the luminance the colour passes use: a YCbCr page's
+// Y, else the luma of its RGB; sub-images start at their own origin.
+func TestColourRows(t *testing.T) {
+	ycc := image.NewYCbCr(image.Rect(1, 2, 41, 33), image.YCbCrSubsampleRatio420)
+	for i := range ycc.Y {
+		ycc.Y[i] = uint8(i * 7)
+	}
+	for i := range ycc.Cb {
+		ycc.Cb[i], ycc.Cr[i] = uint8(i*3), uint8(200-i)
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, 23, 17))
+	for i := range rgba.Pix {
+		rgba.Pix[i] = uint8(i * 5)
+	}
+	pal := image.NewPaletted(image.Rect(0, 0, 9, 4), color.Palette{color.RGBA{200, 10, 10, 255}, color.Black})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(i % 2)
+	}
+	tests := []struct {
+		name string
+		img  image.Image
+	}{
+		{"ycbcr 4:2:0", ycc},
+		{"ycbcr sub-image", ycc.SubImage(image.Rect(6, 9, 30, 21))},
+		{"rgba", rgba},
+		{"rgba sub-image", rgba.SubImage(image.Rect(3, 4, 20, 15))},
+		{"paletted", pal},
+	}
+	for _, tt := range tests {
+		b := tt.img.Bounds()
+		px := RGBAt(tt.img)
+		rows := 0
+		ColourRows(tt.img, func(y int, lum, r, g, bl []uint8) {
+			if y != rows || len(lum) != b.Dx() {
+				t.Fatalf("%s: row %d of width %d, want row %d of width %d", tt.name, y, len(lum), rows, b.Dx())
+			}
+			rows++
+			for x := range lum {
+				wr, wg, wb := px(b.Min.X+x, b.Min.Y+y)
+				wl := Luma(wr, wg, wb)
+				if src, ok := tt.img.(*image.YCbCr); ok {
+					wl = src.Y[src.YOffset(b.Min.X+x, b.Min.Y+y)]
+				}
+				if r[x] != wr || g[x] != wg || bl[x] != wb || lum[x] != wl {
+					t.Fatalf("%s: (%d,%d) = lum %d rgb %d,%d,%d; want %d, %d,%d,%d", tt.name, x, y, lum[x], r[x], g[x], bl[x], wl, wr, wg, wb)
+				}
+			}
+		})
+		if rows != b.Dy() {
+			t.Errorf("%s: %d rows, want %d", tt.name, rows, b.Dy())
+		}
+	}
+}

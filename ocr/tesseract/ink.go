@@ -6,7 +6,6 @@ package tesseract
 
 import (
 	"image"
-	"image/color"
 
 	"sohoa/ocr"
 )
@@ -31,38 +30,13 @@ func inkGray(img image.Image) *image.Gray {
 	}
 	b := img.Bounds()
 	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
-	switch src := img.(type) {
-	case *image.YCbCr:
-		for y := 0; y < b.Dy(); y++ {
-			row := out.Pix[y*out.Stride:]
-			for x := 0; x < b.Dx(); x++ {
-				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				row[x] = sealLevel(src.Y[yi], r, g, bl)
-			}
-		}
-	case *image.RGBA:
-		sealRows(out, src.Pix, src.PixOffset(b.Min.X, b.Min.Y), src.Stride)
-	case *image.NRGBA:
-		// Opaque scans: straight and premultiplied alpha are the same.
-		sealRows(out, src.Pix, src.PixOffset(b.Min.X, b.Min.Y), src.Stride)
-	}
-	return out
-}
-
-// sealRows fills out from 4-byte RGBA-ordered pixels starting at off,
-// stride bytes a row.
-func sealRows(out *image.Gray, pix []uint8, off, stride int) {
-	w := out.Bounds().Dx()
-	for y := 0; y < out.Bounds().Dy(); y++ {
-		p := pix[off+y*stride:]
+	ocr.ColourRows(img, func(y int, lum, r, g, bl []uint8) {
 		row := out.Pix[y*out.Stride:]
-		for x := 0; x < w; x++ {
-			r, g, bl := p[4*x], p[4*x+1], p[4*x+2]
-			row[x] = sealLevel(luma(r, g, bl), r, g, bl)
+		for x := range row[:len(lum)] {
+			row[x] = sealLevel(lum[x], r[x], g[x], bl[x])
 		}
-	}
+	})
+	return out
 }
 
 // sealLevel is the gray level of one pixel of luminance lum: its red
@@ -72,9 +46,4 @@ func sealLevel(lum, r, g, b uint8) uint8 {
 		return max(r, lum)
 	}
 	return lum
-}
-
-// luma is the ITU-R 601 luminance, as image/color's gray conversion.
-func luma(r, g, b uint8) uint8 {
-	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
 }

@@ -4,6 +4,8 @@ import (
 	"image"
 	"image/color"
 	"testing"
+
+	"sohoa/ocr"
 )
 
 func TestInkLevel(t *testing.T) {
@@ -14,14 +16,14 @@ func TestInkLevel(t *testing.T) {
 	}{
 		{"seal red", 210, 40, 45, 210},
 		{"seal red over warm paper", 235, 150, 140, 235},
-		{"black text", 20, 20, 25, luma(20, 20, 25)},
-		{"blue pen", 40, 50, 160, luma(40, 50, 160)},
-		{"white paper", 245, 245, 240, luma(245, 245, 240)},
-		{"cream paper", 240, 225, 200, luma(240, 225, 200)}, // a tint, not ink
+		{"black text", 20, 20, 25, ocr.Luma(20, 20, 25)},
+		{"blue pen", 40, 50, 160, ocr.Luma(40, 50, 160)},
+		{"white paper", 245, 245, 240, ocr.Luma(245, 245, 240)},
+		{"cream paper", 240, 225, 200, ocr.Luma(240, 225, 200)}, // a tint, not ink
 		{"dark red ink stays dark", 90, 30, 30, 90},
 	}
 	for _, tt := range tests {
-		if got := sealLevel(luma(tt.r, tt.g, tt.b), tt.r, tt.g, tt.b); got != tt.want {
+		if got := sealLevel(ocr.Luma(tt.r, tt.g, tt.b), tt.r, tt.g, tt.b); got != tt.want {
 			t.Errorf("%s: sealLevel(%d,%d,%d): got %d, want %d", tt.name, tt.r, tt.g, tt.b, got, tt.want)
 		}
 	}
