@@ -288,31 +288,44 @@ func (r *Repository) readManifest(ctx context.Context, key string) (Manifest, er
 }
 
 func (r *Repository) byPointer(ctx context.Context, key string) (Manifest, error) {
+	m, _, err := r.resolve(ctx, key)
+	return m, err
+}
+
+// resolve reads the pointer at key and the manifest it names, and returns
+// both the manifest and its object key.
+func (r *Repository) resolve(ctx context.Context, key string) (Manifest, string, error) {
 	p, err := r.pointer(ctx, key)
 	if err != nil {
-		return Manifest{}, err
+		return Manifest{}, "", err
 	}
 	m, err := r.readManifest(ctx, p.ManifestKey)
 	if err != nil {
-		return Manifest{}, err
+		return Manifest{}, "", err
 	}
 	if m.ID != p.ID || m.ResultCode != p.ResultCode {
-		return Manifest{}, fmt.Errorf("lookup %s: manifest %s does not match: %w", key, p.ManifestKey, ErrCorrupt)
+		return Manifest{}, "", fmt.Errorf("lookup %s: manifest %s does not match: %w", key, p.ManifestKey, ErrCorrupt)
 	}
-	return m, nil
+	return m, p.ManifestKey, nil
 }
 
 // Get returns the manifest of a result code (KQ(n) accepted).
 func (r *Repository) Get(ctx context.Context, resultCode string) (Manifest, error) {
+	m, _, err := r.byCode(ctx, resultCode)
+	return m, err
+}
+
+// byCode is the manifest filed under a result code and its object key.
+func (r *Repository) byCode(ctx context.Context, resultCode string) (Manifest, string, error) {
 	code, _, _, err := ParseResultCode(resultCode)
 	if err != nil {
-		return Manifest{}, err
+		return Manifest{}, "", err
 	}
-	m, err := r.byPointer(ctx, CodeKey(code))
+	m, key, err := r.resolve(ctx, CodeKey(code))
 	if err != nil {
-		return Manifest{}, fmt.Errorf("result %s: %w", code, err)
+		return Manifest{}, "", fmt.Errorf("result %s: %w", code, err)
 	}
-	return m, nil
+	return m, key, nil
 }
 
 // Filed returns the manifest filed under a result code, like Get, and
@@ -322,23 +335,12 @@ func (r *Repository) Get(ctx context.Context, resultCode string) (Manifest, erro
 // missing for good, since a retried stage finds the manifest and stops.
 // Nothing filed under the code is ErrNotFound.
 func (r *Repository) Filed(ctx context.Context, resultCode, actor string) (Manifest, error) {
-	code, _, _, err := ParseResultCode(resultCode)
+	m, key, err := r.byCode(ctx, resultCode)
 	if err != nil {
 		return Manifest{}, err
 	}
-	p, err := r.pointer(ctx, CodeKey(code))
-	if err != nil {
-		return Manifest{}, fmt.Errorf("result %s: %w", code, err)
-	}
-	m, err := r.readManifest(ctx, p.ManifestKey)
-	if err != nil {
-		return Manifest{}, fmt.Errorf("result %s: %w", code, err)
-	}
-	if m.ID != p.ID || m.ResultCode != p.ResultCode {
-		return Manifest{}, fmt.Errorf("result %s: manifest %s does not match: %w", code, p.ManifestKey, ErrCorrupt)
-	}
-	if err := r.writeLookups(ctx, m, p.ManifestKey, actor); err != nil {
-		return Manifest{}, fmt.Errorf("result %s: complete lookups: %w", code, err)
+	if err := r.writeLookups(ctx, m, key, actor); err != nil {
+		return Manifest{}, fmt.Errorf("result %s: complete lookups: %w", m.ResultCode, err)
 	}
 	return m, nil
 }
