@@ -206,6 +206,42 @@ func TestFileCompletesInterruptedWrite(t *testing.T) {
 	}
 }
 
+// TestFiledCompletesLookups: Filed finds a filed result by its code and
+// writes back every lookup a crash after the manifest left out, without
+// filing anything new; an unknown code is ErrNotFound.
+func TestFiledCompletesLookups(t *testing.T) {
+	r, b := newRepo(t)
+	req := storagetest.Result(6, 1, day)
+	m := file(t, r, req)
+	prefixes := []string{"index/", "sha256/"} // inputs/: TestReconcileRepairsInterruptedFiling
+	want := map[string][]string{}
+	for _, p := range prefixes {
+		if want[p] = keys(t, b, p); len(want[p]) == 0 {
+			t.Fatalf("no %s lookup after File", p)
+		}
+		for _, k := range want[p] {
+			if err := b.Delete(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := r.Filed(t.Context(), m.ResultCode, "test")
+	if err != nil || got.ID != m.ID {
+		t.Fatalf("Filed = %s, %v; want %s", got.ID, err, m.ID)
+	}
+	for _, p := range prefixes {
+		if k := keys(t, b, p); strings.Join(k, ",") != strings.Join(want[p], ",") {
+			t.Errorf("%s after Filed = %v, want %v", p, k, want[p])
+		}
+	}
+	if n := len(keys(t, b, "codes/")); n != 1 {
+		t.Errorf("codes/ objects = %d, want the one result's", n)
+	}
+	if _, err := r.Filed(t.Context(), "000.00.31.H29-260302-9999-KQ1", "test"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Filed of a code never filed = %v, want ErrNotFound", err)
+	}
+}
+
 func TestFileSameCodeOtherHolder(t *testing.T) {
 	r, _ := newRepo(t)
 	first := file(t, r, storagetest.Result(9, 1, day))
