@@ -367,6 +367,47 @@ func TestRecognizeCorpus(t *testing.T) {
 	}
 }
 
+// TestOSDModelOnlyWhileDetecting: the OSD model is checked at start and
+// loaded only for a detection, then freed; detections still agree with
+// the page's turn, and a second one with the first.
+func TestOSDModelOnlyWhileDetecting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real OCR")
+	}
+	requireTesseract(t)
+	dir := corpusDir(t)
+	osd, err := newOSDDetector("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osd.close()
+	if osd.api != nil {
+		t.Fatal("OSD model kept loaded after the start check")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "scan_0005.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := ocr.Open(context.Background(), data, "scan_0005.png", ocr.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := ocr.Grayscale(pages[0].Image)
+	truth := loadTruth(t, dir, "scan_0005.png")
+	for _, turn := range []int{90, 180} {
+		want := (360 - (truth[0].Rotation.OrientationDeg+turn)%360) % 360
+		for try := range 2 {
+			deg, _, ok := osd.detect(ocr.RotateQuarter(g, turn), int(pages[0].DPI))
+			if !ok || clockwiseFix(deg) != want {
+				t.Errorf("turned %d, detection %d: osd %d ok=%v, want the fix %d", turn, try+1, deg, ok, want)
+			}
+			if osd.api != nil {
+				t.Errorf("turned %d: OSD model still loaded after the detection", turn)
+			}
+		}
+	}
+}
+
 // TestOrientationCorpus runs OSD on every dev page turned by 0, 90, 180
 // and 270 degrees and reports the accuracy.
 func TestOrientationCorpus(t *testing.T) {

@@ -36,29 +36,49 @@ import (
 const osdHalveDPI = 280
 
 // osdDetector runs Tesseract orientation detection through the C API
-// (gosseract exposes no OSD result). Not safe for concurrent use.
+// (gosseract exposes no OSD result). Its model (osd.traineddata, the legacy
+// classifier) holds about 36 MiB while loaded and is wanted only for the
+// few pages that read badly upright, so it is loaded for each detection and
+// freed after: a child then carries only the recognition model between
+// pages. Not safe for concurrent use.
 type osdDetector struct {
-	api *C.TessBaseAPI
+	tessdata string
+	api      *C.TessBaseAPI
 }
 
+// newOSDDetector checks that the OSD model loads (so a missing one fails
+// the start, not a page) and frees it again.
 func newOSDDetector(tessdata string) (*osdDetector, error) {
+	d := &osdDetector{tessdata: tessdata}
+	if err := d.open(); err != nil {
+		return nil, err
+	}
+	d.close()
+	return d, nil
+}
+
+func (d *osdDetector) open() error {
+	if d.api != nil {
+		return nil
+	}
 	api := C.TessBaseAPICreate()
 	if api == nil {
-		return nil, errors.New("create OSD TessBaseAPI: nil handle")
+		return errors.New("create OSD TessBaseAPI: nil handle")
 	}
 	var dp *C.char
-	if tessdata != "" {
-		dp = C.CString(tessdata)
+	if d.tessdata != "" {
+		dp = C.CString(d.tessdata)
 		defer C.free(unsafe.Pointer(dp))
 	}
 	lang := C.CString("osd")
 	defer C.free(unsafe.Pointer(lang))
 	if rc := C.TessBaseAPIInit3(api, dp, lang); rc != 0 {
 		C.TessBaseAPIDelete(api)
-		return nil, fmt.Errorf("init OSD TessBaseAPI with lang osd (tessdata %q): code %d", tessdata, int(rc))
+		return fmt.Errorf("init OSD TessBaseAPI with lang osd (tessdata %q): code %d", d.tessdata, int(rc))
 	}
 	C.TessBaseAPISetPageSegMode(api, C.PSM_OSD_ONLY)
-	return &osdDetector{api: api}, nil
+	d.api = api
+	return nil
 }
 
 // detect returns the orientation Tesseract reports for a grey page, in
@@ -78,6 +98,10 @@ func (d *osdDetector) detect(g *image.Gray, ppi int) (deg int, conf float64, ok 
 	// A BMP carries the resolution into Leptonica's Pix; raw pixels would
 	// leave it 0 and Tesseract would guess.
 	bmp := encodeBMP(g, ppi)
+	if err := d.open(); err != nil {
+		return 0, 0, false // checked at start: a model that stopped loading reads as no decision
+	}
+	defer d.close()
 	var cdeg C.int
 	var cconf C.float
 	// The C side only reads bmp during the call; Go memory without Go
