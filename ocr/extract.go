@@ -88,6 +88,7 @@ func Extract(pages []Page, ls *Layouts) []Document {
 		infos = append(infos, info)
 	}
 	crossCheckIDs(out, infos, ls)
+	fillHolderFromForms(out, infos, ls)
 	corroborateNames(out, ls)
 	for i := range out {
 		finishReview(&out[i])

@@ -130,7 +130,7 @@ type Document struct {
 	DocType          string           `json:"doc_type"` // layout slug, or "unknown"
 	Pages            []int            `json:"pages"`    // 1-based page numbers
 	Fields           map[string]Field `json:"fields"`
-	HolderPersonalID string           `json:"holder_personal_id"` // "" when none was found
+	HolderPersonalID string           `json:"holder_personal_id"` // "" when none was found; the form's when unread (holder_id_from_form)
 	ValidUntil       *string          `json:"valid_until"`        // dd/mm/yyyy, null when unlimited or unknown
 	NeedsReview      bool             `json:"needs_review"`
 	ReviewReasons    []string         `json:"review_reasons"`
