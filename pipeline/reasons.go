@@ -93,6 +93,7 @@ func StaffTexts() map[string]string {
 		"id_birth_year_mismatch":     "số định danh không khớp với năm sinh",
 		"id_unknown_province":        "mã tỉnh trong số định danh không có trong danh mục",
 		"id_cross_document_mismatch": "số định danh trên tờ khai khác với trên kết quả trong cùng tệp",
+		"holder_id_from_form":        "số định danh hiển thị lấy từ tờ khai trong cùng tệp (khớp giới tính và năm sinh trên giấy tờ); cần đối chiếu với giấy tờ",
 		"missing_field:":             "thiếu thông tin «%s»",
 		"low_confidence:":            "đọc chưa chắc chắn «%s»",
 		"invalid_date:":              "ngày không hợp lệ ở «%s»",

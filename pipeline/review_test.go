@@ -110,7 +110,7 @@ func TestReasonText(t *testing.T) {
 		"issue_date_in_future", "birth_after_issue", "valid_until_missing", "holder_id_missing", "page_flagged:blank",
 		"page_flagged:degenerate", "page_flagged:orientation-uncertain", "page_flagged:low-confidence", "page_flagged:active-content",
 		"title_not_found", "id_reads_disagree:personal_id", "date_reads_disagree:issue_date", "id_wrong_length", "id_sex_mismatch",
-		"id_century_mismatch", "id_birth_year_mismatch", "id_unknown_province", "id_cross_document_mismatch",
+		"id_century_mismatch", "id_birth_year_mismatch", "id_unknown_province", "id_cross_document_mismatch", "holder_id_from_form",
 		"page_3_dpi_below_200", "page_1_blank", ReasonResultCodeTaken, "procedure_code_unknown", "no_document_recognised"} {
 		if got := ReasonText(texts, code, label); got == code || got == unknownReason || strings.Contains(got, "_") {
 			t.Errorf("reason %s has no Vietnamese text: %q", code, got)

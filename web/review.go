@@ -392,7 +392,7 @@ func fieldOf(code string, l *ocr.Layout) string {
 		holder = l.HolderIDField
 	}
 	switch {
-	case strings.HasPrefix(code, "id_") || code == "holder_id_missing":
+	case strings.HasPrefix(code, "id_") || code == "holder_id_missing" || code == "holder_id_from_form":
 		return holder
 	case code == "procedure_code_unknown":
 		return pipeline.FieldProcedureCode
