@@ -93,31 +93,36 @@ func wordsMatch(ws []Word, want []string) bool {
 // either is doubtful).
 func corroborateNames(docs []Document, ls *Layouts) {
 	const slug = "full_name"
-	app := -1
-	for i := range docs {
-		l, known := ls.byType[docs[i].DocType]
-		if !known {
-			continue
-		}
-		if l.Application {
-			app = i
-			continue
-		}
-		if app < 0 {
-			continue
-		}
+	eachResultAfterForm(docs, ls, func(app, i int, _ *Layout) {
 		a, okA := docs[app].Fields[slug]
 		r, okR := docs[i].Fields[slug]
 		if !okA || !okR {
-			continue
+			return
 		}
 		wa, okA := nameWords(a.Value)
 		wr, okR := nameWords(r.Value)
 		if !okA || !okR || len(wa) < minNameWords || strings.Join(wa, " ") != strings.Join(wr, " ") {
-			continue
+			return
 		}
 		corroborate(&docs[i], slug)
 		corroborate(&docs[app], slug)
+	})
+}
+
+// eachResultAfterForm calls fn for every document of a known type that is
+// not an application form and comes after one in the file, with the index
+// of the nearest form before it and the document's layout.
+func eachResultAfterForm(docs []Document, ls *Layouts, fn func(app, i int, l *Layout)) {
+	app := -1
+	for i := range docs {
+		l, known := ls.byType[docs[i].DocType]
+		switch {
+		case !known:
+		case l.Application:
+			app = i
+		case app >= 0:
+			fn(app, i, l)
+		}
 	}
 }
 

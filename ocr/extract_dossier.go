@@ -21,31 +21,22 @@ const reasonHolderIDFromForm = "holder_id_from_form"
 // The result keeps its holder_id_missing reason; nothing is validated or
 // cross-checked against the filled value, so no error is hidden or made.
 func fillHolderFromForms(docs []Document, infos []docInfo, ls *Layouts) {
-	app := -1
-	for i := range docs {
-		l, known := ls.byType[docs[i].DocType]
-		if !known {
-			continue
-		}
-		if l.Application {
-			app = i
-			continue
-		}
-		if app < 0 || docs[i].HolderPersonalID != "" || l.HolderIDField == "" || l.CrossIDField != l.HolderIDField {
-			continue
+	eachResultAfterForm(docs, ls, func(app, i int, l *Layout) {
+		if docs[i].HolderPersonalID != "" || l.HolderIDField == "" || l.CrossIDField != l.HolderIDField {
+			return
 		}
 		al := ls.byType[docs[app].DocType]
 		a, ok := infos[app].ids[al.HolderIDField]
 		if !ok || len(a.value) != 12 || !formIDSure(a) {
-			continue
+			return
 		}
 		facts, ok := printedFacts(l, &docs[i])
 		if !ok || len(ls.ValidatePersonalID(a.value, facts)) > 0 {
-			continue
+			return
 		}
 		docs[i].HolderPersonalID = a.value
 		docs[i].ReviewReasons = append(docs[i].ReviewReasons, reasonHolderIDFromForm)
-	}
+	})
 }
 
 // printedFacts returns the holder's sex and date of birth as the document
