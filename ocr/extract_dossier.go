@@ -60,10 +60,8 @@ func printedFacts(l *Layout, d *Document) (IDFacts, bool) {
 		return IDFacts{}, false
 	}
 	facts := IDFacts{Sex: l.SexImplied, BirthDate: dob.Value}
-	if l.SexField != "" {
-		if s, ok := d.Fields[l.SexField]; ok && (s.Value == "Nam" || s.Value == "Nữ") {
-			facts.Sex = s.Value
-		}
+	if s, ok := d.Fields[l.SexField]; ok && l.SexField != "" {
+		facts.Sex = factSex(l.SexImplied, s.Value)
 	}
 	return facts, true
 }

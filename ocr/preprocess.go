@@ -451,8 +451,13 @@ func ColourRows(img image.Image, fn func(y int, lum, r, g, b []uint8)) {
 		}
 	}
 	var row *image.RGBA // a YCbCr row in RGB, by image/draw's converter
-	if _, ok := img.(*image.YCbCr); ok {
+	var px func(x, y int) (r, g, b uint8)
+	switch img.(type) {
+	case *image.YCbCr:
 		row = image.NewRGBA(image.Rect(0, 0, w, 1))
+	case *image.RGBA, *image.NRGBA:
+	default:
+		px = RGBAt(img)
 	}
 	for y := range bd.Dy() {
 		switch src := img.(type) {
@@ -469,7 +474,6 @@ func ColourRows(img image.Image, fn func(y int, lum, r, g, b []uint8)) {
 		case *image.NRGBA:
 			rgbaRow(src.Pix[src.PixOffset(bd.Min.X, bd.Min.Y+y):])
 		default:
-			px := RGBAt(img)
 			for x := range w {
 				r[x], g[x], b[x] = px(bd.Min.X+x, bd.Min.Y+y)
 				lum[x] = Luma(r[x], g[x], b[x])

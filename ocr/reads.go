@@ -314,13 +314,22 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 // idFacts collects the printed sex and birth date an ID must agree with.
 func idFacts(c IDCheck, values map[string]extracted) IDFacts {
 	facts := IDFacts{Sex: c.SexImplied}
-	if v, ok := values[c.SexField]; ok && c.SexField != "" && (v.value == "Nam" || v.value == "Nữ") {
-		facts.Sex = v.value
+	if v, ok := values[c.SexField]; ok && c.SexField != "" {
+		facts.Sex = factSex(c.SexImplied, v.value)
 	}
 	if v, ok := values[c.BirthDateField]; ok && c.BirthDateField != "" && !v.invalid {
 		facts.BirthDate = v.value
 	}
 	return facts
+}
+
+// factSex is the sex an ID is checked against: the printed one when it
+// reads as "Nam" or "Nữ", else the one the layout implies ("" for none).
+func factSex(implied, printed string) string {
+	if printed == "Nam" || printed == "Nữ" {
+		return printed
+	}
+	return implied
 }
 
 // Written dates. The day, month and year of "ngày 27 tháng 7 năm 2020"
