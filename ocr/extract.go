@@ -125,10 +125,13 @@ func (d *docPages) allLines() []textLine {
 
 // extracted is one field value before the document-level checks.
 type extracted struct {
-	value   string
-	conf    float64
-	repairs int
-	invalid bool // could not be normalised (e.g. not a real date)
+	value string
+	conf  float64
+	// readConf is conf before the repair penalties: how surely the page
+	// read's glyphs were recognised, whatever repairs made them a value.
+	readConf float64
+	repairs  int
+	invalid  bool // could not be normalised (e.g. not a real date)
 	// readsDisagree: second reads contradict the value (review).
 	readsDisagree bool
 	// alternatives are the dates a written date's dissenting reads would

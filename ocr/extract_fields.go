@@ -272,6 +272,7 @@ func (dc *docContext) itemValue(f *FieldSpec, it labelItem) (extracted, bool) {
 		}
 		ex.value = m[len(m)-1]
 	}
+	ex.readConf = ex.conf
 	for i := 0; i < ex.repairs; i++ {
 		ex.conf *= repairPenalty
 	}

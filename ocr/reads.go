@@ -249,6 +249,47 @@ func majorityConfirms(primary string, conf float64, reads []string, confs []floa
 	return agree >= minMajorityReads && differ == 1 && dissent < minAgree
 }
 
+// checkDigitFix settles an ID whose page read fails the structural checks
+// (valid) by one wrong digit in the part the checks cover (province,
+// century and sex, birth year): it returns the second reads' number when
+// at least minMajorityReads usable second reads give it and no usable
+// read gives another one (reads equal to the page read aside), it passes
+// the checks, and it differs from the page read in exactly one digit. The
+// page read, an independent recognition of the whole line, then backs the
+// eleven other digits, and the checks disprove its twelfth, so the
+// crops' shared errors (which fall anywhere) are not what is accepted.
+func checkDigitFix(primary string, reads []string, valid func(string) bool) (string, bool) {
+	if len(primary) != 12 || valid(primary) {
+		return "", false
+	}
+	var id string
+	n := 0
+	for _, r := range reads {
+		switch {
+		case len(r) != 12 || r == primary:
+			continue
+		case id == "":
+			id = r
+		case r != id:
+			return "", false
+		}
+		n++
+	}
+	if n < minMajorityReads || !valid(id) {
+		return "", false
+	}
+	diff := 0
+	for i := range 12 {
+		if id[i] != primary[i] {
+			diff++
+		}
+	}
+	if diff != 1 {
+		return "", false
+	}
+	return id, true
+}
+
 // secondReadConfs returns the confidences of the second reads on ws, in
 // secondReads order.
 func secondReadConfs(ws []Word) []float64 {
@@ -288,13 +329,22 @@ func resolveIDFields(l *Layout, values map[string]extracted, ls *Layouts) []stri
 		facts := idFacts(c, values)
 		valid := func(id string) bool { return len(ls.ValidatePersonalID(id, facts)) == 0 }
 		d := resolveIDReads(ex.value, ex.conf, ex.reads, valid)
-		if d.disagree && majorityConfirms(ex.value, ex.conf, ex.reads, ex.readConfs, valid) {
+		// The page read's own recognition confidence, not its repaired
+		// one: the second reads that must reproduce it check the
+		// repairs (a number split in two groups, read whole by every
+		// crop).
+		if d.disagree && majorityConfirms(ex.value, ex.readConf, ex.reads, ex.readConfs, valid) {
 			d = idDecision{value: ex.value, conf: max(ex.conf, confirmedIDConfidence), confirmed: true}
 		}
-		// A page read that fails the structural checks is never replaced
-		// by second reads, however unanimous: re-reads of one crop err
-		// together, and a person decides (measured: one clean document of
-		// 84 on wide would gain, not worth an ID nobody confirmed).
+		// A page read that fails the structural checks is replaced by
+		// second reads only as checkDigitFix allows: re-reads of one crop
+		// err together, so their number must also have the page read's
+		// support, in every digit but the one the checks disprove.
+		if d.disagree {
+			if id, ok := checkDigitFix(ex.value, ex.reads, valid); ok {
+				d = idDecision{value: id, conf: confirmedIDConfidence, confirmed: true}
+			}
+		}
 		if d.value != ex.value {
 			// The value is no longer the page read: its repairs do not
 			// apply.

@@ -76,25 +76,57 @@ func TestExtractSecondReads(t *testing.T) {
 	id := digitsOf(base[0].Words[idWord].Text)
 	flip := []byte(id)
 	flip[8] = '0' + (flip[8]-'0'+1)%10
+	// The province digits misread: "9" + id[1:] names no province.
+	badProvince := "9" + id[1:]
 	tests := []struct {
 		name       string
 		conf       float64
 		alts       []string
 		wantValue  string
 		wantReason string // "" when the ID raises no reason
+		page       string // the page read, when not the fixture's
+		split      bool   // the page read in two words: 3 digits, then 9
+		weakLast   bool   // the last second read is the least sure
 	}{
-		{"marked but agreeing reads are accepted", 0.41, []string{id, id, id}, id, ""},
-		{"marked without second reads stays low", 0.41, nil, id, reasonLowConfidence + "personal_id"},
-		{"reads disagree: majority value, review", 0.97, []string{string(flip), string(flip), string(flip)}, string(flip), reasonReadsDisagree + "personal_id"},
-		{"confident page read contradicted: review", 0.97, []string{id, string(flip)}, id, reasonReadsDisagree + "personal_id"},
+		{"marked but agreeing reads are accepted", 0.41, []string{id, id, id}, id, "", "", false, false},
+		{"marked without second reads stays low", 0.41, nil, id, reasonLowConfidence + "personal_id", "", false, false},
+		{"reads disagree: majority value, review", 0.97, []string{string(flip), string(flip), string(flip)}, string(flip), reasonReadsDisagree + "personal_id", "", false, false},
+		{"confident page read contradicted: review", 0.97, []string{id, string(flip)}, id, reasonReadsDisagree + "personal_id", "", false, false},
+		{"a checked digit misread, three reads agree: fixed", 0.9, []string{id, id, id}, id, "", badProvince, false, false},
+		{"a checked digit misread, two reads agree: review", 0.9, []string{id, id}, id, reasonReadsDisagree + "personal_id", badProvince, false, false},
+		{"split in two groups, three reads outvote a weaker one", 0.96, []string{id, id, id, string(flip)}, id, "", "", true, true},
+		{"split in two groups, the dissent is as sure: review", 0.96, []string{id, id, id, string(flip)}, id, reasonReadsDisagree + "personal_id", "", true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pages := clonePages(base)
 			w := &pages[0].Words[idWord]
 			w.Conf = tt.conf
-			for _, a := range tt.alts {
-				w.Alts = append(w.Alts, Reading{Text: a, Conf: 0.9, Words: 1})
+			if tt.page != "" {
+				w.Text = tt.page
+			}
+			for i, a := range tt.alts {
+				conf := 0.9
+				if tt.weakLast && i == len(tt.alts)-1 {
+					conf = 0.6
+				}
+				w.Alts = append(w.Alts, Reading{Text: a, Conf: conf, Words: 1})
+			}
+			if tt.split {
+				// "001 099872198": the first word keeps the reads, made
+				// over both words' crop.
+				whole := *w
+				first, rest := whole, whole
+				first.Text, rest.Text, rest.Alts = whole.Text[:3], whole.Text[3:], nil
+				mid := whole.Box.Min.X + whole.Box.Dx()/4
+				first.Box.Max.X, rest.Box.Min.X = mid, mid+8
+				for i := range first.Alts {
+					first.Alts[i].Words = 2
+				}
+				ws := append([]Word(nil), pages[0].Words[:idWord]...)
+				ws = append(ws, first, rest)
+				pages[0].Words = append(ws, pages[0].Words[idWord+1:]...)
+				w = &pages[0].Words[idWord]
 			}
 			docs := Extract(pages, ls)
 			if len(docs) != 1 {
@@ -133,7 +165,11 @@ func TestExtractSecondReads(t *testing.T) {
 				t.Errorf("personal_id at page %d box %v, want page 1 over the ID word %v", f.Page, f.Box, pages[0].Words[idWord].Box)
 			}
 			if tt.wantReason == reasonReadsDisagree+"personal_id" {
-				if len(f.Reads) != 2 || f.Reads[0] != id || f.Reads[1] != string(flip) {
+				first, other := id, string(flip)
+				if tt.page != "" {
+					first, other = tt.page, id
+				}
+				if len(f.Reads) != 2 || f.Reads[0] != first || f.Reads[1] != other {
 					t.Errorf("personal_id reads = %d readings, want the page read then the other", len(f.Reads))
 				}
 			} else if len(f.Reads) != 0 {
@@ -398,6 +434,37 @@ func TestMajorityConfirms(t *testing.T) {
 		}
 		if got := majorityConfirms(primary, tt.conf, tt.reads, tt.confs, valid); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestCheckDigitFix(t *testing.T) {
+	const (
+		good = "001099872198" // passes the checks below
+		bad  = "091099872198" // one checked digit off: fails them
+	)
+	// The checks cover the province (the first three digits) here.
+	valid := func(s string) bool { return s[:3] == "001" }
+	tests := []struct {
+		name    string
+		primary string
+		reads   []string
+		want    string
+		ok      bool
+	}{
+		{"three reads fix the digit the checks disprove", bad, []string{good, good, good}, good, true},
+		{"reads equal to the page read and failed reads are no votes", bad, []string{bad, good, "", "0010998721", good, good}, good, true},
+		{"two reads are not enough", bad, []string{good, good}, "", false},
+		{"a dissenting read", bad, []string{good, good, good, "001099872193"}, "", false},
+		{"a page read that passes the checks is not fixed", "001099872193", []string{good, good, good}, "", false},
+		{"the reads fail the checks too", "091099872193", []string{"092099872193", "092099872193", "092099872193"}, "", false},
+		{"two digits differ from the page read", "091099872190", []string{good, good, good}, "", false},
+		{"page read not 12 digits", "09109987219", []string{good, good, good}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := checkDigitFix(tt.primary, tt.reads, valid)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s: checkDigitFix(%q, %q) = %q, %v; want %q, %v", tt.name, tt.primary, tt.reads, got, ok, tt.want, tt.ok)
 		}
 	}
 }
