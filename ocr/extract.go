@@ -262,7 +262,10 @@ func extractDocument(d *docPages, ls *Layouts) (Document, docInfo) {
 			ex.conf = max(ex.conf, confirmedWordConfidence)
 			doc.Fields[f.Slug] = Field{Value: ex.value, Confidence: round3(ex.conf), Page: ex.page, Box: ex.box, Reads: ex.readings}
 		}
-		if (f.Required || f.Slug == l.HolderIDField) && ex.conf < bar {
+		// The sex an ID is checked against, read as neither "Nam" nor
+		// "Nữ", leaves the check undone: a person reads it.
+		unreadSex := f.Slug == l.SexField && factSex("", ex.value) == ""
+		if (f.Required || f.Slug == l.HolderIDField || unreadSex) && ex.conf < bar {
 			doc.ReviewReasons = append(doc.ReviewReasons, reasonLowConfidence+f.Slug)
 		}
 	}

@@ -109,6 +109,9 @@ func TestExtractReviewCases(t *testing.T) {
 		{"missing ID", replace("4. Số định danh cá nhân: 040189377147", "4. Nghề nghiệp: Nông"), reasonNoHolderID, ""},
 		{"future issue date", replace("năm 2022", "năm 2099"), reasonFutureIssue, "040189377147"},
 		{"impossible issue date", replace("ngày 27 tháng 6", "ngày 31 tháng 6"), reasonInvalidDate + "issue_date", "040189377147"},
+		// "Na" is "Nam" without its m or "Nữ" misread: the ID cannot be
+		// checked against it, and is not flagged as mismatching it.
+		{"sex read as neither", replace("Giới tính: Nữ", "Giới tính: Ña"), reasonLowConfidence + "sex", "040189377147"},
 	}
 	ls := testLayouts(t)
 	for _, tt := range tests {
@@ -123,6 +126,9 @@ func TestExtractReviewCases(t *testing.T) {
 			}
 			if tt.wantID != "" && d.HolderPersonalID != tt.wantID {
 				t.Errorf("holder ID: got %q, want %q", d.HolderPersonalID, tt.wantID)
+			}
+			if tt.wantReason != codeSexMismatch && contains(d.ReviewReasons, codeSexMismatch) {
+				t.Errorf("review: got %v, want no %s", d.ReviewReasons, codeSexMismatch)
 			}
 		})
 	}

@@ -456,7 +456,7 @@ func normalizeSex(s string) (string, bool) {
 	switch first {
 	case "nam":
 		return "Nam", true
-	case "nu", "nur", "na":
+	case "nu", "nur":
 		return "Nữ", true
 	}
 	return "", false

@@ -230,6 +230,7 @@ func TestNormalizeSex(t *testing.T) {
 		ok       bool
 	}{
 		{"Nam", "Nam", true}, {"Nữ", "Nữ", true}, {"Nu", "Nữ", true}, {"nam  3.", "Nam", true}, {"Khác", "", false}, {"", "", false},
+		{"Ña", "", false}, // "Nam" without its m, or "Nữ": either
 	}
 	for _, tt := range tests {
 		got, ok := normalizeSex(tt.in)
