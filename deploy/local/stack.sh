@@ -49,8 +49,14 @@ start() {
   fi
   wait_for redis redis_ping
   if ! alive "$LOCAL/s3/versitygw.pid"; then
+    # --keep-alive: versitygw closes every connection after one answer
+    # unless told otherwise, so each S3 request (a dozen per status read)
+    # paid a new TCP connection on both sides. --quiet: its access log is
+    # a line per request; SOHOA_LOCAL_S3_ACCESS_LOG=1 keeps it.
+    quiet=--quiet
+    if [ -n "${SOHOA_LOCAL_S3_ACCESS_LOG:-}" ]; then quiet=; fi
     ROOT_ACCESS_KEY="$S3_ACCESS" ROOT_SECRET_KEY="$S3_SECRET" \
-      setsid "$VERSITYGW" --port "127.0.0.1:$S3_PORT" --health /health \
+      setsid "$VERSITYGW" --port "127.0.0.1:$S3_PORT" --health /health --keep-alive $quiet \
       posix --versioning-dir "$LOCAL/s3/versions" "$LOCAL/s3/data" \
       >>"$LOCAL/logs/versitygw.log" 2>&1 </dev/null &
     echo $! >"$LOCAL/s3/versitygw.pid"
