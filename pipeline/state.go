@@ -59,7 +59,7 @@ type InputState struct {
 	// one that only waits for a person.
 	Needs []Need
 
-	Record     *Record
+	Record     *RecordHead
 	Results    []storage.Manifest
 	Quarantine *QuarantineItem
 	// Pending are the documents waiting for a person (no decision yet).
@@ -107,7 +107,7 @@ func StateOf(ctx context.Context, repo *storage.Repository, key string) (InputSt
 		st.State, st.Final = StateQuarantined, true
 		return st, nil
 	}
-	var rec Record
+	var rec RecordHead
 	switch err := repo.GetSealedJSON(ctx, storage.RecordKey(key), &rec); {
 	case errors.Is(err, storage.ErrNotFound):
 		if !info.HasMeta && info.OpenKey == "" {
@@ -222,12 +222,21 @@ func StateOf(ctx context.Context, repo *storage.Repository, key string) (InputSt
 }
 
 // decisionCode is the result code the OCR stage proposed for document doc.
-func decisionCode(rec *Record, doc int) string {
+func decisionCode(rec *RecordHead, doc int) string {
 	i := slices.IndexFunc(rec.Decisions, func(d Decision) bool { return d.Doc == doc })
 	if i < 0 {
 		return ""
 	}
 	return rec.Decisions[i].ResultCode
+}
+
+// RecordHead is the part of a Record the state machine reads: the
+// decision on each document and the stored page images. Decoding only it
+// skips the recognised words and boxes, most of a record's bytes: every
+// status read and reconciler pass decodes the record.
+type RecordHead struct {
+	Decisions []Decision `json:"decisions"`
+	Images    []ImageRef `json:"images"`
 }
 
 // Status is the InputStatus of a state, as GET /v1/inputs/{key} answers.

@@ -378,13 +378,10 @@ func (b *Bucket) Stat(ctx context.Context, key string) (storage.ObjectInfo, erro
 
 // Open implements storage.Bucket.
 func (b *Bucket) Open(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
-	obj, err := b.c.GetObject(ctx, b.name, key, minio.GetObjectOptions{})
+	// One GET answers with the body and the metadata: Client.GetObject's
+	// Stat before the first read sends a HEAD first, doubling every read.
+	obj, o, _, err := minio.Core{Client: b.c}.GetObject(ctx, b.name, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, storage.ObjectInfo{}, fmt.Errorf("s3 open %s: %w", key, mapErr(err))
-	}
-	o, err := obj.Stat() // GetObject is lazy: this sends the request
-	if err != nil {
-		obj.Close()
 		return nil, storage.ObjectInfo{}, fmt.Errorf("s3 open %s: %w", key, mapErr(err))
 	}
 	info := infoOf(o)

@@ -270,3 +270,54 @@ func TestPutOnceAnswerLost(t *testing.T) {
 		t.Fatalf("Versions = %d, %v; want 1", v, err)
 	}
 }
+
+// countRequests counts the requests it carries, by method.
+type countRequests struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countRequests) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n[r.Method]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestGetOneRequest: reading an object, found or not, is one GET (body,
+// metadata and its recorded SHA-256 in one answer), not a HEAD and a GET.
+func TestGetOneRequest(t *testing.T) {
+	e := stackEnv(t)
+	cfg := e.config(bucketName(t))
+	count := &countRequests{n: map[string]int{}}
+	cfg.transport = count
+	b, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	ctx := t.Context()
+	body := []byte(`{"state":"issued"}`)
+	if err := b.PutOnce(ctx, "one/get.json", body, storage.SHA256Hex(body)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		key     string
+		wantErr error
+	}{{"one/get.json", nil}, {"one/missing.json", storage.ErrNotFound}} {
+		count.mu.Lock()
+		count.n = map[string]int{}
+		count.mu.Unlock()
+		got, info, err := b.Get(ctx, tt.key)
+		if !errors.Is(err, tt.wantErr) {
+			t.Fatalf("Get(%s): %v, want %v", tt.key, err, tt.wantErr)
+		}
+		if err == nil && (string(got) != string(body) || info.SHA256 != storage.SHA256Hex(body)) {
+			t.Errorf("Get(%s) = %q sha256 %s, want the stored body and its hash", tt.key, got, info.SHA256)
+		}
+		count.mu.Lock()
+		if count.n[http.MethodGet] != 1 || len(count.n) != 1 {
+			t.Errorf("Get(%s) sent %v, want one GET", tt.key, count.n)
+		}
+		count.mu.Unlock()
+	}
+}
