@@ -543,12 +543,17 @@ func (s *stack) state(ctx context.Context, key string) (string, error) {
 
 // settle waits until every key is final (not processing) and returns the
 // states and when the last one settled. It polls one key at a time, the
-// oldest still open, every 100 ms: the last key to settle is seen within a
-// poll of settling (every earlier one is final by then and answers at
-// once), and the measurement hardly loads the stack it measures (polling
-// every open key four times a second was over a hundred status reads a
-// second, each reading several objects from S3, on the cores the OCR
-// children use).
+// oldest still open, every settlePoll: the last key to settle is seen within
+// a poll of settling (every earlier one is final by then and answers at
+// once; the wall time can only come out longer), and the measurement hardly
+// loads the stack it measures (polling every open key four times a second
+// was over a hundred status reads a second, each reading several objects
+// from S3, on the cores the OCR children use; one read costs serve and the
+// S3 server about 8 CPU-ms together).
+// settlePoll is how often settle reads the status of the oldest open key:
+// at most a quarter second added to a phase of 20 s or more.
+const settlePoll = 250 * time.Millisecond
+
 func (s *stack) settle(ctx context.Context, keys <-chan string, limit time.Duration) (map[string]int, time.Time, error) {
 	deadline := time.Now().Add(limit)
 	var open []string
@@ -593,7 +598,7 @@ func (s *stack) settle(ctx context.Context, keys <-chan string, limit time.Durat
 		select {
 		case <-ctx.Done():
 			return states, last, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(settlePoll):
 		}
 	}
 	return states, last, nil
