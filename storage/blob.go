@@ -159,8 +159,10 @@ func (r *Repository) readBlob(ctx context.Context, objectKey string) ([]byte, er
 		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
 	}
 	// DARE adds 32 bytes to every 64 KiB package: the plaintext is a
-	// little shorter than the object.
-	out := bytes.NewBuffer(make([]byte, 0, max(0, info.Size-info.Size/2048)))
+	// little shorter than the object. The buffer has bytes.MinRead to
+	// spare past the object's size: ReadFrom doubles a buffer with less
+	// room left than that (a 44 MB scan was read into an 88 MB buffer).
+	out := bytes.NewBuffer(make([]byte, 0, max(0, info.Size)+bytes.MinRead))
 	if _, err := io.Copy(out, dec); err != nil {
 		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
 	}

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -992,6 +993,32 @@ func TestClaimTokenIDOnce(t *testing.T) {
 	for _, k := range got {
 		if err := storage.CheckKey(k); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestIntakeReadOnce: a large intake is read into one buffer of about its
+// size (it was once read into a buffer twice its size, the first one
+// thrown away on the way).
+func TestIntakeReadOnce(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	for _, n := range []int{1, 65536, 65536*3 + 7, 8 << 20} {
+		scan := make([]byte, n)
+		scan[0] = 0xff
+		for i := 1; i < n; i++ {
+			scan[i] = byte(i*7 + i>>9)
+		}
+		key, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Name: "big.pdf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _, err := r.Intake(ctx, key)
+		if err != nil || !bytes.Equal(data, scan) {
+			t.Fatalf("%d bytes: Intake = %d bytes, %v", n, len(data), err)
+		}
+		if limit := n + n/1000 + 1024; cap(data) > limit {
+			t.Errorf("%d bytes read into a buffer of %d bytes, want at most %d", n, cap(data), limit)
 		}
 	}
 }
