@@ -1022,3 +1022,35 @@ func TestIntakeReadOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestIntakeTo: IntakeTo writes the scan Intake returns, with the same
+// meta; a writer that fails is its own error, not a corrupt object.
+func TestIntakeTo(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	scan := bytes.Repeat([]byte("\xff\xd8\xff scan "), 30000)
+	key, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Name: "a.jpg", BatchID: "b1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	meta, err := r.IntakeTo(ctx, key, &got)
+	if err != nil || !bytes.Equal(got.Bytes(), scan) {
+		t.Fatalf("IntakeTo = %d bytes, %v; want the %d bytes stored", got.Len(), err, len(scan))
+	}
+	_, want, err := r.Intake(ctx, key)
+	if err != nil || meta != want {
+		t.Errorf("IntakeTo meta %+v, Intake's %+v (%v)", meta, want, err)
+	}
+	full := errors.New("disk full")
+	if _, err := r.IntakeTo(ctx, key, failingWriter{full}); !errors.Is(err, full) || errors.Is(err, storage.ErrCorrupt) {
+		t.Errorf("failing writer: %v, want %v and not ErrCorrupt", err, full)
+	}
+	if _, err := r.IntakeTo(ctx, storage.InputKeyOf([]byte("never uploaded")), &got); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("missing intake: %v, want ErrNotFound", err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
