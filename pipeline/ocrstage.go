@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -150,6 +151,13 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	if err != nil {
 		return fmt.Errorf("recognise %s: %w", meta.Name, err)
 	}
+	if len(pages) >= releasePages {
+		// Once the record is written, a large file's words, extraction
+		// and record are garbage: the memory goes back to the system
+		// (as an OCR child's does after each page) instead of staying
+		// with the worker while the next file is recognised.
+		defer debug.FreeOSMemory()
+	}
 	slices.SortFunc(images, func(a, b ImageRef) int { return a.Page - b.Page })
 	// One line per recognition, so an operator (and the tests) can count
 	// the OCR work done: a file recognised twice shows twice.
@@ -204,6 +212,10 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	}
 	return p.dispatch(ctx, &rec)
 }
+
+// releasePages is the page count from which the OCR stage hands its
+// memory back to the system when it is done with a file.
+const releasePages = 20
 
 // decide chooses, per document, whether it is issued, reviewed or kept.
 // Problems of the whole file (an unreadable page, no document at all) send
