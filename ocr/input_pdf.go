@@ -81,10 +81,14 @@ func (o *inputOpener) openPDF(rs io.ReadSeeker) error {
 	extract := func(n int) (PageImage, error) {
 		c := choices[n-1]
 		if streams != nil {
-			if err := streams.load(c.objNr); err != nil {
-				return PageImage{}, fmt.Errorf("%s: PDF page %d image: %v: %w", o.label, n, err, ErrUnreadable)
+			// Every image of the page is extracted, and one may be
+			// another page's chosen (dropped) image.
+			for _, nr := range pdfcpu.ImageObjNrs(pctx, n) {
+				defer streams.drop(nr)
+				if err := streams.load(nr); err != nil {
+					return PageImage{}, fmt.Errorf("%s: PDF page %d image: %v: %w", o.label, n, err, ErrUnreadable)
+				}
 			}
-			defer streams.drop(c.objNr)
 		}
 		imgs, err := pdfcpu.ExtractPageImages(pctx, n, false)
 		if err != nil {
