@@ -67,9 +67,29 @@ func (o *inputOpener) openPDF(rs io.ReadSeeker) error {
 		}
 		choices[n-1] = best
 	}
+	// Opened lazily, the chosen images' bytes are read from the file only
+	// while their page is extracted, not held from opening to closing.
+	var streams *pdfStreams
+	if src, ok := rs.(io.ReaderAt); ok && o.lazy {
+		nrs := make([]int, 0, len(choices))
+		for _, c := range choices {
+			nrs = append(nrs, c.objNr)
+		}
+		streams = dropPDFStreams(pctx, src, nrs)
+	}
 	// extract takes page n's chosen image out of the PDF and decodes it.
 	extract := func(n int) (PageImage, error) {
 		c := choices[n-1]
+		if streams != nil {
+			// Every image of the page is extracted, and one may be
+			// another page's chosen (dropped) image.
+			for _, nr := range pdfcpu.ImageObjNrs(pctx, n) {
+				defer streams.drop(nr)
+				if err := streams.load(nr); err != nil {
+					return PageImage{}, fmt.Errorf("%s: PDF page %d image: %v: %w", o.label, n, err, ErrUnreadable)
+				}
+			}
+		}
 		imgs, err := pdfcpu.ExtractPageImages(pctx, n, false)
 		if err != nil {
 			return PageImage{}, fmt.Errorf("%s: PDF page %d image: %v: %w", o.label, n, err, ErrUnreadable)

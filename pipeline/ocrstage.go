@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -22,6 +24,35 @@ func (p *Pipeline) intakeMeta(ctx context.Context, inputKey string) ([]byte, sto
 		return nil, meta, fmt.Errorf("read intake %s: %w", inputKey, err)
 	}
 	return data, meta, nil
+}
+
+// spoolIntake streams an intake from storage into a file of fr's spool
+// and returns the file's path (the caller removes it) and the meta.
+func (p *Pipeline) spoolIntake(ctx context.Context, fr FileRecognizer, inputKey string) (string, storage.IntakeMeta, error) {
+	f, err := fr.SpoolFile()
+	if err != nil {
+		return "", storage.IntakeMeta{}, err
+	}
+	path := f.Name()
+	meta, err := p.o.Repo.IntakeTo(ctx, inputKey, f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("spool: %w", cerr)
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", meta, fmt.Errorf("read intake %s: %w", inputKey, err)
+	}
+	return path, meta, nil
+}
+
+// looksSignedFile is LooksSigned of a file's bytes.
+func looksSignedFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	return LooksSignedReader(f)
 }
 
 // OCR runs the OCR stage for one intake object. It is idempotent: a record
@@ -45,8 +76,20 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 		return errors.New("ocr stage: no recognizer or layouts configured")
 	}
 
-	data, meta, err := p.intakeMeta(ctx, inputKey)
-	if err != nil {
+	// A recognizer with a spool of its own gets the intake streamed into
+	// it: the worker never holds a large scan while it is recognised.
+	var (
+		data    []byte
+		meta    storage.IntakeMeta
+		spooled string
+	)
+	fr, streamed := p.o.Recognizer.(FileRecognizer)
+	if streamed {
+		if spooled, meta, err = p.spoolIntake(ctx, fr, inputKey); err != nil {
+			return err
+		}
+		defer os.Remove(spooled)
+	} else if data, meta, err = p.intakeMeta(ctx, inputKey); err != nil {
 		return err
 	}
 	if meta.UploadedAt.IsZero() {
@@ -60,12 +103,28 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 		return nil
 	}
 	var sig *SignatureCheck
-	if LooksSigned(data) {
+	signed := LooksSigned(data)
+	if spooled != "" {
+		if signed, err = looksSignedFile(spooled); err != nil {
+			return fmt.Errorf("read spooled intake %s: %w", inputKey, err)
+		}
+		if signed {
+			// The verifier takes the file from memory: a signed input
+			// is read back for it (and let go after).
+			if data, err = os.ReadFile(spooled); err != nil {
+				return fmt.Errorf("read spooled intake %s: %w", inputKey, err)
+			}
+		}
+	}
+	if signed {
 		if sig, err = p.checkSignature(ctx, data); err != nil {
 			return err
 		}
 		p.o.Logger.Info("signed input verified", "input_key", inputKey, "valid", sig.Valid, "reason", sig.Reason,
 			"signer_cert_sha256", sig.SignerCertSHA256)
+	}
+	if spooled != "" {
+		data = nil
 	}
 	started := p.o.Now()
 	// Each page image is stored as it is recognised; only the record of
@@ -83,9 +142,21 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 		images = append(images, ImageRef{Page: img.Number, Key: key, Format: img.Format, DPI: img.DPI})
 		return nil
 	}
-	pages, err := p.o.Recognizer.Process(ctx, data, meta.Name, store)
+	var pages []ocr.Page
+	if spooled != "" {
+		pages, err = fr.ProcessFile(ctx, spooled, meta.Name, store)
+	} else {
+		pages, err = p.o.Recognizer.Process(ctx, data, meta.Name, store)
+	}
 	if err != nil {
 		return fmt.Errorf("recognise %s: %w", meta.Name, err)
+	}
+	if len(pages) >= releasePages {
+		// Once the record is written, a large file's words, extraction
+		// and record are garbage: the memory goes back to the system
+		// (as an OCR child's does after each page) instead of staying
+		// with the worker while the next file is recognised.
+		defer debug.FreeOSMemory()
 	}
 	slices.SortFunc(images, func(a, b ImageRef) int { return a.Page - b.Page })
 	// One line per recognition, so an operator (and the tests) can count
@@ -141,6 +212,10 @@ func (p *Pipeline) OCR(ctx context.Context, inputKey string) error {
 	}
 	return p.dispatch(ctx, &rec)
 }
+
+// releasePages is the page count from which the OCR stage hands its
+// memory back to the system when it is done with a file.
+const releasePages = 20
 
 // decide chooses, per document, whether it is issued, reviewed or kept.
 // Problems of the whole file (an unreadable page, no document at all) send

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,6 +29,16 @@ const Version = "sohoa-pipeline/1"
 // (ocr.PageSink), and the recognised pages are returned in page order.
 type Recognizer interface {
 	Process(ctx context.Context, data []byte, name string, sink ocr.PageSink) ([]ocr.Page, error)
+}
+
+// FileRecognizer is a Recognizer that also reads a scan from a file of
+// its own (the OCR pool's private spool): the OCR stage streams an intake
+// from storage into it instead of holding a large scan in memory while it
+// is recognised. The caller closes and removes the file.
+type FileRecognizer interface {
+	Recognizer
+	SpoolFile() (*os.File, error)
+	ProcessFile(ctx context.Context, path, name string, sink ocr.PageSink) ([]ocr.Page, error)
 }
 
 // Issuer renders, stamps and signs one e-result, and verifies its own output.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -58,7 +59,39 @@ type SignatureCheck struct {
 // signature dictionary cannot sit in a compressed object stream (its byte
 // range names file offsets), so the bytes show it.
 func LooksSigned(data []byte) bool {
-	return bytes.HasPrefix(data, []byte("%PDF-")) && bytes.Contains(data, []byte("/ByteRange"))
+	return bytes.HasPrefix(data, []byte("%PDF-")) && bytes.Contains(data, []byte(byteRange))
+}
+
+const byteRange = "/ByteRange"
+
+// LooksSignedReader is LooksSigned of what r reads, read in blocks.
+func LooksSignedReader(r io.Reader) (bool, error) {
+	buf := make([]byte, 64<<10)
+	n, err := io.ReadFull(r, buf[:len("%PDF-")])
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return false, nil
+	case err != nil:
+		return false, err
+	case string(buf[:n]) != "%PDF-":
+		return false, nil
+	}
+	// keep: the end of the last block, where a /ByteRange may begin.
+	keep := copy(buf, buf[:n])
+	for {
+		n, err := r.Read(buf[keep:])
+		if bytes.Contains(buf[:keep+n], []byte(byteRange)) {
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		end := keep + n
+		keep = copy(buf, buf[max(0, end-(len(byteRange)-1)):end])
+	}
 }
 
 // checkSignature verifies a signed input. Errors are only those worth a

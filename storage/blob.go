@@ -136,40 +136,81 @@ func (r *Repository) putBlobFrom(ctx context.Context, objectKey string, plain io
 // (ciphertext and plaintext). The checksum of the stored bytes is checked
 // at their end (Bucket.Open) and DARE authenticates every package.
 func (r *Repository) readBlob(ctx context.Context, objectKey string) ([]byte, error) {
+	var out *bytes.Buffer
+	_, err := r.copyBlob(ctx, objectKey, func(size int64) io.Writer {
+		// DARE adds 32 bytes to every 64 KiB package: the plaintext is a
+		// little shorter than the object. The buffer has bytes.MinRead to
+		// spare past the object's size: ReadFrom doubles a buffer with
+		// less room left than that (a 44 MB scan was read into an 88 MB
+		// buffer).
+		out = bytes.NewBuffer(make([]byte, 0, max(0, size)+bytes.MinRead))
+		return out
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// copyBlob decrypts objectKey as a stream into the writer to returns for
+// the object's stored size, and returns the plaintext's size. What was
+// written before an error is not to be used: DARE authenticates every
+// package as it comes, and the bucket's checksum of the stored bytes is
+// checked at their end.
+func (r *Repository) copyBlob(ctx context.Context, objectKey string, to func(size int64) io.Writer) (int64, error) {
 	rc, info, err := r.b.Open(ctx, objectKey)
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+		return 0, fmt.Errorf("get %s: %w", objectKey, err)
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	magic := make([]byte, len(blobMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != blobMagic {
-		return nil, fmt.Errorf("decrypt %s: not an encrypted object: %w", objectKey, ErrCorrupt)
+		return 0, fmt.Errorf("decrypt %s: not an encrypted object: %w", objectKey, ErrCorrupt)
 	}
 	kid, err := br.ReadSlice('\n')
 	if err != nil || len(kid) > 17 {
-		return nil, fmt.Errorf("decrypt %s: bad header: %w", objectKey, ErrCorrupt)
+		return 0, fmt.Errorf("decrypt %s: bad header: %w", objectKey, ErrCorrupt)
 	}
 	key, ok := r.keys.SealKeys[string(kid[:len(kid)-1])]
 	if !ok {
-		return nil, fmt.Errorf("decrypt %s: seal key %q is not in the key ring: %w", objectKey, kid[:len(kid)-1], ErrInvalid)
+		return 0, fmt.Errorf("decrypt %s: seal key %q is not in the key ring: %w", objectKey, kid[:len(kid)-1], ErrInvalid)
 	}
 	dec, err := sio.DecryptReader(br, blobConfig(blobKey(key, objectKey)))
 	if err != nil {
-		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+		return 0, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
 	}
-	// DARE adds 32 bytes to every 64 KiB package: the plaintext is a
-	// little shorter than the object.
-	out := bytes.NewBuffer(make([]byte, 0, max(0, info.Size-info.Size/2048)))
-	if _, err := io.Copy(out, dec); err != nil {
-		return nil, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
+	n, err := io.Copy(to(info.Size), dec)
+	if err != nil {
+		var we *writeError
+		if errors.As(err, &we) {
+			return n, fmt.Errorf("decrypt %s: %w", objectKey, we.err)
+		}
+		return n, fmt.Errorf("decrypt %s: %w: %w", objectKey, err, ErrCorrupt)
 	}
 	// Read to the end, so the bucket's checksum of the stored bytes is
 	// checked even if DARE stopped at its final package.
 	if _, err := io.Copy(io.Discard, br); err != nil {
-		return nil, fmt.Errorf("get %s: %w", objectKey, err)
+		return n, fmt.Errorf("get %s: %w", objectKey, err)
 	}
-	return out.Bytes(), nil
+	return n, nil
+}
+
+// writeError marks an error of the writer copyBlob copies to (a full
+// disk, say), which is not the object's corruption.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+// errWriter wraps the errors of w in writeError.
+type errWriter struct{ w io.Writer }
+
+func (e errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		err = &writeError{err}
+	}
+	return n, err
 }
 
 // getBlob reads and decrypts objectKey.

@@ -231,29 +231,52 @@ func (r *Repository) Intake(ctx context.Context, inputKey string) ([]byte, Intak
 	if err != nil {
 		return nil, IntakeMeta{}, fmt.Errorf("intake %s: %w", inputKey, err)
 	}
+	meta, err := r.intakeMeta(ctx, inputKey, int64(len(data)))
+	if err != nil {
+		return nil, IntakeMeta{}, err
+	}
+	return data, meta, nil
+}
+
+// IntakeTo is Intake writing the scan to w as it is read and decrypted,
+// so a large scan is never held in memory (the worker spools it for its
+// OCR children). On an error, what was written is not to be used.
+func (r *Repository) IntakeTo(ctx context.Context, inputKey string, w io.Writer) (IntakeMeta, error) {
+	if !ValidInputKey(inputKey) {
+		return IntakeMeta{}, fmt.Errorf("intake: malformed input key: %w", ErrInvalid)
+	}
+	n, err := r.copyBlob(ctx, IntakeKey(inputKey), func(int64) io.Writer { return errWriter{w} })
+	if err != nil {
+		return IntakeMeta{}, fmt.Errorf("intake %s: %w", inputKey, err)
+	}
+	return r.intakeMeta(ctx, inputKey, n)
+}
+
+// intakeMeta is the meta of a stored scan of size bytes (see Intake).
+func (r *Repository) intakeMeta(ctx context.Context, inputKey string, size int64) (IntakeMeta, error) {
 	var meta IntakeMeta
-	err = r.GetSealedJSON(ctx, IntakeMetaKey(inputKey), &meta)
+	err := r.GetSealedJSON(ctx, IntakeMetaKey(inputKey), &meta)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		info, err := r.IntakeInfo(ctx, inputKey)
 		if err != nil {
-			return nil, IntakeMeta{}, err
+			return IntakeMeta{}, err
 		}
 		meta = info.Meta
-		meta.Size = int64(len(data))
+		meta.Size = size
 		if info.OpenKey == "" {
-			return data, IntakeMeta{Size: int64(len(data))}, nil
+			return IntakeMeta{Size: size}, nil
 		}
 		if err := r.PutSealedJSON(ctx, IntakeMetaKey(inputKey), meta); err != nil && !errors.Is(err, ErrExists) {
-			return nil, IntakeMeta{}, fmt.Errorf("intake: restore metadata: %w", err)
+			return IntakeMeta{}, fmt.Errorf("intake: restore metadata: %w", err)
 		} else if errors.Is(err, ErrExists) {
 			if err := r.GetSealedJSON(ctx, IntakeMetaKey(inputKey), &meta); err != nil {
-				return nil, IntakeMeta{}, fmt.Errorf("intake: %w", err)
+				return IntakeMeta{}, fmt.Errorf("intake: %w", err)
 			}
 		}
 		r.log.Info("intake metadata restored from its open marker", "input_key", inputKey)
 	case err != nil:
-		return nil, IntakeMeta{}, fmt.Errorf("intake: %w", err)
+		return IntakeMeta{}, fmt.Errorf("intake: %w", err)
 	}
-	return data, meta, nil
+	return meta, nil
 }

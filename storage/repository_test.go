@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -995,3 +996,61 @@ func TestClaimTokenIDOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestIntakeReadOnce: a large intake is read into one buffer of about its
+// size (it was once read into a buffer twice its size, the first one
+// thrown away on the way).
+func TestIntakeReadOnce(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	for _, n := range []int{1, 65536, 65536*3 + 7, 8 << 20} {
+		scan := make([]byte, n)
+		scan[0] = 0xff
+		for i := 1; i < n; i++ {
+			scan[i] = byte(i*7 + i>>9)
+		}
+		key, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Name: "big.pdf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _, err := r.Intake(ctx, key)
+		if err != nil || !bytes.Equal(data, scan) {
+			t.Fatalf("%d bytes: Intake = %d bytes, %v", n, len(data), err)
+		}
+		if limit := n + n/1000 + 1024; cap(data) > limit {
+			t.Errorf("%d bytes read into a buffer of %d bytes, want at most %d", n, cap(data), limit)
+		}
+	}
+}
+
+// TestIntakeTo: IntakeTo writes the scan Intake returns, with the same
+// meta; a writer that fails is its own error, not a corrupt object.
+func TestIntakeTo(t *testing.T) {
+	r, _ := newRepo(t)
+	ctx := t.Context()
+	scan := bytes.Repeat([]byte("\xff\xd8\xff scan "), 30000)
+	key, err := r.PutIntake(ctx, scan, storage.IntakeMeta{Name: "a.jpg", BatchID: "b1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	meta, err := r.IntakeTo(ctx, key, &got)
+	if err != nil || !bytes.Equal(got.Bytes(), scan) {
+		t.Fatalf("IntakeTo = %d bytes, %v; want the %d bytes stored", got.Len(), err, len(scan))
+	}
+	_, want, err := r.Intake(ctx, key)
+	if err != nil || meta != want {
+		t.Errorf("IntakeTo meta %+v, Intake's %+v (%v)", meta, want, err)
+	}
+	full := errors.New("disk full")
+	if _, err := r.IntakeTo(ctx, key, failingWriter{full}); !errors.Is(err, full) || errors.Is(err, storage.ErrCorrupt) {
+		t.Errorf("failing writer: %v, want %v and not ErrCorrupt", err, full)
+	}
+	if _, err := r.IntakeTo(ctx, storage.InputKeyOf([]byte("never uploaded")), &got); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("missing intake: %v, want ErrNotFound", err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }

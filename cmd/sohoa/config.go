@@ -145,6 +145,9 @@ type config struct {
 	}
 	Worker struct {
 		Concurrency, OCRChildren int
+		// MemLimit is the worker's Go soft memory limit, in bytes
+		// (debug.SetMemoryLimit); 0: none.
+		MemLimit uint64
 		// TaskCheck is how long a worker with nothing to do waits before
 		// it asks Redis for a task again (asynq's TaskCheckInterval,
 		// jittered between half and one and a half times it).
@@ -272,6 +275,7 @@ func settings() []setting {
 		{"SOHOA_TRUSTED_CAS", "trusted-cas", "", "PEM bundle of the signer CAs of other agencies (give serve and worker the same): a PDF that arrives already signed (an e-result of another agency's software) whose signature passes the strict verifier against them is filed as it is, byte-identical, origin born_digital, with its own signer in the manifest, and POST /v1/verify reports such a file valid with anchor trusted_agency; any other signed PDF goes to review (empty: every signed PDF goes to review, and /v1/verify trusts only SOHOA_TRUST_CA)", gForeign, func(c *config) flag.Value { return (*stringValue)(&c.TrustedCAs) }},
 		{"SOHOA_WORKER_CONCURRENCY", "concurrency", "0", "tasks a worker processes at once (0: its OCR children + 1, so storing and signing overlap the next file's OCR)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.Concurrency) }},
 		{"SOHOA_TASK_CHECK_INTERVAL", "task-check-interval", "200ms", "how long an idle worker waits before asking Redis for a task again (asynq's default is 1 s, which leaves a worker idle up to 1.5 s after its queues refill; each idle worker makes about 5 small Redis calls a second at 200 ms)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.TaskCheck) }},
+		{"SOHOA_WORKER_MEM_LIMIT", "worker-mem-limit", "134217728", "soft limit of a worker's own Go memory, in bytes (debug.SetMemoryLimit): near it the collector runs more often and hands freed memory back to the system, so a large dossier's recognised words, record and issuing do not leave the worker holding a peak; it is not a cap (the OCR children are capped apart, SOHOA_OCR_MEM_LIMIT) (0: none)", gWorker, func(c *config) flag.Value { return (*uint64Value)(&c.Worker.MemLimit) }},
 		{"SOHOA_OCR_CHILDREN", "ocr-children", "0", "OCR child processes of a worker (0: number of CPUs)", gWorker, func(c *config) flag.Value { return (*intValue)(&c.Worker.OCRChildren) }},
 		{"SOHOA_RECONCILE_EVERY", "reconcile", "15s", "how often a worker reconciles: re-dispatches what inputs not yet final need and Redis does not hold (cheap: recent open markers only; 0: only at start)", gWorker, func(c *config) flag.Value { return (*durationValue)(&c.Worker.Reconcile) }},
 		{"SOHOA_RECONCILE_FULL_EVERY", "reconcile-full", "1h", "how often a reconcile pass lists the whole intake instead of only the open inputs (and always at start and after Redis lost its data)", gWorker, func(c *config) flag.Value { return (*positiveDuration)(&c.Worker.ReconcileFull) }},

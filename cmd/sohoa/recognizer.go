@@ -10,7 +10,11 @@ import (
 	"sync"
 
 	"sohoa/ocr/tesseract"
+	"sohoa/pipeline"
 )
+
+// The OCR stage streams an intake into the pool's spool (pipeline.FileRecognizer).
+var _ pipeline.FileRecognizer = (*tesseract.Pool)(nil)
 
 // newRecognizer starts the supervised Tesseract pool the OCR stage runs.
 // Its poison-input errors carry their quarantine codes; pipeline classifies

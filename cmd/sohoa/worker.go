@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -33,6 +35,9 @@ func runWorker(ctx context.Context, fs *flagSet, args []string, stdout, stderr i
 		concurrency = children + 1
 	}
 	log := cfg.logger(stderr)
+	if cfg.Worker.MemLimit > 0 {
+		debug.SetMemoryLimit(int64(min(cfg.Worker.MemLimit, math.MaxInt64)))
+	}
 	if err := checkRedis(ctx, cfg); err != nil {
 		return err
 	}

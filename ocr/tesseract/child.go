@@ -388,6 +388,10 @@ func (h *engineHandler) file(ctx context.Context, req childRequest) (*openFile, 
 	opened, n := now(), time.Duration(max(1, len(scan.Pages)))
 	f.decode = StageTime{Wall: (opened.wall - openStart.wall) / n, CPU: (opened.cpu - openStart.cpu) / n}
 	h.open = f
+	// Opening a PDF reads every stream of it, and only then lets the page
+	// images' go (ocr.OpenScanFile): that memory goes back now, not after
+	// the first page.
+	releaseMemory()
 	return f, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -217,9 +218,9 @@ func (p *Pool) Process(ctx context.Context, data []byte, name string, sink ocr.P
 	if closed {
 		return nil, ErrPoolClosed
 	}
-	f, err := os.CreateTemp(p.spool, "in-*") // 0600
+	f, err := p.SpoolFile()
 	if err != nil {
-		return nil, fmt.Errorf("ocr pool: spool input: %w", err)
+		return nil, err
 	}
 	path := f.Name()
 	defer os.Remove(path)
@@ -231,6 +232,33 @@ func (p *Pool) Process(ctx context.Context, data []byte, name string, sink ocr.P
 		return nil, fmt.Errorf("ocr pool: spool input: %w", err)
 	}
 	data = nil // the children read the file; this copy may go
+	return p.processFile(ctx, childRequest{Name: name, Path: path}, sink)
+}
+
+// SpoolFile creates a file (0600) in the pool's private folder for an
+// input the caller writes there and recognises with ProcessFile, so a
+// large scan goes from storage to the children without being held in
+// memory. The caller closes and removes it.
+func (p *Pool) SpoolFile() (*os.File, error) {
+	f, err := os.CreateTemp(p.spool, "in-*")
+	if err != nil {
+		return nil, fmt.Errorf("ocr pool: spool input: %w", err)
+	}
+	return f, nil
+}
+
+// ProcessFile is Process of an input written to path, a file of
+// SpoolFile: the children read it in place.
+func (p *Pool) ProcessFile(ctx context.Context, path, name string, sink ocr.PageSink) ([]ocr.Page, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, ErrPoolClosed
+	}
+	if filepath.Dir(path) != p.spool {
+		return nil, fmt.Errorf("ocr pool: %s is not a file of the pool's spool folder", path)
+	}
 	return p.processFile(ctx, childRequest{Name: name, Path: path}, sink)
 }
 
