@@ -200,13 +200,10 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return page, nil
 	}
 	deskewStart := now()
-	g := inkGray(img.Image) // red seal ink dropped on colour pages (ink.go)
-	skew := ocr.EstimateSkew(g)
+	g, skew := deskew(img.Image)
 	if skew != 0 {
-		g = ocr.Rotate(g, -skew)
 		page.Skew = -skew
 	}
-	g = ocr.CleanBorders(g)
 	e.since(StageDeskew, deskewStart)
 	if ocr.InkFraction(g) < blankInk {
 		// An empty sheet: recognising paper noise takes long and
@@ -291,6 +288,19 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	e.opts.Logger.Debug("page recognised", "page", img.Number, "skew", page.Skew,
 		"osd_deg", osdDeg, "osd_conf", osdConf, "rotation", rot, "words", len(page.Words), "confidence", page.Confidence)
 	return page, nil
+}
+
+// deskew is the page src in grey for recognition, red seal ink dropped on
+// colour pages (inkGray), straightened by the skew found (ocr.EstimateSkew:
+// the angle its lines are rotated counter-clockwise, 0 for none), with the
+// dark bands along its edges whitened (ocr.CleanBorders).
+func deskew(src image.Image) (g *image.Gray, skew float64) {
+	g = inkGray(src)
+	skew = ocr.EstimateSkew(g)
+	if skew != 0 {
+		g = ocr.Rotate(g, -skew)
+	}
+	return ocr.CleanBorders(g), skew
 }
 
 // colourDropped is ocr.ColourDropped of src turned as the page was:
