@@ -207,38 +207,59 @@ func Rotate(g *image.Gray, deg float64) *image.Gray {
 	}
 	// Inverse mapping: for each destination pixel find its source. A
 	// counter-clockwise rotation on screen (y down) maps source (x, y) to
-	// (cx + dx·cos + dy·sin, cy − dx·sin + dy·cos).
+	// (cx + dx·cos + dy·sin, cy − dx·sin + dy·cos), so destination (x, y)
+	// samples source (cx + dx·cos − dy·sin, cy + dx·sin + dy·cos). The
+	// column terms are computed once per column and the row terms once
+	// per row, in the same floating-point operations as per pixel.
 	rad := deg * math.Pi / 180
 	cos, sin := math.Cos(rad), math.Sin(rad)
 	cx, cy := float64(w-1)/2, float64(h-1)/2
+	colX := make([]float64, w) // cx + dx·cos
+	colY := make([]float64, w) // cy + dx·sin
+	for x := range w {
+		dx := float64(x) - cx
+		colX[x] = cx + dx*cos
+		colY[x] = cy + dx*sin
+	}
 	for y := 0; y < h; y++ {
 		dy := float64(y) - cy
-		row := out.Pix[y*out.Stride:]
-		for x := 0; x < w; x++ {
-			dx := float64(x) - cx
-			sx := cx + dx*cos - dy*sin
-			sy := cy + dx*sin + dy*cos
-			row[x] = sampleGray(g, sx, sy, w, h)
-		}
+		rowX, rowY := dy*sin, dy*cos
+		rotateRow(out.Pix[y*out.Stride:][:w], g, colX, colY, rowX, rowY, w, h)
 	}
 	return out
 }
 
-// sampleGray interpolates g bilinearly at (x, y); white outside.
-func sampleGray(g *image.Gray, x, y float64, w, h int) uint8 {
-	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
-	if x0 < 0 || y0 < 0 || x0+1 >= w || y0+1 >= h {
-		if x0 >= 0 && y0 >= 0 && x0 < w && y0 < h {
-			return g.Pix[y0*g.Stride+x0]
+// rotateRow fills one destination row of Rotate: pixel x samples g
+// bilinearly at (colX[x] − rowX, colY[x] + rowY); white outside g, its
+// nearest pixel on g's last row and column.
+func rotateRow(row []uint8, g *image.Gray, colX, colY []float64, rowX, rowY float64, w, h int) {
+	colX, colY = colX[:len(row)], colY[:len(row)]
+	pix, stride := g.Pix, g.Stride
+	for x := range row {
+		sx := colX[x] - rowX
+		sy := colY[x] + rowY
+		if sx < 0 || sy < 0 {
+			row[x] = 255 // floor below 0: outside
+			continue
 		}
-		return 255
+		// Truncation is floor for these non-negative coordinates.
+		x0, y0 := int(sx), int(sy)
+		if x0+1 >= w || y0+1 >= h {
+			if x0 < w && y0 < h {
+				row[x] = pix[y0*stride+x0]
+			} else {
+				row[x] = 255
+			}
+			continue
+		}
+		fx, fy := sx-float64(x0), sy-float64(y0)
+		i := y0*stride + x0
+		p := pix[i : i+2]
+		q := pix[i+stride : i+stride+2]
+		top := float64(p[0])*(1-fx) + float64(p[1])*fx
+		bot := float64(q[0])*(1-fx) + float64(q[1])*fx
+		row[x] = uint8(top*(1-fy) + bot*fy + 0.5)
 	}
-	fx, fy := x-float64(x0), y-float64(y0)
-	p := g.Pix[y0*g.Stride+x0:]
-	q := g.Pix[(y0+1)*g.Stride+x0:]
-	top := float64(p[0])*(1-fx) + float64(p[1])*fx
-	bot := float64(q[0])*(1-fx) + float64(q[1])*fx
-	return uint8(top*(1-fy) + bot*fy + 0.5)
 }
 
 // RotateQuarter returns g rotated clockwise by deg, which must be 0, 90, 180
