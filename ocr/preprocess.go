@@ -35,7 +35,8 @@ func Downscale(g *image.Gray, factor int) *image.Gray {
 	return downscaleGray(g, factor)
 }
 
-// downscaleGray shrinks g by an integer factor with box averaging.
+// downscaleGray shrinks g by an integer factor with box averaging: each
+// pixel is the mean, rounded down, of a factor × factor box.
 func downscaleGray(g *image.Gray, factor int) *image.Gray {
 	if factor <= 1 {
 		return g
@@ -43,20 +44,57 @@ func downscaleGray(g *image.Gray, factor int) *image.Gray {
 	b := g.Bounds()
 	w, h := b.Dx()/factor, b.Dy()/factor
 	out := image.NewGray(image.Rect(0, 0, w, h))
+	if w == 0 || h == 0 {
+		return out
+	}
 	area := factor * factor
+	// The mean of each possible box sum, looked up instead of divided.
+	mean := make([]uint8, 255*area+1)
+	for s := range mean {
+		mean[s] = uint8(s / area)
+	}
+	sums := make([]uint32, w)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			sum := 0
-			for dy := 0; dy < factor; dy++ {
-				row := g.Pix[(y*factor+dy)*g.Stride+x*factor:]
-				for dx := 0; dx < factor; dx++ {
-					sum += int(row[dx])
-				}
-			}
-			out.Pix[y*out.Stride+x] = uint8(sum / area)
+		clear(sums)
+		for dy := 0; dy < factor; dy++ {
+			row := g.Pix[(y*factor+dy)*g.Stride:][:w*factor]
+			addBoxRow(sums, row, factor)
+		}
+		dst := out.Pix[y*out.Stride:][:w]
+		for x, s := range sums {
+			dst[x] = mean[s]
 		}
 	}
 	return out
+}
+
+// addBoxRow adds to sums[x] the factor pixels of row from x·factor.
+func addBoxRow(sums []uint32, row []uint8, factor int) {
+	switch factor {
+	case 2:
+		for x := range sums {
+			p := row[2*x : 2*x+2]
+			sums[x] += uint32(p[0]) + uint32(p[1])
+		}
+	case 3:
+		for x := range sums {
+			p := row[3*x : 3*x+3]
+			sums[x] += uint32(p[0]) + uint32(p[1]) + uint32(p[2])
+		}
+	case 4:
+		for x := range sums {
+			p := row[4*x : 4*x+4]
+			sums[x] += uint32(p[0]) + uint32(p[1]) + uint32(p[2]) + uint32(p[3])
+		}
+	default:
+		for x := range sums {
+			var s uint32
+			for _, v := range row[factor*x : factor*x+factor] {
+				s += uint32(v)
+			}
+			sums[x] += s
+		}
+	}
 }
 
 // otsuThreshold returns the grey level that best separates ink from paper:

@@ -368,3 +368,41 @@ func TestRotateMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// downscaleReference is downscaleGray as first written, a box at a time.
+func downscaleReference(g *image.Gray, factor int) *image.Gray {
+	b := g.Bounds()
+	w, h := b.Dx()/factor, b.Dy()/factor
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	area := factor * factor
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sum := 0
+			for dy := 0; dy < factor; dy++ {
+				row := g.Pix[(y*factor+dy)*g.Stride+x*factor:]
+				for dx := 0; dx < factor; dx++ {
+					sum += int(row[dx])
+				}
+			}
+			out.Pix[y*out.Stride+x] = uint8(sum / area)
+		}
+	}
+	return out
+}
+
+func TestDownscaleMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []image.Point{{301, 417}, {400, 300}, {7, 5}, {2, 9}} {
+		g := image.NewGray(image.Rect(0, 0, size.X, size.Y))
+		for i := range g.Pix {
+			g.Pix[i] = uint8(rng.IntN(256))
+		}
+		g.Pix[0], g.Pix[1] = 255, 255 // a box of the brightest sums
+		for _, f := range []int{2, 3, 4, 5, 8} {
+			got, want := downscaleGray(g, f), downscaleReference(g, f)
+			if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("downscaleGray(%v, %d) differs from the reference", size, f)
+			}
+		}
+	}
+}
