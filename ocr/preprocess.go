@@ -344,31 +344,33 @@ const (
 // shadow, black margins) that recognisers read as garbage lines. It returns
 // g itself when there is nothing to clean, else a cleaned copy.
 func CleanBorders(g *image.Gray) *image.Gray {
+	return cleanBorders(g, false)
+}
+
+// CleanBordersInPlace is CleanBorders whitening g itself, for a caller
+// that owns g: it returns g.
+func CleanBordersInPlace(g *image.Gray) *image.Gray {
+	return cleanBorders(g, true)
+}
+
+func cleanBorders(g *image.Gray, inPlace bool) *image.Gray {
 	b := g.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < 20 || h < 20 {
 		return g
 	}
 	t := otsuThreshold(downscaleGray(g, max(1, w/800)))
-	at := func(x, y int) uint8 { return g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+x+b.Min.X-g.Rect.Min.X] }
-	rowDark := func(y int) bool {
+	row := func(y int) []uint8 { return g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+b.Min.X-g.Rect.Min.X:][:w] }
+	dark := func(px []uint8) int {
 		n := 0
-		for x := 0; x < w; x++ {
-			if at(x, y) < t {
+		for _, v := range px {
+			if v < t {
 				n++
 			}
 		}
-		return float64(n) > borderDark*float64(w)
+		return n
 	}
-	colDark := func(x int) bool {
-		n := 0
-		for y := 0; y < h; y++ {
-			if at(x, y) < t {
-				n++
-			}
-		}
-		return float64(n) > borderDark*float64(h)
-	}
+	rowDark := func(y int) bool { return float64(dark(row(y))) > borderDark*float64(w) }
 	zy, zx := int(borderZone*float64(h)), int(borderZone*float64(w))
 	// The last dark row/column of each edge band; the band is whitened
 	// up to it, so a band broken by a few lighter lines is still removed.
@@ -383,34 +385,59 @@ func CleanBorders(g *image.Gray) *image.Gray {
 			bottom = y
 		}
 	}
+	// The dark pixels of each column of the left and right zones, counted
+	// a row at a time.
+	leftN, rightN := make([]int, zx), make([]int, zx)
+	for y := 0; y < h; y++ {
+		r := row(y)
+		for x, v := range r[:zx] {
+			if v < t {
+				leftN[x]++
+			}
+		}
+		for x, v := range r[w-zx:] {
+			if v < t {
+				rightN[x]++
+			}
+		}
+	}
+	colDark := func(n int) bool { return float64(n) > borderDark*float64(h) }
 	for x := 0; x < zx; x++ {
-		if colDark(x) {
+		if colDark(leftN[x]) {
 			left = x + 1
 		}
 	}
 	for x := w - 1; x >= w-zx; x-- {
-		if colDark(x) {
+		if colDark(rightN[x-(w-zx)]) {
 			right = x
 		}
 	}
 	if top == 0 && bottom == h && left == 0 && right == w {
 		return g
 	}
-	out := image.NewGray(image.Rect(0, 0, w, h))
+	out := g
+	if !inPlace {
+		out = image.NewGray(image.Rect(0, 0, w, h))
+	}
 	for y := 0; y < h; y++ {
-		row := out.Pix[y*out.Stride : y*out.Stride+w]
+		dst := row(y)
+		if !inPlace {
+			dst = out.Pix[y*out.Stride:][:w]
+		}
 		if y < top || y >= bottom {
-			for x := range row {
-				row[x] = 255
+			for x := range dst {
+				dst[x] = 255
 			}
 			continue
 		}
-		for x := 0; x < w; x++ {
-			if x < left || x >= right {
-				row[x] = 255
-			} else {
-				row[x] = at(x, y)
-			}
+		if !inPlace {
+			copy(dst, row(y))
+		}
+		for x := range dst[:left] {
+			dst[x] = 255
+		}
+		for x := range dst[right:] {
+			dst[right+x] = 255
 		}
 	}
 	return out

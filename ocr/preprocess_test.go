@@ -406,3 +406,142 @@ func TestDownscaleMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanBordersMatchesReference checks CleanBorders and
+// CleanBordersInPlace against CleanBorders as first written, on noisy
+// pages with dark bands of random widths along random edges.
+func TestCleanBordersMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	cleaned := 0
+	for i := 0; i < 40; i++ {
+		w, h := 20+rng.IntN(300), 20+rng.IntN(300)
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for j := range g.Pix {
+			g.Pix[j] = uint8(150 + rng.IntN(106))
+			if rng.IntN(20) == 0 {
+				g.Pix[j] = uint8(rng.IntN(60)) // print
+			}
+		}
+		dark := func(x, y int) {
+			if rng.IntN(10) < 8 {
+				g.Pix[y*g.Stride+x] = uint8(rng.IntN(50))
+			}
+		}
+		for edge := 0; edge < 4; edge++ {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			n := rng.IntN(max(1, w/15))
+			for y := 0; y < h; y++ {
+				for k := 0; k < n; k++ {
+					switch edge {
+					case 0:
+						dark(k, y)
+					case 1:
+						dark(w-1-k, y)
+					}
+				}
+			}
+			m := rng.IntN(max(1, h/15))
+			for x := 0; x < w; x++ {
+				for k := 0; k < m; k++ {
+					switch edge {
+					case 2:
+						dark(x, k)
+					case 3:
+						dark(x, h-1-k)
+					}
+				}
+			}
+		}
+		want := cleanBordersReference(g)
+		if want != g {
+			cleaned++
+		}
+		if got := CleanBorders(g); got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+			t.Fatalf("page %d (%d×%d): CleanBorders differs from the reference", i, w, h)
+		}
+		cp := Rotate(g, 0)
+		if got := CleanBordersInPlace(cp); got != cp || !bytes.Equal(got.Pix, want.Pix) {
+			t.Fatalf("page %d (%d×%d): CleanBordersInPlace differs from the reference", i, w, h)
+		}
+	}
+	if cleaned < 10 {
+		t.Errorf("only %d of 40 pages had a band to clean", cleaned)
+	}
+}
+
+// cleanBordersReference is CleanBorders as first written, a pixel at a
+// time through a closure and columns read down the page.
+func cleanBordersReference(g *image.Gray) *image.Gray {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w < 20 || h < 20 {
+		return g
+	}
+	t := otsuThreshold(downscaleGray(g, max(1, w/800)))
+	at := func(x, y int) uint8 { return g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+x+b.Min.X-g.Rect.Min.X] }
+	rowDark := func(y int) bool {
+		n := 0
+		for x := 0; x < w; x++ {
+			if at(x, y) < t {
+				n++
+			}
+		}
+		return float64(n) > borderDark*float64(w)
+	}
+	colDark := func(x int) bool {
+		n := 0
+		for y := 0; y < h; y++ {
+			if at(x, y) < t {
+				n++
+			}
+		}
+		return float64(n) > borderDark*float64(h)
+	}
+	zy, zx := int(borderZone*float64(h)), int(borderZone*float64(w))
+	// The last dark row/column of each edge band; the band is whitened
+	// up to it, so a band broken by a few lighter lines is still removed.
+	top, bottom, left, right := 0, h, 0, w
+	for y := 0; y < zy; y++ {
+		if rowDark(y) {
+			top = y + 1
+		}
+	}
+	for y := h - 1; y >= h-zy; y-- {
+		if rowDark(y) {
+			bottom = y
+		}
+	}
+	for x := 0; x < zx; x++ {
+		if colDark(x) {
+			left = x + 1
+		}
+	}
+	for x := w - 1; x >= w-zx; x-- {
+		if colDark(x) {
+			right = x
+		}
+	}
+	if top == 0 && bottom == h && left == 0 && right == w {
+		return g
+	}
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		row := out.Pix[y*out.Stride : y*out.Stride+w]
+		if y < top || y >= bottom {
+			for x := range row {
+				row[x] = 255
+			}
+			continue
+		}
+		for x := 0; x < w; x++ {
+			if x < left || x >= right {
+				row[x] = 255
+			} else {
+				row[x] = at(x, y)
+			}
+		}
+	}
+	return out
+}

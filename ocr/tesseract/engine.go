@@ -300,7 +300,11 @@ func deskew(src image.Image) (g *image.Gray, skew float64) {
 	if skew != 0 {
 		g = ocr.Rotate(g, -skew)
 	}
-	return ocr.CleanBorders(g), skew
+	if g == src {
+		// A grey page as decoded: the caller's, cleaned in a copy.
+		return ocr.CleanBorders(g), skew
+	}
+	return ocr.CleanBordersInPlace(g), skew
 }
 
 // colourDropped is ocr.ColourDropped of src turned as the page was:
