@@ -180,7 +180,18 @@ func EstimateSkew(g *image.Gray) float64 {
 	sb := small.Bounds()
 	// Ink pixels, ignoring a margin where scanner borders and shadows live.
 	mx, my := sb.Dx()/20, sb.Dy()/20
-	var xs, ys []float64
+	n := 0
+	for y := my; y < sb.Dy()-my; y++ {
+		for _, v := range small.Pix[y*small.Stride+mx : y*small.Stride+sb.Dx()-mx] {
+			if v < t {
+				n++
+			}
+		}
+	}
+	if n < 200 || float64(n) > 0.5*float64(sb.Dx()*sb.Dy()) {
+		return 0
+	}
+	xs, ys := make([]float64, 0, n), make([]float64, 0, n)
 	for y := my; y < sb.Dy()-my; y++ {
 		row := small.Pix[y*small.Stride:]
 		for x := mx; x < sb.Dx()-mx; x++ {
@@ -190,24 +201,36 @@ func EstimateSkew(g *image.Gray) float64 {
 			}
 		}
 	}
-	n := len(xs)
-	if n < 200 || float64(n) > 0.5*float64(sb.Dx()*sb.Dy()) {
-		return 0
-	}
 	height := sb.Dy()
 	width := sb.Dx()
+	off := float64(width) * MaxSkew / 45 // |x·tan| bound, keeps bins positive
+	nb := height + 2*int(off) + 2
+	// Two histograms, for the even and the odd points, added up after:
+	// neighbouring ink pixels mostly fall in one bin, and alternating
+	// halves the chain of increments of one counter.
+	bins := make([]int32, 2*nb)
+	even, odd := bins[:nb], bins[nb:]
 	score := func(deg float64) float64 {
 		tan := math.Tan(deg * math.Pi / 180)
-		off := float64(width) * MaxSkew / 45 // |x·tan| bound, keeps bins positive
-		bins := make([]int, height+2*int(off)+2)
-		for i := range xs {
-			k := int(ys[i] + xs[i]*tan + off)
-			if k >= 0 && k < len(bins) {
-				bins[k]++
+		clear(bins)
+		ys := ys[:len(xs)]
+		i := 0
+		for ; i+1 < len(xs); i += 2 {
+			if k := int(ys[i] + xs[i]*tan + off); k >= 0 && k < nb {
+				even[k]++
+			}
+			if k := int(ys[i+1] + xs[i+1]*tan + off); k >= 0 && k < nb {
+				odd[k]++
+			}
+		}
+		if i < len(xs) {
+			if k := int(ys[i] + xs[i]*tan + off); k >= 0 && k < nb {
+				even[k]++
 			}
 		}
 		var s float64
-		for _, c := range bins {
+		for k, c := range even {
+			c += odd[k]
 			s += float64(c) * float64(c)
 		}
 		return s
