@@ -285,17 +285,19 @@ func Rotate(g *image.Gray, deg float64) *image.Gray {
 	for y := 0; y < h; y++ {
 		dy := float64(y) - cy
 		rowX, rowY := dy*sin, dy*cos
-		rotateRow(out.Pix[y*out.Stride:][:w], g, colX, colY, rowX, rowY, w, h)
+		rotateRow(out.Pix[y*out.Stride:][:w], g.Pix, g.Stride, image.Point{}, colX, colY, rowX, rowY, w, h)
 	}
 	return out
 }
 
-// rotateRow fills one destination row of Rotate: pixel x samples g
-// bilinearly at (colX[x] − rowX, colY[x] + rowY); white outside g, its
-// nearest pixel on g's last row and column.
-func rotateRow(row []uint8, g *image.Gray, colX, colY []float64, rowX, rowY float64, w, h int) {
+// rotateRow fills one destination row of Rotate of a w × h page: pixel x
+// samples the page bilinearly at (colX[x] − rowX, colY[x] + rowY); white
+// outside the page, its nearest pixel on the page's last row and column.
+// The page's pixel (x, y) is pix[(y−o.Y)·stride + x−o.X]: pix holds the
+// page, or (o ≠ 0) the part of it the row samples.
+func rotateRow(row []uint8, pix []uint8, stride int, o image.Point, colX, colY []float64, rowX, rowY float64, w, h int) {
 	colX, colY = colX[:len(row)], colY[:len(row)]
-	pix, stride := g.Pix, g.Stride
+	base := -(o.Y*stride + o.X) // the index of the page's (0, 0)
 	for x := range row {
 		sx := colX[x] - rowX
 		sy := colY[x] + rowY
@@ -307,14 +309,14 @@ func rotateRow(row []uint8, g *image.Gray, colX, colY []float64, rowX, rowY floa
 		x0, y0 := int(sx), int(sy)
 		if x0+1 >= w || y0+1 >= h {
 			if x0 < w && y0 < h {
-				row[x] = pix[y0*stride+x0]
+				row[x] = pix[base+y0*stride+x0]
 			} else {
 				row[x] = 255
 			}
 			continue
 		}
 		fx, fy := sx-float64(x0), sy-float64(y0)
-		i := y0*stride + x0
+		i := base + y0*stride + x0
 		p := pix[i : i+2]
 		q := pix[i+stride : i+stride+2]
 		top := float64(p[0])*(1-fx) + float64(p[1])*fx
@@ -490,6 +492,18 @@ func ColourDropped(img image.Image) *image.Gray {
 	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
 		return nil
 	}
+	if !hasColour(img) {
+		return nil
+	}
+	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	dropColour(img, out.Pix, out.Stride)
+	return out
+}
+
+// hasColour reports whether a page not grey by its type has enough
+// coloured pixels to count as a colour page (ColourDropped).
+func hasColour(img image.Image) bool {
+	b := img.Bounds()
 	px := RGBAt(img)
 	// Sample a grid first: most scans are not colour.
 	coloured, sampled := 0, 0
@@ -502,17 +516,126 @@ func ColourDropped(img image.Image) *image.Gray {
 			}
 		}
 	}
-	if float64(coloured) < minColourFraction*float64(sampled) {
-		return nil
-	}
-	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	return float64(coloured) >= minColourFraction*float64(sampled)
+}
+
+// dropColour writes each pixel of img as its brightest channel to dst,
+// row y of img (from 0) at dst[y·stride:].
+func dropColour(img image.Image, dst []uint8, stride int) {
 	ColourRows(img, func(y int, _, r, g, bl []uint8) {
-		row := out.Pix[y*out.Stride:]
+		row := dst[y*stride:]
 		for x := range row[:len(r)] {
 			row[x] = max(r[x], g[x], bl[x])
 		}
 	})
+}
+
+// ColourDroppedPage is ColourDropped(img) turned by Rotate(·, deg), made a
+// region at a time (Region): a page's coloured marks are read again in a
+// few crops, and the rest of the page is never made.
+type ColourDroppedPage struct {
+	src  image.Image // the page as decoded; its Bounds().Min is (0, 0) here
+	w, h int
+	deg  float64
+	// cos, sin, cx, cy: Rotate's mapping, for deg ≠ 0.
+	cos, sin, cx, cy float64
+	// full is the whole page, made at once for a decoded image that has
+	// no SubImage.
+	full *image.Gray
+}
+
+// NewColourDroppedPage is ColourDroppedPage of img turned by deg degrees
+// counter-clockwise; nil where ColourDropped(img) is nil.
+func NewColourDroppedPage(img image.Image, deg float64) *ColourDroppedPage {
+	b := img.Bounds()
+	if b.Empty() {
+		return nil
+	}
+	switch img.(type) {
+	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
+		return nil
+	}
+	if !hasColour(img) {
+		return nil
+	}
+	c := &ColourDroppedPage{src: img, w: b.Dx(), h: b.Dy(), deg: deg}
+	if deg != 0 {
+		rad := deg * math.Pi / 180
+		c.cos, c.sin = math.Cos(rad), math.Sin(rad)
+		c.cx, c.cy = float64(c.w-1)/2, float64(c.h-1)/2
+	}
+	if _, ok := img.(subImager); !ok {
+		full := image.NewGray(image.Rect(0, 0, c.w, c.h))
+		dropColour(img, full.Pix, full.Stride)
+		if deg != 0 {
+			full = Rotate(full, deg)
+		}
+		c.full = full
+	}
+	return c
+}
+
+type subImager interface {
+	SubImage(r image.Rectangle) image.Image
+}
+
+// Bounds is the page's: (0, 0) to its size.
+func (c *ColourDroppedPage) Bounds() image.Rectangle { return image.Rect(0, 0, c.w, c.h) }
+
+// Region returns the part r of the page (within its Bounds): an image
+// whose Rect is r, with the pixels of Rotate(ColourDropped(img), deg)
+// there.
+func (c *ColourDroppedPage) Region(r image.Rectangle) *image.Gray {
+	r = r.Intersect(c.Bounds())
+	out := &image.Gray{Pix: make([]uint8, r.Dx()*r.Dy()), Stride: r.Dx(), Rect: r}
+	switch {
+	case r.Empty():
+	case c.full != nil:
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			copy(out.Pix[(y-r.Min.Y)*out.Stride:], c.full.Pix[c.full.PixOffset(r.Min.X, y):][:r.Dx()])
+		}
+	case c.deg == 0:
+		c.drop(r, out.Pix, out.Stride)
+	default:
+		// The source pixels the region samples: Rotate's mapping is
+		// affine, so those of its corners bound them (a pixel more each
+		// way for rounding, and the bilinear neighbour).
+		x1, y1 := float64(r.Min.X), float64(r.Min.Y)
+		x2, y2 := float64(r.Max.X-1), float64(r.Max.Y-1)
+		sx := func(x, y float64) float64 { return (c.cx + (x-c.cx)*c.cos) - (y-c.cy)*c.sin }
+		sy := func(x, y float64) float64 { return (c.cy + (x-c.cx)*c.sin) + (y-c.cy)*c.cos }
+		minX := math.Min(math.Min(sx(x1, y1), sx(x2, y1)), math.Min(sx(x1, y2), sx(x2, y2)))
+		maxX := math.Max(math.Max(sx(x1, y1), sx(x2, y1)), math.Max(sx(x1, y2), sx(x2, y2)))
+		minY := math.Min(math.Min(sy(x1, y1), sy(x2, y1)), math.Min(sy(x1, y2), sy(x2, y2)))
+		maxY := math.Max(math.Max(sy(x1, y1), sy(x2, y1)), math.Max(sy(x1, y2), sy(x2, y2)))
+		sb := image.Rect(int(math.Floor(minX))-1, int(math.Floor(minY))-1, int(math.Floor(maxX))+3, int(math.Floor(maxY))+3).Intersect(c.Bounds())
+		if sb.Empty() {
+			for i := range out.Pix {
+				out.Pix[i] = 255
+			}
+			return out
+		}
+		part := make([]uint8, sb.Dx()*sb.Dy())
+		c.drop(sb, part, sb.Dx())
+		// Rotate's column and row terms, computed as it computes them.
+		colX, colY := make([]float64, r.Dx()), make([]float64, r.Dx())
+		for i := range colX {
+			dx := float64(r.Min.X+i) - c.cx
+			colX[i] = c.cx + dx*c.cos
+			colY[i] = c.cy + dx*c.sin
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			dy := float64(y) - c.cy
+			rotateRow(out.Pix[(y-r.Min.Y)*out.Stride:][:r.Dx()], part, sb.Dx(), sb.Min, colX, colY, dy*c.sin, dy*c.cos, c.w, c.h)
+		}
+	}
 	return out
+}
+
+// drop writes the colour-dropped pixels of the page's part r to dst, row
+// by row at stride.
+func (c *ColourDroppedPage) drop(r image.Rectangle, dst []uint8, stride int) {
+	dropColour(c.src.(subImager).SubImage(r.Add(c.src.Bounds().Min)), dst, stride)
 }
 
 // RGBAt returns a reader of img's 8-bit red, green and blue at a point,

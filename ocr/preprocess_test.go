@@ -626,3 +626,63 @@ func TestEstimateSkewMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestColourDroppedPageRegion checks that every region of a
+// ColourDroppedPage has the pixels of the whole page colour-dropped then
+// turned, for each decoded colour type, turned or not, with regions
+// inside, across the edges and outside the page.
+func TestColourDroppedPageRegion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const w, h = 203, 151
+	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range rgba.Pix {
+		rgba.Pix[i] = uint8(rng.IntN(256))
+	}
+	nrgba := &image.NRGBA{Pix: rgba.Pix, Stride: rgba.Stride, Rect: rgba.Rect}
+	ycc := image.NewYCbCr(rgba.Rect, image.YCbCrSubsampleRatio420)
+	for i := range ycc.Y {
+		ycc.Y[i] = uint8(rng.IntN(256))
+	}
+	for i := range ycc.Cb {
+		ycc.Cb[i], ycc.Cr[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+	}
+	// A type without SubImage: the page is made whole.
+	type plain struct{ image.Image }
+	imgs := []image.Image{rgba, nrgba, ycc, ycc.SubImage(image.Rect(3, 1, 200, 150)), plain{rgba}}
+	for _, img := range imgs {
+		for _, deg := range []float64{0, 1.7, -2.95, 30} {
+			want := ColourDropped(img)
+			if want == nil {
+				t.Fatalf("%T: no colour", img)
+			}
+			if deg != 0 {
+				want = Rotate(want, deg)
+			}
+			c := NewColourDroppedPage(img, deg)
+			if c.Bounds() != want.Bounds() {
+				t.Fatalf("%T, %g°: bounds %v, want %v", img, deg, c.Bounds(), want.Bounds())
+			}
+			rects := []image.Rectangle{want.Bounds(), image.Rect(-5, -5, 20, 10), image.Rect(190, 140, 260, 200), image.Rect(300, 300, 310, 310)}
+			for i := 0; i < 20; i++ {
+				x, y := rng.IntN(w), rng.IntN(h)
+				rects = append(rects, image.Rect(x, y, x+1+rng.IntN(80), y+1+rng.IntN(30)))
+			}
+			for _, r := range rects {
+				got := c.Region(r)
+				if wr := r.Intersect(want.Bounds()); got.Rect != wr {
+					t.Fatalf("%T, %g°: Region(%v).Rect = %v, want %v", img, deg, r, got.Rect, wr)
+				}
+				for y := got.Rect.Min.Y; y < got.Rect.Max.Y; y++ {
+					for x := got.Rect.Min.X; x < got.Rect.Max.X; x++ {
+						if g, w := got.GrayAt(x, y).Y, want.GrayAt(x, y).Y; g != w {
+							t.Fatalf("%T, %g°: Region(%v) at (%d,%d) = %d, want %d", img, deg, r, x, y, g, w)
+						}
+					}
+				}
+			}
+		}
+	}
+	if NewColourDroppedPage(image.NewGray(image.Rect(0, 0, 10, 10)), 1) != nil {
+		t.Errorf("grey page: a ColourDroppedPage, want nil")
+	}
+}

@@ -276,7 +276,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 			page.Text = pageText(page.Words)
 		}
 	}
-	if err := e.reread(g, func() *image.Gray { return col }, dpi, &page); err != nil {
+	if err := e.reread(g, func() *colourPage { return col }, dpi, &page); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	switch {
@@ -309,7 +309,15 @@ func deskew(src image.Image) (g *image.Gray, skew float64) {
 
 // colourDropped is ocr.ColourDropped of src turned as the page was:
 // deskewed by skew, then rotated by rot; nil for a page without colour.
-func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle) *image.Gray {
+func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle) *colourPage {
+	if rot == 0 {
+		// Made a region at a time, as crops read it.
+		c := ocr.NewColourDroppedPage(src, -skew)
+		if c == nil || c.Bounds() != want {
+			return nil
+		}
+		return &colourPage{lazy: c}
+	}
 	c := ocr.ColourDropped(src)
 	if c == nil {
 		return nil
@@ -317,13 +325,35 @@ func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle)
 	if skew != 0 {
 		c = ocr.Rotate(c, -skew)
 	}
-	if rot != 0 {
-		c = ocr.RotateQuarter(c, rot)
-	}
+	c = ocr.RotateQuarter(c, rot)
 	if c.Bounds() != want {
 		return nil
 	}
-	return c
+	return &colourPage{full: c}
+}
+
+// colourPage is the page with its coloured marks paled, straightened as
+// the page was: made a region at a time (lazy), or, for a page turned by
+// a quarter, whole (full).
+type colourPage struct {
+	lazy *ocr.ColourDroppedPage
+	full *image.Gray
+}
+
+func (c *colourPage) bounds() image.Rectangle {
+	if c.full != nil {
+		return c.full.Bounds()
+	}
+	return c.lazy.Bounds()
+}
+
+// region returns an image holding at least the part r of the page, in
+// the page's coordinates.
+func (c *colourPage) region(r image.Rectangle) *image.Gray {
+	if c.full != nil {
+		return c.full
+	}
+	return c.lazy.Region(r)
 }
 
 // pageText is the page's text from its words, one line per line.
