@@ -67,3 +67,22 @@ func BenchmarkInkFractionPage(b *testing.B) {
 	g := benchGray(b)
 	cpuLoop(b, func() { InkFraction(g) })
 }
+
+// BenchmarkEncodePagePNGBitonal is the PNG page data made for a 300 dpi
+// bitonal TIFF page of the dev corpus when its file is opened.
+func BenchmarkEncodePagePNGBitonal(b *testing.B) {
+	f := filepath.Join(inputCorpusDir(b, "dev"), "scan_0016.tif")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pages, err := Open(context.Background(), data, f, DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpuLoop(b, func() {
+		if _, err := encodePagePNG(pages[0].Image); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
