@@ -2,10 +2,12 @@ package ocr
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -395,14 +397,93 @@ func (o *inputOpener) openTIFF(data []byte) error {
 	return nil
 }
 
-// encodePagePNG encodes a decoded page losslessly for embedding.
+// encodePagePNG encodes a decoded page losslessly for embedding: a
+// bitonal grey page (a fax or CCITT scan: only black and white) as a
+// 1-bit PNG, eight times less to compress than 8-bit grey.
 func encodePagePNG(img image.Image) ([]byte, error) {
+	if g, ok := img.(*image.Gray); ok {
+		if data, ok, err := encodeBitonalPNG(g); ok || err != nil {
+			return data, err
+		}
+	}
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
 	if err := enc.Encode(&buf, img); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeBitonalPNG writes a bitonal grey page (every pixel 0 or 255) as a
+// 1-bit greyscale PNG (no filtering, zlib at its fastest), which image/png
+// cannot write: it decodes back to the same *image.Gray. ok is false for a
+// page with another grey level.
+func encodeBitonalPNG(g *image.Gray) (data []byte, ok bool, err error) {
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	var idat bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
+	if err != nil {
+		return nil, false, err
+	}
+	row := make([]byte, 1+(w+7)/8) // filter type 0 (none), then the bits
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		px := g.Pix[g.PixOffset(b.Min.X, y):][:w]
+		bits := row[1:]
+		// A pixel of 0 or 255 is its own bit in its top bit; any
+		// other level shows in the others.
+		var other uint8
+		x := 0
+		for ; x+8 <= w; x += 8 {
+			p := px[x : x+8]
+			bits[x>>3] = p[0]&0x80 | p[1]&0x80>>1 | p[2]&0x80>>2 | p[3]&0x80>>3 |
+				p[4]&0x80>>4 | p[5]&0x80>>5 | p[6]&0x80>>6 | p[7]&0x80>>7
+			for _, v := range p {
+				other |= v ^ (v&0x80)>>7*255
+			}
+		}
+		if x < w {
+			bits[x>>3] = 0
+			for i, v := range px[x:] {
+				bits[x>>3] |= v & 0x80 >> i
+				other |= v ^ (v&0x80)>>7*255
+			}
+		}
+		if other != 0 {
+			return nil, false, nil
+		}
+		if _, err := zw.Write(row); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, false, err
+	}
+	var out bytes.Buffer
+	out.Grow(idat.Len() + 64)
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	var ihdr [13]byte
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8] = 1 // bit depth; then colour type 0 (grey), deflate, adaptive filtering, no interlace
+	writePNGChunk(&out, "IHDR", ihdr[:])
+	writePNGChunk(&out, "IDAT", idat.Bytes())
+	writePNGChunk(&out, "IEND", nil)
+	return out.Bytes(), true, nil
+}
+
+// writePNGChunk appends one PNG chunk: length, type, data and CRC.
+func writePNGChunk(out *bytes.Buffer, typ string, data []byte) {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+	out.Write(n[:])
+	crc := crc32.NewIEEE()
+	crc.Write([]byte(typ))
+	crc.Write(data)
+	out.WriteString(typ)
+	out.Write(data)
+	binary.BigEndian.PutUint32(n[:], crc.Sum32())
+	out.Write(n[:])
 }
 
 // sniffInputFormat names the container from magic bytes.

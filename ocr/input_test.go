@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -540,4 +541,54 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEncodePagePNGBitonal: a bitonal grey page is written as a 1-bit PNG
+// that decodes back to the same pixels; a page with grey levels stays
+// 8-bit.
+func TestEncodePagePNGBitonal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 1, 1), image.Rect(0, 0, 13, 7), image.Rect(0, 0, 64, 3), image.Rect(5, 2, 100, 41)} {
+		g := image.NewGray(r)
+		for i := range g.Pix {
+			g.Pix[i] = uint8(255 * rng.IntN(2))
+		}
+		data, err := encodePagePNG(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		if data[24] != 1 || cfg.Width != r.Dx() || cfg.Height != r.Dy() {
+			t.Errorf("%v: bit depth %d, %d×%d, want 1-bit %d×%d", r, data[24], cfg.Width, cfg.Height, r.Dx(), r.Dy())
+		}
+		back, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		bg, ok := back.(*image.Gray)
+		if !ok {
+			t.Fatalf("%v: decoded %T, want *image.Gray", r, back)
+		}
+		for y := 0; y < r.Dy(); y++ {
+			for x := 0; x < r.Dx(); x++ {
+				if got, want := bg.GrayAt(x, y).Y, g.GrayAt(r.Min.X+x, r.Min.Y+y).Y; got != want {
+					t.Fatalf("%v: pixel (%d,%d) = %d, want %d", r, x, y, got, want)
+				}
+			}
+		}
+	}
+	for _, tc := range []struct{ w, at int }{{4, 5}, {20, 3*20 + 9}, {20, 3*20 + 17}} {
+		grey := image.NewGray(image.Rect(0, 0, tc.w, 4))
+		grey.Pix[tc.at] = 128
+		data, err := encodePagePNG(grey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data[24] != 8 {
+			t.Errorf("grey page %d wide, grey at %d: bit depth %d, want 8", tc.w, tc.at, data[24])
+		}
+	}
 }

@@ -35,7 +35,8 @@ func Downscale(g *image.Gray, factor int) *image.Gray {
 	return downscaleGray(g, factor)
 }
 
-// downscaleGray shrinks g by an integer factor with box averaging.
+// downscaleGray shrinks g by an integer factor with box averaging: each
+// pixel is the mean, rounded down, of a factor × factor box.
 func downscaleGray(g *image.Gray, factor int) *image.Gray {
 	if factor <= 1 {
 		return g
@@ -43,20 +44,57 @@ func downscaleGray(g *image.Gray, factor int) *image.Gray {
 	b := g.Bounds()
 	w, h := b.Dx()/factor, b.Dy()/factor
 	out := image.NewGray(image.Rect(0, 0, w, h))
+	if w == 0 || h == 0 {
+		return out
+	}
 	area := factor * factor
+	// The mean of each possible box sum, looked up instead of divided.
+	mean := make([]uint8, 255*area+1)
+	for s := range mean {
+		mean[s] = uint8(s / area)
+	}
+	sums := make([]uint32, w)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			sum := 0
-			for dy := 0; dy < factor; dy++ {
-				row := g.Pix[(y*factor+dy)*g.Stride+x*factor:]
-				for dx := 0; dx < factor; dx++ {
-					sum += int(row[dx])
-				}
-			}
-			out.Pix[y*out.Stride+x] = uint8(sum / area)
+		clear(sums)
+		for dy := 0; dy < factor; dy++ {
+			row := g.Pix[(y*factor+dy)*g.Stride:][:w*factor]
+			addBoxRow(sums, row, factor)
+		}
+		dst := out.Pix[y*out.Stride:][:w]
+		for x, s := range sums {
+			dst[x] = mean[s]
 		}
 	}
 	return out
+}
+
+// addBoxRow adds to sums[x] the factor pixels of row from x·factor.
+func addBoxRow(sums []uint32, row []uint8, factor int) {
+	switch factor {
+	case 2:
+		for x := range sums {
+			p := row[2*x : 2*x+2]
+			sums[x] += uint32(p[0]) + uint32(p[1])
+		}
+	case 3:
+		for x := range sums {
+			p := row[3*x : 3*x+3]
+			sums[x] += uint32(p[0]) + uint32(p[1]) + uint32(p[2])
+		}
+	case 4:
+		for x := range sums {
+			p := row[4*x : 4*x+4]
+			sums[x] += uint32(p[0]) + uint32(p[1]) + uint32(p[2]) + uint32(p[3])
+		}
+	default:
+		for x := range sums {
+			var s uint32
+			for _, v := range row[factor*x : factor*x+factor] {
+				s += uint32(v)
+			}
+			sums[x] += s
+		}
+	}
 }
 
 // otsuThreshold returns the grey level that best separates ink from paper:
@@ -142,7 +180,18 @@ func EstimateSkew(g *image.Gray) float64 {
 	sb := small.Bounds()
 	// Ink pixels, ignoring a margin where scanner borders and shadows live.
 	mx, my := sb.Dx()/20, sb.Dy()/20
-	var xs, ys []float64
+	n := 0
+	for y := my; y < sb.Dy()-my; y++ {
+		for _, v := range small.Pix[y*small.Stride+mx : y*small.Stride+sb.Dx()-mx] {
+			if v < t {
+				n++
+			}
+		}
+	}
+	if n < 200 || float64(n) > 0.5*float64(sb.Dx()*sb.Dy()) {
+		return 0
+	}
+	xs, ys := make([]float64, 0, n), make([]float64, 0, n)
 	for y := my; y < sb.Dy()-my; y++ {
 		row := small.Pix[y*small.Stride:]
 		for x := mx; x < sb.Dx()-mx; x++ {
@@ -152,24 +201,36 @@ func EstimateSkew(g *image.Gray) float64 {
 			}
 		}
 	}
-	n := len(xs)
-	if n < 200 || float64(n) > 0.5*float64(sb.Dx()*sb.Dy()) {
-		return 0
-	}
 	height := sb.Dy()
 	width := sb.Dx()
+	off := float64(width) * MaxSkew / 45 // |x·tan| bound, keeps bins positive
+	nb := height + 2*int(off) + 2
+	// Two histograms, for the even and the odd points, added up after:
+	// neighbouring ink pixels mostly fall in one bin, and alternating
+	// halves the chain of increments of one counter.
+	bins := make([]int32, 2*nb)
+	even, odd := bins[:nb], bins[nb:]
 	score := func(deg float64) float64 {
 		tan := math.Tan(deg * math.Pi / 180)
-		off := float64(width) * MaxSkew / 45 // |x·tan| bound, keeps bins positive
-		bins := make([]int, height+2*int(off)+2)
-		for i := range xs {
-			k := int(ys[i] + xs[i]*tan + off)
-			if k >= 0 && k < len(bins) {
-				bins[k]++
+		clear(bins)
+		ys := ys[:len(xs)]
+		i := 0
+		for ; i+1 < len(xs); i += 2 {
+			if k := int(ys[i] + xs[i]*tan + off); k >= 0 && k < nb {
+				even[k]++
+			}
+			if k := int(ys[i+1] + xs[i+1]*tan + off); k >= 0 && k < nb {
+				odd[k]++
+			}
+		}
+		if i < len(xs) {
+			if k := int(ys[i] + xs[i]*tan + off); k >= 0 && k < nb {
+				even[k]++
 			}
 		}
 		var s float64
-		for _, c := range bins {
+		for k, c := range even {
+			c += odd[k]
 			s += float64(c) * float64(c)
 		}
 		return s
@@ -207,38 +268,61 @@ func Rotate(g *image.Gray, deg float64) *image.Gray {
 	}
 	// Inverse mapping: for each destination pixel find its source. A
 	// counter-clockwise rotation on screen (y down) maps source (x, y) to
-	// (cx + dx·cos + dy·sin, cy − dx·sin + dy·cos).
+	// (cx + dx·cos + dy·sin, cy − dx·sin + dy·cos), so destination (x, y)
+	// samples source (cx + dx·cos − dy·sin, cy + dx·sin + dy·cos). The
+	// column terms are computed once per column and the row terms once
+	// per row, in the same floating-point operations as per pixel.
 	rad := deg * math.Pi / 180
 	cos, sin := math.Cos(rad), math.Sin(rad)
 	cx, cy := float64(w-1)/2, float64(h-1)/2
+	colX := make([]float64, w) // cx + dx·cos
+	colY := make([]float64, w) // cy + dx·sin
+	for x := range w {
+		dx := float64(x) - cx
+		colX[x] = cx + dx*cos
+		colY[x] = cy + dx*sin
+	}
 	for y := 0; y < h; y++ {
 		dy := float64(y) - cy
-		row := out.Pix[y*out.Stride:]
-		for x := 0; x < w; x++ {
-			dx := float64(x) - cx
-			sx := cx + dx*cos - dy*sin
-			sy := cy + dx*sin + dy*cos
-			row[x] = sampleGray(g, sx, sy, w, h)
-		}
+		rowX, rowY := dy*sin, dy*cos
+		rotateRow(out.Pix[y*out.Stride:][:w], g.Pix, g.Stride, image.Point{}, colX, colY, rowX, rowY, w, h)
 	}
 	return out
 }
 
-// sampleGray interpolates g bilinearly at (x, y); white outside.
-func sampleGray(g *image.Gray, x, y float64, w, h int) uint8 {
-	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
-	if x0 < 0 || y0 < 0 || x0+1 >= w || y0+1 >= h {
-		if x0 >= 0 && y0 >= 0 && x0 < w && y0 < h {
-			return g.Pix[y0*g.Stride+x0]
+// rotateRow fills one destination row of Rotate of a w × h page: pixel x
+// samples the page bilinearly at (colX[x] − rowX, colY[x] + rowY); white
+// outside the page, its nearest pixel on the page's last row and column.
+// The page's pixel (x, y) is pix[(y−o.Y)·stride + x−o.X]: pix holds the
+// page, or (o ≠ 0) the part of it the row samples.
+func rotateRow(row []uint8, pix []uint8, stride int, o image.Point, colX, colY []float64, rowX, rowY float64, w, h int) {
+	colX, colY = colX[:len(row)], colY[:len(row)]
+	base := -(o.Y*stride + o.X) // the index of the page's (0, 0)
+	for x := range row {
+		sx := colX[x] - rowX
+		sy := colY[x] + rowY
+		if sx < 0 || sy < 0 {
+			row[x] = 255 // floor below 0: outside
+			continue
 		}
-		return 255
+		// Truncation is floor for these non-negative coordinates.
+		x0, y0 := int(sx), int(sy)
+		if x0+1 >= w || y0+1 >= h {
+			if x0 < w && y0 < h {
+				row[x] = pix[base+y0*stride+x0]
+			} else {
+				row[x] = 255
+			}
+			continue
+		}
+		fx, fy := sx-float64(x0), sy-float64(y0)
+		i := base + y0*stride + x0
+		p := pix[i : i+2]
+		q := pix[i+stride : i+stride+2]
+		top := float64(p[0])*(1-fx) + float64(p[1])*fx
+		bot := float64(q[0])*(1-fx) + float64(q[1])*fx
+		row[x] = uint8(top*(1-fy) + bot*fy + 0.5)
 	}
-	fx, fy := x-float64(x0), y-float64(y0)
-	p := g.Pix[y0*g.Stride+x0:]
-	q := g.Pix[(y0+1)*g.Stride+x0:]
-	top := float64(p[0])*(1-fx) + float64(p[1])*fx
-	bot := float64(q[0])*(1-fx) + float64(q[1])*fx
-	return uint8(top*(1-fy) + bot*fy + 0.5)
 }
 
 // RotateQuarter returns g rotated clockwise by deg, which must be 0, 90, 180
@@ -285,31 +369,33 @@ const (
 // shadow, black margins) that recognisers read as garbage lines. It returns
 // g itself when there is nothing to clean, else a cleaned copy.
 func CleanBorders(g *image.Gray) *image.Gray {
+	return cleanBorders(g, false)
+}
+
+// CleanBordersInPlace is CleanBorders whitening g itself, for a caller
+// that owns g: it returns g.
+func CleanBordersInPlace(g *image.Gray) *image.Gray {
+	return cleanBorders(g, true)
+}
+
+func cleanBorders(g *image.Gray, inPlace bool) *image.Gray {
 	b := g.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < 20 || h < 20 {
 		return g
 	}
 	t := otsuThreshold(downscaleGray(g, max(1, w/800)))
-	at := func(x, y int) uint8 { return g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+x+b.Min.X-g.Rect.Min.X] }
-	rowDark := func(y int) bool {
+	row := func(y int) []uint8 { return g.Pix[(y+b.Min.Y-g.Rect.Min.Y)*g.Stride+b.Min.X-g.Rect.Min.X:][:w] }
+	dark := func(px []uint8) int {
 		n := 0
-		for x := 0; x < w; x++ {
-			if at(x, y) < t {
+		for _, v := range px {
+			if v < t {
 				n++
 			}
 		}
-		return float64(n) > borderDark*float64(w)
+		return n
 	}
-	colDark := func(x int) bool {
-		n := 0
-		for y := 0; y < h; y++ {
-			if at(x, y) < t {
-				n++
-			}
-		}
-		return float64(n) > borderDark*float64(h)
-	}
+	rowDark := func(y int) bool { return float64(dark(row(y))) > borderDark*float64(w) }
 	zy, zx := int(borderZone*float64(h)), int(borderZone*float64(w))
 	// The last dark row/column of each edge band; the band is whitened
 	// up to it, so a band broken by a few lighter lines is still removed.
@@ -324,34 +410,59 @@ func CleanBorders(g *image.Gray) *image.Gray {
 			bottom = y
 		}
 	}
+	// The dark pixels of each column of the left and right zones, counted
+	// a row at a time.
+	leftN, rightN := make([]int, zx), make([]int, zx)
+	for y := 0; y < h; y++ {
+		r := row(y)
+		for x, v := range r[:zx] {
+			if v < t {
+				leftN[x]++
+			}
+		}
+		for x, v := range r[w-zx:] {
+			if v < t {
+				rightN[x]++
+			}
+		}
+	}
+	colDark := func(n int) bool { return float64(n) > borderDark*float64(h) }
 	for x := 0; x < zx; x++ {
-		if colDark(x) {
+		if colDark(leftN[x]) {
 			left = x + 1
 		}
 	}
 	for x := w - 1; x >= w-zx; x-- {
-		if colDark(x) {
+		if colDark(rightN[x-(w-zx)]) {
 			right = x
 		}
 	}
 	if top == 0 && bottom == h && left == 0 && right == w {
 		return g
 	}
-	out := image.NewGray(image.Rect(0, 0, w, h))
+	out := g
+	if !inPlace {
+		out = image.NewGray(image.Rect(0, 0, w, h))
+	}
 	for y := 0; y < h; y++ {
-		row := out.Pix[y*out.Stride : y*out.Stride+w]
+		dst := row(y)
+		if !inPlace {
+			dst = out.Pix[y*out.Stride:][:w]
+		}
 		if y < top || y >= bottom {
-			for x := range row {
-				row[x] = 255
+			for x := range dst {
+				dst[x] = 255
 			}
 			continue
 		}
-		for x := 0; x < w; x++ {
-			if x < left || x >= right {
-				row[x] = 255
-			} else {
-				row[x] = at(x, y)
-			}
+		if !inPlace {
+			copy(dst, row(y))
+		}
+		for x := range dst[:left] {
+			dst[x] = 255
+		}
+		for x := range dst[right:] {
+			dst[right+x] = 255
 		}
 	}
 	return out
@@ -381,6 +492,18 @@ func ColourDropped(img image.Image) *image.Gray {
 	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
 		return nil
 	}
+	if !hasColour(img) {
+		return nil
+	}
+	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	dropColour(img, out.Pix, out.Stride)
+	return out
+}
+
+// hasColour reports whether a page not grey by its type has enough
+// coloured pixels to count as a colour page (ColourDropped).
+func hasColour(img image.Image) bool {
+	b := img.Bounds()
 	px := RGBAt(img)
 	// Sample a grid first: most scans are not colour.
 	coloured, sampled := 0, 0
@@ -393,17 +516,126 @@ func ColourDropped(img image.Image) *image.Gray {
 			}
 		}
 	}
-	if float64(coloured) < minColourFraction*float64(sampled) {
-		return nil
-	}
-	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	return float64(coloured) >= minColourFraction*float64(sampled)
+}
+
+// dropColour writes each pixel of img as its brightest channel to dst,
+// row y of img (from 0) at dst[y·stride:].
+func dropColour(img image.Image, dst []uint8, stride int) {
 	ColourRows(img, func(y int, _, r, g, bl []uint8) {
-		row := out.Pix[y*out.Stride:]
+		row := dst[y*stride:]
 		for x := range row[:len(r)] {
 			row[x] = max(r[x], g[x], bl[x])
 		}
 	})
+}
+
+// ColourDroppedPage is ColourDropped(img) turned by Rotate(·, deg), made a
+// region at a time (Region): a page's coloured marks are read again in a
+// few crops, and the rest of the page is never made.
+type ColourDroppedPage struct {
+	src  image.Image // the page as decoded; its Bounds().Min is (0, 0) here
+	w, h int
+	deg  float64
+	// cos, sin, cx, cy: Rotate's mapping, for deg ≠ 0.
+	cos, sin, cx, cy float64
+	// full is the whole page, made at once for a decoded image that has
+	// no SubImage.
+	full *image.Gray
+}
+
+// NewColourDroppedPage is ColourDroppedPage of img turned by deg degrees
+// counter-clockwise; nil where ColourDropped(img) is nil.
+func NewColourDroppedPage(img image.Image, deg float64) *ColourDroppedPage {
+	b := img.Bounds()
+	if b.Empty() {
+		return nil
+	}
+	switch img.(type) {
+	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
+		return nil
+	}
+	if !hasColour(img) {
+		return nil
+	}
+	c := &ColourDroppedPage{src: img, w: b.Dx(), h: b.Dy(), deg: deg}
+	if deg != 0 {
+		rad := deg * math.Pi / 180
+		c.cos, c.sin = math.Cos(rad), math.Sin(rad)
+		c.cx, c.cy = float64(c.w-1)/2, float64(c.h-1)/2
+	}
+	if _, ok := img.(subImager); !ok {
+		full := image.NewGray(image.Rect(0, 0, c.w, c.h))
+		dropColour(img, full.Pix, full.Stride)
+		if deg != 0 {
+			full = Rotate(full, deg)
+		}
+		c.full = full
+	}
+	return c
+}
+
+type subImager interface {
+	SubImage(r image.Rectangle) image.Image
+}
+
+// Bounds is the page's: (0, 0) to its size.
+func (c *ColourDroppedPage) Bounds() image.Rectangle { return image.Rect(0, 0, c.w, c.h) }
+
+// Region returns the part r of the page (within its Bounds): an image
+// whose Rect is r, with the pixels of Rotate(ColourDropped(img), deg)
+// there.
+func (c *ColourDroppedPage) Region(r image.Rectangle) *image.Gray {
+	r = r.Intersect(c.Bounds())
+	out := &image.Gray{Pix: make([]uint8, r.Dx()*r.Dy()), Stride: r.Dx(), Rect: r}
+	switch {
+	case r.Empty():
+	case c.full != nil:
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			copy(out.Pix[(y-r.Min.Y)*out.Stride:], c.full.Pix[c.full.PixOffset(r.Min.X, y):][:r.Dx()])
+		}
+	case c.deg == 0:
+		c.drop(r, out.Pix, out.Stride)
+	default:
+		// The source pixels the region samples: Rotate's mapping is
+		// affine, so those of its corners bound them (a pixel more each
+		// way for rounding, and the bilinear neighbour).
+		x1, y1 := float64(r.Min.X), float64(r.Min.Y)
+		x2, y2 := float64(r.Max.X-1), float64(r.Max.Y-1)
+		sx := func(x, y float64) float64 { return (c.cx + (x-c.cx)*c.cos) - (y-c.cy)*c.sin }
+		sy := func(x, y float64) float64 { return (c.cy + (x-c.cx)*c.sin) + (y-c.cy)*c.cos }
+		minX := math.Min(math.Min(sx(x1, y1), sx(x2, y1)), math.Min(sx(x1, y2), sx(x2, y2)))
+		maxX := math.Max(math.Max(sx(x1, y1), sx(x2, y1)), math.Max(sx(x1, y2), sx(x2, y2)))
+		minY := math.Min(math.Min(sy(x1, y1), sy(x2, y1)), math.Min(sy(x1, y2), sy(x2, y2)))
+		maxY := math.Max(math.Max(sy(x1, y1), sy(x2, y1)), math.Max(sy(x1, y2), sy(x2, y2)))
+		sb := image.Rect(int(math.Floor(minX))-1, int(math.Floor(minY))-1, int(math.Floor(maxX))+3, int(math.Floor(maxY))+3).Intersect(c.Bounds())
+		if sb.Empty() {
+			for i := range out.Pix {
+				out.Pix[i] = 255
+			}
+			return out
+		}
+		part := make([]uint8, sb.Dx()*sb.Dy())
+		c.drop(sb, part, sb.Dx())
+		// Rotate's column and row terms, computed as it computes them.
+		colX, colY := make([]float64, r.Dx()), make([]float64, r.Dx())
+		for i := range colX {
+			dx := float64(r.Min.X+i) - c.cx
+			colX[i] = c.cx + dx*c.cos
+			colY[i] = c.cy + dx*c.sin
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			dy := float64(y) - c.cy
+			rotateRow(out.Pix[(y-r.Min.Y)*out.Stride:][:r.Dx()], part, sb.Dx(), sb.Min, colX, colY, dy*c.sin, dy*c.cos, c.w, c.h)
+		}
+	}
 	return out
+}
+
+// drop writes the colour-dropped pixels of the page's part r to dst, row
+// by row at stride.
+func (c *ColourDroppedPage) drop(r image.Rectangle, dst []uint8, stride int) {
+	dropColour(c.src.(subImager).SubImage(r.Add(c.src.Bounds().Min)), dst, stride)
 }
 
 // RGBAt returns a reader of img's 8-bit red, green and blue at a point,

@@ -200,13 +200,10 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 		return page, nil
 	}
 	deskewStart := now()
-	g := inkGray(img.Image) // red seal ink dropped on colour pages (ink.go)
-	skew := ocr.EstimateSkew(g)
+	g, skew := deskew(img.Image)
 	if skew != 0 {
-		g = ocr.Rotate(g, -skew)
 		page.Skew = -skew
 	}
-	g = ocr.CleanBorders(g)
 	e.since(StageDeskew, deskewStart)
 	if ocr.InkFraction(g) < blankInk {
 		// An empty sheet: recognising paper noise takes long and
@@ -279,7 +276,7 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 			page.Text = pageText(page.Words)
 		}
 	}
-	if err := e.reread(g, func() *image.Gray { return col }, dpi, &page); err != nil {
+	if err := e.reread(g, func() *colourPage { return col }, dpi, &page); err != nil {
 		return ocr.Page{}, fmt.Errorf("recognize page %d: %w", img.Number, err)
 	}
 	switch {
@@ -293,9 +290,34 @@ func (e *Engine) Recognize(ctx context.Context, img ocr.PageImage) (ocr.Page, er
 	return page, nil
 }
 
+// deskew is the page src in grey for recognition, red seal ink dropped on
+// colour pages (inkGray), straightened by the skew found (ocr.EstimateSkew:
+// the angle its lines are rotated counter-clockwise, 0 for none), with the
+// dark bands along its edges whitened (ocr.CleanBorders).
+func deskew(src image.Image) (g *image.Gray, skew float64) {
+	g = inkGray(src)
+	skew = ocr.EstimateSkew(g)
+	if skew != 0 {
+		g = ocr.Rotate(g, -skew)
+	}
+	if g == src {
+		// A grey page as decoded: the caller's, cleaned in a copy.
+		return ocr.CleanBorders(g), skew
+	}
+	return ocr.CleanBordersInPlace(g), skew
+}
+
 // colourDropped is ocr.ColourDropped of src turned as the page was:
 // deskewed by skew, then rotated by rot; nil for a page without colour.
-func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle) *image.Gray {
+func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle) *colourPage {
+	if rot == 0 {
+		// Made a region at a time, as crops read it.
+		c := ocr.NewColourDroppedPage(src, -skew)
+		if c == nil || c.Bounds() != want {
+			return nil
+		}
+		return &colourPage{lazy: c}
+	}
 	c := ocr.ColourDropped(src)
 	if c == nil {
 		return nil
@@ -303,13 +325,35 @@ func colourDropped(src image.Image, skew float64, rot int, want image.Rectangle)
 	if skew != 0 {
 		c = ocr.Rotate(c, -skew)
 	}
-	if rot != 0 {
-		c = ocr.RotateQuarter(c, rot)
-	}
+	c = ocr.RotateQuarter(c, rot)
 	if c.Bounds() != want {
 		return nil
 	}
-	return c
+	return &colourPage{full: c}
+}
+
+// colourPage is the page with its coloured marks paled, straightened as
+// the page was: made a region at a time (lazy), or, for a page turned by
+// a quarter, whole (full).
+type colourPage struct {
+	lazy *ocr.ColourDroppedPage
+	full *image.Gray
+}
+
+func (c *colourPage) bounds() image.Rectangle {
+	if c.full != nil {
+		return c.full.Bounds()
+	}
+	return c.lazy.Bounds()
+}
+
+// region returns an image holding at least the part r of the page, in
+// the page's coordinates.
+func (c *colourPage) region(r image.Rectangle) *image.Gray {
+	if c.full != nil {
+		return c.full
+	}
+	return c.lazy.Region(r)
 }
 
 // pageText is the page's text from its words, one line per line.

@@ -1,8 +1,10 @@
 package tesseract
 
 import (
+	"bytes"
 	"image"
 	"image/color"
+	"math/rand/v2"
 	"testing"
 
 	"sohoa/ocr"
@@ -63,5 +65,53 @@ func TestInkGray(t *testing.T) {
 	gray.Pix[0] = 77
 	if g := inkGray(gray); g.GrayAt(0, 0).Y != 77 {
 		t.Errorf("gray page: got %d, want 77 unchanged", g.GrayAt(0, 0).Y)
+	}
+}
+
+// TestInkGrayYCbCrMatchesRows checks the YCbCr path of inkGray pixel for
+// pixel against the pixel-by-pixel one, on pages of random colour and of
+// every chroma subsampling, including sub-images and odd sizes.
+func TestInkGrayYCbCrMatchesRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ratios := []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	}
+	for _, ratio := range ratios {
+		for _, r := range []image.Rectangle{image.Rect(0, 0, 97, 61), image.Rect(0, 0, 64, 64), image.Rect(3, 5, 40, 31)} {
+			m := image.NewYCbCr(r, ratio)
+			for i := range m.Y {
+				m.Y[i] = uint8(rng.IntN(256))
+			}
+			for i := range m.Cb {
+				// Red-ish chroma half of the time, any the other half.
+				if rng.IntN(2) == 0 {
+					m.Cb[i], m.Cr[i] = uint8(60+rng.IntN(80)), uint8(150+rng.IntN(106))
+				} else {
+					m.Cb[i], m.Cr[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+				}
+			}
+			imgs := []*image.YCbCr{m, m.SubImage(image.Rect(r.Min.X+1, r.Min.Y+3, r.Max.X-2, r.Max.Y-1)).(*image.YCbCr)}
+			for _, im := range imgs {
+				got, want := inkGray(im), inkGrayRows(im)
+				if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+					t.Errorf("ratio %v, bounds %v: inkGray differs from the pixel-by-pixel conversion", ratio, im.Bounds())
+				}
+			}
+		}
+	}
+	// Every chroma pair: maybeRed is never false for a red pixel.
+	for cb := 0; cb < 256; cb++ {
+		for cr := 0; cr < 256; cr++ {
+			if maybeRed(uint8(cb), uint8(cr)) {
+				continue
+			}
+			for y := 0; y < 256; y++ {
+				r, g, b := color.YCbCrToRGB(uint8(y), uint8(cb), uint8(cr))
+				if int(r)-int(max(g, b)) >= redMargin {
+					t.Fatalf("maybeRed(%d, %d) = false, but Y %d gives red ink (%d, %d, %d)", cb, cr, y, r, g, b)
+				}
+			}
+		}
 	}
 }

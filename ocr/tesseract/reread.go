@@ -271,7 +271,7 @@ var dateVariants = []string{"ink", "otsu", "stretch"}
 // straightened like g), nil for a page without colour; it is called at
 // most once, when the first crop is made. A crop whose print is crossed by
 // coloured marks is read from that image instead of g (colourSource).
-func (e *Engine) reread(g *image.Gray, colour func() *image.Gray, dpi int, page *ocr.Page) error {
+func (e *Engine) reread(g *image.Gray, colour func() *colourPage, dpi int, page *ocr.Page) error {
 	cands := append(numberCandidates(page.Words), dateCandidates(page.Words)...)
 	cands = append(cands, numericDateCandidates(page.Words)...)
 	cands = append(cands, labelledDateCandidates(page.Words, cands)...)
@@ -287,7 +287,7 @@ func (e *Engine) reread(g *image.Gray, colour func() *image.Gray, dpi int, page 
 		e.rr = rr
 	}
 	th := textHeight(page.Words)
-	var col *image.Gray
+	var col *colourPage
 	colourDone := false
 	for _, c := range cands {
 		left, right := -1, -1
@@ -309,8 +309,10 @@ func (e *Engine) reread(g *image.Gray, colour func() *image.Gray, dpi int, page 
 			col, colourDone = colour(), true
 		}
 		if col != nil {
-			if cc := cropScaled(col, box, left, right, th); cc != nil && colourSource(crop, cc) {
-				crop = cc
+			if r := cropRect(g.Bounds(), box, left, right, th); !r.Empty() {
+				if cc := cropScaled(col.region(r), box, left, right, th); cc != nil && colourSource(crop, cc) {
+					crop = cc
+				}
 			}
 		}
 		if c.first == c.last && crop.Bounds().Dx() < rereadHeight {
@@ -510,17 +512,7 @@ func (r *rereader) read(g *image.Gray, dpi int) (ocr.Reading, error) {
 // limits, -1 when none): a label's colon in the crop, which the whitelist
 // forbids, ruins the read's confidence.
 func cropScaled(g *image.Gray, box image.Rectangle, left, right, h int) *image.Gray {
-	if h <= 0 || box.Dx() <= 0 || box.Dy() <= 0 {
-		return nil
-	}
-	padL, padR := h/3, h/3
-	if left >= 0 {
-		padL = min(padL, max(0, (box.Min.X-left)/2))
-	}
-	if right >= 0 {
-		padR = min(padR, max(0, (right-box.Max.X)/2))
-	}
-	r := image.Rect(box.Min.X-padL, box.Min.Y-h/4, box.Max.X+padR, box.Max.Y+h/4).Intersect(g.Bounds())
+	r := cropRect(g.Bounds(), box, left, right, h)
 	if r.Empty() {
 		return nil
 	}
@@ -535,6 +527,22 @@ func cropScaled(g *image.Gray, box image.Rectangle, left, right, h int) *image.G
 		}
 	}
 	return out
+}
+
+// cropRect is the part of a page of bounds that cropScaled cuts for box:
+// box with its margins, within the page; empty for none.
+func cropRect(bounds, box image.Rectangle, left, right, h int) image.Rectangle {
+	if h <= 0 || box.Dx() <= 0 || box.Dy() <= 0 {
+		return image.Rectangle{}
+	}
+	padL, padR := h/3, h/3
+	if left >= 0 {
+		padL = min(padL, max(0, (box.Min.X-left)/2))
+	}
+	if right >= 0 {
+		padR = min(padR, max(0, (right-box.Max.X)/2))
+	}
+	return image.Rect(box.Min.X-padL, box.Min.Y-h/4, box.Max.X+padR, box.Max.Y+h/4).Intersect(bounds)
 }
 
 func bilinear(g *image.Gray, r image.Rectangle, fx, fy float64) uint8 {
@@ -819,10 +827,10 @@ const (
 // from col (the colour-dropped page, straightened like g) and replaces
 // their words where the new read is clearly better (minRelineGain). It
 // returns how many lines were replaced.
-func (e *Engine) relineColour(g, col *image.Gray, dpi int, page *ocr.Page) (int, error) {
+func (e *Engine) relineColour(g *image.Gray, col *colourPage, dpi int, page *ocr.Page) (int, error) {
 	ws := page.Words
 	th := textHeight(ws)
-	if th == 0 || col == nil || col.Bounds() != g.Bounds() {
+	if th == 0 || col == nil || col.bounds() != g.Bounds() {
 		return 0, nil
 	}
 	var out []ocr.Word
@@ -846,7 +854,7 @@ func (e *Engine) relineColour(g, col *image.Gray, dpi int, page *ocr.Page) (int,
 		if r.Empty() {
 			continue
 		}
-		gc, cc := cropGray(g, r), cropGray(col, r)
+		gc, cc := cropGray(g, r), cropGray(col.region(r), r)
 		if !colourSource(gc, cc) {
 			continue
 		}
