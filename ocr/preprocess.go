@@ -235,6 +235,13 @@ func EstimateSkew(g *image.Gray) float64 {
 		}
 		return s
 	}
+	return bestSkew(score)
+}
+
+// bestSkew searches ±MaxSkew for the angle of the highest score: in steps
+// of 0.5°, then of 0.05° around the best, rounded to 0.01°; under 0.05° is
+// 0 (no rotation).
+func bestSkew(score func(deg float64) float64) float64 {
 	best, bestScore := 0.0, score(0)
 	for deg := -MaxSkew; deg <= MaxSkew+1e-9; deg += 0.5 {
 		if s := score(deg); s > bestScore {
@@ -484,17 +491,10 @@ const minColourFraction = 0.001
 // a grey or bitonal page, or a colour page with hardly any coloured
 // pixels. The result has img's size and is not deskewed.
 func ColourDropped(img image.Image) *image.Gray {
+	if !colourMarked(img) {
+		return nil
+	}
 	b := img.Bounds()
-	if b.Empty() {
-		return nil
-	}
-	switch img.(type) {
-	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
-		return nil
-	}
-	if !hasColour(img) {
-		return nil
-	}
 	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
 	dropColour(img, out.Pix, out.Stride)
 	return out
@@ -544,20 +544,27 @@ type ColourDroppedPage struct {
 	full *image.Gray
 }
 
-// NewColourDroppedPage is ColourDroppedPage of img turned by deg degrees
-// counter-clockwise; nil where ColourDropped(img) is nil.
-func NewColourDroppedPage(img image.Image, deg float64) *ColourDroppedPage {
-	b := img.Bounds()
-	if b.Empty() {
-		return nil
+// colourMarked reports whether img is a colour page with coloured marks
+// worth dropping (ColourDropped): not empty, not grey, with enough
+// coloured pixels (hasColour).
+func colourMarked(img image.Image) bool {
+	if img.Bounds().Empty() {
+		return false
 	}
 	switch img.(type) {
 	case *image.Gray, *image.Gray16, *image.Alpha, *image.Alpha16:
+		return false
+	}
+	return hasColour(img)
+}
+
+// NewColourDroppedPage is ColourDroppedPage of img turned by deg degrees
+// counter-clockwise; nil where ColourDropped(img) is nil.
+func NewColourDroppedPage(img image.Image, deg float64) *ColourDroppedPage {
+	if !colourMarked(img) {
 		return nil
 	}
-	if !hasColour(img) {
-		return nil
-	}
+	b := img.Bounds()
 	c := &ColourDroppedPage{src: img, w: b.Dx(), h: b.Dy(), deg: deg}
 	if deg != 0 {
 		rad := deg * math.Pi / 180

@@ -591,23 +591,7 @@ func estimateSkewReference(g *image.Gray) float64 {
 		}
 		return s
 	}
-	best, bestScore := 0.0, score(0)
-	for deg := -MaxSkew; deg <= MaxSkew+1e-9; deg += 0.5 {
-		if s := score(deg); s > bestScore {
-			best, bestScore = deg, s
-		}
-	}
-	lo, hi := best-0.5, best+0.5
-	for deg := lo; deg <= hi+1e-9; deg += 0.05 {
-		if s := score(deg); s > bestScore {
-			best, bestScore = deg, s
-		}
-	}
-	best = math.Round(best*100) / 100
-	if math.Abs(best) < 0.05 {
-		return 0
-	}
-	return best
+	return bestSkew(score)
 }
 
 // TestEstimateSkewMatchesReference checks EstimateSkew against its first
