@@ -28,10 +28,11 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchGray is page 1 of a 300 dpi grey JPEG of the dev corpus, in grey.
-func benchGray(b *testing.B) *image.Gray {
+// benchPage is page 1 of the dev corpus's scan name, opened as a file
+// is.
+func benchPage(b *testing.B, name string) PageImage {
 	b.Helper()
-	f := filepath.Join(inputCorpusDir(b, "dev"), "scan_0010.jpg")
+	f := filepath.Join(inputCorpusDir(b, "dev"), name)
 	data, err := os.ReadFile(f)
 	if err != nil {
 		b.Fatal(err)
@@ -40,7 +41,13 @@ func benchGray(b *testing.B) *image.Gray {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return Grayscale(pages[0].Image)
+	return pages[0]
+}
+
+// benchGray is page 1 of a 300 dpi grey JPEG of the dev corpus, in grey.
+func benchGray(b *testing.B) *image.Gray {
+	b.Helper()
+	return Grayscale(benchPage(b, "scan_0010.jpg").Image)
 }
 
 func BenchmarkEstimateSkewPage(b *testing.B) {
@@ -71,17 +78,9 @@ func BenchmarkInkFractionPage(b *testing.B) {
 // BenchmarkEncodePagePNGBitonal is the PNG page data made for a 300 dpi
 // bitonal TIFF page of the dev corpus when its file is opened.
 func BenchmarkEncodePagePNGBitonal(b *testing.B) {
-	f := filepath.Join(inputCorpusDir(b, "dev"), "scan_0016.tif")
-	data, err := os.ReadFile(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pages, err := Open(context.Background(), data, f, DefaultLimits())
-	if err != nil {
-		b.Fatal(err)
-	}
+	page := benchPage(b, "scan_0016.tif")
 	cpuLoop(b, func() {
-		if _, err := encodePagePNG(pages[0].Image); err != nil {
+		if _, err := encodePagePNG(page.Image); err != nil {
 			b.Fatal(err)
 		}
 	})
